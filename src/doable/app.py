@@ -1,0 +1,58 @@
+"""The application factory. It only wires: no I/O, no migrations, no network."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from doable import ops
+from doable.auth import api as auth_api
+from doable.auth.tokens import register_jwt_callbacks
+from doable.config import instance_path_from_env, load_config
+from doable.errors import register_error_handlers
+from doable.extensions import api, db, jwt, limiter, migrate
+from doable.hooks import register_request_hooks
+from doable.logs import configure_logging
+from doable.rest import BEARER_AUTH
+from doable.schemas import ProblemSchema
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=instance_path_from_env(), instance_relative_config=True)
+    load_config(app, config)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_request_hooks(app)
+    register_cli(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    jwt.init_app(app)
+    register_jwt_callbacks(app)
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api.spec.components.security_scheme("bearerAuth", BEARER_AUTH["bearerAuth"])
+    if "Problem" not in api.spec.components.schemas:
+        api.spec.components.schema("Problem", schema=ProblemSchema)
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(ops.bp)
+    api.register_blueprint(auth_api.bp)
+
+
+def register_cli(app: Flask) -> None:
+    from doable.cli import register_commands
+
+    register_commands(app)

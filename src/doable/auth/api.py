@@ -1,0 +1,90 @@
+"""Account and token routes (SPEC §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_jwt_extended import current_user, get_jwt
+
+from doable.auth import service
+from doable.auth.schemas import (
+    LoginRequest,
+    RefreshRequest,
+    TokenRead,
+    UserCreate,
+    UserCreated,
+    UserRead,
+    UserUpdate,
+)
+from doable.extensions import limiter
+from doable.rest import Blueprint, auth_required
+
+bp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
+
+
+def _auth_rate_limit() -> str:
+    return str(current_app.config["AUTH_RATE_LIMIT"])
+
+
+auth_limit = limiter.shared_limit(_auth_rate_limit, scope="auth")
+
+
+@bp.post("/register")
+@auth_limit
+@bp.arguments(UserCreate)
+@bp.response(201, UserCreated)
+def register(data: dict[str, Any]) -> dict[str, Any]:
+    """Create an account"""
+    user = service.register_user(**data)
+    return {"user_id": user.id}
+
+
+@bp.post("/login")
+@auth_limit
+@bp.arguments(LoginRequest)
+@bp.response(200, TokenRead)
+def login(data: dict[str, Any]) -> Any:
+    """Log in with email (or username) and password; get an access and a refresh token"""
+    return service.login(**data)
+
+
+@bp.post("/token/refresh")
+@bp.arguments(RefreshRequest)
+@bp.response(200, TokenRead)
+def refresh(data: dict[str, Any]) -> Any:
+    """Trade a refresh token for a new access token and a rotated refresh token"""
+    return service.refresh(refresh_token=data["refresh_token"])
+
+
+@bp.post("/logout")
+@auth_required
+@bp.response(204)
+def logout() -> None:
+    """Revoke this access token and its refresh token"""
+    service.logout(session_id=get_jwt()["sid"])
+
+
+@bp.get("/me")
+@auth_required
+@bp.response(200, UserRead)
+def read_me() -> Any:
+    """The caller's profile"""
+    return current_user
+
+
+@bp.patch("/me")
+@auth_required
+@bp.arguments(UserUpdate)
+@bp.response(200, UserRead)
+def update_me(data: dict[str, Any]) -> Any:
+    """Change email or password (current password required); a new password logs out everywhere"""
+    return service.update_account(user=current_user, **data)
+
+
+@bp.delete("/me")
+@auth_required
+@bp.response(204)
+def delete_me() -> None:
+    """Delete the account and everything it owns"""
+    service.delete_account(user=current_user)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from doable.db import TimestampMixin, UTCDateTime, utcnow
+from doable.extensions import db
+
+
+class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
+    __tablename__ = "user"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), nullable=False)
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
+
+
+# Usernames and emails are unique ignoring case, enforced by the database.
+Index("uq_user_username_lower", func.lower(User.username), unique=True)
+Index("uq_user_email_lower", func.lower(User.email), unique=True)
+
+
+class AuthSession(db.Model):  # type: ignore[name-defined]
+    """One login: the family of refresh tokens rotated from it and their access tokens.
+
+    Only the newest refresh token (``refresh_jti``) is valid; presenting an older one
+    means it was stolen or replayed, and the whole session is revoked. Logout and a
+    password change set ``revoked_at``, which every access token check reads.
+    """
+
+    __tablename__ = "auth_session"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    refresh_jti: Mapped[str] = mapped_column(String(36), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

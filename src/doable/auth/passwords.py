@@ -1,0 +1,46 @@
+"""Password hashing with argon2id; its cost comes from configuration."""
+
+from __future__ import annotations
+
+import contextlib
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+
+_DUMMY_PASSWORD = "not-a-real-password-used-to-equalise-timing"  # noqa: S105
+
+
+def _hasher() -> PasswordHasher:
+    state = current_app.extensions.setdefault("doable.passwords", {})
+    if "hasher" not in state:
+        config = current_app.config
+        state["hasher"] = PasswordHasher(
+            time_cost=config["ARGON2_TIME_COST"],
+            memory_cost=config["ARGON2_MEMORY_COST"],
+            parallelism=config["ARGON2_PARALLELISM"],
+        )
+        state["dummy_hash"] = state["hasher"].hash(_DUMMY_PASSWORD)
+    return state["hasher"]
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password; with no hash (unknown user) spend the same time and say no."""
+    hasher = _hasher()
+    if password_hash is None:
+        dummy = current_app.extensions["doable.passwords"]["dummy_hash"]
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            hasher.verify(dummy, password)
+        return False
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher().check_needs_rehash(password_hash)

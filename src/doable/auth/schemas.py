@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from doable.schemas import Timestamp
+
+USERNAME = validate.And(
+    validate.Length(min=3, max=32),
+    validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Use only letters, digits, '_', '.' and '-'."),
+)
+PASSWORD = validate.Length(min=8, max=128)
+EMAIL_LENGTH = validate.Length(max=254)
+
+
+class UserCreate(Schema):
+    username = fields.String(required=True, validate=USERNAME)
+    email = fields.Email(required=True, validate=EMAIL_LENGTH)
+    password = fields.String(required=True, load_only=True, validate=PASSWORD)
+
+
+class UserCreated(Schema):
+    message = fields.String(dump_default="User created successfully")
+    user_id = fields.Integer()
+
+
+class LoginRequest(Schema):
+    email = fields.String(validate=validate.Length(min=1, max=254))
+    username = fields.String(validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+    @validates_schema
+    def _one_identifier(self, data: dict[str, Any], **kwargs: Any) -> None:
+        given = [key for key in ("email", "username") if key in data]
+        if len(given) != 1:
+            message = "Send exactly one of email or username."
+            raise ValidationError({"email": [message], "username": [message]})
+
+
+class RefreshRequest(Schema):
+    refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
+
+
+class TokenRead(Schema):
+    token = fields.String(
+        metadata={"description": "Access token (JWT) for the Authorization header"}
+    )
+    token_type = fields.String(dump_default="Bearer")
+    expires_in = fields.Integer(metadata={"description": "Seconds until the access token expires"})
+    refresh_token = fields.String()
+
+
+class UserRead(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    email = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class UserUpdate(Schema):
+    email = fields.Email(validate=EMAIL_LENGTH)
+    password = fields.String(load_only=True, validate=PASSWORD)
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(max=1024)
+    )
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "email" not in data and "password" not in data:
+            raise ValidationError("Send email or password (or both) to change.", "body")

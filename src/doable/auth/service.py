@@ -1,0 +1,129 @@
+"""Account and session use cases. Each public function is one transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from doable.auth.models import AuthSession, User
+from doable.auth.passwords import hash_password, needs_rehash, verify_password
+from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
+from doable.db import utcnow
+from doable.errors import Conflict, Unauthorized, ValidationFailed
+from doable.extensions import db
+
+INVALID_CREDENTIALS = "Invalid credentials"
+
+
+def register_user(*, username: str, email: str, password: str) -> User:
+    _ensure_available(username=username, email=email)
+    user = User(username=username, email=email, password_hash=hash_password(password))
+    db.session.add(user)
+    _commit_unique()
+    return user
+
+
+def login(*, password: str, email: str | None = None, username: str | None = None) -> TokenPair:
+    """Check the credentials and open a session; the same answer whether or not the user exists."""
+    user = find_user(email=email, username=username)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized(INVALID_CREDENTIALS)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session = AuthSession(
+        id=uuid_hex(), user_id=user.id, refresh_jti=new_jti(), expires_at=_refresh_expiry()
+    )
+    db.session.add(session)
+    db.session.commit()
+    return issue_tokens(session=session)
+
+
+def refresh(*, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token. Presenting a rotated one revokes its whole session."""
+    claims = read_refresh_token(refresh_token)
+    next_jti = new_jti()
+    rotated = db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == claims["sid"], AuthSession.refresh_jti == claims["jti"])
+        .where(AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
+        .values(refresh_jti=next_jti, expires_at=_refresh_expiry())
+    )
+    if rotated.rowcount != 1:  # type: ignore[attr-defined]
+        _revoke_sessions(AuthSession.id == claims["sid"])
+        db.session.commit()
+        raise Unauthorized("Refresh token has been revoked or already used")
+    db.session.commit()
+    session = db.session.get(AuthSession, claims["sid"])
+    assert session is not None
+    return issue_tokens(session=session)
+
+
+def logout(*, session_id: str) -> None:
+    _revoke_sessions(AuthSession.id == session_id)
+    db.session.commit()
+
+
+def update_account(
+    *, user: User, current_password: str, email: str | None = None, password: str | None = None
+) -> User:
+    """Change email and/or password. A new password ends every session of the user."""
+    if not verify_password(user.password_hash, current_password):
+        raise ValidationFailed({"current_password": ["Current password is incorrect."]})
+    if email is not None:
+        if email.lower() != user.email.lower():
+            _ensure_available(email=email)
+        user.email = email
+    if password is not None:
+        user.password_hash = hash_password(password)
+        _revoke_sessions(AuthSession.user_id == user.id)
+    _commit_unique()
+    return user
+
+
+def delete_account(*, user: User) -> None:
+    """Delete the user; everything they own goes with them (foreign keys cascade)."""
+    db.session.delete(user)
+    db.session.commit()
+
+
+def find_user(*, email: str | None = None, username: str | None = None) -> User | None:
+    if email is not None:
+        condition = func.lower(User.email) == email.lower()
+    else:
+        condition = func.lower(User.username) == (username or "").lower()
+    return db.session.execute(select(User).where(condition)).scalar_one_or_none()
+
+
+def uuid_hex() -> str:
+    return new_jti().replace("-", "")
+
+
+def _refresh_expiry():
+    return utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
+
+
+def _revoke_sessions(condition) -> None:
+    db.session.execute(
+        update(AuthSession)
+        .where(condition, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def _ensure_available(*, username: str | None = None, email: str | None = None) -> None:
+    if username is not None and find_user(username=username):
+        raise Conflict(f"Username '{username}' is already taken")
+    if email is not None and find_user(email=email):
+        raise Conflict(f"Email '{email}' is already registered")
+
+
+def _commit_unique() -> None:
+    """Commit; a concurrent request that took the same name first makes this a 409."""
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("Username or email is already registered") from exc

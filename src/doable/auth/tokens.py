@@ -1,0 +1,83 @@
+"""Access and refresh tokens: issuing them, and turning every bad token into a 401.
+
+An access token names its user (``sub``) and its login session (``sid``); it is good
+while it has not expired and its session has not been revoked. Both are checked in
+the one query that loads the caller.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from jwt import PyJWTError
+from sqlalchemy import select
+
+from doable.auth.models import AuthSession, User
+from doable.errors import Unauthorized, bearer_challenge, problem
+from doable.extensions import db, jwt
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105
+
+
+def new_jti() -> str:
+    return str(uuid.uuid4())
+
+
+def issue_tokens(*, session: AuthSession) -> TokenPair:
+    identity = str(session.user_id)
+    claims = {"sid": session.id}
+    access = create_access_token(identity=identity, additional_claims=claims)
+    refresh = create_refresh_token(
+        identity=identity, additional_claims={**claims, "jti": session.refresh_jti}
+    )
+    return TokenPair(access, refresh, current_app.config["ACCESS_TOKEN_TTL"])
+
+
+def read_refresh_token(token: str) -> dict[str, Any]:
+    """Verify a refresh token's signature, expiry and type; return its claims."""
+    try:
+        claims = decode_token(token)
+    except PyJWTError as exc:
+        raise Unauthorized("Invalid or expired refresh token") from exc
+    if claims.get("type") != "refresh" or not claims.get("sid"):
+        raise Unauthorized("Not a refresh token")
+    return claims
+
+
+def _load_caller(_header: dict[str, Any], claims: dict[str, Any]) -> User | None:
+    subject, session_id = claims.get("sub"), claims.get("sid")
+    if not (isinstance(subject, str) and subject.isdigit() and isinstance(session_id, str)):
+        return None
+    query = (
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(User.id == int(subject), AuthSession.id == session_id)
+        .where(AuthSession.revoked_at.is_(None))
+    )
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def _unauthorized(detail: str) -> Response:
+    return problem(401, detail, headers={"WWW-Authenticate": bearer_challenge(detail)})
+
+
+def register_jwt_callbacks(app: Flask) -> None:
+    """Flask-JWT-Extended answers 422 for some bad tokens; SPEC §2 wants 401 for all."""
+    jwt.user_lookup_loader(_load_caller)
+    jwt.user_lookup_error_loader(lambda _h, _c: _unauthorized("Token has been revoked"))
+    jwt.expired_token_loader(lambda _h, _c: _unauthorized("Token has expired"))
+    jwt.revoked_token_loader(lambda _h, _c: _unauthorized("Token has been revoked"))
+    jwt.invalid_token_loader(lambda reason: _unauthorized(f"Invalid token: {reason}"))
+    jwt.unauthorized_loader(lambda reason: _unauthorized(reason))
+    jwt.token_verification_failed_loader(lambda _h, _c: _unauthorized("Invalid token claims"))
+    jwt.needs_fresh_token_loader(lambda _h, _c: _unauthorized("Fresh token required"))

@@ -1,0 +1,124 @@
+"""The ``doable`` command: ``serve``, ``db upgrade`` (Flask-Migrate), ``create-user``."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from gunicorn.app.base import BaseApplication
+
+from doable.config import ConfigError
+from doable.errors import DoableError
+
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+
+
+def _load_app() -> Flask:
+    from doable.app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def main() -> None:
+    cli = FlaskGroup(
+        name="doable",
+        create_app=_load_app,
+        add_default_commands=False,
+        load_dotenv=False,
+        help="Doable, a self-hosted task manager.",
+    )
+    cli.main(prog_name="doable")
+
+
+class GunicornServer(BaseApplication):
+    """Gunicorn run from Python; each worker builds its own app (no preload)."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return _load_app()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Threads per worker: concurrent requests (and open sockets) each worker holds.",
+)
+@with_appcontext
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+    """Apply pending migrations, then run the production server (gunicorn, gthread)."""
+    from flask_migrate import upgrade
+
+    if workers > 1 and not current_app.config["REDIS_URL"]:
+        raise click.UsageError(
+            "--workers > 1 needs REDIS_URL: rate limits and real-time events are shared "
+            "between worker processes through Redis"
+        )
+    upgrade()
+    GunicornServer(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": threads,
+            "preload_app": False,
+            "timeout": 30,
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "max_requests": 10000,
+            "max_requests_jitter": 1000,
+            "accesslog": "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
+        }
+    ).run()
+
+
+@click.command("create-user")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
+)
+@with_appcontext
+def create_user_command(username: str, email: str, password_stdin: bool) -> None:
+    """Create an account."""
+    from marshmallow import ValidationError
+
+    from doable.auth import service
+    from doable.auth.schemas import UserCreate
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate().load({"username": username, "email": email, "password": password})
+        user = service.register_user(**data)
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid input: {exc.messages}") from exc
+    except DoableError as exc:
+        raise click.ClickException(str(exc.detail)) from exc
+    click.echo(f"Created user {user.username} (id {user.id})")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(serve_command)
+    app.cli.add_command(create_user_command)

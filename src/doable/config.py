@@ -1,0 +1,218 @@
+"""One settings object: defaults, then the environment, then the caller's overrides.
+
+Read once when the app is built. A malformed value stops start-up with an error that
+names the environment variable to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Config, Flask
+from limits import parse_many
+
+ENV_PREFIX = "DOABLE"
+MIN_SECRET_LENGTH = 32
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "ACCESS_TOKEN_TTL": 900,
+    "REFRESH_TOKEN_TTL": 2_592_000,
+    "RATELIMIT_ENABLED": True,
+    "AUTH_RATE_LIMIT": "10 per minute",
+    "MAX_UPLOAD_SIZE": 10 * 1024 * 1024,
+    "MAX_JSON_SIZE": 1024 * 1024,
+    "UPLOAD_DIR": None,
+    "REDIS_URL": None,
+    "SQLALCHEMY_DATABASE_URI": None,
+    # argon2id cost (argon2-cffi's RFC 9106 low-memory profile); raising it rehashes on login
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    "ARGON2_PARALLELISM": 4,
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, the environment and ``overrides``, then check it."""
+    config = app.config
+    config.from_mapping(DEFAULTS)
+    config.from_prefixed_env(ENV_PREFIX)
+    _read_twelve_factor(config)
+    if overrides:
+        config.from_mapping(overrides)
+    _coerce(config)
+    _resolve_paths(app)
+    _resolve_secret(app)
+    _derive(config)
+
+
+def instance_path_from_env() -> str | None:
+    """``DOABLE_INSTANCE_PATH``: where the SQLite file, secret and uploads live by default."""
+    path = os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH")
+    return str(Path(path).resolve()) if path else None
+
+
+def _read_twelve_factor(config: Config) -> None:
+    for env_name, key in (
+        ("DATABASE_URL", "SQLALCHEMY_DATABASE_URI"),
+        ("REDIS_URL", "REDIS_URL"),
+        ("SECRET_KEY", "SECRET_KEY"),
+    ):
+        value = os.environ.get(env_name)
+        if value:
+            config[key] = value
+
+
+def _env_name(key: str) -> str:
+    return f"{ENV_PREFIX}_{key}"
+
+
+def _positive_int(config: Config, key: str) -> None:
+    value = config[key]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{_env_name(key)} must be a positive integer, got {value!r}")
+    config[key] = value
+
+
+def _boolean(config: Config, key: str) -> None:
+    value = config[key]
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        value = value.strip().lower() in _TRUE
+    if not isinstance(value, bool):
+        raise ConfigError(f"{_env_name(key)} must be true or false, got {value!r}")
+    config[key] = value
+
+
+def _rate_limit(config: Config, key: str) -> None:
+    value = config[key]
+    try:
+        parse_many(str(value))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{_env_name(key)} must be a rate limit such as '10 per minute', got {value!r}"
+        ) from exc
+
+
+def _coerce(config: Config) -> None:
+    for key in (
+        "ACCESS_TOKEN_TTL",
+        "REFRESH_TOKEN_TTL",
+        "MAX_UPLOAD_SIZE",
+        "MAX_JSON_SIZE",
+        "ARGON2_TIME_COST",
+        "ARGON2_MEMORY_COST",
+        "ARGON2_PARALLELISM",
+    ):
+        _positive_int(config, key)
+    _boolean(config, "RATELIMIT_ENABLED")
+    _rate_limit(config, "AUTH_RATE_LIMIT")
+    if config["ENV"] not in ("development", "production", "testing"):
+        raise ConfigError(
+            f"DOABLE_ENV must be development, production or testing, got {config['ENV']!r}"
+        )
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    redis_url = config["REDIS_URL"]
+    if redis_url and not str(redis_url).startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(
+            f"REDIS_URL must start with redis://, rediss:// or unix://, got {redis_url!r}"
+        )
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Map the URLs platforms hand out to the driver Doable uses (psycopg 3)."""
+    if not url:
+        return None
+    url = str(url)
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+        return url
+    raise ConfigError(
+        "DATABASE_URL must be a postgresql:// or sqlite:// URL, "
+        f"got one starting with {url.split(':', 1)[0]!r}"
+    )
+
+
+def _resolve_paths(app: Flask) -> None:
+    instance = Path(app.instance_path)
+    config = app.config
+    if not config["SQLALCHEMY_DATABASE_URI"]:
+        instance.mkdir(parents=True, exist_ok=True)
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'doable.sqlite3'}"
+    config["UPLOAD_DIR"] = str(Path(config["UPLOAD_DIR"] or instance / "uploads").resolve())
+
+
+def _resolve_secret(app: Flask) -> None:
+    config = app.config
+    secret = config.get("SECRET_KEY")
+    production = config["ENV"] == "production"
+    if secret:
+        if production and len(str(secret)) < MIN_SECRET_LENGTH:
+            raise ConfigError(
+                f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_LENGTH} "
+                "random characters (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return
+    if production:
+        raise ConfigError("SECRET_KEY must be set when DOABLE_ENV=production")
+    config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _instance_secret(instance: Path) -> str:
+    """The key generated on first start and kept, so tokens survive a restart."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+def _derive(config: Config) -> None:
+    """Settings of the libraries Doable wires, computed from Doable's own."""
+    uri = config["SQLALCHEMY_DATABASE_URI"]
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if uri.startswith("sqlite"):
+        engine_options["connect_args"] = {"timeout": 15}
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
+    config.update(
+        TESTING=config["ENV"] == "testing" or config.get("TESTING", False),
+        MAX_CONTENT_LENGTH=config["MAX_UPLOAD_SIZE"] + 1024 * 1024,
+        JWT_SECRET_KEY=config["SECRET_KEY"],
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_COOKIE_CSRF_PROTECT=False,
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=config["ACCESS_TOKEN_TTL"]),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(seconds=config["REFRESH_TOKEN_TTL"]),
+        RATELIMIT_STORAGE_URI=config["REDIS_URL"] or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        # Fail open: when Redis is down, logins are not limited rather than refused.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 1, "socket_timeout": 1},
+        API_TITLE="Doable",
+        API_VERSION="1.0.0",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
+    )
+    config.setdefault("RATELIMIT_KEY_PREFIX", "doable")

@@ -1,0 +1,101 @@
+"""Request and response rules that hold for every route: request ids, body content
+types and sizes, and security headers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import uuid
+
+from flask import Flask, Response, current_app, g, request
+
+from doable.errors import UnsupportedMediaType
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
+HTML_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def accepts(*mimetypes: str):
+    """Declare the body content types a view takes (JSON when undeclared)."""
+
+    def decorator(view):
+        view.accepted_mimetypes = frozenset(mimetypes)
+        return view
+
+    return decorator
+
+
+def register_request_hooks(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.before_request(_check_body)
+    app.after_request(_finish_response)
+
+
+def _assign_request_id() -> None:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = sent if _SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+
+
+def _has_body() -> bool:
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
+
+def _check_body() -> None:
+    """API bodies must be of the declared type (415) and JSON ones stay small (413)."""
+    if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    accepted = getattr(view, "accepted_mimetypes", None) or frozenset({"application/json"})
+    if "application/json" in accepted and request.mimetype == "application/json":
+        request.max_content_length = current_app.config["MAX_JSON_SIZE"]
+    if not _has_body() or request.mimetype in accepted:
+        return
+    if request.mimetype.endswith("+json") and "application/json" in accepted:
+        return
+    sent = request.mimetype or "none"
+    raise UnsupportedMediaType(
+        f"Send the body as {' or '.join(sorted(accepted))} (Content-Type sent: {sent})",
+        headers={"Accept-Post": ", ".join(sorted(accepted))},
+    )
+
+
+def _finish_response(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+    headers = response.headers
+    if response.status_code not in (429, 503):
+        # Flask-Limiter adds Retry-After to every limited response; it only means
+        # something on a refusal.
+        headers.pop("Retry-After", None)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if "Content-Security-Policy" not in headers:
+        headers["Content-Security-Policy"] = _csp_for(response)
+    return response
+
+
+def _csp_for(response: Response) -> str:
+    if response.mimetype != "text/html":
+        return JSON_CSP
+    if response.direct_passthrough or not _INLINE_SCRIPT.search(response.get_data()):
+        return HTML_CSP
+    # A page we do not template ourselves (Swagger UI) has inline scripts: allow exactly
+    # those by hash rather than opening 'unsafe-inline'.
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(body).digest()).decode()}'"
+        for body in _INLINE_SCRIPT.findall(response.get_data())
+    )
+    return HTML_CSP.replace("script-src 'self'", f"script-src 'self' {hashes}")

@@ -1,0 +1,194 @@
+"""Fixtures, layered like the app: database_url -> app -> client / api / runner.
+
+Every test that uses ``app`` runs once on SQLite and once on PostgreSQL. Without a
+reachable PostgreSQL or Redis those tests skip with the reason; with ``CI=true`` a
+missing service is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from doable import create_app
+from doable.extensions import db
+from tests.factories import ApiClient
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "DOABLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_TEST_URL = os.environ.get("DOABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+
+def service_missing(reason: str) -> None:
+    """Skip on a laptop; fail in CI, where every service must be there."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: services must be available)")
+    pytest.skip(reason)
+
+
+def base_config(database_url: str, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    return {
+        "ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": None,
+        "RATELIMIT_ENABLED": False,
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        # Cheap hashes keep the suite fast; production uses argon2's defaults.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_PARALLELISM": 1,
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_engine() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError:
+        engine.dispose()
+        service_missing(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}")
+    yield engine
+    engine.dispose()
+
+
+def _create_postgres_database(admin: sa.Engine) -> tuple[str, str]:
+    name = f"doable_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    return name, admin.url.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres_database(admin: sa.Engine, name: str) -> None:
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def empty_database_url(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[str]:
+    """A brand-new empty database of the backend under test, for migration tests."""
+    if database_url.startswith("postgresql"):
+        admin = request.getfixturevalue("postgres_admin_engine")
+        name, url = _create_postgres_database(admin)
+        yield url
+        _drop_postgres_database(admin, name)
+    else:
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database per backend for the whole session, migrated to head once."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'doable.sqlite3'}"
+        _migrate(url, tmp_path_factory.mktemp("instance"))
+        yield url
+        return
+    admin = request.getfixturevalue("postgres_admin_engine")
+    name, url = _create_postgres_database(admin)
+    _migrate(url, tmp_path_factory.mktemp("instance"))
+    yield url
+    _drop_postgres_database(admin, name)
+
+
+def _migrate(url: str, tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(url, tmp_path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def _empty_tables(app: Flask) -> None:
+    """Leave the database as migrations made it, with id counters back at 1."""
+    with app.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables]
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                names = ", ".join(f'"{name}"' for name in tables)
+                connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for name in reversed(tables):
+                    connection.execute(sa.text(f'DELETE FROM "{name}"'))
+                connection.execute(sa.text("DELETE FROM sqlite_sequence"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Build apps on the test database with config overrides; tables are emptied after."""
+    built: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        app = create_app(base_config(database_url, tmp_path, **overrides))
+        built.append(app)
+        return app
+
+    yield factory
+    if built:
+        _empty_tables(built[0])
+        for app in built[1:]:
+            with app.app_context():
+                db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    return make_app()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> ApiClient:
+    return ApiClient(client)
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        service_missing(f"Redis is not reachable at {REDIS_TEST_URL}")
+    yield REDIS_TEST_URL
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own, removed afterwards."""
+    prefix = f"doable-test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"*{prefix}*"):
+        client.delete(key)
+    client.close()

@@ -1,0 +1,83 @@
+"""Test data and a small JSON client over Flask's test client."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+@dataclass
+class Account:
+    id: int
+    username: str
+    email: str
+    password: str
+    token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class ApiClient:
+    """Calls the API the way a client would, with helpers for the usual set-up."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def register(self, username: str | None = None, **fields: Any) -> TestResponse:
+        n = next(_counter)
+        username = username or f"user{n}"
+        body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+        body.update(fields)
+        return self.client.post("/api/register", json=body)
+
+    def login(self, **body: Any) -> TestResponse:
+        return self.client.post("/api/login", json=body)
+
+    def account(self, username: str | None = None, password: str = PASSWORD) -> Account:
+        """Register and log in a user; return its ids and tokens."""
+        name = username or f"user{next(_counter)}"
+        registered = self.register(name, password=password)
+        assert registered.status_code == 201, registered.json
+        user_id = registered.json["user_id"]
+        me = self.client.post("/api/login", json={"username": name, "password": password})
+        assert me.status_code == 200, me.json
+        return Account(
+            id=user_id,
+            username=name,
+            email=f"{name}@example.com",
+            password=password,
+            token=me.json["token"],
+            refresh_token=me.json["refresh_token"],
+        )
+
+    def get(self, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.client.get(path, headers=self._auth(token, kwargs), **kwargs)
+
+    def post(self, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.client.post(path, headers=self._auth(token, kwargs), **kwargs)
+
+    def patch(self, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.client.patch(path, headers=self._auth(token, kwargs), **kwargs)
+
+    def put(self, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.client.put(path, headers=self._auth(token, kwargs), **kwargs)
+
+    def delete(self, path: str, token: str | None = None, **kwargs: Any) -> TestResponse:
+        return self.client.delete(path, headers=self._auth(token, kwargs), **kwargs)
+
+    @staticmethod
+    def _auth(token: str | None, kwargs: dict[str, Any]) -> dict[str, str]:
+        headers = dict(kwargs.pop("headers", None) or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers

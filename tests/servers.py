@@ -1,0 +1,65 @@
+"""Real ``doable serve`` processes for tests that need real HTTP between processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+DOABLE = str(Path(sys.executable).with_name("doable"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    env: dict[str, str], *args: str, log_path: Path, startup_timeout: float = 30.0
+) -> Iterator[str]:
+    """Start ``doable serve`` on a free port and yield its base URL; stop it after."""
+    port = free_port()
+    full_env = {**os.environ, **env}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [DOABLE, "serve", "--port", str(port), *args],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base, process, log_path, startup_timeout)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"doable serve exited early:\n{log.read_text()}")
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"doable serve did not answer within {limit}s:\n{log.read_text()}")
