@@ -17,7 +17,7 @@ from doable.extensions import api, db, jwt, limiter, migrate
 from doable.hooks import register_request_hooks
 from doable.logs import configure_logging
 from doable.rest import BEARER_AUTH
-from doable.schemas import ProblemSchema
+from doable.tasks import api as tasks_api
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -43,13 +43,12 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearerAuth", BEARER_AUTH["bearerAuth"])
-    if "Problem" not in api.spec.components.schemas:
-        api.spec.components.schema("Problem", schema=ProblemSchema)
 
 
 def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     api.register_blueprint(auth_api.bp)
+    api.register_blueprint(tasks_api.bp)
 
 
 def register_cli(app: Flask) -> None:

@@ -3,6 +3,9 @@
 Models and services import from here, never from the app, so there are no cycles.
 """
 
+from http import HTTPStatus
+from typing import Any
+
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -12,16 +15,34 @@ from flask_sqlalchemy import SQLAlchemy
 
 from doable.db import Base
 from doable.errors import render_http_exception
+from doable.schemas import ProblemSchema
 
 
 class Api(_SmorestApi):
-    """flask-smorest's Api with its error handler replaced by our Problem Details renderer."""
+    """flask-smorest's Api, with errors rendered and documented as Problem Details."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error):
         return render_http_exception(error)
 
+    def _register_responses(self):
+        """Document every error response as ``application/problem+json``."""
+        problem = {"application/problem+json": {"schema": "ProblemSchema"}}
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = problem
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            self.DEFAULT_ERROR_RESPONSE_NAME,
+            {"description": "Error (Problem Details)", "content": problem},
+            lazy=True,
+        )
 
-db = SQLAlchemy(model_class=Base)
+
+# Objects stay readable after commit: a request serialises what it just wrote.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 api = Api()

@@ -12,10 +12,7 @@ from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser
 
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-UNAUTHORIZED_DOC = {
-    "description": "Missing, malformed, expired or revoked access token",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
+UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
 
 
 class Parser(FlaskParser):

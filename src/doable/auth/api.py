@@ -34,6 +34,8 @@ auth_limit = limiter.shared_limit(_auth_rate_limit, scope="auth")
 @auth_limit
 @bp.arguments(UserCreate)
 @bp.response(201, UserCreated)
+@bp.alt_response(409, response="CONFLICT")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def register(data: dict[str, Any]) -> dict[str, Any]:
     """Create an account"""
     user = service.register_user(**data)
@@ -44,6 +46,8 @@ def register(data: dict[str, Any]) -> dict[str, Any]:
 @auth_limit
 @bp.arguments(LoginRequest)
 @bp.response(200, TokenRead)
+@bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def login(data: dict[str, Any]) -> Any:
     """Log in with email (or username) and password; get an access and a refresh token"""
     return service.login(**data)
@@ -52,6 +56,7 @@ def login(data: dict[str, Any]) -> Any:
 @bp.post("/token/refresh")
 @bp.arguments(RefreshRequest)
 @bp.response(200, TokenRead)
+@bp.alt_response(401, response="UNAUTHORIZED")
 def refresh(data: dict[str, Any]) -> Any:
     """Trade a refresh token for a new access token and a rotated refresh token"""
     return service.refresh(refresh_token=data["refresh_token"])
@@ -77,6 +82,7 @@ def read_me() -> Any:
 @auth_required
 @bp.arguments(UserUpdate)
 @bp.response(200, UserRead)
+@bp.alt_response(409, response="CONFLICT")
 def update_me(data: dict[str, Any]) -> Any:
     """Change email or password (current password required); a new password logs out everywhere"""
     return service.update_account(user=current_user, **data)

@@ -7,6 +7,7 @@ from alembic import context
 from flask import current_app
 
 from doable.db import UTCDateTime
+from doable.tasks.search import is_search_object
 
 logger = logging.getLogger("alembic.env")
 config = context.config
@@ -25,12 +26,18 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """Full-text search structures differ by backend and are written by hand."""
+    return not is_search_object(name)
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=db.metadata,
         literal_binds=True,
         render_item=render_item,
+        include_object=include_object,
         render_as_batch=True,
     )
     with context.begin_transaction():
@@ -46,6 +53,7 @@ def run_migrations_online() -> None:
     conf_args = {**current_app.extensions["migrate"].configure_args}
     conf_args.setdefault("process_revision_directives", skip_empty)
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
     with db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=db.metadata, **conf_args)
         with context.begin_transaction():

@@ -1,0 +1,1 @@
+"""Tasks: the heart of Doable."""

@@ -1,0 +1,97 @@
+"""Task routes (SPEC §4): parse, call the service, serialise with an ETag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+from flask_jwt_extended import current_user
+from werkzeug.datastructures import ETags
+
+from doable.rest import Blueprint, auth_required
+from doable.tasks import service
+from doable.tasks.models import Task
+from doable.tasks.schemas import (
+    TaskCreate,
+    TaskListQuery,
+    TaskPage,
+    TaskRead,
+    TaskUpdate,
+    representation_etag,
+)
+
+bp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Tasks")
+_task_read = TaskRead()
+ETAG_HEADER = {
+    "ETag": {"description": "Version of this representation", "schema": {"type": "string"}}
+}
+
+
+def _if_match() -> ETags | None:
+    return request.if_match if "If-Match" in request.headers else None
+
+
+def _task_response(task: Task, status: int = 200, **headers: str) -> Response:
+    body = _task_read.dump(task)
+    response = jsonify(body)
+    response.status_code = status
+    response.set_etag(representation_etag(body))
+    response.headers.update(headers)
+    if request.method == "GET":
+        response.make_conditional(request)
+    return response
+
+
+@bp.get("")
+@auth_required
+@bp.arguments(TaskListQuery, location="query", as_kwargs=True)
+@bp.response(200, TaskPage)
+def list_tasks(**query: Any) -> Any:
+    """List the tasks you can see, filtered, sorted and paginated"""
+    return service.list_tasks(user=current_user, **query)
+
+
+@bp.post("")
+@auth_required
+@bp.arguments(TaskCreate)
+@bp.response(201, TaskRead, headers=ETAG_HEADER)
+def create_task(data: dict[str, Any]) -> Response:
+    """Create a task"""
+    task = service.create_task(user=current_user, **data)
+    return _task_response(task, 201, Location=url_for(".get_task", task_id=task.id))
+
+
+@bp.get("/<int:task_id>")
+@auth_required
+@bp.response(200, TaskRead, headers=ETAG_HEADER)
+@bp.alt_response(304, response="NOT_MODIFIED")
+@bp.alt_response(404, response="NOT_FOUND")
+def get_task(task_id: int) -> Response:
+    """Get a task (send If-None-Match to get 304 when it has not changed)"""
+    return _task_response(service.get_task(user=current_user, task_id=task_id))
+
+
+@bp.route("/<int:task_id>", methods=["PUT", "PATCH"])
+@auth_required
+@bp.arguments(TaskUpdate)
+@bp.response(200, TaskRead, headers=ETAG_HEADER)
+@bp.alt_response(403, response="FORBIDDEN")
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(412, response="PRECONDITION_FAILED")
+def update_task(changes: dict[str, Any], task_id: int) -> Response:
+    """Change some fields of a task (send If-Match to refuse lost updates)"""
+    task = service.update_task(
+        user=current_user, task_id=task_id, changes=changes, if_match=_if_match()
+    )
+    return _task_response(task)
+
+
+@bp.delete("/<int:task_id>")
+@auth_required
+@bp.response(204)
+@bp.alt_response(403, response="FORBIDDEN")
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(412, response="PRECONDITION_FAILED")
+def delete_task(task_id: int) -> None:
+    """Delete a task (owner only)"""
+    service.delete_task(user=current_user, task_id=task_id, if_match=_if_match())

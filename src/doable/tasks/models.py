@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import date
+from enum import IntEnum, StrEnum
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from doable.auth.models import User
+from doable.db import TimestampMixin
+from doable.extensions import db
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+
+
+class Priority(IntEnum):
+    """Stored as a number so that sorting by priority is sorting by rank."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_label(cls, label: str) -> Priority:
+        return cls[label.upper()]
+
+
+class Task(TimestampMixin, db.Model):  # type: ignore[name-defined]
+    __tablename__ = "task"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'in_progress', 'completed')", name="status_valid"),
+        CheckConstraint("priority BETWEEN 1 AND 3", name="priority_valid"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default=Status.PENDING.value)
+    priority: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=Priority.MEDIUM)
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: Bumped on every write; UPDATEs check it, so two racing writes cannot both win.
+    version: Mapped[int] = mapped_column(nullable=False)
+
+    owner: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+    __mapper_args__ = {"version_id_col": version}
+    __allow_unmapped__ = True
+    #: The caller's right on this task ("owner", "edit", "view"); set by the access rule,
+    #: never stored.
+    access: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Task {self.id} {self.title!r}>"
+
+
+# One index per list shape: each starts with the owner, so no query reads other users' rows,
+# and ends with id, the tie-breaker of every sort.
+Index("ix_task_user_created", Task.user_id, Task.created_at, Task.id)
+Index("ix_task_user_updated", Task.user_id, Task.updated_at, Task.id)
+Index("ix_task_user_due", Task.user_id, Task.due_date, Task.id)
+Index("ix_task_user_priority", Task.user_id, Task.priority, Task.id)
+Index("ix_task_user_title_lower", Task.user_id, func.lower(Task.title), Task.id)
+Index(
+    "ix_task_user_status_priority",
+    Task.user_id,
+    Task.status,
+    Task.priority,
+    Task.created_at,
+    Task.id,
+)

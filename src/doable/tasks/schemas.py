@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+
+from doable.schemas import Timestamp
+from doable.tasks.models import Priority, Status
+
+STATUSES = [s.value for s in Status]
+PRIORITIES = [p.label for p in Priority]
+SORT_KEYS = ["created_at", "updated_at", "due_date", "priority", "title"]
+MAX_PAGE = 1_000_000
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+class _TaskFields(Schema):
+    """The writable fields, with the rules both create and update share."""
+
+    title = fields.String(validate=[validate.Length(min=1, max=200), _not_blank])
+    description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    due_date = fields.Date(allow_none=True)
+
+    @post_load
+    def _to_model_values(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if "priority" in data:
+            data["priority"] = Priority.from_label(data["priority"])
+        if "description" in data and data["description"] is None:
+            data["description"] = ""
+        return data
+
+
+class TaskCreate(_TaskFields):
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
+
+
+class TaskUpdate(_TaskFields):
+    """Every field optional: PUT and PATCH both change only what is sent."""
+
+
+class OwnerRead(Schema):
+    id = fields.Integer()
+    username = fields.String()
+
+
+class TaskRead(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    description = fields.String()
+    status = fields.String()
+    priority = fields.Function(lambda task: Priority(task.priority).label)
+    due_date = fields.Date(allow_none=True)
+    owner = fields.Nested(OwnerRead)
+    access = fields.String(metadata={"enum": ["owner", "edit", "view"]})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class TaskListQuery(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    q = fields.String(
+        validate=[validate.Length(min=1, max=200), _not_blank],
+        metadata={"description": "Words to find in title and description (see README)"},
+    )
+    due_before = fields.Date(metadata={"description": "Due on or before this date"})
+    due_after = fields.Date(metadata={"description": "Due on or after this date"})
+    overdue = fields.Boolean(truthy={"true"}, falsy={"false"})
+    scope = fields.String(load_default="all", validate=validate.OneOf(["all", "owned", "shared"]))
+    sort = fields.String(
+        load_default="-created_at",
+        validate=validate.OneOf(SORT_KEYS + [f"-{key}" for key in SORT_KEYS]),
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+    @post_load
+    def _to_model_values(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if "priority" in data:
+            data["priority"] = Priority.from_label(data["priority"])
+        return data
+
+    @pre_load
+    def _no_repeats(self, data: Any, **kwargs: Any) -> Any:
+        """``?status=a&status=b`` is ambiguous: refuse it rather than pick one."""
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            repeated = [key for key in data if len(getlist(key)) > 1]
+            if repeated:
+                raise ValidationError({key: ["Give this parameter once."] for key in repeated})
+        return data
+
+
+class TaskPage(Schema):
+    tasks = fields.List(fields.Nested(TaskRead))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    pages = fields.Integer()
+
+
+def representation_etag(representation: dict[str, Any]) -> str:
+    """A strong ETag of the representation the caller sees: any change changes it."""
+    body = json.dumps(representation, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
+
+
+def task_etag(task: Any) -> str:
+    return representation_etag(TaskRead().dump(task))

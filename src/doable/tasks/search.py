@@ -1,0 +1,103 @@
+"""Text search over title and description, through each backend's full-text index.
+
+One parser reads ``q`` the way web search boxes do, so both backends agree on its
+meaning:
+
+- words are matched whole and ignoring case (``flask`` finds "Flask", not "flasks");
+- every word must appear (AND), in the title or the description;
+- ``"exact phrase"`` matches the words next to each other, in that order;
+- ``-word`` excludes tasks with that word;
+- ``or`` between words or phrases matches either side.
+
+PostgreSQL evaluates it with ``websearch_to_tsquery('simple', …)`` against a GIN
+expression index; SQLite with an FTS5 table kept in step with ``task`` by triggers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, select, text
+
+from doable.errors import ValidationFailed
+from doable.tasks.models import Task
+
+SEARCH_INDEX = "ix_task_search"
+FTS_TABLE = "task_fts"
+MAX_TERMS = 16
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_WORD = re.compile(r"\w+")
+
+
+def is_search_object(name: str | None) -> bool:
+    """Search structures live in migrations only (they differ by backend)."""
+    return bool(name) and (name == SEARCH_INDEX or str(name).startswith(FTS_TABLE))
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]
+    negated: bool = False
+
+
+def parse(q: str) -> list[list[Term]]:
+    """``q`` as OR-groups of terms; raises ValidationFailed when nothing can be found."""
+    groups: list[list[Term]] = [[]]
+    for match in _TOKEN.finditer(q):
+        dash, phrase, bare = match.groups()
+        if bare is not None and bare.lower() == "or":
+            groups.append([])
+            continue
+        negated = bool(dash) or (bare is not None and bare.startswith("-"))
+        words = tuple(w.lower() for w in _WORD.findall(phrase if phrase is not None else bare))
+        if words:
+            groups[-1].append(Term(words, negated))
+    groups = [group for group in groups if group]
+    if sum(len(group) for group in groups) > MAX_TERMS:
+        raise ValidationFailed({"q": [f"Use at most {MAX_TERMS} words or phrases."]})
+    if not groups or any(all(term.negated for term in group) for group in groups):
+        raise ValidationFailed({"q": ["Give at least one word to find (not only -excluded ones)."]})
+    return groups
+
+
+def matches(q: str, dialect: str) -> ColumnElement[bool]:
+    """The WHERE condition for tasks matching ``q`` on this database."""
+    groups = parse(q)
+    if dialect == "postgresql":
+        document = func.to_tsvector(
+            literal_column("'simple'"), Task.title + literal_column("' '") + Task.description
+        )
+        query = func.websearch_to_tsquery(
+            literal_column("'simple'"), bindparam("q_web", _websearch(groups))
+        )
+        return document.op("@@")(query)
+    fts = (
+        select(literal_column("rowid"))
+        .select_from(text(FTS_TABLE))
+        .where(text(f"{FTS_TABLE} MATCH :q_fts").bindparams(q_fts=_fts5(groups)))
+    )
+    return Task.id.in_(fts.scalar_subquery())
+
+
+def _websearch(groups: list[list[Term]]) -> str:
+    def term(t: Term) -> str:
+        body = " ".join(t.words)
+        return ("-" if t.negated else "") + (f'"{body}"' if len(t.words) > 1 else body)
+
+    return " or ".join(" ".join(term(t) for t in _positives_first(g)) for g in groups)
+
+
+def _fts5(groups: list[list[Term]]) -> str:
+    def group(g: list[Term]) -> str:
+        ordered = _positives_first(g)
+        parts = [f'"{" ".join(t.words)}"' for t in ordered if not t.negated]
+        parts += [f'NOT "{" ".join(t.words)}"' for t in ordered if t.negated]
+        return "(" + " ".join(parts) + ")"
+
+    return " OR ".join(group(g) for g in groups)
+
+
+def _positives_first(group: list[Term]) -> list[Term]:
+    return sorted(group, key=lambda t: t.negated)
