@@ -26,10 +26,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path_from_env(), instance_relative_config=True)
     load_config(app, config)
     configure_logging(app)
+    # First, so request ids exist before any extension's hook runs, and our response
+    # rules run after theirs (after-request hooks run in reverse order).
+    register_request_hooks(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
-    register_request_hooks(app)
     register_cli(app)
     return app
 

@@ -89,6 +89,8 @@ def _positive_int(config: Config, key: str) -> None:
 
 def _boolean(config: Config, key: str) -> None:
     value = config[key]
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        value = str(value)  # from_prefixed_env parses "1" as JSON: the number 1
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         value = value.strip().lower() in _TRUE
     if not isinstance(value, bool):
@@ -188,9 +190,12 @@ def _instance_secret(instance: Path) -> str:
 def _derive(config: Config) -> None:
     """Settings of the libraries Doable wires, computed from Doable's own."""
     uri = config["SQLALCHEMY_DATABASE_URI"]
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
     if uri.startswith("sqlite"):
-        engine_options["connect_args"] = {"timeout": 15}
+        # A file database never drops a connection: pinging it would cost a query a request.
+        engine_options: dict[str, Any] = {"connect_args": {"timeout": 15}}
+    else:
+        # Survive a database restart: test each pooled connection before a request uses it.
+        engine_options = {"pool_pre_ping": True}
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
     config.update(
         TESTING=config["ENV"] == "testing" or config.get("TESTING", False),

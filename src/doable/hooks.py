@@ -59,7 +59,7 @@ def _check_body() -> None:
         return
     view = current_app.view_functions.get(request.endpoint or "")
     accepted = getattr(view, "accepted_mimetypes", None) or frozenset({"application/json"})
-    if "application/json" in accepted and request.mimetype == "application/json":
+    if "application/json" in accepted and request.is_json:
         request.max_content_length = current_app.config["MAX_JSON_SIZE"]
     if not _has_body() or request.mimetype in accepted:
         return

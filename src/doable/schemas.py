@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from marshmallow import Schema, fields
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class Timestamp(fields.DateTime):
-    """ISO 8601 UTC with a ``Z``, as SPEC §2 shows: ``2026-01-05T10:30:00Z``."""
+    """ISO 8601 UTC with a ``Z``, as SPEC §2 shows: ``2026-01-05T10:30:00Z``.
 
-    def __init__(self, **kwargs):
-        super().__init__(format=TIMESTAMP_FORMAT, **kwargs)
+    The format is applied when serialising rather than passed as ``format=``, so the
+    OpenAPI document still calls it a plain ``date-time``.
+    """
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 class ProblemSchema(Schema):

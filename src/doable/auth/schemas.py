@@ -6,10 +6,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from doable.schemas import Timestamp
 
-USERNAME = validate.And(
+USERNAME = [
     validate.Length(min=3, max=32),
     validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Use only letters, digits, '_', '.' and '-'."),
-)
+]
 PASSWORD = validate.Length(min=8, max=128)
 EMAIL_LENGTH = validate.Length(max=254)
 

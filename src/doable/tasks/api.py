@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request, url_for
+from flask import Response, current_app, request, url_for
 from flask_jwt_extended import current_user
 from werkzeug.datastructures import ETags
 
@@ -17,11 +17,11 @@ from doable.tasks.schemas import (
     TaskPage,
     TaskRead,
     TaskUpdate,
-    representation_etag,
+    body_etag,
+    task_body,
 )
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="Tasks")
-_task_read = TaskRead()
 ETAG_HEADER = {
     "ETag": {"description": "Version of this representation", "schema": {"type": "string"}}
 }
@@ -32,10 +32,9 @@ def _if_match() -> ETags | None:
 
 
 def _task_response(task: Task, status: int = 200, **headers: str) -> Response:
-    body = _task_read.dump(task)
-    response = jsonify(body)
-    response.status_code = status
-    response.set_etag(representation_etag(body))
+    body = task_body(task)
+    response = current_app.response_class(body, status=status, mimetype="application/json")
+    response.set_etag(body_etag(body))
     response.headers.update(headers)
     if request.method == "GET":
         response.make_conditional(request)

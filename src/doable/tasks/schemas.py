@@ -107,11 +107,18 @@ class TaskPage(Schema):
     pages = fields.Integer()
 
 
-def representation_etag(representation: dict[str, Any]) -> str:
-    """A strong ETag of the representation the caller sees: any change changes it."""
-    body = json.dumps(representation, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()[:32]
+_task_read = TaskRead()
+
+
+def task_body(task: Any) -> bytes:
+    """The JSON representation of a task, as sent; its hash is the task's ETag."""
+    return json.dumps(_task_read.dump(task), separators=(",", ":")).encode()
+
+
+def body_etag(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:32]
 
 
 def task_etag(task: Any) -> str:
-    return representation_etag(TaskRead().dump(task))
+    """A strong ETag of the representation the caller sees: any change changes it."""
+    return body_etag(task_body(task))

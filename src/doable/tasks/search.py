@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal_column, select, text
 
 from doable.errors import ValidationFailed
 from doable.tasks.models import Task
@@ -73,7 +74,7 @@ def matches(q: str, dialect: str) -> ColumnElement[bool]:
             literal_column("'simple'"), bindparam("q_web", _websearch(groups))
         )
         return document.op("@@")(query)
-    fts = (
+    fts: Select[Any] = (
         select(literal_column("rowid"))
         .select_from(text(FTS_TABLE))
         .where(text(f"{FTS_TABLE} MATCH :q_fts").bindparams(q_fts=_fts5(groups)))
