@@ -11,12 +11,14 @@ from flask import Flask
 from doable import ops
 from doable.auth import api as auth_api
 from doable.auth.tokens import register_jwt_callbacks
+from doable.categories import api as categories_api
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
 from doable.extensions import api, db, jwt, limiter, migrate
 from doable.hooks import register_request_hooks
 from doable.logs import configure_logging
 from doable.rest import BEARER_AUTH
+from doable.sharing import api as sharing_api
 from doable.tasks import api as tasks_api
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -51,6 +53,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(ops.bp)
     api.register_blueprint(auth_api.bp)
     api.register_blueprint(tasks_api.bp)
+    api.register_blueprint(categories_api.bp)
+    api.register_blueprint(sharing_api.bp)
 
 
 def register_cli(app: Flask) -> None:

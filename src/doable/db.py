@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
@@ -43,12 +44,18 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _same_as_created(context: Any) -> datetime:
+    """A new row's ``updated_at`` is its ``created_at``, to the microsecond."""
+    created = context.get_current_parameters().get("created_at")
+    return created if created is not None else utcnow()
+
+
 class TimestampMixin:
     """``created_at``/``updated_at`` set by the server, in UTC, on every write."""
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+        UTCDateTime, default=_same_as_created, onupdate=utcnow, nullable=False
     )
 
 

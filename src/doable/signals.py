@@ -12,6 +12,9 @@ _signals = Namespace()
 task_created = _signals.signal("task-created")
 task_updated = _signals.signal("task-updated")
 task_deleted = _signals.signal("task-deleted")
+#: kwargs: ``task_id``, ``audience`` (the one user who gained or lost access).
+task_shared = _signals.signal("task-shared")
+task_unshared = _signals.signal("task-unshared")
 
 
 def send(signal: NamedSignal, **payload: Any) -> None:

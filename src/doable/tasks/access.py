@@ -1,20 +1,28 @@
 """The one access rule: who may do what to a task.
 
-Every task path (tasks, and later categories, sharing, attachments, real time and the
-web pages) loads tasks through ``get_task_for`` or ``visible_tasks``, so "404 when not
-visible" and the rights of each access level are decided here and nowhere else.
+- the owner may do everything;
+- a user the task is shared with ``edit`` may read and change it and its attachments;
+- a user it is shared with ``view`` may read it and its attachments;
+- anyone else gets 404: the same answer as for a task that does not exist.
+
+Every task path (tasks, categories, sharing, attachments, real time, web pages) loads
+tasks through ``get_task_for`` or filters them with ``visible_condition``, and the
+caller's right is computed in SQL by ``access_expression``; nothing else decides.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, case, literal, or_, select
+from sqlalchemy.orm import with_expression
 
 from doable.auth.models import User
 from doable.errors import Forbidden, NotFound
 from doable.extensions import db
+from doable.sharing.models import Share
 from doable.tasks.models import Task
 
 Scope = Literal["all", "owned", "shared"]
@@ -32,20 +40,41 @@ class Access(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    @classmethod
+    def from_label(cls, label: str) -> Access:
+        return cls[label.upper()]
 
-def visible_condition(user: User, scope: Scope = "all") -> ColumnElement[bool]:
-    """Rows of ``task`` the user can see, as one SQL condition (no per-row checks)."""
-    if scope == "shared":
-        return false()
+
+def owned_condition(user: User) -> ColumnElement[bool]:
     return Task.user_id == user.id
 
 
-def access_of(user: User, task: Task) -> Access | None:
-    return Access.OWNER if task.user_id == user.id else None
+def shared_condition(user: User) -> ColumnElement[bool]:
+    return Task.id.in_(select(Share.task_id).where(Share.user_id == user.id))
 
 
-def visible_tasks(user: User, scope: Scope = "all") -> Select[tuple[Task]]:
-    return select(Task).where(visible_condition(user, scope))
+def visible_condition(user: User, scope: Scope = "all") -> ColumnElement[bool]:
+    """Rows of ``task`` the user can see, as one SQL condition (no per-row checks)."""
+    if scope == "owned":
+        return owned_condition(user)
+    if scope == "shared":
+        return shared_condition(user)
+    return or_(owned_condition(user), shared_condition(user))
+
+
+def access_expression(user: User) -> ColumnElement[str | None]:
+    """The user's right on each row of ``task``: 'owner', 'edit', 'view' or NULL."""
+    permission = (
+        select(Share.permission)
+        .where(Share.task_id == Task.id, Share.user_id == user.id)
+        .scalar_subquery()
+    )
+    return case((Task.user_id == user.id, literal("owner")), else_=permission)
+
+
+def with_access(user: User):
+    """Loader option that fills ``Task.access`` for ``user``."""
+    return with_expression(Task.access, access_expression(user))
 
 
 def get_task_for(user: User, task_id: int, need: Access = Access.VIEW) -> Task:
@@ -54,13 +83,37 @@ def get_task_for(user: User, task_id: int, need: Access = Access.VIEW) -> Task:
     Not visible at all: NotFound, the same answer as for a task that does not exist.
     Visible but not enough: Forbidden.
     """
-    task = db.session.get(Task, task_id) if 0 < task_id <= MAX_ID else None
-    access = access_of(user, task) if task is not None else None
-    if task is None or access is None:
+    task = None
+    if 0 < task_id <= MAX_ID:
+        query = (
+            select(Task)
+            .where(Task.id == task_id)
+            .options(with_access(user))
+            .execution_options(populate_existing=True)
+        )
+        task = db.session.scalars(query).one_or_none()
+    if task is None or task.access is None:
         raise NotFound(f"Task {task_id} not found")
+    access = Access.from_label(task.access)
     if access < need:
         raise Forbidden(
             f"Your access to task {task_id} is '{access.label}'; this needs '{need.label}'"
         )
-    task.access = access.label
     return task
+
+
+def audience(task_ids: Iterable[int]) -> dict[int, list[int]]:
+    """For each task, the ids of the users who can see it (owner first)."""
+    ids = list(task_ids)
+    if not ids:
+        return {}
+    seen: dict[int, list[int]] = {}
+    for task_id, owner_id in db.session.execute(
+        select(Task.id, Task.user_id).where(Task.id.in_(ids))
+    ):
+        seen[task_id] = [owner_id]
+    for task_id, user_id in db.session.execute(
+        select(Share.task_id, Share.user_id).where(Share.task_id.in_(ids)).order_by(Share.user_id)
+    ):
+        seen[task_id].append(user_id)
+    return seen

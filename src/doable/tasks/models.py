@@ -4,9 +4,10 @@ from datetime import date
 from enum import IntEnum, StrEnum
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, SmallInteger, String, Text, func
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from doable.auth.models import User
+from doable.categories.models import Category
 from doable.db import TimestampMixin
 from doable.extensions import db
 
@@ -52,12 +53,14 @@ class Task(TimestampMixin, db.Model):  # type: ignore[name-defined]
     version: Mapped[int] = mapped_column(nullable=False)
 
     owner: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    categories: Mapped[list[Category]] = relationship(
+        secondary="task_category", lazy="selectin", order_by="func.lower(Category.name)"
+    )
+    #: The caller's right on this task ("owner", "edit", "view"), computed in SQL by
+    #: the access rule (``tasks.access``); never stored.
+    access: Mapped[str | None] = query_expression()
 
     __mapper_args__ = {"version_id_col": version}
-    __allow_unmapped__ = True
-    #: The caller's right on this task ("owner", "edit", "view"); set by the access rule,
-    #: never stored.
-    access: str | None = None
 
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.title!r}>"

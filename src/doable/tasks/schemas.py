@@ -6,28 +6,29 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
-from doable.schemas import Timestamp
+from doable.schemas import Timestamp, not_blank
 from doable.tasks.models import Priority, Status
 
 STATUSES = [s.value for s in Status]
 PRIORITIES = [p.label for p in Priority]
 SORT_KEYS = ["created_at", "updated_at", "due_date", "priority", "title"]
 MAX_PAGE = 1_000_000
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
+MAX_CATEGORIES = 20
 
 
 class _TaskFields(Schema):
     """The writable fields, with the rules both create and update share."""
 
-    title = fields.String(validate=[validate.Length(min=1, max=200), _not_blank])
+    title = fields.String(validate=[validate.Length(min=1, max=200), not_blank])
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     status = fields.String(validate=validate.OneOf(STATUSES))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     due_date = fields.Date(allow_none=True)
+    categories = fields.List(
+        fields.String(validate=[validate.Length(min=1, max=50), not_blank]),
+        validate=validate.Length(max=MAX_CATEGORIES),
+        metadata={"description": "Category names; ones you have not created yet are created"},
+    )
 
     @post_load
     def _to_model_values(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -39,7 +40,7 @@ class _TaskFields(Schema):
 
 
 class TaskCreate(_TaskFields):
-    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), _not_blank])
+    title = fields.String(required=True, validate=[validate.Length(min=1, max=200), not_blank])
 
 
 class TaskUpdate(_TaskFields):
@@ -58,6 +59,7 @@ class TaskRead(Schema):
     status = fields.String()
     priority = fields.Function(lambda task: Priority(task.priority).label)
     due_date = fields.Date(allow_none=True)
+    categories = fields.Function(lambda task: [category.name for category in task.categories])
     owner = fields.Nested(OwnerRead)
     access = fields.String(metadata={"enum": ["owner", "edit", "view"]})
     created_at = Timestamp()
@@ -68,12 +70,16 @@ class TaskListQuery(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     q = fields.String(
-        validate=[validate.Length(min=1, max=200), _not_blank],
+        validate=[validate.Length(min=1, max=200), not_blank],
         metadata={"description": "Words to find in title and description (see README)"},
     )
     due_before = fields.Date(metadata={"description": "Due on or before this date"})
     due_after = fields.Date(metadata={"description": "Due on or after this date"})
     overdue = fields.Boolean(truthy={"true"}, falsy={"false"})
+    category = fields.String(
+        validate=[validate.Length(min=1, max=50), not_blank],
+        metadata={"description": "Only tasks with the category of this name (ignoring case)"},
+    )
     scope = fields.String(load_default="all", validate=validate.OneOf(["all", "owned", "shared"]))
     sort = fields.String(
         load_default="-created_at",

@@ -27,9 +27,10 @@ from doable.tasks.models import Task
 SEARCH_INDEX = "ix_task_search"
 FTS_TABLE = "task_fts"
 MAX_TERMS = 16
+FIELD_BREAK = "doable@field.break"
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits; everything else separates words
 
 
 def is_search_object(name: str | None) -> bool:
@@ -67,9 +68,7 @@ def matches(q: str, dialect: str) -> ColumnElement[bool]:
     """The WHERE condition for tasks matching ``q`` on this database."""
     groups = parse(q)
     if dialect == "postgresql":
-        document = func.to_tsvector(
-            literal_column("'simple'"), Task.title + literal_column("' '") + Task.description
-        )
+        document = func.to_tsvector(literal_column("'simple'"), postgres_document())
         query = func.websearch_to_tsquery(
             literal_column("'simple'"), bindparam("q_web", _websearch(groups))
         )
@@ -80,6 +79,25 @@ def matches(q: str, dialect: str) -> ColumnElement[bool]:
         .where(text(f"{FTS_TABLE} MATCH :q_fts").bindparams(q_fts=_fts5(groups)))
     )
     return Task.id.in_(fts.scalar_subquery())
+
+
+def postgres_document() -> ColumnElement[str]:
+    """Title and description split into words exactly as SQLite's FTS5 splits them.
+
+    PostgreSQL's parser would keep ``example.com`` or ``1.5`` whole; replacing every
+    non-alphanumeric run by a space makes both backends see the same words. Between
+    the two fields stands a token no query can produce (queries are letters and digits
+    only), so a phrase never matches across the end of the title.
+    """
+
+    def words(column: Any) -> Any:
+        # Constants stay literal SQL so the expression matches the index's, text for text.
+        return func.regexp_replace(
+            column, literal_column("'[^[:alnum:]]+'"), literal_column("' '"), literal_column("'g'")
+        )
+
+    joined = words(Task.title).op("||")(literal_column(f"' {FIELD_BREAK} '"))
+    return joined.op("||")(words(Task.description))
 
 
 def _websearch(groups: list[list[Term]]) -> str:

@@ -7,18 +7,39 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from blinker import NamedSignal
-from sqlalchemy import ColumnElement, UnaryExpression, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Subquery,
+    UnaryExpression,
+    func,
+    not_,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from doable import signals
 from doable.auth.models import User
+from doable.categories.models import Category, task_category
+from doable.categories.service import resolve_categories
 from doable.db import utcnow
 from doable.errors import Conflict, PreconditionFailed
 from doable.extensions import db
 from doable.tasks import search
-from doable.tasks.access import Access, Scope, access_of, get_task_for, visible_condition
+from doable.tasks.access import (
+    Access,
+    Scope,
+    audience,
+    get_task_for,
+    owned_condition,
+    shared_condition,
+    with_access,
+)
+from doable.tasks.events import notify_updated
 from doable.tasks.models import Priority, Status, Task
 from doable.tasks.schemas import task_etag
 
@@ -46,23 +67,23 @@ def list_tasks(
     per_page: int = 10,
     **filters: Any,
 ) -> Page:
-    """One page of the tasks ``user`` can see: two statements whatever the page size."""
-    conditions = [visible_condition(user, scope), *_filter_conditions(**filters)]
-    order = _order_by(sort)
+    """One page of the tasks ``user`` can see: at most three statements, whatever the
+    page size (counts, the page's rows with their owners, their categories)."""
+    conditions = _filter_conditions(**filters)
+    counts = _count_visible(user, scope, conditions)
+    total = sum(count for _, count in counts)
     offset = (page - 1) * per_page
-    # Pick the page's ids from an index alone, then load just those rows.
-    page_ids = select(Task.id).where(*conditions).order_by(*order).limit(per_page).offset(offset)
-    tasks = list(
-        db.session.scalars(
-            select(Task).where(Task.id.in_(page_ids.scalar_subquery())).order_by(*order)
+    tasks: list[Task] = []
+    if offset < total:
+        branches = [condition for condition, count in counts if count]
+        rows = _page_rows(branches, conditions, sort, per_page, offset)
+        query = (
+            select(Task)
+            .join(rows, Task.id == rows.c.id)
+            .order_by(*_order_by(rows.c.sort_key, rows.c.id, sort))
+            .options(with_access(user))
         )
-    )
-    if tasks and len(tasks) < per_page:
-        total = offset + len(tasks)  # the last page: no need to count
-    else:
-        total = db.session.scalar(select(func.count()).select_from(Task).where(*conditions)) or 0
-    for task in tasks:
-        task.access = _label(user, task)
+        tasks = list(db.session.scalars(query))
     return Page(tasks, total, page, per_page)
 
 
@@ -70,12 +91,22 @@ def get_task(*, user: User, task_id: int) -> Task:
     return get_task_for(user, task_id, Access.VIEW)
 
 
-def create_task(*, user: User, **fields: Any) -> Task:
-    task = Task(user_id=user.id, owner=user, **fields)
-    db.session.add(task)
-    db.session.commit()
+def create_task(*, user: User, categories: list[str] | None = None, **fields: Any) -> Task:
+    """Create a task owned by ``user``; category names it has not created yet are created."""
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        task = Task(user_id=user.id, owner=user, **fields)
+        if categories:
+            task.categories = resolve_categories(owner_id=user.id, names=categories)
+        db.session.add(task)
+        try:
+            db.session.commit()
+            break
+        except IntegrityError:  # a concurrent request created one of the categories
+            db.session.rollback()
+            if attempt == WRITE_ATTEMPTS:
+                raise
     task.access = Access.OWNER.label
-    _notify(signals.task_created, task)
+    signals.send(signals.task_created, task_id=task.id, audience=[user.id])
     return task
 
 
@@ -84,20 +115,26 @@ def update_task(
 ) -> Task:
     """Apply ``changes``. With ``if_match``, refuse (412) unless the task is unchanged
     since the client read it; two writes racing on one version cannot both win."""
+    fields = dict(changes)
+    names = fields.pop("categories", None)
     for _ in range(WRITE_ATTEMPTS):
         task = get_task_for(user, task_id, Access.EDIT)
+        access = task.access
         _check_precondition(task, if_match)
-        for name, value in changes.items():
+        for name, value in fields.items():
             setattr(task, name, value)
+        if names is not None:  # the task's categories are its owner's, whoever edits it
+            task.categories = resolve_categories(owner_id=task.user_id, names=names)
         task.updated_at = utcnow()
         try:
             db.session.commit()
-        except StaleDataError:
+        except (StaleDataError, IntegrityError):
             db.session.rollback()
             if if_match is not None:
                 raise _changed(task_id) from None
             continue  # no precondition: take the newer version and apply the change to it
-        _notify(signals.task_updated, task)
+        task.access = access  # a flush resets query expressions; the right is unchanged
+        notify_updated([task.id])
         return task
     raise Conflict(f"Task {task_id} kept changing while it was being updated; try again")
 
@@ -105,14 +142,14 @@ def update_task(
 def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> None:
     task = get_task_for(user, task_id, Access.OWNER)
     _check_precondition(task, if_match)
-    audience = _audience(task)
+    watchers = audience([task_id])[task_id]
     db.session.delete(task)
     try:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
         raise _changed(task_id) from None
-    signals.send(signals.task_deleted, task_id=task_id, audience=audience)
+    signals.send(signals.task_deleted, task_id=task_id, audience=watchers)
 
 
 def _check_precondition(task: Task, if_match: ETags | None) -> None:
@@ -124,19 +161,6 @@ def _changed(task_id: int) -> PreconditionFailed:
     return PreconditionFailed(f"Task {task_id} has changed since you read it (If-Match)")
 
 
-def _label(user: User, task: Task) -> str:
-    access = access_of(user, task)
-    return access.label if access else Access.VIEW.label
-
-
-def _audience(task: Task) -> list[int]:
-    return [task.user_id]
-
-
-def _notify(signal: NamedSignal, task: Task) -> None:
-    signals.send(signal, task_id=task.id, audience=_audience(task))
-
-
 def _filter_conditions(
     *,
     status: str | None = None,
@@ -145,8 +169,12 @@ def _filter_conditions(
     due_before: date | None = None,
     due_after: date | None = None,
     overdue: bool | None = None,
+    category: str | None = None,
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
+    if category is not None:
+        tagged = select(task_category.c.task_id).join(Category)
+        conditions.append(Task.id.in_(tagged.where(func.lower(Category.name) == category.lower())))
     if status is not None:
         conditions.append(Task.status == status)
     if priority is not None:
@@ -172,11 +200,66 @@ _SORT_COLUMNS: dict[str, Any] = {
 }
 
 
-def _order_by(sort: str) -> list[UnaryExpression[Any]]:
-    """The sort column, then id in the same direction; tasks with no due date go last."""
+def _count_visible(
+    user: User, scope: Scope, conditions: list[ColumnElement[bool]]
+) -> list[tuple[ColumnElement[bool], int]]:
+    """Matching tasks per visibility branch (owned, shared), counted in one statement.
+
+    The branches never overlap: nobody can share a task with its owner.
+    """
+    branches = []
+    if scope in ("all", "owned"):
+        branches.append(owned_condition(user))
+    if scope in ("all", "shared"):
+        branches.append(shared_condition(user))
+    counts = [
+        select(func.count()).select_from(Task).where(branch, *conditions).scalar_subquery()
+        for branch in branches
+    ]
+    row = db.session.execute(select(*counts)).one()
+    return list(zip(branches, row, strict=True))
+
+
+def _page_rows(
+    branches: list[ColumnElement[bool]],
+    conditions: list[ColumnElement[bool]],
+    sort: str,
+    limit: int,
+    offset: int,
+) -> Subquery:
+    """Ids (and sort keys) of one page, read from indexes alone.
+
+    Each visibility branch is read in index order and cut at ``offset + limit``; with
+    both, the two sorted runs are merged. Rows the page skips are never fetched.
+    """
+    key = _SORT_COLUMNS[sort.lstrip("-")]
+
+    def branch_rows(branch: ColumnElement[bool], cut: int, skip: int = 0) -> Select[Any]:
+        return (
+            select(Task.id.label("id"), key.label("sort_key"))
+            .where(branch, *conditions)
+            .order_by(*_order_by(key, Task.id, sort))
+            .limit(cut)
+            .offset(skip)
+        )
+
+    if len(branches) == 1:
+        return branch_rows(branches[0], limit, offset).subquery()
+    runs = [branch_rows(branch, offset + limit).subquery() for branch in branches]
+    merged = union_all(*(select(run.c.id, run.c.sort_key) for run in runs)).subquery()
+    return (
+        select(merged.c.id, merged.c.sort_key)
+        .order_by(*_order_by(merged.c.sort_key, merged.c.id, sort))
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+
+
+def _order_by(key: Any, id_column: Any, sort: str) -> list[UnaryExpression[Any]]:
+    """The sort key, then id in the same direction; tasks with no due date go last."""
     descending = sort.startswith("-")
-    column = _SORT_COLUMNS[sort.lstrip("-")]
-    primary = column.desc() if descending else column.asc()
+    primary = key.desc() if descending else key.asc()
     if sort.lstrip("-") == "due_date":
         primary = primary.nulls_last()
-    return [primary, Task.id.desc() if descending else Task.id.asc()]
+    return [primary, id_column.desc() if descending else id_column.asc()]

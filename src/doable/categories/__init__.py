@@ -1,0 +1,1 @@
+"""Categories: each user's labels, linked to tasks many-to-many."""

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from doable.schemas import Timestamp, not_blank
+
+NAME: list[Callable[[Any], Any]] = [validate.Length(min=1, max=50), not_blank]
+COLOR = validate.Regexp(r"^#[0-9A-Fa-f]{6}$", error="Use a colour like #1a2b3c.")
+
+
+class CategoryCreate(Schema):
+    name = fields.String(required=True, validate=NAME)
+    color = fields.String(allow_none=True, validate=COLOR)
+
+
+class CategoryUpdate(Schema):
+    name = fields.String(validate=NAME)
+    color = fields.String(allow_none=True, validate=COLOR)
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Send name or color (or both) to change.", "body")
+
+
+class CategoryRead(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    color = fields.String(allow_none=True)
+    task_count = fields.Integer(metadata={"description": "How many tasks have this category"})
+    created_at = Timestamp()
+    updated_at = Timestamp()
+
+
+class CategoryList(Schema):
+    categories = fields.List(fields.Nested(CategoryRead))

@@ -1,0 +1,126 @@
+"""Category use cases. Public functions are one transaction; ``resolve_categories``
+is a helper for the tasks service and only flushes."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import with_expression
+
+from doable.auth.models import User
+from doable.categories.models import Category, task_category
+from doable.errors import Conflict, NotFound
+from doable.extensions import db
+from doable.tasks.events import notify_updated
+
+MAX_ID = 2**31 - 1
+
+
+def _task_count():
+    """Tasks per category, as a column of the same query (no query per category)."""
+    count = select(func.count()).where(task_category.c.category_id == Category.id)
+    return with_expression(Category.task_count, count.scalar_subquery())
+
+
+def list_categories(*, user: User) -> list[Category]:
+    query = (
+        select(Category)
+        .where(Category.user_id == user.id)
+        .order_by(func.lower(Category.name), Category.id)
+        .options(_task_count())
+    )
+    return list(db.session.scalars(query))
+
+
+def get_category_for(user: User, category_id: int) -> Category:
+    """The user's category, or NotFound (also for another user's)."""
+    category = None
+    if 0 < category_id <= MAX_ID:
+        query = (
+            select(Category)
+            .where(Category.id == category_id, Category.user_id == user.id)
+            .options(_task_count())
+            .execution_options(populate_existing=True)
+        )
+        category = db.session.scalars(query).one_or_none()
+    if category is None:
+        raise NotFound(f"Category {category_id} not found")
+    return category
+
+
+def create_category(*, user: User, name: str, color: str | None = None) -> Category:
+    name = name.strip()
+    _ensure_free(user.id, name)
+    category = Category(user_id=user.id, name=name, color=color)
+    db.session.add(category)
+    _commit_unique(name)
+    category.task_count = 0
+    return category
+
+
+def update_category(
+    *, user: User, category_id: int, name: str | None = None, **changes: str | None
+) -> Category:
+    """Rename or recolour. Tasks with the category change too, so they are announced."""
+    category = get_category_for(user, category_id)
+    if name is not None and name.strip() != category.name:
+        name = name.strip()
+        if name.lower() != category.name.lower():
+            _ensure_free(user.id, name)
+        category.name = name
+    for key, value in changes.items():
+        setattr(category, key, value)
+    _commit_unique(category.name)
+    notify_updated(_tagged_task_ids(category.id))
+    return category
+
+
+def delete_category(*, user: User, category_id: int) -> None:
+    """Delete the category; its tasks stay, without it."""
+    category = get_category_for(user, category_id)
+    tagged = _tagged_task_ids(category.id)
+    db.session.delete(category)
+    db.session.commit()
+    notify_updated(tagged)
+
+
+def resolve_categories(*, owner_id: int, names: list[str]) -> list[Category]:
+    """The owner's categories with these names (ignoring case), creating missing ones."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(name.strip().lower(), name.strip())
+    found = {
+        category.name.lower(): category
+        for category in db.session.scalars(
+            select(Category).where(
+                Category.user_id == owner_id, func.lower(Category.name).in_(list(wanted))
+            )
+        )
+    }
+    for key, name in wanted.items():
+        if key not in found:
+            found[key] = Category(user_id=owner_id, name=name)
+            db.session.add(found[key])
+    db.session.flush()
+    return [found[key] for key in wanted]
+
+
+def _tagged_task_ids(category_id: int) -> list[int]:
+    query = select(task_category.c.task_id).where(task_category.c.category_id == category_id)
+    return list(db.session.scalars(query))
+
+
+def _ensure_free(user_id: int, name: str) -> None:
+    query = select(Category.id).where(
+        Category.user_id == user_id, func.lower(Category.name) == name.lower()
+    )
+    if db.session.scalar(query) is not None:
+        raise Conflict(f"You already have a category named '{name}'")
+
+
+def _commit_unique(name: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict(f"You already have a category named '{name}'") from exc

@@ -1,0 +1,1 @@
+"""Sharing a task with another user, with view or edit permission."""

@@ -1,0 +1,67 @@
+"""Sharing use cases; only a task's owner shares or unshares it."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from doable import signals
+from doable.auth.models import User
+from doable.auth.service import find_user
+from doable.errors import BadRequest, Conflict, NotFound
+from doable.extensions import db
+from doable.sharing.models import Share
+from doable.tasks.access import Access, get_task_for
+from doable.tasks.events import notify_updated
+
+
+def list_shares(*, user: User, task_id: int) -> list[Share]:
+    get_task_for(user, task_id, Access.OWNER)
+    query = select(Share).where(Share.task_id == task_id).order_by(Share.created_at, Share.user_id)
+    return list(db.session.scalars(query))
+
+
+def share_task(
+    *,
+    user: User,
+    task_id: int,
+    permission: str,
+    username: str | None = None,
+    email: str | None = None,
+) -> tuple[Share, bool]:
+    """Share the task, or change the permission of an existing share.
+
+    Returns the share and whether it is new.
+    """
+    task = get_task_for(user, task_id, Access.OWNER)
+    other = find_user(username=username, email=email)
+    if other is None:
+        raise NotFound(f"User '{username or email}' not found")
+    if other.id == task.user_id:
+        raise BadRequest("You cannot share a task with yourself")
+    share = db.session.get(Share, (task_id, other.id))
+    created = share is None
+    if share is None:
+        share = Share(task_id=task_id, user_id=other.id, user=other, permission=permission)
+        db.session.add(share)
+    share.permission = permission
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # the same share made by a concurrent request
+        db.session.rollback()
+        raise Conflict(f"Task {task_id} was just shared with '{other.username}'; retry") from exc
+    if created:
+        signals.send(signals.task_shared, task_id=task_id, audience=[other.id])
+    else:
+        notify_updated([task_id])
+    return share, created
+
+
+def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
+    get_task_for(user, task_id, Access.OWNER)
+    share = db.session.get(Share, (task_id, user_id)) if 0 < user_id < 2**31 else None
+    if share is None:
+        raise NotFound(f"Task {task_id} is not shared with user {user_id}")
+    db.session.delete(share)
+    db.session.commit()
+    signals.send(signals.task_unshared, task_id=task_id, audience=[user_id])
