@@ -86,6 +86,8 @@ def delete_category(*, user: User, category_id: int) -> None:
 
 def resolve_categories(*, owner_id: int, names: list[str]) -> list[Category]:
     """The owner's categories with these names (ignoring case), creating missing ones."""
+    if not names:
+        return []
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(name.strip().lower(), name.strip())

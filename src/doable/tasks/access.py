@@ -16,14 +16,14 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Literal
 
-from sqlalchemy import ColumnElement, case, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, bindparam, case, literal, or_, select
 from sqlalchemy.orm import with_expression
 
 from doable.auth.models import User
 from doable.errors import Forbidden, NotFound
 from doable.extensions import db
 from doable.sharing.models import Share
-from doable.tasks.models import Task
+from doable.tasks.models import WITH_CATEGORY_NAMES, Task
 
 Scope = Literal["all", "owned", "shared"]
 MAX_ID = 2**31 - 1
@@ -62,19 +62,28 @@ def visible_condition(user: User, scope: Scope = "all") -> ColumnElement[bool]:
     return or_(owned_condition(user), shared_condition(user))
 
 
-def access_expression(user: User) -> ColumnElement[str | None]:
-    """The user's right on each row of ``task``: 'owner', 'edit', 'view' or NULL."""
-    permission = (
-        select(Share.permission)
-        .where(Share.task_id == Task.id, Share.user_id == user.id)
-        .scalar_subquery()
-    )
-    return case((Task.user_id == user.id, literal("owner")), else_=permission)
+# The caller's right on each row of ``task``: 'owner', 'edit', 'view' or NULL. Built
+# once with a bound parameter, so each request only binds the caller's id.
+VIEWER = bindparam("viewer_id", type_=Integer)
+_ACCESS = case(
+    (Task.user_id == VIEWER, literal("owner")),
+    else_=select(Share.permission)
+    .where(Share.task_id == Task.id, Share.user_id == VIEWER)
+    .scalar_subquery(),
+)
+#: Loader options for reading tasks as a viewer: their access and category names.
+READ_TASK = (with_expression(Task.access, _ACCESS), WITH_CATEGORY_NAMES)
+_GET_TASK = (
+    select(Task)
+    .where(Task.id == bindparam("task_id", type_=Integer))
+    .options(*READ_TASK)
+    .execution_options(populate_existing=True)
+)
 
 
-def with_access(user: User):
-    """Loader option that fills ``Task.access`` for ``user``."""
-    return with_expression(Task.access, access_expression(user))
+def viewer(user: User) -> dict[str, int]:
+    """The parameters a statement using ``READ_TASK`` needs."""
+    return {"viewer_id": user.id}
 
 
 def get_task_for(user: User, task_id: int, need: Access = Access.VIEW) -> Task:
@@ -85,13 +94,8 @@ def get_task_for(user: User, task_id: int, need: Access = Access.VIEW) -> Task:
     """
     task = None
     if 0 < task_id <= MAX_ID:
-        query = (
-            select(Task)
-            .where(Task.id == task_id)
-            .options(with_access(user))
-            .execution_options(populate_existing=True)
-        )
-        task = db.session.scalars(query).one_or_none()
+        params = {"task_id": task_id, **viewer(user)}
+        task = db.session.scalars(_GET_TASK, params).one_or_none()
     if task is None or task.access is None:
         raise NotFound(f"Task {task_id} not found")
     access = Access.from_label(task.access)

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from doable.schemas import Timestamp, not_blank
-from doable.tasks.models import Priority, Status
+from doable.tasks.models import Priority, Status, category_names
 
 STATUSES = [s.value for s in Status]
 PRIORITIES = [p.label for p in Priority]
@@ -59,7 +59,7 @@ class TaskRead(Schema):
     status = fields.String()
     priority = fields.Function(lambda task: Priority(task.priority).label)
     due_date = fields.Date(allow_none=True)
-    categories = fields.Function(lambda task: [category.name for category in task.categories])
+    categories = fields.Function(category_names)
     owner = fields.Nested(OwnerRead)
     access = fields.String(metadata={"enum": ["owner", "edit", "view"]})
     created_at = Timestamp()

@@ -31,16 +31,17 @@ from doable.errors import Conflict, PreconditionFailed
 from doable.extensions import db
 from doable.tasks import search
 from doable.tasks.access import (
+    READ_TASK,
     Access,
     Scope,
     audience,
     get_task_for,
     owned_condition,
     shared_condition,
-    with_access,
+    viewer,
 )
 from doable.tasks.events import notify_updated
-from doable.tasks.models import Priority, Status, Task
+from doable.tasks.models import Priority, Status, Task, remember_category_names
 from doable.tasks.schemas import task_etag
 
 WRITE_ATTEMPTS = 3
@@ -81,9 +82,9 @@ def list_tasks(
             select(Task)
             .join(rows, Task.id == rows.c.id)
             .order_by(*_order_by(rows.c.sort_key, rows.c.id, sort))
-            .options(with_access(user))
+            .options(*READ_TASK)
         )
-        tasks = list(db.session.scalars(query))
+        tasks = list(db.session.scalars(query, viewer(user)))
     return Page(tasks, total, page, per_page)
 
 
@@ -95,8 +96,7 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     """Create a task owned by ``user``; category names it has not created yet are created."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         task = Task(user_id=user.id, owner=user, **fields)
-        if categories:
-            task.categories = resolve_categories(owner_id=user.id, names=categories)
+        task.categories = resolve_categories(owner_id=user.id, names=categories or [])
         db.session.add(task)
         try:
             db.session.commit()
@@ -106,6 +106,7 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
             if attempt == WRITE_ATTEMPTS:
                 raise
     task.access = Access.OWNER.label
+    remember_category_names(task, task.categories)
     signals.send(signals.task_created, task_id=task.id, audience=[user.id])
     return task
 
@@ -119,7 +120,7 @@ def update_task(
     names = fields.pop("categories", None)
     for _ in range(WRITE_ATTEMPTS):
         task = get_task_for(user, task_id, Access.EDIT)
-        access = task.access
+        access, names_before = task.access, task.category_names
         _check_precondition(task, if_match)
         for name, value in fields.items():
             setattr(task, name, value)
@@ -133,7 +134,12 @@ def update_task(
             if if_match is not None:
                 raise _changed(task_id) from None
             continue  # no precondition: take the newer version and apply the change to it
-        task.access = access  # a flush resets query expressions; the right is unchanged
+        # A flush resets query expressions: put back what this write did not change.
+        task.access = access
+        if names is None:
+            task.category_names = names_before
+        else:
+            remember_category_names(task, task.categories)
         notify_updated([task.id])
         return task
     raise Conflict(f"Task {task_id} kept changing while it was being updated; try again")
