@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -39,3 +39,16 @@ class ProblemSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "Validation errors: each bad field with its messages"},
     )
+
+
+class UserReference(Schema):
+    """Names a user by exactly one of ``username`` or ``email`` (matched ignoring case)."""
+
+    username = fields.String(validate=validate.Length(min=1, max=254))
+    email = fields.String(validate=validate.Length(min=1, max=254))
+
+    @validates_schema
+    def _exactly_one(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if ("username" in data) == ("email" in data):
+            message = "Send exactly one of username or email."
+            raise ValidationError({"username": [message], "email": [message]})

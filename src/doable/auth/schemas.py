@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from doable.schemas import Timestamp
+from doable.schemas import Timestamp, UserReference
 
 USERNAME = [
     validate.Length(min=3, max=32),
@@ -25,17 +25,8 @@ class UserCreated(Schema):
     user_id = fields.Integer()
 
 
-class LoginRequest(Schema):
-    email = fields.String(validate=validate.Length(min=1, max=254))
-    username = fields.String(validate=validate.Length(min=1, max=254))
+class LoginRequest(UserReference):
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
-
-    @validates_schema
-    def _one_identifier(self, data: dict[str, Any], **kwargs: Any) -> None:
-        given = [key for key in ("email", "username") if key in data]
-        if len(given) != 1:
-            message = "Send exactly one of email or username."
-            raise ValidationError({"email": [message], "username": [message]})
 
 
 class RefreshRequest(Schema):

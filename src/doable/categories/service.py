@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
@@ -54,7 +55,7 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
     category = Category(user_id=user.id, name=name, color=color)
     db.session.add(category)
     _commit_unique(name)
-    category.task_count = 0
+    set_committed_value(category, "task_count", 0)
     return category
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship, with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
@@ -116,4 +117,5 @@ def category_names(task: Task) -> list[str]:
 
 def remember_category_names(task: Task, categories: list[Category]) -> None:
     """After writing ``task.categories``, keep ``category_names`` in step with them."""
-    task.category_names = CATEGORY_SEPARATOR.join(c.name for c in categories) or None
+    names = CATEGORY_SEPARATOR.join(c.name for c in categories) or None
+    set_committed_value(task, "category_names", names)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
@@ -105,7 +106,7 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
             db.session.rollback()
             if attempt == WRITE_ATTEMPTS:
                 raise
-    task.access = Access.OWNER.label
+    set_committed_value(task, "access", Access.OWNER.label)
     remember_category_names(task, task.categories)
     signals.send(signals.task_created, task_id=task.id, audience=[user.id])
     return task
@@ -134,10 +135,11 @@ def update_task(
             if if_match is not None:
                 raise _changed(task_id) from None
             continue  # no precondition: take the newer version and apply the change to it
-        # A flush resets query expressions: put back what this write did not change.
-        task.access = access
+        # A flush resets query expressions: put back what this write did not change,
+        # as loaded values (assigning them would make the task dirty again).
+        set_committed_value(task, "access", access)
         if names is None:
-            task.category_names = names_before
+            set_committed_value(task, "category_names", names_before)
         else:
             remember_category_names(task, task.categories)
         notify_updated([task.id])
