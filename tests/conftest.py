@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 
 from doable import create_app
 from doable.extensions import db
-from tests.factories import ApiClient
+from tests.factories import Account, ApiClient
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -165,6 +165,21 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def api(client: FlaskClient) -> ApiClient:
     return ApiClient(client)
+
+
+@pytest.fixture
+def alice(api: ApiClient) -> Account:
+    return api.account("alice")
+
+
+@pytest.fixture
+def bob(api: ApiClient) -> Account:
+    return api.account("bob")
+
+
+@pytest.fixture
+def carol(api: ApiClient) -> Account:
+    return api.account("carol")
 
 
 @pytest.fixture

@@ -81,3 +81,14 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers
+
+
+def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
+    """The response is a Problem Details document for ``status``; return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == status
+    assert body["request_id"] == response.headers["X-Request-Id"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body  # type: ignore[no-any-return]

@@ -10,6 +10,16 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
+class FullMatch(validate.Regexp):
+    """A pattern the whole value must match. Plain ``Regexp`` uses ``re.match``, where
+    ``$`` also matches before a trailing newline, so ``"alice\\n"`` would pass."""
+
+    def __call__(self, value: Any) -> Any:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def not_blank(value: str) -> None:
     if not value.strip():
         raise ValidationError("Must not be blank.")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from doable.auth.models import AuthSession, User
 from doable.extensions import db
-from tests.factories import PASSWORD, ApiClient
+from tests.factories import PASSWORD, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -49,16 +49,6 @@ def revoked_flags(app: Flask, user_id: int) -> list[bool]:
     with app.app_context():
         query = select(AuthSession.revoked_at).where(AuthSession.user_id == user_id)
         return [revoked is not None for revoked in db.session.scalars(query)]
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["X-Request-Id"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body  # type: ignore[no-any-return]
 
 
 def register_body(**fields: Any) -> dict[str, Any]:
@@ -750,3 +740,12 @@ def test_logout_twice_with_same_token_returns_401(api: ApiClient) -> None:
 
     assert_problem(response, 401)
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_register_username_with_trailing_newline_returns_400(api: ApiClient, app: Flask) -> None:
+    """``$`` in a plain regex match lets a final newline through; the rule must not."""
+    response = api.register("alice\n", email="alice@example.com")
+    assert response.status_code == 400
+    assert "username" in response.json["errors"]
+    with app.app_context():
+        assert db.session.query(User).count() == 0

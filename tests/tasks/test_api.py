@@ -19,7 +19,7 @@ from flask import Flask
 from doable import signals
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient
+from tests.factories import Account, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -28,16 +28,6 @@ HUGE_ID = "99999999999999999999"
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["X-Request-Id"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body  # type: ignore[no-any-return]
 
 
 def stored(app: Flask, task_id: int) -> dict[str, Any] | None:
@@ -87,16 +77,6 @@ def create(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
 def without_categories(body: dict[str, Any]) -> dict[str, Any]:
     """Categories do not exist yet; leave them out of whole-body comparisons."""
     return {key: value for key, value in body.items() if key != "categories"}
-
-
-@pytest.fixture
-def alice(api: ApiClient) -> Account:
-    return api.account("alice")
-
-
-@pytest.fixture
-def bob(api: ApiClient) -> Account:
-    return api.account("bob")
 
 
 # --- POST /api/tasks -----------------------------------------------------------------

@@ -13,7 +13,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient
+from tests.factories import Account, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
@@ -21,15 +21,6 @@ RACE_ROUNDS = 10
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["X-Request-Id"]
-    return body  # type: ignore[no-any-return]
 
 
 def stored(app: Flask, task_id: int) -> dict[str, Any] | None:
@@ -46,11 +37,6 @@ def stored(app: Flask, task_id: int) -> dict[str, Any] | None:
             "version": task.version,
             "updated_at": task.updated_at,
         }
-
-
-@pytest.fixture
-def alice(api: ApiClient) -> Account:
-    return api.account("alice")
 
 
 @pytest.fixture

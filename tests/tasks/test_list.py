@@ -17,7 +17,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Priority, Task
-from tests.factories import Account, ApiClient
+from tests.factories import Account, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
@@ -179,16 +179,6 @@ def ids(rows: list[Row]) -> list[int]:
 
 def get_list(api: ApiClient, account: Account, params: dict[str, Any]) -> Any:
     return api.get(f"/api/tasks?{urlencode(params)}", account.token)
-
-
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["X-Request-Id"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body  # type: ignore[no-any-return]
 
 
 def assert_listing(response: Any, expected: list[Row], page: int, per_page: int) -> list[int]:

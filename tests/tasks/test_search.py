@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.factories import Account, ApiClient
+from tests.factories import Account, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -35,16 +35,6 @@ BOB_TASKS = {
 # --- helpers -------------------------------------------------------------------------
 
 
-def assert_problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM_JSON
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["request_id"] == response.headers["X-Request-Id"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body  # type: ignore[no-any-return]
-
-
 def add_tasks(
     api: ApiClient, account: Account, tasks: dict[str, tuple[str, str]]
 ) -> dict[str, int]:
@@ -68,16 +58,6 @@ def found(response: Any) -> set[str]:
     body = response.get_json()
     assert body["total"] == len(body["tasks"])
     return {task["title"] for task in body["tasks"]}
-
-
-@pytest.fixture
-def alice(api: ApiClient) -> Account:
-    return api.account("alice")
-
-
-@pytest.fixture
-def bob(api: ApiClient) -> Account:
-    return api.account("bob")
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from doable.schemas import Timestamp, UserReference
+from doable.schemas import FullMatch, Timestamp, UserReference
 
 USERNAME = [
     validate.Length(min=3, max=32),
-    validate.Regexp(r"^[A-Za-z0-9_.-]+$", error="Use only letters, digits, '_', '.' and '-'."),
+    FullMatch(r"^[A-Za-z0-9_.-]+$", error="Use only letters, digits, '_', '.' and '-'."),
 ]
 PASSWORD = validate.Length(min=8, max=128)
 EMAIL_LENGTH = validate.Length(max=254)

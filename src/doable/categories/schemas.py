@@ -5,10 +5,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from doable.schemas import Timestamp, not_blank
+from doable.schemas import FullMatch, Timestamp, not_blank
 
 NAME: list[Callable[[Any], Any]] = [validate.Length(min=1, max=50), not_blank]
-COLOR = validate.Regexp(r"^#[0-9A-Fa-f]{6}$", error="Use a colour like #1a2b3c.")
+COLOR = FullMatch(r"^#[0-9A-Fa-f]{6}$", error="Use a colour like #1a2b3c.")
 
 
 class CategoryCreate(Schema):

@@ -71,7 +71,9 @@ def update_category(
         category.name = name
     for key, value in changes.items():
         setattr(category, key, value)
+    task_count = category.task_count
     _commit_unique(category.name)
+    set_committed_value(category, "task_count", task_count)  # the flush reset it
     notify_updated(_tagged_task_ids(category.id))
     return category
 
