@@ -183,6 +183,22 @@ def carol(api: ApiClient) -> Account:
 
 
 @pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the test runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            yield seen
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
 def runner(app: Flask) -> Any:
     return app.test_cli_runner()
 

@@ -5,7 +5,6 @@ of SQL statements whatever the number of categories."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -820,22 +819,6 @@ def test_delete_category_changes_the_etag_of_its_tasks(api: ApiClient, alice: Ac
 
 
 # --- statements per request ----------------------------------------------------------
-
-
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            yield seen
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def insert_categories(app: Flask, user_id: int, count: int, tasks_each: int) -> None:

@@ -6,7 +6,7 @@ number of SQL statements whatever the owners and categories on the page."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -397,22 +397,6 @@ def test_list_q_combines_with_scope(api: ApiClient, data: DataSet, scope: str) -
 
 
 # --- statements per request -------------------------------------------------------------
-
-
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            yield seen
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def insert_shared_world(app: Flask, alice_id: int, owners: int, per_owner: int) -> None:

@@ -361,28 +361,18 @@ def test_concurrent_patches_with_same_if_match_exactly_one_wins(
         assert after["version"] == version + 1
 
 
-def test_update_writes_the_task_row_exactly_once(api: ApiClient, app: Flask) -> None:
+def test_update_writes_the_task_row_exactly_once(
+    api: ApiClient, app: Flask, statements: list[str]
+) -> None:
     """Regression: restoring the caller's access after commit used to dirty the task,
     so the next query flushed a second UPDATE (and a 500 when a racing write won)."""
     owner = api.account("writer")
     task_id = api.post("/api/tasks", owner.token, json={"title": "once"}).json["id"]
-    updates: list[str] = []
+    statements.clear()
+    response = api.patch(f"/api/tasks/{task_id}", owner.token, json={"status": "completed"})
+    updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE TASK")]
     with app.app_context():
-        listener = _record_updates(updates)
-        sa.event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            response = api.patch(f"/api/tasks/{task_id}", owner.token, json={"status": "completed"})
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", listener)
         version = db.session.scalar(sa.select(Task.version).where(Task.id == task_id))
     assert response.status_code == 200
     assert len(updates) == 1
     assert version == 2
-
-
-def _record_updates(sink: list[str]):  # type: ignore[no-untyped-def]
-    def listener(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("UPDATE TASK"):
-            sink.append(statement)
-
-    return listener

@@ -5,7 +5,7 @@ SQL statements whatever the page size."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -466,22 +466,6 @@ def test_list_several_bad_parameters_names_every_one(api: ApiClient) -> None:
 
 
 # --- statements per request -------------------------------------------------------------
-
-
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
-        try:
-            yield seen
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
 
 
 def insert_tasks(app: Flask, user_id: int, count: int) -> None:
