@@ -62,8 +62,17 @@ class GunicornServer(BaseApplication):
     type=click.IntRange(1, 1000),
     help="Threads per worker: concurrent requests (and open sockets) each worker holds.",
 )
+@click.option(
+    "--worker-connections",
+    type=click.IntRange(1, 100_000),
+    help="Connections one worker holds, idle keep-alive ones included (default: twice "
+    "--threads). Kept low so a burst of clients spreads over all workers instead of "
+    "piling onto the first one that wakes.",
+)
 @with_appcontext
-def serve_command(host: str, port: int, workers: int, threads: int) -> None:
+def serve_command(
+    host: str, port: int, workers: int, threads: int, worker_connections: int | None
+) -> None:
     """Apply pending migrations, then run the production server (gunicorn, gthread)."""
     from flask_migrate import upgrade
 
@@ -83,6 +92,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
             "timeout": 30,
             "graceful_timeout": 30,
             "keepalive": 5,
+            "worker_connections": worker_connections or threads * 2,
             "max_requests": 10000,
             "max_requests_jitter": 1000,
             "accesslog": "-",

@@ -1,0 +1,449 @@
+"""Load benchmark of the tasks API, driven by wrk over loopback.
+
+For each server configuration it starts ``doable serve`` itself, seeds the database
+directly in bulk (10 other users with 10,000 tasks each, and the measured user with N
+tasks), and measures each scenario with wrk, next to a ceiling endpoint served with the
+same gunicorn settings. Results go to ``bench/out/<stamp>/`` (raw wrk output + JSON) and
+a Markdown table on stdout. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+HERE = Path(__file__).resolve().parent
+DOABLE = str(Path(sys.executable).with_name("doable"))
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG"
+PASSWORD = "bench-password"
+WORDS = [f"word{n:03d}" for n in range(200)]
+OTHER_USERS, OTHER_TASKS = 10, 10_000
+STATUSES = ["pending", "in_progress", "completed"]
+WRK_SCRIPT = """
+local method, template, body, lo, hi = "{method}", "{path}", [[{body}]], {lo}, {hi}
+local headers = {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}
+local statuses = {{"pending", "in_progress", "completed"}}
+math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+request = function()
+  local path = string.gsub(template, "{{id}}", tostring(math.random(lo, hi)))
+  local b = string.gsub(body, "{{status}}", statuses[math.random(1, 3)])
+  if method == "GET" then b = nil end
+  return wrk.format(method, path, headers, b)
+end
+"""
+
+
+@dataclass
+class Config:
+    name: str
+    backend: str  # sqlite | postgresql
+    workers: int
+    redis: bool
+
+
+CONFIGS = {
+    "prod-sqlite": Config("prod-sqlite", "sqlite", 2, True),
+    "prod-postgresql": Config("prod-postgresql", "postgresql", 2, True),
+    "embedded": Config("embedded", "sqlite", 1, False),
+}
+
+
+@dataclass
+class Result:
+    config: str
+    n: int
+    scenario: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_up(url: str, process: subprocess.Popen[bytes], limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early ({url})")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server did not come up: {url}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+class Database:
+    """The benchmark's own database, seeded with plain bulk INSERTs."""
+
+    def __init__(self, backend: str, workdir: Path, admin_url: str) -> None:
+        self.backend = backend
+        self.admin_url = admin_url
+        if backend == "sqlite":
+            self.url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        else:
+            name = f"doable_bench_{os.getpid()}"
+            admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            admin.dispose()
+            self.name = name
+            self.url = admin.url.set(database=name).render_as_string(hide_password=False)
+        self.engine = sa.create_engine(self.url)
+        self.password_hash = PasswordHasher().hash(PASSWORD)
+        self.main_ranges: list[tuple[int, int]] = []
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        if self.backend == "postgresql":
+            admin = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            admin.dispose()
+
+    def add_user(self, username: str) -> int:
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        'INSERT INTO "user" (username, email, password_hash, created_at, '
+                        "updated_at) VALUES (:u, :e, :h, :t, :t) RETURNING id"
+                    ),
+                    {
+                        "u": username,
+                        "e": f"{username}@example.com",
+                        "h": self.password_hash,
+                        "t": now,
+                    },
+                ).scalar_one()
+            )
+
+    def add_tasks(self, user_id: int, count: int, rng: random.Random) -> None:
+        """Insert ``count`` varied tasks for the user."""
+        start = datetime.now(UTC) - timedelta(days=365)
+        today = date.today()
+        rows = []
+        for i in range(count):
+            created = start + timedelta(seconds=i * 30 + rng.random())
+            due = None if rng.random() < 0.3 else today + timedelta(days=rng.randint(-60, 120))
+            rows.append(
+                {
+                    "user_id": user_id,
+                    "title": f"Task {i} {rng.choice(WORDS)} {rng.choice(WORDS)}",
+                    "description": " ".join(rng.choice(WORDS) for _ in range(8)),
+                    "status": rng.choice(STATUSES),
+                    "priority": rng.randint(1, 3),
+                    "due_date": due,
+                    "version": 1,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
+        insert = sa.text(
+            "INSERT INTO task (user_id, title, description, status, priority, due_date, "
+            "version, created_at, updated_at) VALUES (:user_id, :title, :description, :status, "
+            ":priority, :due_date, :version, :created_at, :updated_at)"
+        )
+        with self.engine.begin() as conn:
+            for chunk in range(0, len(rows), 5000):
+                conn.execute(insert, rows[chunk : chunk + 5000])
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
+
+    def count_tasks(self, user_id: int) -> int:
+        """The POST scenario (run last) adds tasks; the next size seeds only the rest."""
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text("SELECT COUNT(*) FROM task WHERE user_id = :u"), {"u": user_id}
+                ).scalar_one()
+            )
+
+
+def run_wrk(
+    base: str,
+    token: str,
+    method: str,
+    path: str,
+    body: str,
+    id_range: tuple[int, int],
+    args: argparse.Namespace,
+    raw_path: Path,
+) -> tuple[float, float, float, int, int]:
+    script = raw_path.with_suffix(".lua")
+    script.write_text(
+        WRK_SCRIPT.format(
+            method=method, path=path, body=body, token=token, lo=id_range[0], hi=id_range[1]
+        )
+    )
+    done = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "2",
+            "-c",
+            str(args.connections),
+            "-d",
+            f"{args.duration}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=args.duration + 60,
+        check=True,
+    )
+    raw_path.write_text(done.stdout)
+    return parse_wrk(done.stdout)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def parse_wrk(out: str) -> tuple[float, float, float, int, int]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        errors += sum(int(g) for g in match.groups())
+    return rps, p50, p99, errors, total
+
+
+def scenarios(n: int, per_page: int = 10) -> list[tuple[str, str, str, str]]:
+    last = max(1, -(-n // per_page))
+    return [
+        ("first page", "GET", "/api/tasks", ""),
+        ("filtered page", "GET", "/api/tasks?status=pending&priority=high", ""),
+        ("text search", "GET", f"/api/tasks?q={WORDS[7]}", ""),
+        ("deep page", "GET", f"/api/tasks?page={last}&per_page={per_page}", ""),
+        ("get one", "GET", "/api/tasks/{id}", ""),
+        ("put", "PUT", "/api/tasks/{id}", '{"status": "{status}"}'),
+        ("post", "POST", "/api/tasks", '{"title": "bench task", "priority": "high"}'),
+    ]
+
+
+def start_servers(config: Config, db: Database, workdir: Path, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "SECRET_KEY": SECRET,
+        "DOABLE_ENV": "production",
+        "DOABLE_INSTANCE_PATH": str(workdir / "instance"),
+        "DOABLE_RATELIMIT_ENABLED": "false",
+        "REDIS_URL": args.redis_url if config.redis else "",
+    }
+    port, ceiling_port = free_port(), free_port()
+    log = (workdir / f"{config.name}-serve.log").open("wb")
+    server = subprocess.Popen(
+        [
+            DOABLE,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(config.workers),
+            "--threads",
+            str(args.threads),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    ceiling = subprocess.Popen(
+        [
+            GUNICORN,
+            "--chdir",
+            str(HERE),
+            "-k",
+            "gthread",
+            "-w",
+            str(config.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-connections",
+            str(args.threads * 2),
+            "--keep-alive",
+            "5",
+            "-b",
+            f"127.0.0.1:{ceiling_port}",
+            "--access-logfile",
+            "-",
+            "--access-logformat",
+            '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s',
+            "ceiling:create_app()",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base, ceiling_base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ceiling_port}"
+    wait_up(f"{base}/healthz", server)
+    wait_up(f"{ceiling_base}/ping", ceiling)
+    return server, ceiling, base, ceiling_base
+
+
+def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Result]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"doable-bench-{config.name}-"))
+    db = Database(config.backend, workdir, args.postgres_admin_url)
+    env = {
+        **os.environ,
+        "DATABASE_URL": db.url,
+        "SECRET_KEY": SECRET,
+        "DOABLE_INSTANCE_PATH": str(workdir / "instance"),
+    }
+    subprocess.run([DOABLE, "db", "upgrade"], env=env, check=True, capture_output=True)
+    rng = random.Random(42)
+    print(f"[{config.name}] seeding {OTHER_USERS} x {OTHER_TASKS} tasks of other users", flush=True)
+    for k in range(OTHER_USERS):
+        db.add_tasks(db.add_user(f"other{k}"), OTHER_TASKS, rng)
+    main_id = db.add_user("bench")
+    server, ceiling, base, ceiling_base = start_servers(config, db, workdir, args)
+    results: list[Result] = []
+    try:
+        login = requests.post(
+            f"{base}/api/login", json={"username": "bench", "password": PASSWORD}, timeout=30
+        )
+        login.raise_for_status()
+        token = login.json()["token"]
+        for n in args.sizes:
+            have = db.count_tasks(main_id)
+            print(f"[{config.name}] N={n}: seeding {n - have} tasks", flush=True)
+            db.add_tasks(main_id, n - have, rng)
+            id_range = _main_ids(db, main_id)
+            rps, p50, p99, err, total = run_wrk(
+                ceiling_base,
+                token,
+                "GET",
+                "/ping",
+                "",
+                id_range,
+                args,
+                out / f"{config.name}-{n}-ceiling.txt",
+            )
+            results.append(Result(config.name, n, "ceiling", rps, p50, p99, err, total))
+            for name, method, path, body in scenarios(n):
+                slug = name.replace(" ", "-")
+                rps, p50, p99, err, total = run_wrk(
+                    base,
+                    token,
+                    method,
+                    path,
+                    body,
+                    id_range,
+                    args,
+                    out / f"{config.name}-{n}-{slug}.txt",
+                )
+                results.append(Result(config.name, n, name, rps, p50, p99, err, total))
+                print(
+                    f"[{config.name}] N={n} {name}: {rps:.0f} req/s p50 {p50:.1f} ms "
+                    f"p99 {p99:.1f} ms errors {err}",
+                    flush=True,
+                )
+    finally:
+        stop(server)
+        stop(ceiling)
+        db.drop()
+    return results
+
+
+def _main_ids(db: Database, user_id: int) -> tuple[int, int]:
+    """The main user's ids: one contiguous range, as nobody else writes after it starts."""
+    with db.engine.connect() as conn:
+        lo, hi = conn.execute(
+            sa.text("SELECT MIN(id), MAX(id) FROM task WHERE user_id = :u"), {"u": user_id}
+        ).one()
+        count = conn.execute(
+            sa.text("SELECT COUNT(*) FROM task WHERE user_id = :u AND id BETWEEN :a AND :b"),
+            {"u": user_id, "a": lo, "b": hi},
+        ).scalar_one()
+    if count != hi - lo + 1:
+        raise RuntimeError("the main user's task ids are not contiguous")
+    return int(lo), int(hi)
+
+
+def table(results: list[Result]) -> str:
+    ceilings = {(r.config, r.n): r.rps for r in results if r.scenario == "ceiling"}
+    lines = [
+        "| config | N | scenario | req/s | of ceiling | p50 ms | p99 ms | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        ratio = r.rps / ceilings[(r.config, r.n)]
+        lines.append(
+            f"| {r.config} | {r.n:,} | {r.scenario} | {r.rps:,.0f} | {ratio:.2f} | "
+            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--configs", default="prod-sqlite,prod-postgresql,embedded")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per scenario")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+    args = parser.parse_args()
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = HERE / "out" / stamp
+    out.mkdir(parents=True)
+    results: list[Result] = []
+    for name in args.configs.split(","):
+        results += bench_config(CONFIGS[name], args, out)
+        (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
+    print(table(results))
+    (out / "results.md").write_text(table(results) + "\n")
+
+
+if __name__ == "__main__":
+    main()
