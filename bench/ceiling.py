@@ -1,0 +1,29 @@
+"""The ceiling of our stack: a Flask endpoint that only checks a JWT and answers JSON.
+
+Served by gunicorn with the same settings as ``doable serve``; every Doable figure in
+the benchmark is reported as a ratio to this one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, jsonify
+from flask_jwt_extended import JWTManager, get_jwt_identity, jwt_required
+
+
+def create_app() -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        JWT_SECRET_KEY=os.environ["SECRET_KEY"],
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+    )
+    JWTManager(app)
+
+    @app.get("/ping")
+    @jwt_required()
+    def ping():  # type: ignore[no-untyped-def]
+        return jsonify(user=get_jwt_identity(), ok=True)
+
+    return app
