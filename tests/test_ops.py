@@ -56,8 +56,9 @@ def _resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _request_schema(spec: dict[str, Any], path: str, method: str) -> dict[str, Any]:
-    body = spec["paths"][path][method]["requestBody"]
-    return _resolve(spec, body["content"]["application/json"]["schema"])
+    """The body's schema, whatever its one content type (JSON, or multipart for uploads)."""
+    (content,) = spec["paths"][path][method]["requestBody"]["content"].values()
+    return _resolve(spec, content["schema"])
 
 
 def _nulls(node: Any, where: str = "") -> Iterator[str]:

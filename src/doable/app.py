@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from doable import ops
+from doable.attachments import api as attachments_api
 from doable.auth import api as auth_api
 from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
@@ -55,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(tasks_api.bp)
     api.register_blueprint(categories_api.bp)
     api.register_blueprint(sharing_api.bp)
+    api.register_blueprint(attachments_api.bp)
 
 
 def register_cli(app: Flask) -> None:

@@ -129,6 +129,21 @@ def create_user_command(username: str, email: str, password_stdin: bool) -> None
     click.echo(f"Created user {user.username} (id {user.id})")
 
 
+@click.group("attachments")
+def attachments_group() -> None:
+    """Maintain stored attachment files."""
+
+
+@attachments_group.command("gc")
+@with_appcontext
+def attachments_gc_command() -> None:
+    """Remove stored files that no attachment row points at (left by a crash)."""
+    from doable.attachments.service import collect_garbage
+
+    click.echo(f"Removed {collect_garbage()} orphaned file(s)")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(attachments_group)

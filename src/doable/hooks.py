@@ -58,6 +58,8 @@ def _check_body() -> None:
     if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
         return
     view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "requires_auth", False) and "Authorization" not in request.headers:
+        return  # a protected route answers 401 before it looks at the body
     accepted = getattr(view, "accepted_mimetypes", None) or frozenset({"application/json"})
     if "application/json" in accepted and request.is_json:
         request.max_content_length = current_app.config["MAX_JSON_SIZE"]

@@ -33,6 +33,7 @@ class Blueprint(flask_smorest.Blueprint):
 def auth_required(view: Any) -> Any:
     """Require a valid access token, and say so in the OpenAPI document."""
     protected = jwt_required()(view)
+    protected.requires_auth = True  # read by hooks: authentication is answered first
     protected._apidoc = deepupdate(
         deepcopy(getattr(view, "_apidoc", {})),
         {"manual_doc": {"security": [{"bearerAuth": []}], "responses": {"401": UNAUTHORIZED_DOC}}},

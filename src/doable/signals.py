@@ -1,10 +1,17 @@
 """Domain signals. Services send them after their transaction commits; listeners
 (the real-time notifier, file clean-up) must never be able to undo a commit."""
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from blinker import NamedSignal, Namespace
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+_AFTER_COMMIT = "doable.after_commit"
 
 _signals = Namespace()
 
@@ -12,11 +19,38 @@ _signals = Namespace()
 task_created = _signals.signal("task-created")
 task_updated = _signals.signal("task-updated")
 task_deleted = _signals.signal("task-deleted")
+#: Sent *inside* the transaction, just before rows go (the database cascades): kwargs
+#: ``task_ids`` / ``user_id``. Listeners may read rows and queue work with ``after_commit``.
+task_deleting = _signals.signal("task-deleting")
+account_deleting = _signals.signal("account-deleting")
 #: kwargs: ``task_id``, ``audience`` (the one user who gained or lost access).
 task_shared = _signals.signal("task-shared")
 task_unshared = _signals.signal("task-unshared")
 
 
 def send(signal: NamedSignal, **payload: Any) -> None:
-    """Send ``signal`` from the current app. Call only after the transaction commits."""
+    """Send ``signal`` from the current app (after commit, but for the ``*_deleting`` ones)."""
     signal.send(current_app._get_current_object(), **payload)  # type: ignore[attr-defined]
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` when ``session``'s transaction commits; drop it on rollback.
+
+    For side effects that must not happen unless the data change is kept, such as
+    removing a deleted attachment's file.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the commit stands; a leftover is for `doable attachments gc`
+            log.exception("after-commit work failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

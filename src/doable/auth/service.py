@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from doable import signals
 from doable.auth.models import AuthSession, User
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
@@ -85,6 +86,7 @@ def update_account(
 
 def delete_account(*, user: User) -> None:
     """Delete the user; everything they own goes with them (foreign keys cascade)."""
+    signals.send(signals.account_deleting, user_id=user.id)
     db.session.delete(user)
     db.session.commit()
 

@@ -151,6 +151,7 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> N
     task = get_task_for(user, task_id, Access.OWNER)
     _check_precondition(task, if_match)
     watchers = audience([task_id])[task_id]
+    signals.send(signals.task_deleting, task_ids=[task_id])
     db.session.delete(task)
     try:
         db.session.commit()

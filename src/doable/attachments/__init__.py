@@ -1,0 +1,1 @@
+"""File attachments on tasks: streamed uploads, stored under generated names."""

@@ -1,0 +1,162 @@
+"""Attachment use cases. Bytes are stored before the row is committed and removed
+only after the row's deletion is: a row never points at a missing file (a file
+without a row is possible after a crash, and ``doable attachments gc`` removes it)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import IO, Any, BinaryIO
+
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+
+from doable import signals
+from doable.attachments.models import Attachment
+from doable.attachments.storage import storage
+from doable.auth.models import User
+from doable.errors import BadRequest, NotFound, PayloadTooLarge
+from doable.extensions import db
+from doable.tasks.access import Access, get_task_for
+from doable.tasks.models import Task
+
+CHUNK = 64 * 1024
+MAX_NAME = 255
+_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
+_UNSAFE_NAME_CHARS = set("\"'<>`\\/")
+
+
+def list_attachments(*, user: User, task_id: int) -> list[Attachment]:
+    get_task_for(user, task_id, Access.VIEW)
+    query = select(Attachment).where(Attachment.task_id == task_id).order_by(Attachment.id)
+    return list(db.session.scalars(query))
+
+
+def upload_attachment(*, user: User, task_id: int, file: FileStorage) -> Attachment:
+    """Stream the upload to storage while hashing and counting it, then record it."""
+    task = get_task_for(user, task_id, Access.EDIT)
+    digest, counted = hashlib.sha256(), [0]
+    key = storage().save(_limited_chunks(file.stream, digest, counted))
+    try:
+        size = counted[0]
+        if size == 0:
+            raise BadRequest("The file is empty", errors={"file": ["The file is empty."]})
+        _check_quota(owner_id=task.user_id, adding=size)
+        attachment = Attachment(
+            task_id=task.id,
+            user_id=user.id,
+            filename=display_name(file.filename),
+            content_type=declared_type(file.mimetype),
+            size=size,
+            sha256=digest.hexdigest(),
+            storage_key=key,
+        )
+        db.session.add(attachment)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        storage().delete(key)
+        raise
+    return attachment
+
+
+def open_attachment(*, user: User, task_id: int, attachment_id: int) -> tuple[Attachment, BinaryIO]:
+    attachment = _get(user, task_id, attachment_id, Access.VIEW)
+    return attachment, storage().open(attachment.storage_key)
+
+
+def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> None:
+    attachment = _get(user, task_id, attachment_id, Access.EDIT)
+    _remove_files_after_commit([attachment.storage_key])
+    db.session.delete(attachment)
+    db.session.commit()
+
+
+def collect_garbage() -> int:
+    """Remove stored files no row points at; return how many."""
+    known = set(db.session.scalars(select(Attachment.storage_key)))
+    orphans = [key for key in storage().stored_keys() if key not in known]
+    for key in orphans:
+        storage().delete(key)
+    return len(orphans)
+
+
+def display_name(raw: str | None) -> str:
+    """The client's file name made safe to show and to put in a header: no path, no
+    control characters (CR/LF included), no quotes or angle brackets, bounded length."""
+    name = unicodedata.normalize("NFC", re.split(r"[\\/]", raw or "")[-1])
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in _UNSAFE_NAME_CHARS)
+    name = name.strip().strip(".").strip()
+    if len(name) > MAX_NAME:
+        stem, dot, extension = name.rpartition(".")
+        keep = extension[:16] if dot and stem else ""
+        name = name[: MAX_NAME - len(keep) - 1] + "." + keep if keep else name[:MAX_NAME]
+    return name or "file"
+
+
+def declared_type(raw: str | None) -> str:
+    value = (raw or "").strip().lower()
+    return value if len(value) <= 255 and _CONTENT_TYPE.match(value) else "application/octet-stream"
+
+
+def _limited_chunks(stream: IO[bytes], digest: Any, counted: list[int]) -> Iterator[bytes]:
+    limit = current_app.config["MAX_UPLOAD_SIZE"]
+    while chunk := stream.read(CHUNK):
+        counted[0] += len(chunk)
+        if counted[0] > limit:
+            raise PayloadTooLarge(f"The file is larger than the limit of {limit} bytes")
+        digest.update(chunk)
+        yield chunk
+
+
+def _check_quota(*, owner_id: int, adding: int) -> None:
+    quota = current_app.config["USER_QUOTA"]
+    used = db.session.scalar(
+        select(func.coalesce(func.sum(Attachment.size), 0))
+        .join(Task, Task.id == Attachment.task_id)
+        .where(Task.user_id == owner_id)
+    )
+    if int(used or 0) + adding > quota:
+        raise PayloadTooLarge(
+            f"Storage quota exceeded: the task owner uses {used} of {quota} bytes "
+            f"and this file needs {adding} more"
+        )
+
+
+def _get(user: User, task_id: int, attachment_id: int, need: Access) -> Attachment:
+    get_task_for(user, task_id, need)
+    attachment = db.session.get(Attachment, attachment_id) if 0 < attachment_id < 2**31 else None
+    if attachment is None or attachment.task_id != task_id:
+        raise NotFound(f"Attachment {attachment_id} not found")
+    return attachment
+
+
+def _remove_files_after_commit(keys: list[str]) -> None:
+    if not keys:
+        return
+    store = storage()
+
+    def remove() -> None:
+        for key in keys:
+            store.delete(key)
+
+    signals.after_commit(db.session(), remove)
+
+
+@signals.task_deleting.connect
+def _on_task_deleting(sender: Any, task_ids: list[int], **kwargs: Any) -> None:
+    query = select(Attachment.storage_key).where(Attachment.task_id.in_(task_ids))
+    _remove_files_after_commit(list(db.session.scalars(query)))
+
+
+@signals.account_deleting.connect
+def _on_account_deleting(sender: Any, user_id: int, **kwargs: Any) -> None:
+    query = (
+        select(Attachment.storage_key)
+        .join(Task, Task.id == Attachment.task_id)
+        .where(Task.user_id == user_id)
+    )
+    _remove_files_after_commit(list(db.session.scalars(query)))

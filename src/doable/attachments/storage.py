@@ -1,0 +1,79 @@
+"""Where attachment bytes live. The interface is what an S3-compatible store would
+implement; the filesystem implementation keeps files under ``DOABLE_UPLOAD_DIR``."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from flask import current_app
+
+_KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Storage(Protocol):
+    def save(self, chunks: Iterable[bytes]) -> str:
+        """Store the bytes; return a new key. Nothing is left behind if ``chunks`` raises."""
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def delete(self, key: str) -> None:
+        """Remove the bytes; a key that is already gone is not an error."""
+
+    def stored_keys(self) -> Iterable[str]: ...
+
+
+class FileSystemStorage:
+    """Files named by random keys, two levels deep: ``<root>/ab/ab12…``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def save(self, chunks: Iterable[bytes]) -> str:
+        staging = self.root / ".staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=staging)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            key = secrets.token_hex(16)
+            target = self._path(key)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(temp_name, target)  # same filesystem: atomic
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        return key
+
+    def open(self, key: str) -> BinaryIO:
+        return self._path(key).open("rb")
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def stored_keys(self) -> Iterable[str]:
+        for path in self.root.glob("[0-9a-f][0-9a-f]/*"):
+            if _KEY.match(path.name):
+                yield path.name
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.match(key):
+            raise ValueError("not a storage key")
+        return self.root / key[:2] / key
+
+
+def storage() -> Storage:
+    """The app's storage (one per app, built on first use)."""
+    if "doable.storage" not in current_app.extensions:
+        current_app.extensions["doable.storage"] = FileSystemStorage(
+            current_app.config["UPLOAD_DIR"]
+        )
+    return current_app.extensions["doable.storage"]
