@@ -18,7 +18,7 @@ from doable.errors import register_error_handlers
 from doable.extensions import api, db, jwt, limiter, migrate
 from doable.hooks import register_request_hooks
 from doable.logs import configure_logging
-from doable.rest import BEARER_AUTH
+from doable.rest import BEARER_AUTH, IdConverter
 from doable.sharing import api as sharing_api
 from doable.tasks import api as tasks_api
 
@@ -51,6 +51,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter
     app.register_blueprint(ops.bp)
     api.register_blueprint(auth_api.bp)
     api.register_blueprint(tasks_api.bp)

@@ -19,6 +19,14 @@ NAMING_CONVENTION = {
 }
 
 
+#: Ids are 32-bit signed integers on every backend; anything outside is "not found".
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -59,11 +67,19 @@ class TimestampMixin:
     )
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, and let several processes share the file."""
     if type(dbapi_connection).__module__ != "sqlite3":
         return
+    # SQLite's lower() folds ASCII only; Doable compares names and emails ignoring case
+    # with lower() in SQL on both sides, so give it Unicode case folding (deterministic,
+    # as the expression indexes on lower(...) require).
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from copy import deepcopy
 from typing import Any
@@ -11,6 +12,7 @@ from flask_jwt_extended import jwt_required
 from flask_smorest.utils import deepupdate
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
+from werkzeug.routing import IntegerConverter
 
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
@@ -19,8 +21,8 @@ UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
 class Parser(FlaskParser):
     """SPEC §2: failed validation is 400, and unknown query parameters are refused too.
 
-    Text containing NUL is refused for every field of every location: PostgreSQL cannot
-    store it, and no name, title or search needs it.
+    Text containing NUL, or a lone surrogate (``"\\ud800"`` is valid JSON but not
+    UTF-8), is refused for every field of every location: the database cannot store it.
     """
 
     DEFAULT_VALIDATION_STATUS = 400
@@ -28,30 +30,59 @@ class Parser(FlaskParser):
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
         "query": RAISE,
         "querystring": RAISE,
+        "files": RAISE,
     }
+
+    def _raw_load_json(self, req: Any) -> Any:
+        """JSON nested too deep, or a number too long to convert, is malformed JSON."""
+        try:
+            return super()._raw_load_json(req)
+        except (RecursionError, ValueError) as exc:
+            if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+                raise
+            malformed = json.JSONDecodeError(type(exc).__name__, "", 0)
+            return self._handle_invalid_json_error(malformed, req)
 
     def _load_location_data(self, *, schema: Any, req: Any, location: str) -> Any:
         data = super()._load_location_data(schema=schema, req=req, location=location)
-        bad = sorted(set(_fields_with_nul(data)))
+        bad = sorted(set(_fields_with_bad_text(data)))
         if bad:
-            raise ValidationError({name: ["Must not contain NUL characters."] for name in bad})
+            message = "Must be valid text: no NUL characters or lone surrogates."
+            raise ValidationError({name: [message] for name in bad})
         return data
 
 
-def _fields_with_nul(data: Any, name: str = "body") -> Iterator[str]:
+def _bad_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _fields_with_bad_text(data: Any, name: str = "body") -> Iterator[str]:
     if isinstance(data, str):
-        if "\x00" in data:
+        if _bad_text(data):
             yield name
     elif isinstance(data, Mapping):
         getlist = getattr(data, "getlist", None)  # query strings and forms repeat keys
         for key in data:
             for value in getlist(key) if getlist else [data[key]]:
-                yield from _fields_with_nul(value, str(key))
-            if isinstance(key, str) and "\x00" in key:
+                yield from _fields_with_bad_text(value, str(key))
+            if isinstance(key, str) and _bad_text(key):
                 yield "body"
     elif isinstance(data, list | tuple):
         for value in data:
-            yield from _fields_with_nul(value, name)
+            yield from _fields_with_bad_text(value, name)
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in routes: ASCII digits only (Werkzeug's also takes Arabic-Indic
+    ones) and at most ten of them; services answer 404 for ids out of range."""
+
+    regex = r"[0-9]{1,10}"
 
 
 class Blueprint(flask_smorest.Blueprint):

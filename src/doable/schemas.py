@@ -25,6 +25,16 @@ def not_blank(value: str) -> None:
         raise ValidationError("Must not be blank.")
 
 
+def no_control_characters(value: str) -> None:
+    """For names shown on one line (categories): no tabs, newlines or other controls."""
+    if any(not ch.isprintable() and ch != " " for ch in value):
+        raise ValidationError("Must not contain control characters.")
+
+
+#: A category name, wherever one is given (categories API, a task's categories).
+CATEGORY_NAME: list[Any] = [validate.Length(min=1, max=50), not_blank, no_control_characters]
+
+
 class Timestamp(fields.DateTime):
     """ISO 8601 UTC with a ``Z``, as SPEC §2 shows: ``2026-01-05T10:30:00Z``.
 

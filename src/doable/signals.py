@@ -29,8 +29,21 @@ task_unshared = _signals.signal("task-unshared")
 
 
 def send(signal: NamedSignal, **payload: Any) -> None:
-    """Send ``signal`` from the current app (after commit, but for the ``*_deleting`` ones)."""
-    signal.send(current_app._get_current_object(), **payload)  # type: ignore[attr-defined]
+    """Send ``signal`` from the current app (after commit, but for the ``*_deleting`` ones).
+
+    After a commit the change stands: a failing listener is logged, never turned into an
+    error response for a write that succeeded. ``*_deleting`` listeners run inside the
+    transaction, so their errors propagate and roll it back.
+    """
+    sender = current_app._get_current_object()  # type: ignore[attr-defined]
+    if signal in (task_deleting, account_deleting):
+        signal.send(sender, **payload)
+        return
+    for receiver in signal.receivers_for(sender):
+        try:
+            receiver(sender, **payload)
+        except Exception:
+            log.exception("listener of %s failed", signal.name)
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

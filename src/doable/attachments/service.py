@@ -18,6 +18,7 @@ from doable import signals
 from doable.attachments.models import Attachment
 from doable.attachments.storage import storage
 from doable.auth.models import User
+from doable.db import valid_id
 from doable.errors import BadRequest, NotFound, PayloadTooLarge
 from doable.extensions import db
 from doable.tasks.access import Access, get_task_for
@@ -128,7 +129,7 @@ def _check_quota(*, owner_id: int, adding: int) -> None:
 
 def _get(user: User, task_id: int, attachment_id: int, need: Access) -> Attachment:
     get_task_for(user, task_id, need)
-    attachment = db.session.get(Attachment, attachment_id) if 0 < attachment_id < 2**31 else None
+    attachment = db.session.get(Attachment, attachment_id) if valid_id(attachment_id) else None
     if attachment is None or attachment.task_id != task_id:
         raise NotFound(f"Attachment {attachment_id} not found")
     return attachment

@@ -13,7 +13,7 @@ from typing import BinaryIO, Protocol
 
 from flask import current_app
 
-_KEY = re.compile(r"^[0-9a-f]{32}$")
+_KEY = re.compile(r"[0-9a-f]{32}")  # always fullmatch: "$" would accept a final "\n"
 
 
 class Storage(Protocol):
@@ -61,11 +61,11 @@ class FileSystemStorage:
 
     def stored_keys(self) -> Iterable[str]:
         for path in self.root.glob("[0-9a-f][0-9a-f]/*"):
-            if _KEY.match(path.name):
+            if _KEY.fullmatch(path.name):
                 yield path.name
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise ValueError("not a storage key")
         return self.root / key[:2] / key
 

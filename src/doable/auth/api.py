@@ -80,6 +80,7 @@ def read_me() -> Any:
 
 @bp.patch("/me")
 @auth_required
+@auth_limit  # each call checks a password: limited like login
 @bp.arguments(UserUpdate)
 @bp.response(200, UserRead)
 @bp.alt_response(409, response="CONFLICT")

@@ -92,10 +92,11 @@ def delete_account(*, user: User) -> None:
 
 
 def find_user(*, email: str | None = None, username: str | None = None) -> User | None:
+    # Case is folded by the database on both sides, as the unique indexes fold it.
     if email is not None:
-        condition = func.lower(User.email) == email.lower()
+        condition = func.lower(User.email) == func.lower(email)
     else:
-        condition = func.lower(User.username) == (username or "").lower()
+        condition = func.lower(User.username) == func.lower(username or "")
     return db.session.execute(select(User).where(condition)).scalar_one_or_none()
 
 

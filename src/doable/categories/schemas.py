@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from doable.schemas import FullMatch, Timestamp, not_blank
+from doable.schemas import CATEGORY_NAME, FullMatch, Timestamp
 
-NAME: list[Callable[[Any], Any]] = [validate.Length(min=1, max=50), not_blank]
+NAME = CATEGORY_NAME
 COLOR = FullMatch(r"^#[0-9A-Fa-f]{6}$", error="Use a colour like #1a2b3c.")
 
 

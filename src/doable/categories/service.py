@@ -3,18 +3,17 @@ is a helper for the tasks service and only flushes."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
+from doable.db import valid_id
 from doable.errors import Conflict, NotFound
 from doable.extensions import db
 from doable.tasks.events import notify_updated
-
-MAX_ID = 2**31 - 1
 
 
 def _task_count():
@@ -36,7 +35,7 @@ def list_categories(*, user: User) -> list[Category]:
 def get_category_for(user: User, category_id: int) -> Category:
     """The user's category, or NotFound (also for another user's)."""
     category = None
-    if 0 < category_id <= MAX_ID:
+    if valid_id(category_id):
         query = (
             select(Category)
             .where(Category.id == category_id, Category.user_id == user.id)
@@ -91,13 +90,16 @@ def resolve_categories(*, owner_id: int, names: list[str]) -> list[Category]:
     """The owner's categories with these names (ignoring case), creating missing ones."""
     if not names:
         return []
+    names = [name.strip() for name in names]
+    # Fold case in the database, exactly as the unique index on lower(name) does.
+    keys = db.session.execute(select(*(func.lower(literal(name)) for name in names))).one()
     wanted: dict[str, str] = {}
-    for name in names:
-        wanted.setdefault(name.strip().lower(), name.strip())
+    for key, name in zip(keys, names, strict=True):
+        wanted.setdefault(key, name)
     found = {
-        category.name.lower(): category
-        for category in db.session.scalars(
-            select(Category).where(
+        key: category
+        for category, key in db.session.execute(
+            select(Category, func.lower(Category.name)).where(
                 Category.user_id == owner_id, func.lower(Category.name).in_(list(wanted))
             )
         )
@@ -117,7 +119,7 @@ def _tagged_task_ids(category_id: int) -> list[int]:
 
 def _ensure_free(user_id: int, name: str) -> None:
     query = select(Category.id).where(
-        Category.user_id == user_id, func.lower(Category.name) == name.lower()
+        Category.user_id == user_id, func.lower(Category.name) == func.lower(name)
     )
     if db.session.scalar(query) is not None:
         raise Conflict(f"You already have a category named '{name}'")

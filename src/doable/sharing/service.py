@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from doable import signals
 from doable.auth.models import User
 from doable.auth.service import find_user
+from doable.db import valid_id
 from doable.errors import BadRequest, Conflict, NotFound
 from doable.extensions import db
 from doable.sharing.models import Share
@@ -59,7 +60,7 @@ def share_task(
 
 def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
     get_task_for(user, task_id, Access.OWNER)
-    share = db.session.get(Share, (task_id, user_id)) if 0 < user_id < 2**31 else None
+    share = db.session.get(Share, (task_id, user_id)) if valid_id(user_id) else None
     if share is None:
         raise NotFound(f"Task {task_id} is not shared with user {user_id}")
     db.session.delete(share)

@@ -20,13 +20,13 @@ from sqlalchemy import ColumnElement, Integer, bindparam, case, literal, or_, se
 from sqlalchemy.orm import with_expression
 
 from doable.auth.models import User
+from doable.db import valid_id
 from doable.errors import Forbidden, NotFound
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.models import WITH_CATEGORY_NAMES, Task
 
 Scope = Literal["all", "owned", "shared"]
-MAX_ID = 2**31 - 1
 
 
 class Access(IntEnum):
@@ -93,7 +93,7 @@ def get_task_for(user: User, task_id: int, need: Access = Access.VIEW) -> Task:
     Visible but not enough: Forbidden.
     """
     task = None
-    if 0 < task_id <= MAX_ID:
+    if valid_id(task_id):
         params = {"task_id": task_id, **viewer(user)}
         task = db.session.scalars(_GET_TASK, params).one_or_none()
     if task is None or task.access is None:

@@ -4,9 +4,17 @@ import hashlib
 import json
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
-from doable.schemas import Timestamp, not_blank
+from doable.schemas import CATEGORY_NAME, Timestamp, not_blank
 from doable.tasks.models import Priority, Status, category_names
 
 STATUSES = [s.value for s in Status]
@@ -25,7 +33,7 @@ class _TaskFields(Schema):
     priority = fields.String(validate=validate.OneOf(PRIORITIES))
     due_date = fields.Date(allow_none=True)
     categories = fields.List(
-        fields.String(validate=[validate.Length(min=1, max=50), not_blank]),
+        fields.String(validate=CATEGORY_NAME),
         validate=validate.Length(max=MAX_CATEGORIES),
         metadata={"description": "Category names; ones you have not created yet are created"},
     )
@@ -45,6 +53,11 @@ class TaskCreate(_TaskFields):
 
 class TaskUpdate(_TaskFields):
     """Every field optional: PUT and PATCH both change only what is sent."""
+
+    @validates_schema
+    def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("Send at least one field to change.", "body")
 
 
 class OwnerRead(Schema):
@@ -77,7 +90,7 @@ class TaskListQuery(Schema):
     due_after = fields.Date(metadata={"description": "Due on or after this date"})
     overdue = fields.Boolean(truthy={"true"}, falsy={"false"})
     category = fields.String(
-        validate=[validate.Length(min=1, max=50), not_blank],
+        validate=CATEGORY_NAME,
         metadata={"description": "Only tasks with the category of this name (ignoring case)"},
     )
     scope = fields.String(load_default="all", validate=validate.OneOf(["all", "owned", "shared"]))

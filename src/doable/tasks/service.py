@@ -96,10 +96,10 @@ def get_task(*, user: User, task_id: int) -> Task:
 def create_task(*, user: User, categories: list[str] | None = None, **fields: Any) -> Task:
     """Create a task owned by ``user``; category names it has not created yet are created."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
-        task = Task(user_id=user.id, owner=user, **fields)
-        task.categories = resolve_categories(owner_id=user.id, names=categories or [])
-        db.session.add(task)
         try:
+            task = Task(user_id=user.id, owner=user, **fields)
+            task.categories = resolve_categories(owner_id=user.id, names=categories or [])
+            db.session.add(task)
             db.session.commit()
             break
         except IntegrityError:  # a concurrent request created one of the categories
@@ -123,12 +123,12 @@ def update_task(
         task = get_task_for(user, task_id, Access.EDIT)
         access, names_before = task.access, task.category_names
         _check_precondition(task, if_match)
-        for name, value in fields.items():
-            setattr(task, name, value)
-        if names is not None:  # the task's categories are its owner's, whoever edits it
-            task.categories = resolve_categories(owner_id=task.user_id, names=names)
-        task.updated_at = utcnow()
         try:
+            for name, value in fields.items():
+                setattr(task, name, value)
+            if names is not None:  # the task's categories are its owner's, whoever edits it
+                task.categories = resolve_categories(owner_id=task.user_id, names=names)
+            task.updated_at = utcnow()
             db.session.commit()
         except (StaleDataError, IntegrityError):
             db.session.rollback()
@@ -183,7 +183,8 @@ def _filter_conditions(
     conditions: list[ColumnElement[bool]] = []
     if category is not None:
         tagged = select(task_category.c.task_id).join(Category)
-        conditions.append(Task.id.in_(tagged.where(func.lower(Category.name) == category.lower())))
+        named = func.lower(Category.name) == func.lower(category)
+        conditions.append(Task.id.in_(tagged.where(named)))
     if status is not None:
         conditions.append(Task.status == status)
     if priority is not None:
