@@ -180,6 +180,15 @@ class Database:
         with self.engine.begin() as conn:
             for chunk in range(0, len(rows), 5000):
                 conn.execute(insert, rows[chunk : chunk + 5000])
+            # The per-user counter the tasks service keeps (as the migration backfills it).
+            conn.execute(sa.text("DELETE FROM task_count WHERE user_id = :u"), {"u": user_id})
+            conn.execute(
+                sa.text(
+                    "INSERT INTO task_count (user_id, owned) "
+                    "SELECT :u, count(*) FROM task WHERE user_id = :u"
+                ),
+                {"u": user_id},
+            )
         # What autovacuum would soon do on a live PostgreSQL: update statistics and the
         # visibility map (without it index-only scans visit every heap page).
         maintenance = "VACUUM ANALYZE task" if self.backend == "postgresql" else "ANALYZE"

@@ -79,6 +79,20 @@ class Task(TimestampMixin, db.Model):  # type: ignore[name-defined]
         return f"<Task {self.id} {self.title!r}>"
 
 
+class TaskCount(db.Model):  # type: ignore[name-defined]
+    """How many tasks each user owns, kept in step by the tasks service in the
+    transaction of every create and delete, so the total of an unfiltered list is one
+    row read instead of a count that grows with the user's tasks. A missing row means
+    "not known yet": readers fall back to counting."""
+
+    __tablename__ = "task_count"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    owned: Mapped[int] = mapped_column(nullable=False)
+
+
 # One index per list shape: each starts with the owner, so no query reads other users' rows,
 # and ends with id, the tie-breaker of every sort.
 Index("ix_task_user_created", Task.user_id, Task.created_at, Task.id)

@@ -12,11 +12,15 @@ from sqlalchemy import (
     Select,
     Subquery,
     UnaryExpression,
+    exists,
     func,
+    insert,
+    literal,
     not_,
     or_,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -42,7 +46,7 @@ from doable.tasks.access import (
     viewer,
 )
 from doable.tasks.events import notify_updated
-from doable.tasks.models import Priority, Status, Task, remember_category_names
+from doable.tasks.models import Priority, Status, Task, TaskCount, remember_category_names
 from doable.tasks.schemas import task_etag
 
 WRITE_ATTEMPTS = 3
@@ -97,9 +101,11 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     """Create a task owned by ``user``; category names it has not created yet are created."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
+            _start_counting(user.id)  # before the new row exists, so it is not counted twice
             task = Task(user_id=user.id, owner=user, **fields)
             task.categories = resolve_categories(owner_id=user.id, names=categories or [])
             db.session.add(task)
+            _count(user.id, +1)
             db.session.commit()
             break
         except IntegrityError:  # a concurrent request created one of the categories
@@ -153,12 +159,31 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> N
     watchers = audience([task_id])[task_id]
     signals.send(signals.task_deleting, task_ids=[task_id])
     db.session.delete(task)
+    _count(task.user_id, -1)
     try:
         db.session.commit()
     except StaleDataError:
         db.session.rollback()
         raise _changed(task_id) from None
     signals.send(signals.task_deleted, task_id=task_id, audience=watchers)
+
+
+def _start_counting(user_id: int) -> None:
+    """Create the user's task counter from a real count if it does not exist yet."""
+    counted = select(func.count()).select_from(Task).where(Task.user_id == user_id)
+    missing = ~exists().where(TaskCount.user_id == user_id)
+    db.session.execute(
+        insert(TaskCount).from_select(
+            ["user_id", "owned"],
+            select(literal(user_id), counted.scalar_subquery()).where(missing),
+        )
+    )
+
+
+def _count(user_id: int, delta: int) -> None:
+    db.session.execute(
+        update(TaskCount).where(TaskCount.user_id == user_id).values(owned=TaskCount.owned + delta)
+    )
 
 
 def _check_precondition(task: Task, if_match: ETags | None) -> None:
@@ -222,10 +247,14 @@ def _count_visible(
         branches.append(owned_condition(user))
     if scope in ("all", "shared"):
         branches.append(shared_condition(user))
-    counts = [
+    counts: list[ColumnElement[int]] = [
         select(func.count()).select_from(Task).where(branch, *conditions).scalar_subquery()
         for branch in branches
     ]
+    if scope in ("all", "owned") and not conditions:
+        # Unfiltered: the owner's counter, if it exists, instead of counting every row.
+        counter = select(TaskCount.owned).where(TaskCount.user_id == user.id)
+        counts[0] = func.coalesce(counter.scalar_subquery(), counts[0])
     row = db.session.execute(select(*counts)).one()
     return list(zip(branches, row, strict=True))
 
