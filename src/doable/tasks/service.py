@@ -12,7 +12,6 @@ from sqlalchemy import (
     Select,
     Subquery,
     UnaryExpression,
-    exists,
     func,
     insert,
     literal,
@@ -101,11 +100,10 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     """Create a task owned by ``user``; category names it has not created yet are created."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
-            _start_counting(user.id)  # before the new row exists, so it is not counted twice
             task = Task(user_id=user.id, owner=user, **fields)
             task.categories = resolve_categories(owner_id=user.id, names=categories or [])
             db.session.add(task)
-            _count(user.id, +1)
+            _count_created(user.id)
             db.session.commit()
             break
         except IntegrityError:  # a concurrent request created one of the categories
@@ -168,22 +166,24 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> N
     signals.send(signals.task_deleted, task_id=task_id, audience=watchers)
 
 
-def _start_counting(user_id: int) -> None:
-    """Create the user's task counter from a real count if it does not exist yet."""
-    counted = select(func.count()).select_from(Task).where(Task.user_id == user_id)
-    missing = ~exists().where(TaskCount.user_id == user_id)
-    db.session.execute(
-        insert(TaskCount).from_select(
-            ["user_id", "owned"],
-            select(literal(user_id), counted.scalar_subquery()).where(missing),
+def _count_created(user_id: int) -> None:
+    """Count a task just added, last thing before commit so SQLite's write lock is held
+    briefly; a user without a counter gets one from a real count (which includes it)."""
+    if _count(user_id, +1) == 0:
+        counted = select(func.count()).select_from(Task).where(Task.user_id == user_id)
+        db.session.execute(
+            insert(TaskCount).from_select(
+                ["user_id", "owned"], select(literal(user_id), counted.scalar_subquery())
+            )
         )
-    )
 
 
-def _count(user_id: int, delta: int) -> None:
-    db.session.execute(
+def _count(user_id: int, delta: int) -> int:
+    """Move the user's counter by ``delta``; return how many counters changed (0 or 1)."""
+    result = db.session.execute(
         update(TaskCount).where(TaskCount.user_id == user_id).values(owned=TaskCount.owned + delta)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _check_precondition(task: Task, if_match: ETags | None) -> None:
