@@ -7,8 +7,11 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 from sqlalchemy.types import TypeDecorator
+
+from doable.errors import Conflict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -25,6 +28,16 @@ MAX_ID = 2**31 - 1
 
 def valid_id(value: int) -> bool:
     return 0 < value <= MAX_ID
+
+
+def commit_or_conflict(session: Session | scoped_session[Any], detail: str) -> None:
+    """Commit; a unique index refusing the write (a concurrent request took the same
+    name first) becomes a 409 with ``detail``, after a rollback."""
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(detail) from exc
 
 
 def utcnow() -> datetime:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from doable import signals
 from doable.auth.models import AuthSession, User
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
-from doable.db import utcnow
+from doable.db import commit_or_conflict, utcnow
 from doable.errors import Conflict, Unauthorized, ValidationFailed
 from doable.extensions import db
 
@@ -23,7 +23,7 @@ def register_user(*, username: str, email: str, password: str) -> User:
     _ensure_available(username=username, email=email)
     user = User(username=username, email=email, password_hash=hash_password(password))
     db.session.add(user)
-    _commit_unique()
+    commit_or_conflict(db.session, "Username or email is already registered")
     return user
 
 
@@ -35,7 +35,7 @@ def login(*, password: str, email: str | None = None, username: str | None = Non
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     session = AuthSession(
-        id=uuid_hex(), user_id=user.id, refresh_jti=new_jti(), expires_at=_refresh_expiry()
+        id=uuid.uuid4().hex, user_id=user.id, refresh_jti=new_jti(), expires_at=_refresh_expiry()
     )
     db.session.add(session)
     db.session.commit()
@@ -80,7 +80,7 @@ def update_account(
     if password is not None:
         user.password_hash = hash_password(password)
         _revoke_sessions(AuthSession.user_id == user.id)
-    _commit_unique()
+    commit_or_conflict(db.session, "Username or email is already registered")
     return user
 
 
@@ -100,10 +100,6 @@ def find_user(*, email: str | None = None, username: str | None = None) -> User 
     return db.session.execute(select(User).where(condition)).scalar_one_or_none()
 
 
-def uuid_hex() -> str:
-    return new_jti().replace("-", "")
-
-
 def _refresh_expiry():
     return utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
 
@@ -121,12 +117,3 @@ def _ensure_available(*, username: str | None = None, email: str | None = None) 
         raise Conflict(f"Username '{username}' is already taken")
     if email is not None and find_user(email=email):
         raise Conflict(f"Email '{email}' is already registered")
-
-
-def _commit_unique() -> None:
-    """Commit; a concurrent request that took the same name first makes this a 409."""
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict("Username or email is already registered") from exc

@@ -4,13 +4,12 @@ is a helper for the tasks service and only flushes."""
 from __future__ import annotations
 
 from sqlalchemy import func, literal, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.db import valid_id
+from doable.db import commit_or_conflict, valid_id
 from doable.errors import Conflict, NotFound
 from doable.extensions import db
 from doable.tasks.events import notify_updated
@@ -53,7 +52,7 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
     _ensure_free(user.id, name)
     category = Category(user_id=user.id, name=name, color=color)
     db.session.add(category)
-    _commit_unique(name)
+    commit_or_conflict(db.session, _taken(name))
     set_committed_value(category, "task_count", 0)
     return category
 
@@ -71,7 +70,7 @@ def update_category(
     for key, value in changes.items():
         setattr(category, key, value)
     task_count = category.task_count
-    _commit_unique(category.name)
+    commit_or_conflict(db.session, _taken(category.name))
     set_committed_value(category, "task_count", task_count)  # the flush reset it
     notify_updated(_tagged_task_ids(category.id))
     return category
@@ -122,12 +121,8 @@ def _ensure_free(user_id: int, name: str) -> None:
         Category.user_id == user_id, func.lower(Category.name) == func.lower(name)
     )
     if db.session.scalar(query) is not None:
-        raise Conflict(f"You already have a category named '{name}'")
+        raise Conflict(_taken(name))
 
 
-def _commit_unique(name: str) -> None:
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise Conflict(f"You already have a category named '{name}'") from exc
+def _taken(name: str) -> str:
+    return f"You already have a category named '{name}'"

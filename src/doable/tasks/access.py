@@ -6,7 +6,7 @@
 - anyone else gets 404: the same answer as for a task that does not exist.
 
 Every task path (tasks, categories, sharing, attachments, real time, web pages) loads
-tasks through ``get_task_for`` or filters them with ``visible_condition``, and the
+tasks through ``get_task_for`` or filters them with ``visible_branches``, and the
 caller's right is computed in SQL by ``access_expression``; nothing else decides.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Literal
 
-from sqlalchemy import ColumnElement, Integer, bindparam, case, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, bindparam, case, literal, select
 from sqlalchemy.orm import with_expression
 
 from doable.auth.models import User
@@ -53,13 +53,16 @@ def shared_condition(user: User) -> ColumnElement[bool]:
     return Task.id.in_(select(Share.task_id).where(Share.user_id == user.id))
 
 
-def visible_condition(user: User, scope: Scope = "all") -> ColumnElement[bool]:
-    """Rows of ``task`` the user can see, as one SQL condition (no per-row checks)."""
-    if scope == "owned":
-        return owned_condition(user)
-    if scope == "shared":
-        return shared_condition(user)
-    return or_(owned_condition(user), shared_condition(user))
+def visible_branches(user: User, scope: Scope = "all") -> list[ColumnElement[bool]]:
+    """The rows of ``task`` the user can see in ``scope``, as SQL conditions (no per-row
+    checks): owned first, then shared. They never overlap, since nobody can share a task
+    with its owner, so their counts add up and their rows can be merged."""
+    branches = []
+    if scope in ("all", "owned"):
+        branches.append(owned_condition(user))
+    if scope in ("all", "shared"):
+        branches.append(shared_condition(user))
+    return branches
 
 
 # The caller's right on each row of ``task``: 'owner', 'edit', 'view' or NULL. Built

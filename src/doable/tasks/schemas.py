@@ -24,13 +24,29 @@ MAX_PAGE = 1_000_000
 MAX_CATEGORIES = 20
 
 
+class PriorityField(fields.String):
+    """``low | medium | high`` on the wire, the rank (``Priority``) in the domain."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"enum": PRIORITIES}, **kwargs)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else Priority(value).label
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Priority:  # type: ignore[override]
+        label = super()._deserialize(value, attr, data, **kwargs)
+        if label not in PRIORITIES:
+            raise ValidationError(f"Must be one of: {', '.join(PRIORITIES)}.")
+        return Priority.from_label(label)
+
+
 class _TaskFields(Schema):
     """The writable fields, with the rules both create and update share."""
 
     title = fields.String(validate=[validate.Length(min=1, max=200), not_blank])
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     status = fields.String(validate=validate.OneOf(STATUSES))
-    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    priority = PriorityField()
     due_date = fields.Date(allow_none=True)
     categories = fields.List(
         fields.String(validate=CATEGORY_NAME),
@@ -40,8 +56,6 @@ class _TaskFields(Schema):
 
     @post_load
     def _to_model_values(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if "priority" in data:
-            data["priority"] = Priority.from_label(data["priority"])
         if "description" in data and data["description"] is None:
             data["description"] = ""
         return data
@@ -70,7 +84,7 @@ class TaskRead(Schema):
     title = fields.String()
     description = fields.String()
     status = fields.String()
-    priority = fields.Function(lambda task: Priority(task.priority).label)
+    priority = PriorityField()
     due_date = fields.Date(allow_none=True)
     categories = fields.Function(category_names)
     owner = fields.Nested(OwnerRead)
@@ -81,7 +95,7 @@ class TaskRead(Schema):
 
 class TaskListQuery(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    priority = fields.String(validate=validate.OneOf(PRIORITIES))
+    priority = PriorityField()
     q = fields.String(
         validate=[validate.Length(min=1, max=200), not_blank],
         metadata={"description": "Words to find in title and description (see README)"},
@@ -100,12 +114,6 @@ class TaskListQuery(Schema):
     )
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
-
-    @post_load
-    def _to_model_values(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if "priority" in data:
-            data["priority"] = Priority.from_label(data["priority"])
-        return data
 
     @pre_load
     def _no_repeats(self, data: Any, **kwargs: Any) -> Any:

@@ -40,9 +40,8 @@ from doable.tasks.access import (
     Scope,
     audience,
     get_task_for,
-    owned_condition,
-    shared_condition,
     viewer,
+    visible_branches,
 )
 from doable.tasks.events import notify_updated
 from doable.tasks.models import Priority, Status, Task, TaskCount, remember_category_names
@@ -238,20 +237,13 @@ _SORT_COLUMNS: dict[str, Any] = {
 def _count_visible(
     user: User, scope: Scope, conditions: list[ColumnElement[bool]]
 ) -> list[tuple[ColumnElement[bool], int]]:
-    """Matching tasks per visibility branch (owned, shared), counted in one statement.
-
-    The branches never overlap: nobody can share a task with its owner.
-    """
-    branches = []
-    if scope in ("all", "owned"):
-        branches.append(owned_condition(user))
-    if scope in ("all", "shared"):
-        branches.append(shared_condition(user))
+    """Matching tasks per visibility branch (owned, shared), counted in one statement."""
+    branches = visible_branches(user, scope)
     counts: list[ColumnElement[int]] = [
         select(func.count()).select_from(Task).where(branch, *conditions).scalar_subquery()
         for branch in branches
     ]
-    if scope in ("all", "owned") and not conditions:
+    if scope != "shared" and not conditions:
         # Unfiltered: the owner's counter, if it exists, instead of counting every row.
         counter = select(TaskCount.owned).where(TaskCount.user_id == user.id)
         counts[0] = func.coalesce(counter.scalar_subquery(), counts[0])
