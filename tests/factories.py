@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -92,3 +94,54 @@ def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     assert body["request_id"] == response.headers["X-Request-Id"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body  # type: ignore[no-any-return]
+
+
+PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3}
+
+
+def expected_order(rows: list[Any], sort: str) -> list[Any]:
+    """An independent statement of the list order: the sort key (priority by rank, title
+    ignoring case), ties by id in the same direction, tasks without a due date last."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "due_date":
+        dated = sorted(
+            (row for row in rows if row.due_date is not None),
+            key=lambda row: (row.due_date, row.id),
+            reverse=descending,
+        )
+        undated = sorted(
+            (row for row in rows if row.due_date is None),
+            key=lambda row: row.id,
+            reverse=descending,
+        )
+        return dated + undated
+    value: Callable[[Any], Any] = {
+        "created_at": lambda row: row.created_at,
+        "updated_at": lambda row: row.updated_at,
+        "priority": lambda row: PRIORITY_RANK[row.priority],
+        "title": lambda row: row.title.lower(),
+    }[key]
+    return sorted(rows, key=lambda row: (value(row), row.id), reverse=descending)
+
+
+def stored_task(app: Flask, task_id: int) -> dict[str, Any] | None:
+    """The task's row, read straight from the database."""
+    from doable.extensions import db
+    from doable.tasks.models import Task
+
+    with app.app_context():
+        task = db.session.get(Task, task_id)
+        if task is None:
+            return None
+        return {
+            "user_id": task.user_id,
+            "title": task.title,
+            "description": task.description,
+            "status": task.status,
+            "priority": int(task.priority),
+            "due_date": task.due_date,
+            "version": task.version,
+            "created_at": task.created_at,
+            "updated_at": task.updated_at,
+        }

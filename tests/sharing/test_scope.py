@@ -21,10 +21,9 @@ from doable.categories.models import Category
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.models import Priority, Task
-from tests.factories import Account, ApiClient
+from tests.factories import Account, ApiClient, expected_order
 
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
-RANK = {"low": 1, "medium": 2, "high": 3}
 STATUSES = ["pending", "in_progress", "completed"]
 PRIORITIES = ["low", "medium", "high"]
 # One word each, repeated ignoring case across owners, so title ties cross the branches.
@@ -166,30 +165,6 @@ def visible(rows: list[Row], scope: str) -> list[Row]:
     return [row for row in rows if row.access in wanted]
 
 
-def sort_rows(rows: list[Row], sort: str) -> list[Row]:
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key == "due_date":
-        dated = sorted(
-            (row for row in rows if row.due_date is not None),
-            key=lambda row: (row.due_date, row.id),
-            reverse=descending,
-        )
-        undated = sorted(
-            (row for row in rows if row.due_date is None),
-            key=lambda row: row.id,
-            reverse=descending,
-        )
-        return dated + undated
-    value: Callable[[Row], Any] = {
-        "created_at": lambda row: row.created_at,
-        "updated_at": lambda row: row.updated_at,
-        "priority": lambda row: RANK[row.priority],
-        "title": lambda row: row.title.lower(),
-    }[key]
-    return sorted(rows, key=lambda row: (value(row), row.id), reverse=descending)
-
-
 def expected(rows: list[Row], params: dict[str, str]) -> list[Row]:
     tests: dict[str, Callable[[Row, str], bool]] = {
         "status": lambda row, value: row.status == value,
@@ -204,7 +179,7 @@ def expected(rows: list[Row], params: dict[str, str]) -> list[Row]:
         for row in visible(rows, params.get("scope", "all"))
         if all(tests[key](row, value) for key, value in params.items() if key in tests)
     ]
-    return sort_rows(chosen, params.get("sort", "-created_at"))
+    return expected_order(chosen, params.get("sort", "-created_at"))
 
 
 def ids(rows: list[Row]) -> list[int]:
@@ -387,7 +362,7 @@ def test_list_filter_combinations_are_not_all_empty(data: DataSet) -> None:
 @pytest.mark.parametrize("scope", ["all", "shared", "owned"])
 def test_list_q_combines_with_scope(api: ApiClient, data: DataSet, scope: str) -> None:
     query = {"scope": scope, "q": "weekly", "per_page": 100}
-    visible_rows = sort_rows(visible(data.rows, scope), "-created_at")
+    visible_rows = expected_order(visible(data.rows, scope), "-created_at")
     want = [row for row in visible_rows if "weekly" in row.description]
     assert 0 < len(want) < len(visible_rows)
 

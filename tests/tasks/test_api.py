@@ -19,7 +19,7 @@ from flask import Flask
 from doable import signals
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.factories import Account, ApiClient, assert_problem, stored_task
 
 PROBLEM_JSON = "application/problem+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -28,25 +28,6 @@ HUGE_ID = "99999999999999999999"
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def stored(app: Flask, task_id: int) -> dict[str, Any] | None:
-    """The task's row, read straight from the database."""
-    with app.app_context():
-        task = db.session.get(Task, task_id)
-        if task is None:
-            return None
-        return {
-            "user_id": task.user_id,
-            "title": task.title,
-            "description": task.description,
-            "status": task.status,
-            "priority": int(task.priority),
-            "due_date": task.due_date,
-            "version": task.version,
-            "created_at": task.created_at,
-            "updated_at": task.updated_at,
-        }
 
 
 def task_count(app: Flask) -> int:
@@ -108,7 +89,7 @@ def test_create_title_only_returns_201_with_defaults(
     assert TIMESTAMP.match(body["created_at"])
     assert body["created_at"] == body["updated_at"]
     assert before <= parse_timestamp(body["created_at"]) <= after
-    row = stored(app, 1)
+    row = stored_task(app, 1)
     assert row is not None
     assert (row["user_id"], row["title"], row["description"]) == (alice.id, "Learn Flask", "")
     assert (row["status"], row["priority"], row["due_date"]) == ("pending", 2, None)
@@ -141,7 +122,7 @@ def test_create_every_field_stores_and_returns_them(
     assert response.status_code == 201
     created = response.get_json()
     assert {key: created[key] for key in body} == body
-    row = stored(app, created["id"])
+    row = stored_task(app, created["id"])
     assert row is not None
     assert (row["title"], row["description"], row["status"]) == (
         "Learn Flask",
@@ -160,7 +141,7 @@ def test_create_longest_allowed_title_and_description_returns_201(
 
     assert response.status_code == 201
     assert response.get_json()["title"] == "t" * 200
-    row = stored(app, response.get_json()["id"])
+    row = stored_task(app, response.get_json()["id"])
     assert row is not None
     assert (len(row["title"]), len(row["description"])) == (200, 10_000)
 
@@ -263,7 +244,7 @@ def test_update_read_only_fields_returns_400_naming_them_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account, bob: Account, method: str
 ) -> None:
     task = create(api, alice)
-    before = stored(app, task["id"])
+    before = stored_task(app, task["id"])
 
     response = getattr(api, method)(
         f"/api/tasks/{task['id']}",
@@ -273,7 +254,7 @@ def test_update_read_only_fields_returns_400_naming_them_and_changes_nothing(
 
     problem = assert_problem(response, 400)
     assert set(problem["errors"]) == {"user_id", "owner", "id"}
-    assert stored(app, task["id"]) == before
+    assert stored_task(app, task["id"]) == before
 
 
 @pytest.mark.parametrize(
@@ -350,14 +331,14 @@ def test_write_other_users_task_returns_404_and_leaves_it_unchanged(
     api: ApiClient, app: Flask, alice: Account, bob: Account, method: str
 ) -> None:
     bobs = create(api, bob, title="Bob's task")
-    before = stored(app, bobs["id"])
+    before = stored_task(app, bobs["id"])
     kwargs = {} if method == "delete" else {"json": {"title": "Alice was here"}}
 
     response = getattr(api, method)(f"/api/tasks/{bobs['id']}", alice.token, **kwargs)
 
     body = assert_problem(response, 404)
     assert str(bobs["id"]) in body["detail"]
-    assert stored(app, bobs["id"]) == before
+    assert stored_task(app, bobs["id"]) == before
 
 
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
@@ -366,14 +347,14 @@ def test_task_route_absent_id_returns_404_not_500(
     api: ApiClient, app: Flask, alice: Account, method: str, task_id: str
 ) -> None:
     existing = create(api, alice)
-    before = stored(app, existing["id"])
+    before = stored_task(app, existing["id"])
     kwargs = {"json": {"title": "changed"}} if method in ("put", "patch") else {}
 
     response = getattr(api, method)(f"/api/tasks/{task_id}", alice.token, **kwargs)
 
     body = assert_problem(response, 404)
     assert body["title"] == "Not Found"
-    assert stored(app, existing["id"]) == before
+    assert stored_task(app, existing["id"]) == before
     assert task_count(app) == 1
 
 
@@ -401,7 +382,7 @@ def test_update_partial_body_keeps_unsent_fields(
     assert body["status"] == "completed"
     for name in ("id", "title", "description", "priority", "due_date", "owner", "access"):
         assert body[name] == task[name], name
-    row = stored(app, task["id"])
+    row = stored_task(app, task["id"])
     assert row is not None
     assert (row["title"], row["description"], row["status"]) == (
         "Learn Flask",
@@ -428,7 +409,7 @@ def test_update_every_field_returns_and_stores_them(
 
     assert response.status_code == 200
     assert {key: response.get_json()[key] for key in changes} == changes
-    row = stored(app, task["id"])
+    row = stored_task(app, task["id"])
     assert row is not None
     assert (row["title"], row["description"], row["status"]) == ("Build API", "REST", "in_progress")
     assert (row["priority"], row["due_date"]) == (1, date(2027, 3, 4))
@@ -449,7 +430,7 @@ def test_update_moves_updated_at_and_keeps_created_at(
     assert body["created_at"] == "2020-01-01T00:00:00Z"
     assert TIMESTAMP.match(body["updated_at"])
     assert parse_timestamp(body["updated_at"]) >= before
-    row = stored(app, task["id"])
+    row = stored_task(app, task["id"])
     assert row is not None
     assert row["created_at"] == LONG_AGO
     assert row["updated_at"] >= before
@@ -467,7 +448,7 @@ def test_update_due_date_null_clears_it(
 
     assert response.status_code == 200
     assert response.get_json()["due_date"] is None
-    row = stored(app, task["id"])
+    row = stored_task(app, task["id"])
     assert row is not None
     assert row["due_date"] is None
     assert row["title"] == "Learn Flask"
@@ -478,7 +459,7 @@ def test_update_invalid_fields_returns_400_naming_them_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account, method: str
 ) -> None:
     task = create(api, alice)
-    before = stored(app, task["id"])
+    before = stored_task(app, task["id"])
 
     response = getattr(api, method)(
         f"/api/tasks/{task['id']}",
@@ -488,7 +469,7 @@ def test_update_invalid_fields_returns_400_naming_them_and_changes_nothing(
 
     problem = assert_problem(response, 400)
     assert set(problem["errors"]) == {"title", "status", "priority", "due_date"}
-    assert stored(app, task["id"]) == before
+    assert stored_task(app, task["id"]) == before
 
 
 # --- DELETE /api/tasks/<id> ------------------------------------------------------------
@@ -501,7 +482,7 @@ def test_delete_own_task_returns_204_then_404(api: ApiClient, app: Flask, alice:
 
     assert response.status_code == 204
     assert response.get_data() == b""
-    assert stored(app, task["id"]) is None
+    assert stored_task(app, task["id"]) is None
     again = api.get(f"/api/tasks/{task['id']}", alice.token)
     assert_problem(again, 404)
     assert_problem(api.delete(f"/api/tasks/{task['id']}", alice.token), 404)
@@ -514,8 +495,8 @@ def test_delete_one_task_leaves_the_others(api: ApiClient, app: Flask, alice: Ac
     response = api.delete(f"/api/tasks/{first['id']}", alice.token)
 
     assert response.status_code == 204
-    assert stored(app, first["id"]) is None
-    row = stored(app, second["id"])
+    assert stored_task(app, first["id"]) is None
+    row = stored_task(app, second["id"])
     assert row is not None
     assert row["title"] == "second"
 
@@ -531,7 +512,7 @@ def test_create_after_delete_never_reuses_an_id(
     task = create(api, alice, title="third")
 
     assert task["id"] == 3
-    assert stored(app, 3) is not None
+    assert stored_task(app, 3) is not None
     assert task_count(app) == 3 - len(deleted)
 
 
@@ -575,7 +556,7 @@ def test_task_route_without_valid_token_returns_401_and_changes_nothing(
     token: str,
 ) -> None:
     task = create(api, alice)
-    before = stored(app, task["id"])
+    before = stored_task(app, task["id"])
     headers = {
         "missing": {},
         "garbage": {"Authorization": "Bearer not-a-token"},
@@ -591,7 +572,7 @@ def test_task_route_without_valid_token_returns_401_and_changes_nothing(
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert "tasks" not in problem
     assert "Learn Flask" not in response.get_data(as_text=True)
-    assert stored(app, task["id"]) == before
+    assert stored_task(app, task["id"]) == before
     assert task_count(app) == 1
 
 
@@ -737,13 +718,13 @@ def test_task_route_wrong_method_returns_405_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account, method: str, path: str
 ) -> None:
     task = create(api, alice)
-    before = stored(app, task["id"])
+    before = stored_task(app, task["id"])
 
     response = getattr(api, method)(path, alice.token, json={"title": "x"})
 
     assert_problem(response, 405)
     assert "Allow" in response.headers
-    assert stored(app, task["id"]) == before
+    assert stored_task(app, task["id"]) == before
     assert task_count(app) == 1
 
 

@@ -13,7 +13,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.factories import Account, ApiClient, assert_problem, stored_task
 
 PROBLEM_JSON = "application/problem+json"
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
@@ -21,22 +21,6 @@ RACE_ROUNDS = 10
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def stored(app: Flask, task_id: int) -> dict[str, Any] | None:
-    with app.app_context():
-        task = db.session.get(Task, task_id)
-        if task is None:
-            return None
-        return {
-            "title": task.title,
-            "description": task.description,
-            "status": task.status,
-            "priority": int(task.priority),
-            "due_date": task.due_date,
-            "version": task.version,
-            "updated_at": task.updated_at,
-        }
 
 
 @pytest.fixture
@@ -69,7 +53,7 @@ def make_stale(api: ApiClient, alice: Account, task: dict[str, Any]) -> str:
 
 def assert_written(app: Flask, task: dict[str, Any], method: str, response: Any) -> None:
     """The write done by ``write`` went through: the task is renamed, or gone."""
-    after = stored(app, task["id"])
+    after = stored_task(app, task["id"])
     if method == "delete":
         assert response.status_code == 204
         assert after is None
@@ -220,13 +204,13 @@ def test_write_stale_if_match_returns_412_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account, task: dict[str, Any], method: str
 ) -> None:
     stale = make_stale(api, alice, task)
-    before = stored(app, task["id"])
+    before = stored_task(app, task["id"])
 
     response = write(api, method, path_of(task), alice.token, headers={"If-Match": stale})
 
     problem = assert_problem(response, 412)
     assert problem["title"] == "Precondition Failed"
-    assert stored(app, task["id"]) == before
+    assert stored_task(app, task["id"]) == before
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
@@ -234,12 +218,12 @@ def test_write_weak_if_match_returns_412(
     api: ApiClient, app: Flask, alice: Account, task: dict[str, Any], method: str
 ) -> None:
     weak = f"W/{current_etag(api, alice, task)}"
-    before = stored(app, task["id"])
+    before = stored_task(app, task["id"])
 
     response = write(api, method, path_of(task), alice.token, headers={"If-Match": weak})
 
     assert_problem(response, 412)
-    assert stored(app, task["id"]) == before
+    assert stored_task(app, task["id"]) == before
 
 
 @pytest.mark.parametrize("method", ["put", "patch"])
@@ -253,7 +237,7 @@ def test_update_current_if_match_returns_200_and_stores_the_change(
     assert response.status_code == 200
     assert response.get_json()["title"] == "Renamed"
     assert response.headers["ETag"] != etag
-    assert stored(app, task["id"])["title"] == "Renamed"  # type: ignore[index]
+    assert stored_task(app, task["id"])["title"] == "Renamed"  # type: ignore[index]
 
 
 def test_delete_current_if_match_returns_204_and_removes_it(
@@ -264,7 +248,7 @@ def test_delete_current_if_match_returns_204_and_removes_it(
     response = api.delete(path_of(task), alice.token, headers={"If-Match": etag})
 
     assert response.status_code == 204
-    assert stored(app, task["id"]) is None
+    assert stored_task(app, task["id"]) is None
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
@@ -313,7 +297,7 @@ def test_update_with_the_etag_a_write_returned_succeeds(
     )
 
     assert second.status_code == 200
-    assert stored(app, task["id"])["title"] == "Two"  # type: ignore[index]
+    assert stored_task(app, task["id"])["title"] == "Two"  # type: ignore[index]
 
 
 # --- the race -----------------------------------------------------------------------------
@@ -344,7 +328,7 @@ def test_concurrent_patches_with_same_if_match_exactly_one_wins(
 ) -> None:
     for round_ in range(RACE_ROUNDS):
         etag = current_etag(api, alice, task)
-        version = stored(app, task["id"])["version"]  # type: ignore[index]
+        version = stored_task(app, task["id"])["version"]  # type: ignore[index]
         titles = [f"round {round_} by A", f"round {round_} by B"]
 
         results = race_once(app, alice, path_of(task), etag, titles)
@@ -355,7 +339,7 @@ def test_concurrent_patches_with_same_if_match_exactly_one_wins(
         loser = results[1 - winner]
         assert loser.mimetype == PROBLEM_JSON
         assert results[winner].get_json()["title"] == titles[winner]
-        after = stored(app, task["id"])
+        after = stored_task(app, task["id"])
         assert after is not None
         assert after["title"] == titles[winner]
         assert after["version"] == version + 1

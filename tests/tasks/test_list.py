@@ -17,11 +17,10 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Priority, Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.factories import Account, ApiClient, assert_problem, expected_order
 
 PROBLEM_JSON = "application/problem+json"
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
-RANK = {"low": 1, "medium": 2, "high": 3}
 STATUSES = ["pending", "in_progress", "completed"]
 PRIORITIES = ["low", "medium", "high"]
 # Mixed case, repeated ignoring case (ties are broken by id), one word each so the
@@ -146,31 +145,7 @@ def select_rows(rows: list[Row], params: dict[str, str]) -> list[Row]:
         "scope": lambda row, value: value in ("all", "owned"),
     }
     chosen = [row for row in rows if all(tests[k](row, v) for k, v in params.items() if k in tests)]
-    return sort_rows(chosen, params.get("sort", "-created_at"))
-
-
-def sort_rows(rows: list[Row], sort: str) -> list[Row]:
-    descending = sort.startswith("-")
-    key = sort.lstrip("-")
-    if key == "due_date":
-        dated = sorted(
-            (row for row in rows if row.due_date is not None),
-            key=lambda row: (row.due_date, row.id),
-            reverse=descending,
-        )
-        undated = sorted(
-            (row for row in rows if row.due_date is None),
-            key=lambda row: row.id,
-            reverse=descending,
-        )
-        return dated + undated
-    value: Callable[[Row], Any] = {
-        "created_at": lambda row: row.created_at,
-        "updated_at": lambda row: row.updated_at,
-        "priority": lambda row: RANK[row.priority],
-        "title": lambda row: row.title.lower(),
-    }[key]
-    return sorted(rows, key=lambda row: (value(row), row.id), reverse=descending)
+    return expected_order(chosen, params.get("sort", "-created_at"))
 
 
 def ids(rows: list[Row]) -> list[int]:
@@ -209,7 +184,7 @@ def test_data_set_covers_every_value_and_tie(data: DataSet) -> None:
         row.status == "completed" and row.due_date and row.due_date < today() for row in rows
     )
     assert len({row.created_at for row in rows}) < len(rows)  # ties on created_at
-    assert ids(sort_rows(rows, "created_at")) != sorted(ids(rows))  # not id order
+    assert ids(expected_order(rows, "created_at")) != sorted(ids(rows))  # not id order
     assert len({row.title.lower() for row in rows}) < len({row.title for row in rows})
 
 
@@ -295,7 +270,7 @@ def test_list_sort_orders_every_task_with_id_tiebreak(
 
     response = get_list(api, data.alice, query)
 
-    assert_listing(response, sort_rows(data.rows, sort), 1, 100)
+    assert_listing(response, expected_order(data.rows, sort), 1, 100)
 
 
 @pytest.mark.parametrize("sort", ["due_date", "-due_date"])
@@ -375,7 +350,7 @@ def test_list_rows_carry_the_full_representation(api: ApiClient, data: DataSet) 
 def test_list_walking_every_page_returns_each_task_once_in_order(
     api: ApiClient, data: DataSet, sort: str
 ) -> None:
-    expected = sort_rows(data.rows, sort)
+    expected = expected_order(data.rows, sort)
     pages = math.ceil(len(expected) / 7)
     seen: list[int] = []
 
@@ -406,7 +381,7 @@ def test_list_page_past_the_end_returns_200_empty_with_total(
 def test_list_without_parameters_uses_defaults(api: ApiClient, data: DataSet) -> None:
     response = api.get("/api/tasks", data.alice.token)
 
-    assert_listing(response, sort_rows(data.rows, "-created_at"), 1, 10)
+    assert_listing(response, expected_order(data.rows, "-created_at"), 1, 10)
     assert response.get_json()["pages"] == math.ceil(ALICE_TASKS / 10)
 
 
