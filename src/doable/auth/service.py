@@ -29,6 +29,14 @@ def register_user(*, username: str, email: str, password: str) -> User:
 
 def login(*, password: str, email: str | None = None, username: str | None = None) -> TokenPair:
     """Check the credentials and open a session; the same answer whether or not the user exists."""
+    return issue_tokens(session=open_session(password=password, email=email, username=username))
+
+
+def open_session(
+    *, password: str, email: str | None = None, username: str | None = None
+) -> AuthSession:
+    """Check the credentials and record a new login session (API tokens and web cookies
+    both hang off one): revoking it ends that login everywhere."""
     user = find_user(email=email, username=username)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(INVALID_CREDENTIALS)
@@ -39,7 +47,7 @@ def login(*, password: str, email: str | None = None, username: str | None = Non
     )
     db.session.add(session)
     db.session.commit()
-    return issue_tokens(session=session)
+    return session
 
 
 def refresh(*, refresh_token: str) -> TokenPair:
