@@ -18,6 +18,7 @@ from doable.errors import register_error_handlers
 from doable.extensions import api, db, jwt, limiter, migrate
 from doable.hooks import register_request_hooks
 from doable.logs import configure_logging
+from doable.realtime import init_realtime
 from doable.rest import BEARER_AUTH, IdConverter
 from doable.sharing import api as sharing_api
 from doable.tasks import api as tasks_api
@@ -48,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearerAuth", BEARER_AUTH["bearerAuth"])
+    init_realtime(app)
 
 
 def register_blueprints(app: Flask) -> None:

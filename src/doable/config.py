@@ -7,6 +7,7 @@ names the environment variable to fix.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
@@ -20,6 +21,9 @@ ENV_PREFIX = "DOABLE"
 MIN_SECRET_LENGTH = 32
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
 
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",
@@ -32,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_JSON_SIZE": 1024 * 1024,
     "UPLOAD_DIR": None,
     "REDIS_URL": None,
+    # Namespaces Doable's Redis keys and its Socket.IO channel (several installs, one Redis)
+    "REDIS_PREFIX": "doable",
+    # Origins besides the server's own whose pages may open sockets (browsers send Origin)
+    "REALTIME_ALLOWED_ORIGINS": [],
+    # Seconds between Socket.IO pings: how soon a vanished client is noticed
+    "REALTIME_PING_INTERVAL": 25,
     "SQLALCHEMY_DATABASE_URI": None,
     # argon2id cost (argon2-cffi's RFC 9106 low-memory profile); raising it rehashes on login
     "ARGON2_TIME_COST": 3,
@@ -109,6 +119,22 @@ def _rate_limit(config: Config, key: str) -> None:
         ) from exc
 
 
+def _origins(config: Config, key: str) -> None:
+    """A list of ``scheme://host[:port]`` origins, from a list or a comma-separated string."""
+    value = config[key]
+    if isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{_env_name(key)} must be a list of origins, got {value!r}")
+    for origin in value:
+        if not (isinstance(origin, str) and _ORIGIN.fullmatch(origin)):
+            raise ConfigError(
+                f"{_env_name(key)}: {origin!r} is not an origin such as https://tasks.example.com "
+                "(scheme and host, optional port, no path; '*' is not allowed)"
+            )
+    config[key] = [origin.lower() for origin in value]
+
+
 def _coerce(config: Config) -> None:
     for key in (
         "ACCESS_TOKEN_TTL",
@@ -119,8 +145,10 @@ def _coerce(config: Config) -> None:
         "ARGON2_TIME_COST",
         "ARGON2_MEMORY_COST",
         "ARGON2_PARALLELISM",
+        "REALTIME_PING_INTERVAL",
     ):
         _positive_int(config, key)
+    _origins(config, "REALTIME_ALLOWED_ORIGINS")
     _boolean(config, "RATELIMIT_ENABLED")
     _rate_limit(config, "AUTH_RATE_LIMIT")
     if config["ENV"] not in ("development", "production", "testing"):
@@ -222,4 +250,4 @@ def _derive(config: Config) -> None:
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
     )
-    config.setdefault("RATELIMIT_KEY_PREFIX", "doable")
+    config.setdefault("RATELIMIT_KEY_PREFIX", config["REDIS_PREFIX"])

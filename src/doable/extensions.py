@@ -6,11 +6,13 @@ Models and services import from here, never from the app, so there are no cycles
 from http import HTTPStatus
 from typing import Any
 
+from flask import Flask
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_smorest import Api as _SmorestApi
+from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 
 from doable.db import Base
@@ -47,3 +49,15 @@ migrate = Migrate()
 jwt = JWTManager()
 api = Api()
 limiter = Limiter(key_func=get_remote_address)
+#: Every state-changing request needs a token, but for the API's blueprints (app.py):
+#: they authenticate with bearer tokens only and never read cookies.
+
+
+def init_socketio(app: Flask, **options: Any) -> SocketIO:
+    """Flask-SocketIO bound to ``app``; read it back as ``app.extensions["socketio"]``.
+
+    One object per app rather than one shared like the others: a ``SocketIO`` holds a
+    single server and merges each ``init_app``'s options into the last ones, so two apps
+    in one process (tests) would otherwise share a server and a message queue.
+    """
+    return SocketIO(app, **options)

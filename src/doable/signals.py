@@ -26,6 +26,9 @@ account_deleting = _signals.signal("account-deleting")
 #: kwargs: ``task_id``, ``audience`` (the one user who gained or lost access).
 task_shared = _signals.signal("task-shared")
 task_unshared = _signals.signal("task-unshared")
+#: Logins ended (logout, password change, refresh-token reuse, account deleted): kwargs
+#: ``user_id`` and ``session_ids`` (``None``: every login of the user).
+sessions_revoked = _signals.signal("sessions-revoked")
 
 
 def send(signal: NamedSignal, **payload: Any) -> None:

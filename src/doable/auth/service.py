@@ -61,8 +61,9 @@ def refresh(*, refresh_token: str) -> TokenPair:
         .values(refresh_jti=next_jti, expires_at=_refresh_expiry())
     )
     if rotated.rowcount != 1:  # type: ignore[attr-defined]
-        _revoke_sessions(AuthSession.id == claims["sid"])
+        revoked = _revoke_sessions(AuthSession.id == claims["sid"])
         db.session.commit()
+        _announce(revoked)
         raise Unauthorized("Refresh token has been revoked or already used")
     db.session.commit()
     session = db.session.get(AuthSession, claims["sid"])
@@ -71,8 +72,9 @@ def refresh(*, refresh_token: str) -> TokenPair:
 
 
 def logout(*, session_id: str) -> None:
-    _revoke_sessions(AuthSession.id == session_id)
+    revoked = _revoke_sessions(AuthSession.id == session_id)
     db.session.commit()
+    _announce(revoked)
 
 
 def update_account(
@@ -85,18 +87,22 @@ def update_account(
         if email.lower() != user.email.lower():
             _ensure_available(email=email)
         user.email = email
+    revoked: list[tuple[int, str]] = []
     if password is not None:
         user.password_hash = hash_password(password)
-        _revoke_sessions(AuthSession.user_id == user.id)
+        revoked = _revoke_sessions(AuthSession.user_id == user.id)
     commit_or_conflict(db.session, "Username or email is already registered")
+    _announce(revoked)
     return user
 
 
 def delete_account(*, user: User) -> None:
     """Delete the user; everything they own goes with them (foreign keys cascade)."""
     signals.send(signals.account_deleting, user_id=user.id)
+    user_id = user.id
     db.session.delete(user)
     db.session.commit()
+    signals.send(signals.sessions_revoked, user_id=user_id, session_ids=None)
 
 
 def find_user(*, email: str | None = None, username: str | None = None) -> User | None:
@@ -112,16 +118,30 @@ def _refresh_expiry():
     return utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
 
 
-def _revoke_sessions(condition) -> None:
-    db.session.execute(
+def _revoke_sessions(condition) -> list[tuple[int, str]]:
+    """Revoke the live sessions matching ``condition``; return (user id, session id) of each."""
+    revoked = db.session.execute(
         update(AuthSession)
         .where(condition, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
+        .returning(AuthSession.user_id, AuthSession.id)
     )
+    return [(user_id, session_id) for user_id, session_id in revoked]
+
+
+def _announce(revoked: list[tuple[int, str]]) -> None:
+    """After commit: tell listeners (open sockets) which logins just ended."""
+    by_user: dict[int, list[str]] = {}
+    for user_id, session_id in revoked:
+        by_user.setdefault(user_id, []).append(session_id)
+    for user_id, session_ids in by_user.items():
+        signals.send(signals.sessions_revoked, user_id=user_id, session_ids=session_ids)
 
 
 def _ensure_available(*, username: str | None = None, email: str | None = None) -> None:
     if username is not None and find_user(username=username):
-        raise Conflict(f"Username '{username}' is already taken")
+        taken = f"Username '{username}' is already taken"
+        raise Conflict(taken, errors={"username": [taken]})
     if email is not None and find_user(email=email):
-        raise Conflict(f"Email '{email}' is already registered")
+        taken = f"Email '{email}' is already registered"
+        raise Conflict(taken, errors={"email": [taken]})

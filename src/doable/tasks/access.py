@@ -17,7 +17,7 @@ from enum import IntEnum
 from typing import Literal
 
 from sqlalchemy import ColumnElement, Integer, bindparam, case, literal, select
-from sqlalchemy.orm import with_expression
+from sqlalchemy.orm import Session, with_expression
 
 from doable.auth.models import User
 from doable.db import valid_id
@@ -107,6 +107,23 @@ def get_task_for(user: User, task_id: int, need: Access = Access.VIEW) -> Task:
             f"Your access to task {task_id} is '{access.label}'; this needs '{need.label}'"
         )
     return task
+
+
+def read_tasks_as(session: Session, viewer_id: int, task_ids: Iterable[int]) -> list[Task]:
+    """The tasks of ``task_ids`` that ``viewer_id`` can see now, read as they see them.
+
+    For readers outside a request (the real-time notifier), on their own ``session`` so
+    the objects a request is about to serialise keep their own viewer's ``access``.
+    """
+    query = (
+        select(Task)
+        .where(Task.id.in_(list(task_ids)))
+        .options(*READ_TASK)
+        .order_by(Task.id)
+        .execution_options(populate_existing=True)
+    )
+    tasks = session.scalars(query, {"viewer_id": viewer_id}).all()
+    return [task for task in tasks if task.access is not None]
 
 
 def audience(task_ids: Iterable[int]) -> dict[int, list[int]]:

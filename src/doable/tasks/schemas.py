@@ -137,9 +137,14 @@ class TaskPage(Schema):
 _task_read = TaskRead()
 
 
+def task_data(task: Any) -> dict[str, Any]:
+    """A task as the API shows it to the viewer it was read for (``access``)."""
+    return _task_read.dump(task)
+
+
 def task_body(task: Any) -> bytes:
     """The JSON representation of a task, as sent; its hash is the task's ETag."""
-    return json.dumps(_task_read.dump(task), separators=(",", ":")).encode()
+    return json.dumps(task_data(task), separators=(",", ":")).encode()
 
 
 def body_etag(body: bytes) -> str:

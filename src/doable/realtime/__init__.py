@@ -1,0 +1,45 @@
+"""Real-time notifications: Socket.IO at ``/socket.io`` (SPEC §8).
+
+- ``sockets``: who may connect (an access token, or the web session cookie), the one
+  room each connection joins (``user:<id>``), and dropping connections whose login is
+  revoked.
+- ``notifier``: turns the domain's signals into events, after commit, addressed to the
+  users the access rule says can see the task, each seeing the task as the API shows it
+  to them.
+- ``registry``: what several processes must agree on (open sockets per user, event
+  ids): in Redis when ``REDIS_URL`` is set, else in this process.
+
+The services know nothing of this package: they send signals, the notifier listens.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from doable.extensions import init_socketio
+from doable.realtime import notifier, sockets
+from doable.realtime.registry import make_registry
+
+__all__ = ["init_realtime", "notifier", "sockets"]
+
+
+def init_realtime(app: Flask) -> None:
+    redis_url = app.config["REDIS_URL"]
+    prefix = app.config["REDIS_PREFIX"]
+    socketio = init_socketio(
+        app,
+        async_mode="threading",
+        # Several workers or hosts share no polling state: websocket only, so no
+        # sticky sessions are needed (SPEC §8, LIBRARIES.md).
+        transports=["websocket"],
+        message_queue=redis_url,
+        channel=f"{prefix}:socketio",
+        # Never [] (that turns the Origin check off): same origin plus the allow-list.
+        cors_allowed_origins=sockets.origin_checker(app.config["REALTIME_ALLOWED_ORIGINS"]),
+        manage_session=False,
+        ping_interval=app.config["REALTIME_PING_INTERVAL"],
+        ping_timeout=20,
+        max_http_buffer_size=64 * 1024,
+    )
+    sockets.register(socketio)
+    app.extensions["doable.realtime"] = make_registry(redis_url, prefix)

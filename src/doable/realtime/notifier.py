@@ -1,0 +1,102 @@
+"""Domain signals in, Socket.IO events out.
+
+Each signal arrives after its transaction committed (a rolled-back change sends none)
+with the ids of the users who could see the task. Each of them gets the event in their
+room, the task read as they see it through the API (``access`` included) at emit time,
+and an ``event_id`` that increases by one per event they are sent, so a client can tell
+it missed some.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from doable import signals
+from doable.extensions import db
+from doable.realtime.sockets import registry, room_of, server
+from doable.sharing.models import Share
+from doable.tasks.access import read_tasks_as
+from doable.tasks.models import Task
+from doable.tasks.schemas import task_data
+
+log = logging.getLogger(__name__)
+
+
+def send_tasks(app: Flask, event: str, audiences: Mapping[int, Iterable[int]]) -> None:
+    """``event`` with the task, to each user of ``audiences[task_id]`` who can see it now."""
+    by_viewer: dict[int, list[int]] = defaultdict(list)
+    for task_id, viewers in audiences.items():
+        for viewer_id in viewers:
+            by_viewer[viewer_id].append(task_id)
+    messages: list[tuple[int, dict[str, Any]]] = []
+    with Session(db.engine) as session:  # not the request's: its objects stay as they are
+        for viewer_id, task_ids in by_viewer.items():
+            for task in read_tasks_as(session, viewer_id, task_ids):
+                messages.append((viewer_id, task_data(task)))
+    _emit(app, event, messages)
+
+
+def send_ids(app: Flask, event: str, task_id: int, audience: Iterable[int]) -> None:
+    """``event`` with ``{"id": task_id}`` to each of ``audience``."""
+    _emit(app, event, [(user_id, {"id": task_id}) for user_id in audience])
+
+
+def _emit(app: Flask, event: str, messages: list[tuple[int, dict[str, Any]]]) -> None:
+    if not messages:
+        return
+    event_ids = registry(app).next_event_ids([user_id for user_id, _ in messages])
+    for (user_id, payload), event_id in zip(messages, event_ids, strict=True):
+        server(app).emit(event, {**payload, "event_id": event_id}, to=room_of(user_id))
+
+
+@signals.task_created.connect
+def _created(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+    send_tasks(sender, "task_created", {task_id: audience})
+
+
+@signals.task_updated.connect
+def _updated(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+    send_tasks(sender, "task_updated", {task_id: audience})
+
+
+@signals.task_shared.connect
+def _shared(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+    send_tasks(sender, "task_shared", {task_id: audience})
+
+
+@signals.task_deleted.connect
+def _deleted(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+    send_ids(sender, "task_deleted", task_id, audience)
+
+
+@signals.task_unshared.connect
+def _unshared(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+    send_ids(sender, "task_unshared", task_id, audience)
+
+
+@signals.account_deleting.connect
+def _account_deleting(sender: Flask, user_id: int, **_: Any) -> None:
+    """The user's tasks go with the account: once that commits, tell their sharees."""
+    owned = select(Task.id).where(Task.user_id == user_id)
+    rows = db.session.execute(
+        select(Share.task_id, Share.user_id).where(Share.task_id.in_(owned))
+    ).all()
+    sharees: dict[int, list[int]] = defaultdict(list)
+    for task_id, sharee_id in rows:
+        sharees[task_id].append(sharee_id)
+
+    def tell_sharees() -> None:
+        for task_id, watchers in sharees.items():
+            try:
+                send_ids(sender, "task_deleted", task_id, watchers)
+            except Exception:
+                log.exception("could not send task_deleted for task %s", task_id)
+
+    signals.after_commit(db.session(), tell_sharees)

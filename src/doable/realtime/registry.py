@@ -1,0 +1,98 @@
+"""What the processes serving sockets must agree on: the open sockets of each user (to
+drop them when their login is revoked) and each user's last event id.
+
+With ``REDIS_URL`` both live in Redis, so any process can find a socket held by any
+other and event ids keep increasing whichever process sends them; without it there is
+one process and they live in its memory.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Protocol
+
+import redis
+
+#: How long a user's socket list outlives its last connection, in case a process dies
+#: without cleaning up (a stale entry only costs a disconnect of a sid that is gone).
+SOCKETS_TTL = 7 * 24 * 3600
+
+
+class Registry(Protocol):
+    def add(self, user_id: int, sid: str, session_id: str) -> None: ...
+
+    def remove(self, user_id: int, sid: str) -> None: ...
+
+    def sockets(self, user_id: int) -> dict[str, str]:
+        """The user's open sockets: socket id -> login session id."""
+        ...
+
+    def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
+        """Take the next event id of each user in turn (1, 2, 3, ... per user); a user
+        listed twice gets two ids."""
+        ...
+
+
+class LocalRegistry:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: dict[int, dict[str, str]] = defaultdict(dict)
+        self._events: dict[int, int] = defaultdict(int)
+
+    def add(self, user_id: int, sid: str, session_id: str) -> None:
+        with self._lock:
+            self._sockets[user_id][sid] = session_id
+
+    def remove(self, user_id: int, sid: str) -> None:
+        with self._lock:
+            self._sockets[user_id].pop(sid, None)
+            if not self._sockets[user_id]:
+                del self._sockets[user_id]
+
+    def sockets(self, user_id: int) -> dict[str, str]:
+        with self._lock:
+            return dict(self._sockets.get(user_id, {}))
+
+    def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
+        with self._lock:
+            taken = []
+            for user_id in user_ids:
+                self._events[user_id] += 1
+                taken.append(self._events[user_id])
+            return taken
+
+
+class RedisRegistry:
+    def __init__(self, url: str, prefix: str) -> None:
+        self._redis = redis.Redis.from_url(
+            url, socket_timeout=1, socket_connect_timeout=1, decode_responses=True
+        )
+        self._prefix = f"{prefix}:rt"
+
+    def _sockets_key(self, user_id: int) -> str:
+        return f"{self._prefix}:sockets:{user_id}"
+
+    def add(self, user_id: int, sid: str, session_id: str) -> None:
+        key = self._sockets_key(user_id)
+        pipe = self._redis.pipeline()
+        pipe.hset(key, sid, session_id)
+        pipe.expire(key, SOCKETS_TTL)
+        pipe.execute()
+
+    def remove(self, user_id: int, sid: str) -> None:
+        self._redis.hdel(self._sockets_key(user_id), sid)
+
+    def sockets(self, user_id: int) -> dict[str, str]:
+        return self._redis.hgetall(self._sockets_key(user_id))  # type: ignore[return-value]
+
+    def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.incr(f"{self._prefix}:events:{user_id}")
+        return [int(value) for value in pipe.execute()]
+
+
+def make_registry(redis_url: str | None, prefix: str) -> Registry:
+    return RedisRegistry(redis_url, prefix) if redis_url else LocalRegistry()

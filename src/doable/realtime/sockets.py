@@ -1,0 +1,134 @@
+"""Socket connections: who may connect, the room each joins, and ending them.
+
+A client connects with ``auth={"token": "<access token>"}``; a browser page of ours
+connects with no ``auth`` and is known by its session cookie. Either way the login
+session behind it must be live (``load_session_user``, the check every door uses), and
+the connection joins ``user:<id>``, its only room. When that login is revoked, the
+connection is dropped, whichever process holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, current_app, request, session
+from flask_jwt_extended import decode_token
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room
+from jwt import ExpiredSignatureError, PyJWTError
+
+from doable import signals
+from doable.auth.tokens import load_session_user
+from doable.realtime.registry import Registry
+
+log = logging.getLogger(__name__)
+
+#: Keys of the web session (set by the web UI at login) that name the user and login.
+WEB_USER_KEY = "user_id"
+WEB_SESSION_KEY = "auth_session_id"
+_SOCKET_USER = "doable.socket_user_id"
+
+
+def room_of(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def registry(app: Flask | None = None) -> Registry:
+    return (app or current_app).extensions["doable.realtime"]
+
+
+def server(app: Flask | None = None) -> Any:
+    return (app or current_app).extensions["socketio"].server
+
+
+def register(socketio: SocketIO) -> None:
+    socketio.on_event("connect", connect)
+    socketio.on_event("disconnect", disconnect)
+
+
+def connect(auth: Any = None) -> None:
+    """Accept the connection into its user's room, or refuse it (``connect_error``)."""
+    user_id, session_id = _credentials(auth)
+    sid = request.sid  # type: ignore[attr-defined]
+    try:
+        # Registered before the check, so a logout racing this connect either finds the
+        # socket (and drops it) or commits first (and the check below fails).
+        registry().add(user_id, sid, session_id)
+    except Exception:
+        log.exception("socket registry unavailable")
+        raise ConnectionRefusedError(
+            "Real-time notifications are unavailable; retry later"
+        ) from None
+    user = load_session_user(user_id, session_id)
+    if user is None:
+        registry().remove(user_id, sid)
+        raise ConnectionRefusedError("Token has been revoked")
+    # The connection's environ lives as long as the connection: disconnect reads it back.
+    request.environ[_SOCKET_USER] = user.id
+    join_room(room_of(user.id))
+
+
+def disconnect(reason: Any = None) -> None:
+    sid = request.sid  # type: ignore[attr-defined]
+    user_id = request.environ.get(_SOCKET_USER)
+    if user_id is not None:
+        try:
+            registry().remove(user_id, sid)
+        except Exception:  # the entry expires; dropping it later is harmless
+            log.warning("could not unregister socket %s", sid)
+
+
+def _credentials(auth: Any) -> tuple[int, str]:
+    """The (user id, login session id) a connection claims, from its token or cookie."""
+    if auth is None or auth == {}:
+        user_id, session_id = session.get(WEB_USER_KEY), session.get(WEB_SESSION_KEY)
+        if user_id is None or session_id is None:
+            raise ConnectionRefusedError('Authentication required: auth={"token": "<token>"}')
+        return _checked(user_id, session_id)
+    if not isinstance(auth, dict) or set(auth) != {"token"} or not isinstance(auth["token"], str):
+        raise ConnectionRefusedError('Send auth={"token": "<access token>"} and nothing else')
+    try:
+        claims = decode_token(auth["token"])
+    except ExpiredSignatureError:
+        raise ConnectionRefusedError("Token has expired") from None
+    except PyJWTError:
+        raise ConnectionRefusedError("Invalid token") from None
+    if claims.get("type") != "access":
+        raise ConnectionRefusedError("Not an access token")
+    return _checked(claims.get("sub"), claims.get("sid"))
+
+
+def _checked(user_id: Any, session_id: Any) -> tuple[int, str]:
+    if isinstance(user_id, str) and user_id.isdigit() and len(user_id) <= 10:
+        user_id = int(user_id)
+    if isinstance(user_id, bool) or not isinstance(user_id, int) or not isinstance(session_id, str):
+        raise ConnectionRefusedError("Invalid token")
+    return user_id, session_id
+
+
+def origin_checker(allowed: Iterable[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Flask-SocketIO's Origin check: the server's own origin, plus the allow-list.
+
+    A browser always sends ``Origin`` on a WebSocket; a foreign page must not be able to
+    open one with the user's cookie (cross-site WebSocket hijacking).
+    """
+    extra = frozenset(allowed)
+
+    def allowed_origin(origin: str | None, environ: dict[str, Any]) -> bool:
+        if origin is None:
+            return True  # not a browser: it authenticates with a token
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin.lower() in extra or origin.lower() == own.lower()
+
+    return allowed_origin
+
+
+@signals.sessions_revoked.connect
+def _drop_revoked(sender: Flask, user_id: int, session_ids: list[str] | None, **_: Any) -> None:
+    """Disconnect the sockets of logins that just ended, in whichever process holds them."""
+    ended = None if session_ids is None else set(session_ids)
+    for sid, session_id in registry(sender).sockets(user_id).items():
+        if ended is None or session_id in ended:
+            server(sender).disconnect(sid, namespace="/")
+            registry(sender).remove(user_id, sid)

@@ -1,0 +1,109 @@
+"""Real Socket.IO and HTTP clients for the real-time tests, every wait bounded."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import socketio
+
+PASSWORD = "correct horse battery"
+WAIT = 5.0  # the longest any test waits for one thing to happen
+QUIET = 0.5  # how long "nothing arrives" is watched, after proof that delivery works
+_names = itertools.count(1)
+
+
+@dataclass
+class User:
+    base: str
+    id: int
+    username: str
+    token: str
+    refresh_token: str
+
+    def call(self, method: str, path: str, *, base: str | None = None, **kwargs: Any):
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return requests.request(
+            method, f"{base or self.base}{path}", headers=headers, timeout=WAIT, **kwargs
+        )
+
+
+def new_user(base: str, prefix: str = "rt") -> User:
+    name = f"{prefix}{next(_names)}_{uuid.uuid4().hex[:6]}"
+    body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+    registered = requests.post(f"{base}/api/register", json=body, timeout=WAIT)
+    assert registered.status_code == 201, registered.text
+    return log_in(base, name, registered.json()["user_id"])
+
+
+def log_in(base: str, username: str, user_id: int) -> User:
+    body = {"username": username, "password": PASSWORD}
+    login = requests.post(f"{base}/api/login", json=body, timeout=WAIT)
+    assert login.status_code == 200, login.text
+    tokens = login.json()
+    return User(base, user_id, username, tokens["token"], tokens["refresh_token"])
+
+
+class Listener:
+    """A python-socketio client that records every event it is sent."""
+
+    def __init__(self, origin: str | None = None) -> None:
+        # websocket-client sends the URL's own origin unless told another one
+        options = {"origin": origin} if origin else {}
+        self.client = socketio.Client(reconnection=False, websocket_extra_options=options)
+        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.disconnected = threading.Event()
+        self.client.on("*", lambda event, data=None: self.events.put((event, data)))
+        self.client.on("disconnect", lambda *args: self.disconnected.set())
+
+    def connect(self, base: str, auth: Any = None):
+        self.client.connect(base, auth=auth, transports=["websocket"], wait_timeout=WAIT)
+        return self
+
+    def next(self, timeout: float = WAIT) -> tuple[str, Any]:
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no event within {timeout}s") from None
+
+    def expect(self, event: str, timeout: float = WAIT) -> Any:
+        """The next event, which must be ``event``; its payload."""
+        name, data = self.next(timeout)
+        assert name == event, f"expected {event}, got {name}: {data}"
+        return data
+
+    def assert_quiet(self, window: float = QUIET) -> None:
+        try:
+            name, data = self.events.get(timeout=window)
+        except queue.Empty:
+            return
+        raise AssertionError(f"unexpected event {name}: {data}")
+
+    def close(self) -> None:
+        if self.client.connected:
+            self.client.disconnect()
+
+
+def listen(user: User, base: str | None = None) -> Listener:
+    return Listener().connect(base or user.base, auth={"token": user.token})
+
+
+def refused(base: str, auth: Any = None, origin: str | None = None) -> str:
+    """Connect, expecting a refusal; the reason the server gave."""
+    listener = Listener(origin)
+    messages: list[Any] = []
+    listener.client.on("connect_error", lambda data=None: messages.append(data))
+    try:
+        listener.connect(base, auth=auth)
+    except socketio.exceptions.ConnectionError as exc:
+        data = messages[0] if messages else None
+        if isinstance(data, dict):
+            return str(data.get("message"))
+        return str(data or exc)
+    listener.close()
+    raise AssertionError("the connection was accepted")

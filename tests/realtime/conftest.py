@@ -1,0 +1,104 @@
+"""Real deployments for the real-time tests, one per module and backend:
+
+- ``sqlite``: one ``doable serve`` process on SQLite, no Redis;
+- ``postgresql``: two ``doable serve`` instances (the first with two gunicorn workers)
+  on one PostgreSQL database and one Redis, so every event a test waits for crosses
+  processes: clients listen on the first instance, changes go through the last.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import (
+    REDIS_TEST_URL,
+    TEST_SECRET,
+    _create_postgres_database,
+    _drop_postgres_database,
+    service_missing,
+)
+from tests.servers import running_server
+
+
+@dataclass
+class Deployment:
+    backend: str
+    urls: list[str]
+    logs: list[Path]
+
+    @property
+    def listen_url(self) -> str:
+        return self.urls[0]
+
+    @property
+    def change_url(self) -> str:
+        return self.urls[-1]
+
+
+def _env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "DOABLE_INSTANCE_PATH": str(instance),
+        "DOABLE_ENV": "production",
+        "DOABLE_ARGON2_TIME_COST": "1",
+        "DOABLE_ARGON2_MEMORY_COST": "1024",
+        "DOABLE_ARGON2_PARALLELISM": "1",
+        "DOABLE_RATELIMIT_ENABLED": "false",
+        "DOABLE_REALTIME_ALLOWED_ORIGINS": "https://tasks.example.org",
+        "REDIS_URL": "",
+        **extra,
+    }
+
+
+def _redis_available() -> None:
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        service_missing(f"Redis is not reachable at {REDIS_TEST_URL}")
+    finally:
+        client.close()
+
+
+def _forget_prefix(prefix: str) -> None:
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    tmp = tmp_path_factory.mktemp("realtime")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            env = _env(f"sqlite:///{tmp / 'doable.sqlite3'}", tmp / "instance")
+            log = tmp / "serve.log"
+            url = stack.enter_context(running_server(env, log_path=log))
+            yield Deployment("sqlite", [url], [log])
+            return
+        admin = request.getfixturevalue("postgres_admin_engine")
+        _redis_available()
+        name, database_url = _create_postgres_database(admin)
+        stack.callback(_drop_postgres_database, admin, name)
+        prefix = f"doable-test-{uuid.uuid4().hex[:12]}"
+        stack.callback(_forget_prefix, prefix)
+        env = _env(
+            database_url, tmp / "instance", REDIS_URL=REDIS_TEST_URL, DOABLE_REDIS_PREFIX=prefix
+        )
+        urls, logs = [], []
+        for index, args in enumerate((["--workers", "2"], [])):
+            log = tmp / f"serve-{index}.log"
+            urls.append(stack.enter_context(running_server(env, *args, log_path=log)))
+            logs.append(log)
+        yield Deployment("postgresql", urls, logs)

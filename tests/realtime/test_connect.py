@@ -1,0 +1,163 @@
+"""Who may open a socket (SPEC §8), and how long it stays open, over real servers."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from tests.conftest import TEST_SECRET
+from tests.realtime.clients import PASSWORD, Listener, listen, log_in, new_user, refused
+
+pytestmark = pytest.mark.slow
+
+
+def forged_access_token(user_id: int, session_id: str, **claims) -> str:
+    now = int(time.time())
+    body = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "type": "access",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 60,
+        "jti": "t",
+        "fresh": False,
+        **claims,
+    }
+    return jwt.encode(body, TEST_SECRET, algorithm="HS256")
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_a_valid_access_token_connects(deployment):
+    user = new_user(deployment.change_url)
+    listener = listen(user, deployment.listen_url)
+    try:
+        assert listener.client.connected
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("auth", "reason"),
+    [
+        (None, "Authentication required"),
+        ({}, "Authentication required"),
+        ({"token": ""}, "Invalid token"),
+        ({"token": "not-a-jwt"}, "Invalid token"),
+        ({"token": 42}, 'auth={"token"'),
+        ({"token": "x", "user_id": 1}, 'auth={"token"'),
+        ("a string", 'auth={"token"'),
+    ],
+)
+def test_missing_or_malformed_credentials_are_refused(deployment, auth, reason):
+    assert reason in refused(deployment.listen_url, auth=auth)
+
+
+def test_expired_tampered_refresh_and_foreign_tokens_are_refused(deployment):
+    user = new_user(deployment.change_url)
+    claims = claims_of(user.token)
+    expired = forged_access_token(user.id, claims["sid"], exp=int(time.time()) - 5)
+    assert "expired" in refused(deployment.listen_url, auth={"token": expired})
+
+    header, body, signature = user.token.split(".")
+    tampered = f"{header}.{body}.{signature[:-4]}AAAA"
+    assert "Invalid token" in refused(deployment.listen_url, auth={"token": tampered})
+
+    wrong_key = jwt.encode(claims, "another-secret-of-sufficient-length-123", algorithm="HS256")
+    assert "Invalid token" in refused(deployment.listen_url, auth={"token": wrong_key})
+
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    assert "Invalid token" in refused(deployment.listen_url, auth={"token": unsigned})
+
+    refresh = {"token": user.refresh_token}
+    assert "Not an access token" in refused(deployment.listen_url, auth=refresh)
+
+    other_session = forged_access_token(user.id, "0" * 32)
+    assert "revoked" in refused(deployment.listen_url, auth={"token": other_session})
+
+
+def test_a_logged_out_token_is_refused_and_its_open_socket_dropped(deployment):
+    user = new_user(deployment.change_url)
+    other_login = log_in(deployment.change_url, user.username, user.id)
+    dropped = listen(user, deployment.listen_url)
+    kept = listen(other_login, deployment.listen_url)
+    try:
+        assert user.call("POST", "/api/logout", base=deployment.change_url).status_code == 204
+
+        assert dropped.disconnected.wait(5), "the revoked login's socket stayed open"
+        assert "revoked" in refused(deployment.listen_url, auth={"token": user.token})
+        # The user's other login is untouched and still receives events.
+        kept.assert_quiet()
+        assert kept.client.connected
+        created = other_login.call(
+            "POST", "/api/tasks", base=deployment.change_url, json={"title": "Still here"}
+        )
+        assert kept.expect("task_created")["id"] == created.json()["id"]
+    finally:
+        dropped.close()
+        kept.close()
+
+
+def test_a_password_change_drops_every_socket_of_the_user(deployment):
+    user = new_user(deployment.change_url)
+    second = log_in(deployment.change_url, user.username, user.id)
+    sockets = [listen(user, deployment.listen_url), listen(second, deployment.listen_url)]
+    try:
+        changed = user.call(
+            "PATCH",
+            "/api/me",
+            base=deployment.change_url,
+            json={"current_password": PASSWORD, "password": "a brand new passphrase"},
+        )
+        assert changed.status_code == 200, changed.text
+        for listener in sockets:
+            assert listener.disconnected.wait(5), "a socket of a revoked login stayed open"
+    finally:
+        for listener in sockets:
+            listener.close()
+
+
+def test_reusing_a_refresh_token_drops_the_sockets_of_that_login(deployment):
+    user = new_user(deployment.change_url)
+    listener = listen(user, deployment.listen_url)
+    try:
+        refresh = {"refresh_token": user.refresh_token}
+        url = f"{deployment.change_url}/api/token/refresh"
+        import requests
+
+        assert requests.post(url, json=refresh, timeout=5).status_code == 200
+        assert requests.post(url, json=refresh, timeout=5).status_code == 401  # reuse
+        assert listener.disconnected.wait(5)
+    finally:
+        listener.close()
+
+
+def test_a_foreign_origin_is_refused_and_an_allowed_one_accepted(deployment):
+    user = new_user(deployment.change_url)
+    auth = {"token": user.token}
+    assert "Connection error" in refused(
+        deployment.listen_url, auth=auth, origin="https://evil.example.net"
+    )
+    for origin in ("https://tasks.example.org", deployment.listen_url):
+        listener = Listener(origin).connect(deployment.listen_url, auth=auth)
+        try:
+            assert listener.client.connected
+        finally:
+            listener.close()
+
+
+def test_long_polling_is_refused(deployment):
+    """Several processes share no polling state: websocket is the only transport."""
+    import requests
+
+    response = requests.get(
+        f"{deployment.listen_url}/socket.io/",
+        params={"EIO": "4", "transport": "polling"},
+        timeout=5,
+    )
+    assert response.status_code == 400

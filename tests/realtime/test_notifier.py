@@ -1,0 +1,96 @@
+"""The notifier in one process, with Flask-SocketIO's test client on the real server
+object: what only an in-process test can arrange, such as a transaction that fails."""
+
+from __future__ import annotations
+
+import pytest
+
+from doable import signals
+from doable.config import ConfigError
+
+
+def socket_for(app, account):
+    client = app.extensions["socketio"].test_client(app, auth={"token": account.token})
+    assert client.is_connected()
+    return client
+
+
+def task_shared_with(api, owner, sharee, title: str) -> dict:
+    task = api.post("/api/tasks", owner.token, json={"title": title}).json
+    body = {"username": sharee.username, "permission": "view"}
+    assert api.post(f"/api/tasks/{task['id']}/share", owner.token, json=body).status_code == 201
+    return task
+
+
+def names(client) -> list[str]:
+    return [message["name"] for message in client.get_received()]
+
+
+def test_a_rolled_back_delete_emits_nothing_and_keeps_the_task(app, api, alice, bob):
+    task = task_shared_with(api, alice, bob, "Keep me")
+    to_alice, to_bob = socket_for(app, alice), socket_for(app, bob)
+
+    def fail(sender, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    with signals.task_deleting.connected_to(fail):
+        response = api.delete(f"/api/tasks/{task['id']}", alice.token)
+
+    assert response.status_code == 500
+    assert api.get(f"/api/tasks/{task['id']}", alice.token).status_code == 200
+    assert names(to_alice) == []
+    assert names(to_bob) == []
+
+
+def test_a_failing_listener_after_commit_does_not_fail_the_request(app, api, alice, caplog):
+    to_alice = socket_for(app, alice)
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("listener bug")
+
+    with signals.task_created.connected_to(broken):
+        response = api.post("/api/tasks", alice.token, json={"title": "Committed"})
+
+    assert response.status_code == 201
+    assert names(to_alice) == ["task_created"]
+    assert "listener of task-created failed" in caplog.text
+
+
+def test_the_request_still_answers_with_its_own_view_of_the_task(app, api, alice, bob):
+    """The notifier reads each viewer's copy apart from the request's objects."""
+    task = task_shared_with(api, alice, bob, "Mine")
+    socket_for(app, bob)
+    updated = api.patch(f"/api/tasks/{task['id']}", alice.token, json={"title": "Still mine"})
+    assert updated.json["access"] == "owner"
+
+
+def test_a_cookie_session_connects_only_while_its_login_is_live(app, api, alice):
+    from doable.auth.tokens import read_refresh_token
+
+    with app.app_context():
+        sid = read_refresh_token(alice.refresh_token)["sid"]
+    http = app.test_client()
+    with http.session_transaction() as session:
+        session["user_id"], session["auth_session_id"] = alice.id, sid
+    socketio = app.extensions["socketio"]
+    live = socketio.test_client(app, flask_test_client=http)
+    assert live.is_connected()
+    api.post("/api/logout", alice.token)
+    assert not socketio.test_client(app, flask_test_client=http).is_connected()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["*", "https://ok.example.com/path", "ftp://files.example.com", "example.com", ["*"]],
+)
+def test_allowed_origins_must_be_plain_origins(make_app, value):
+    with pytest.raises(ConfigError, match="DOABLE_REALTIME_ALLOWED_ORIGINS"):
+        make_app(REALTIME_ALLOWED_ORIGINS=value)
+
+
+def test_allowed_origins_read_a_comma_separated_list(make_app):
+    app = make_app(REALTIME_ALLOWED_ORIGINS="https://A.example.com, http://localhost:8080")
+    assert app.config["REALTIME_ALLOWED_ORIGINS"] == [
+        "https://a.example.com",
+        "http://localhost:8080",
+    ]
