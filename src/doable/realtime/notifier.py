@@ -22,7 +22,7 @@ from doable import signals
 from doable.extensions import db
 from doable.realtime.sockets import registry, room_of, server
 from doable.sharing.models import Share
-from doable.tasks.access import read_tasks_as
+from doable.tasks.access import Access, access_levels, read_tasks_as
 from doable.tasks.models import Task
 from doable.tasks.schemas import task_data
 
@@ -30,17 +30,36 @@ log = logging.getLogger(__name__)
 
 
 def send_tasks(app: Flask, event: str, audiences: Mapping[int, Iterable[int]]) -> None:
-    """``event`` with the task, to each user of ``audiences[task_id]`` who can see it now."""
-    by_viewer: dict[int, list[int]] = defaultdict(list)
-    for task_id, viewers in audiences.items():
-        for viewer_id in viewers:
-            by_viewer[viewer_id].append(task_id)
-    messages: list[tuple[int, dict[str, Any]]] = []
+    """``event`` with the task, to each user of ``audiences[task_id]`` who can see it now.
+
+    A task reads the same to everyone with the same right on it, so it is read once per
+    right (at most three times), as a user holding that right sees it.
+    """
     with Session(db.engine) as session:  # not the request's: its objects stay as they are
-        for viewer_id, task_ids in by_viewer.items():
+        levels = access_levels(audiences, session)
+        holders: dict[tuple[int, Access], list[int]] = defaultdict(list)
+        for task_id, viewers in audiences.items():
+            for viewer_id in viewers:
+                level = levels.get(task_id, {}).get(viewer_id)
+                if level is not None:  # lost access since the signal was sent
+                    holders[task_id, level].append(viewer_id)
+        reads: dict[int, list[int]] = defaultdict(list)  # one holder of each right -> tasks
+        for (task_id, _), viewers in holders.items():
+            reads[viewers[0]].append(task_id)
+        seen: dict[tuple[int, Access], dict[str, Any]] = {}
+        for viewer_id, task_ids in reads.items():
             for task in read_tasks_as(session, viewer_id, task_ids):
-                messages.append((viewer_id, task_data(task)))
-    _emit(app, event, messages)
+                seen[task.id, Access.from_label(task.access or "")] = task_data(task)
+    _emit(
+        app,
+        event,
+        [
+            (viewer_id, seen[key])
+            for key, viewers in holders.items()
+            if key in seen
+            for viewer_id in viewers
+        ],
+    )
 
 
 def send_ids(app: Flask, event: str, task_id: int, audience: Iterable[int]) -> None:

@@ -126,18 +126,27 @@ def read_tasks_as(session: Session, viewer_id: int, task_ids: Iterable[int]) -> 
     return [task for task in tasks if task.access is not None]
 
 
+def access_levels(
+    task_ids: Iterable[int], session: Session | None = None
+) -> dict[int, dict[int, Access]]:
+    """For each task, every user who can see it and their right (owner first)."""
+    ids = list(task_ids)
+    session = session or db.session()
+    levels: dict[int, dict[int, Access]] = {}
+    if not ids:
+        return levels
+    for task_id, owner_id in session.execute(select(Task.id, Task.user_id).where(Task.id.in_(ids))):
+        levels[task_id] = {owner_id: Access.OWNER}
+    shares = (
+        select(Share.task_id, Share.user_id, Share.permission)
+        .where(Share.task_id.in_(ids))
+        .order_by(Share.user_id)
+    )
+    for task_id, user_id, permission in session.execute(shares):
+        levels[task_id][user_id] = Access.from_label(permission)
+    return levels
+
+
 def audience(task_ids: Iterable[int]) -> dict[int, list[int]]:
     """For each task, the ids of the users who can see it (owner first)."""
-    ids = list(task_ids)
-    if not ids:
-        return {}
-    seen: dict[int, list[int]] = {}
-    for task_id, owner_id in db.session.execute(
-        select(Task.id, Task.user_id).where(Task.id.in_(ids))
-    ):
-        seen[task_id] = [owner_id]
-    for task_id, user_id in db.session.execute(
-        select(Share.task_id, Share.user_id).where(Share.task_id.in_(ids)).order_by(Share.user_id)
-    ):
-        seen[task_id].append(user_id)
-    return seen
+    return {task_id: list(users) for task_id, users in access_levels(task_ids).items()}
