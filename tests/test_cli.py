@@ -88,18 +88,29 @@ def test_db_upgrade_creates_the_schema(empty_database_url: str, tmp_path: Path):
         engine.dispose()
 
 
-def test_serve_with_several_workers_and_no_redis_is_refused(tmp_path: Path):
+def serve_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``doable serve`` with options it must refuse (exit 2, usage error)."""
     done = subprocess.run(
-        [DOABLE, "serve", "--workers", "2"],
+        [DOABLE, "serve", *args],
         env={**server_env(f"sqlite:///{tmp_path / 'x.sqlite3'}", tmp_path), "PATH": "/usr/bin"},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stderr
+    return done
+
+
+def test_serve_with_several_workers_and_no_redis_is_refused(tmp_path: Path):
+    done = serve_refused(tmp_path, "--workers", "2")
     assert "REDIS_URL" in done.stderr
     assert not (tmp_path / "x.sqlite3").exists() or (tmp_path / "x.sqlite3").stat().st_size == 0
+
+
+def test_serve_refuses_fewer_connections_than_threads(tmp_path: Path):
+    done = serve_refused(tmp_path, "--threads", "16", "--worker-connections", "8")
+    assert "--worker-connections (8) must be at least --threads (16)" in done.stderr
 
 
 @pytest.mark.slow

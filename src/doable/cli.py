@@ -81,6 +81,11 @@ def serve_command(
             "--workers > 1 needs REDIS_URL: rate limits and real-time events are shared "
             "between worker processes through Redis"
         )
+    if worker_connections is not None and worker_connections < threads:
+        raise click.UsageError(
+            f"--worker-connections ({worker_connections}) must be at least --threads "
+            f"({threads}): each open socket holds a thread and a connection"
+        )
     upgrade()
     GunicornServer(
         {
