@@ -23,11 +23,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def running_server(
+def start_server(
     env: dict[str, str], *args: str, log_path: Path, startup_timeout: float = 30.0
-) -> Iterator[str]:
-    """Start ``doable serve`` on a free port and yield its base URL; stop it after."""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``doable serve`` on a free port; return the process and its base URL once
+    it answers. The caller stops it (``stop_server``)."""
     port = free_port()
     full_env = {**os.environ, **env}
     with log_path.open("wb") as log:
@@ -41,14 +41,33 @@ def running_server(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base, process, log_path, startup_timeout)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, base
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+@contextmanager
+def running_server(
+    env: dict[str, str], *args: str, log_path: Path, startup_timeout: float = 30.0
+) -> Iterator[str]:
+    """Start ``doable serve`` on a free port and yield its base URL; stop it after."""
+    process, base = start_server(env, *args, log_path=log_path, startup_timeout=startup_timeout)
+    try:
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        stop_server(process)
 
 
 def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path, limit: float) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +17,7 @@ import sqlalchemy as sa
 from doable.auth.models import User
 from doable.extensions import db
 from tests.conftest import TEST_SECRET
-from tests.servers import DOABLE, running_server
+from tests.servers import DOABLE, running_server, start_server, stop_server
 
 
 def server_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -141,4 +146,62 @@ def test_serve_migrates_a_fresh_database_and_answers_over_http(
         assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
     log = (tmp_path / "serve.log").read_text()
     assert "gthread" in log
-    assert "rid=" in log
+    request_id = registered.headers["X-Request-Id"]
+    assert f"[{request_id}] doable.access: POST /api/register 201" in log
+    assert "doable.access: GET /api/me 200" in log
+    assert "user=1" in log
+
+
+@pytest.mark.slow
+def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path):
+    """Graceful shutdown: an upload still arriving when SIGTERM comes is completed and
+    answered, then the server exits cleanly."""
+    env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path)
+    process, base = start_server(env, log_path=tmp_path / "serve.log")
+    try:
+        body = {"username": "alice", "email": "alice@example.com", "password": "secret123"}
+        requests.post(f"{base}/api/register", json=body, timeout=10).raise_for_status()
+        credentials = {"username": "alice", "password": "secret123"}
+        login = requests.post(f"{base}/api/login", json=credentials, timeout=10).json()
+        auth = {"Authorization": f"Bearer {login['token']}"}
+        task = requests.post(f"{base}/api/tasks", json={"title": "t"}, headers=auth, timeout=10)
+        boundary = "doable-test-boundary"
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n'
+            "Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        content, tail = b"x" * 200_000, f"\r\n--{boundary}--\r\n".encode()
+        connection = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), 10)
+        connection.putrequest("POST", f"/api/tasks/{task.json()['id']}/attachments")
+        connection.putheader("Authorization", auth["Authorization"])
+        connection.putheader("Content-Type", f"multipart/form-data; boundary={boundary}")
+        connection.putheader("Content-Length", str(len(head) + len(content) + len(tail)))
+        connection.endheaders()
+        connection.send(head + content[:1000])
+        time.sleep(0.5)  # the request is being read by a worker thread
+        os.killpg(process.pid, signal.SIGTERM)
+        time.sleep(1.0)
+        connection.send(content[1000:] + tail)
+        response = connection.getresponse()
+        status, answer = response.status, response.read()
+        connection.close()
+
+        assert status == 201, answer
+        assert json.loads(answer)["size"] == len(content)
+        assert process.wait(timeout=15) == 0
+    finally:
+        stop_server(process)
+
+
+@pytest.mark.slow
+def test_production_server_logs_only_json_lines(tmp_path: Path):
+    env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path, DOABLE_ENV="production")
+    log_path = tmp_path / "serve.log"
+    with running_server(env, log_path=log_path) as base:
+        requests.get(f"{base}/api/tasks", timeout=10)
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    access = [r for r in records if r["logger"] == "doable.access"]
+    assert {(r["method"], r["path"], r["status"]) for r in access} >= {("GET", "/api/tasks", 401)}
+    assert any(
+        r["logger"] == "gunicorn.error" and "Booting worker" in r["message"] for r in records
+    )

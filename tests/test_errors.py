@@ -445,3 +445,24 @@ def test_rate_limit_disabled_never_returns_429(client: FlaskClient) -> None:
     statuses = {_bad_login(client).status_code for _ in range(12)}
 
     assert statuses == {401}
+
+
+def test_each_request_logs_one_json_access_line_in_production(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(ENV="production")
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    capsys.readouterr()
+
+    api.get("/api/me", alice.token, headers={"X-Request-Id": "trace-access-1"})
+    api.get("/api/tasks/999", alice.token, headers={"X-Request-Id": "trace-access-2"})
+
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    access = [r for r in records if r["logger"] == "doable.access"]
+    assert [(r["request_id"], r["method"], r["path"], r["status"]) for r in access] == [
+        ("trace-access-1", "GET", "/api/me", 200),
+        ("trace-access-2", "GET", "/api/tasks/999", 404),
+    ]
+    assert all(r["user_id"] == alice.id for r in access)
+    assert all(isinstance(r["duration_ms"], float) and r["duration_ms"] >= 0 for r in access)

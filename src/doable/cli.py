@@ -13,7 +13,21 @@ from gunicorn.app.base import BaseApplication
 from doable.config import ConfigError
 from doable.errors import DoableError
 
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
+#: Gunicorn's own lines (start, workers, signals) as JSON in production, like the app's.
+JSON_SERVER_LOGS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "doable.logs.JSONFormatter"}},
+    "handlers": {
+        "json": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"level": "INFO", "handlers": ["json"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["json"], "propagate": False}},
+}
 
 
 def _load_app() -> Flask:
@@ -87,6 +101,7 @@ def serve_command(
             f"({threads}): each open socket holds a thread and a connection"
         )
     upgrade()
+    production = current_app.config["ENV"] == "production"
     GunicornServer(
         {
             "bind": f"{host}:{port}",
@@ -100,8 +115,9 @@ def serve_command(
             "worker_connections": worker_connections or threads * 2,
             "max_requests": 10000,
             "max_requests_jitter": 1000,
-            "accesslog": "-",
-            "access_log_format": ACCESS_LOG_FORMAT,
+            # One access line per request comes from the app (doable.logs), with the user.
+            "accesslog": None,
+            **({"logconfig_dict": JSON_SERVER_LOGS} if production else {}),
         }
     ).run()
 

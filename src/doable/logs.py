@@ -1,13 +1,21 @@
-"""Log lines that carry the request id: plain text in development, JSON in production."""
+"""Log lines that carry the request id: plain text in development, JSON in production.
+
+Every request leaves one ``doable.access`` line: request id, user id, method, path,
+status and duration (``doable serve`` turns gunicorn's own access log off for it).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import Flask, g, has_request_context
+from flask import Flask, Response, g, has_request_context, request
+
+access_log = logging.getLogger("doable.access")
 
 
 class RequestContextFilter(logging.Filter):
@@ -24,6 +32,7 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
+            **getattr(record, "fields", {}),
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -48,3 +57,39 @@ def configure_logging(app: Flask) -> None:
             logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
         )
     logger.addHandler(handler)
+    app.before_request(_start_clock)
+    app.after_request(_log_request)  # registered first of all: runs last, sees the final status
+
+
+def share_handlers(name: str) -> None:
+    """Send another library's logger (e.g. ``alembic``) through Doable's handler."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.handlers = [h for h in logging.getLogger("doable").handlers if h.doable_handler]  # type: ignore[attr-defined]
+
+
+def _start_clock() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    started = g.get("request_started")
+    fields: dict[str, Any] = {
+        "user_id": g.get("user_id"),
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+        "remote_addr": request.remote_addr,
+    }
+    access_log.info(
+        "%s %s %s %sms user=%s",
+        fields["method"],
+        fields["path"],
+        fields["status"],
+        fields["duration_ms"],
+        fields["user_id"] or "-",
+        extra={"fields": fields},
+    )
+    return response

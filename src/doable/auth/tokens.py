@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, g, has_request_context
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from jwt import PyJWTError
 from sqlalchemy import select
@@ -72,7 +72,10 @@ def load_session_user(user_id: object, session_id: object) -> User | None:
         .where(User.id == user_id, AuthSession.id == session_id)
         .where(AuthSession.revoked_at.is_(None))
     )
-    return db.session.execute(query).scalar_one_or_none()
+    user = db.session.execute(query).scalar_one_or_none()
+    if user is not None and has_request_context():
+        g.user_id = user.id  # for the access log line
+    return user
 
 
 def _load_caller(_header: dict[str, Any], claims: dict[str, Any]) -> User | None:

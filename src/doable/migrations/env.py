@@ -7,11 +7,14 @@ from alembic import context
 from flask import current_app
 
 from doable.db import UTCDateTime
+from doable.logs import share_handlers
 from doable.tasks.search import is_search_object
 
 logger = logging.getLogger("alembic.env")
 config = context.config
-if config.config_file_name:
+if current_app.config["ENV"] == "production":
+    share_handlers("alembic")  # JSON lines, like every other line in production
+elif config.config_file_name:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 db = current_app.extensions["migrate"].db
 config.set_main_option(
