@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from doable import ops
 from doable.attachments import api as attachments_api
@@ -24,6 +26,21 @@ from doable.sharing import api as sharing_api
 from doable.tasks import api as tasks_api
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+#: What a page on an allowed origin may send and read (tokens, not cookies: no credentials).
+CORS_OPTIONS: dict[str, Any] = {
+    "allow_headers": ["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+    "expose_headers": [
+        "ETag",
+        "Location",
+        "Retry-After",
+        "X-Request-Id",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    ],
+    "supports_credentials": False,
+    "max_age": 600,
+}
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -37,7 +54,19 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``DOABLE_PROXY_HOPS`` reverse proxies, read the client's address, scheme and
+    host from their ``X-Forwarded-*`` headers. Applied last, around Socket.IO too, so its
+    Origin check compares with the public origin."""
+    hops = app.config["PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
 
 
 def register_extensions(app: Flask) -> None:
@@ -47,6 +76,8 @@ def register_extensions(app: Flask) -> None:
     jwt.init_app(app)
     register_jwt_callbacks(app)
     limiter.init_app(app)
+    if app.config["CORS_ORIGINS"]:  # off unless origins are listed
+        CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}}, **CORS_OPTIONS)
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearerAuth", BEARER_AUTH["bearerAuth"])
     init_realtime(app)

@@ -21,6 +21,7 @@ ENV_PREFIX = "DOABLE"
 MIN_SECRET_LENGTH = 32
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_HOST = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]")
 _ORIGIN = re.compile(
     r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
 )
@@ -31,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "REFRESH_TOKEN_TTL": 2_592_000,
     "RATELIMIT_ENABLED": True,
     "AUTH_RATE_LIMIT": "10 per minute",
+    # Every authenticated API call, per user (a script may be busy; a runaway one stops)
+    "API_RATE_LIMIT": "600 per minute",
     "MAX_UPLOAD_SIZE": 10 * 1024 * 1024,
     "USER_QUOTA": 1024 * 1024 * 1024,
     "MAX_JSON_SIZE": 1024 * 1024,
@@ -42,6 +45,15 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_ALLOWED_ORIGINS": [],
     # Seconds between Socket.IO pings: how soon a vanished client is noticed
     "REALTIME_PING_INTERVAL": 25,
+    # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
+    "PROXY_HOPS": 0,
+    # Host names the server answers to (None: any); e.g. "tasks.example.com"
+    "TRUSTED_HOSTS": None,
+    # Origins whose pages may call the API from a browser (CORS); none by default
+    "CORS_ORIGINS": [],
+    # Bounds on a form body (web UI): number of fields and bytes of non-file fields
+    "MAX_FORM_PARTS": 200,
+    "MAX_FORM_MEMORY_SIZE": 500_000,
     "SQLALCHEMY_DATABASE_URI": None,
     # argon2id cost (argon2-cffi's RFC 9106 low-memory profile); raising it rehashes on login
     "ARGON2_TIME_COST": 3,
@@ -98,6 +110,33 @@ def _positive_int(config: Config, key: str) -> None:
     config[key] = value
 
 
+def _non_negative_int(config: Config, key: str) -> None:
+    value = config[key]
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{_env_name(key)} must be 0 or a positive integer, got {value!r}")
+    config[key] = value
+
+
+def _host_names(config: Config, key: str) -> None:
+    """None (any host), or a list of names from a list or a comma-separated string."""
+    value = config[key]
+    if value is None:
+        return
+    if isinstance(value, str):
+        value = [item.strip() for item in value.split(",") if item.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{_env_name(key)} must be a comma-separated list of host names")
+    for host in value:
+        if not (isinstance(host, str) and _HOST.fullmatch(host)):
+            raise ConfigError(
+                f"{_env_name(key)}: {host!r} is not a host name such as tasks.example.com "
+                "(a leading dot also allows its subdomains)"
+            )
+    config[key] = [host.lower() for host in value]
+
+
 def _boolean(config: Config, key: str) -> None:
     value = config[key]
     if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
@@ -146,11 +185,17 @@ def _coerce(config: Config) -> None:
         "ARGON2_MEMORY_COST",
         "ARGON2_PARALLELISM",
         "REALTIME_PING_INTERVAL",
+        "MAX_FORM_PARTS",
+        "MAX_FORM_MEMORY_SIZE",
     ):
         _positive_int(config, key)
+    _non_negative_int(config, "PROXY_HOPS")
+    _origins(config, "CORS_ORIGINS")
+    _host_names(config, "TRUSTED_HOSTS")
     _origins(config, "REALTIME_ALLOWED_ORIGINS")
     _boolean(config, "RATELIMIT_ENABLED")
     _rate_limit(config, "AUTH_RATE_LIMIT")
+    _rate_limit(config, "API_RATE_LIMIT")
     if config["ENV"] not in ("development", "production", "testing"):
         raise ConfigError(
             f"DOABLE_ENV must be development, production or testing, got {config['ENV']!r}"

@@ -8,14 +8,19 @@ from copy import deepcopy
 from typing import Any
 
 import flask_smorest
-from flask_jwt_extended import jwt_required
+from flask import current_app, request
+from flask_jwt_extended import decode_token, jwt_required
+from flask_limiter.util import get_remote_address
 from flask_smorest.utils import deepupdate
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
 from werkzeug.routing import IntegerConverter
 
+from doable.extensions import limiter
+
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
+TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
 
 
 class Parser(FlaskParser):
@@ -89,12 +94,38 @@ class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
 
+def caller_key() -> str:
+    """Rate-limit key of an API call: its user (from the token's signed ``sub``; the
+    session check comes later, in the view), or its address when it has no valid token."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        try:
+            return f"user:{decode_token(header[7:])['sub']}"
+        except Exception:  # noqa: S110 - a bad token is answered 401 by the view
+            pass
+    return f"ip:{get_remote_address()}"
+
+
+def _api_rate_limit() -> str:
+    return str(current_app.config["API_RATE_LIMIT"])
+
+
+#: One budget per user across every authenticated route (``DOABLE_API_RATE_LIMIT``).
+api_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=caller_key)
+
+
 def auth_required(view: Any) -> Any:
-    """Require a valid access token, and say so in the OpenAPI document."""
-    protected = jwt_required()(view)
+    """Require a valid access token, count the call against its user's rate limit, and
+    say both in the OpenAPI document."""
+    protected = api_limit(jwt_required()(view))
     protected.requires_auth = True  # read by hooks: authentication is answered first
     protected._apidoc = deepupdate(
         deepcopy(getattr(view, "_apidoc", {})),
-        {"manual_doc": {"security": [{"bearerAuth": []}], "responses": {"401": UNAUTHORIZED_DOC}}},
+        {
+            "manual_doc": {
+                "security": [{"bearerAuth": []}],
+                "responses": {"401": UNAUTHORIZED_DOC, "429": TOO_MANY_REQUESTS_DOC},
+            }
+        },
     )
     return protected
