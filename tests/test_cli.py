@@ -145,7 +145,7 @@ def test_serve_migrates_a_fresh_database_and_answers_over_http(
         assert me.json()["username"] == "alice"
         assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
     log = (tmp_path / "serve.log").read_text()
-    assert "gthread" in log
+    assert "Using worker: doable.cli.Worker" in log  # gunicorn gthread, closing sockets on exit
     request_id = registered.headers["X-Request-Id"]
     assert f"[{request_id}] doable.access: POST /api/register 201" in log
     assert "doable.access: GET /api/me 200" in log
@@ -205,3 +205,22 @@ def test_production_server_logs_only_json_lines(tmp_path: Path):
     assert any(
         r["logger"] == "gunicorn.error" and "Booting worker" in r["message"] for r in records
     )
+
+
+@pytest.mark.slow
+def test_sigterm_closes_open_sockets_instead_of_waiting_for_them(tmp_path: Path):
+    """An open Socket.IO connection holds a worker thread; shutting down closes it
+    (the client reconnects elsewhere) rather than waiting out the graceful timeout."""
+    from tests.realtime.clients import listen, new_user
+
+    env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path)
+    process, base = start_server(env, log_path=tmp_path / "serve.log")
+    try:
+        listener = listen(new_user(base))
+        started = time.monotonic()
+        os.killpg(process.pid, signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10  # the graceful timeout is 30 s
+        assert listener.disconnected.wait(5)
+    finally:
+        stop_server(process)

@@ -79,6 +79,12 @@ def disconnect(reason: Any = None) -> None:
             log.warning("could not unregister socket %s", sid)
 
 
+def close_local_sockets(app: Flask) -> None:
+    """Close every socket this process holds (shutting down): clients reconnect to
+    another worker or instance instead of holding this one open until it is killed."""
+    server(app).eio.disconnect()
+
+
 def _credentials(auth: Any) -> tuple[int, str]:
     """The (user id, login session id) a connection claims, from its token or cookie."""
     if auth is None or auth == {}:
