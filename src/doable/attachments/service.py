@@ -5,6 +5,7 @@ without a row is possible after a crash, and ``doable attachments gc`` removes i
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -23,6 +24,8 @@ from doable.errors import BadRequest, NotFound, PayloadTooLarge
 from doable.extensions import db
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.models import Task
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
 MAX_NAME = 255
@@ -66,7 +69,11 @@ def upload_attachment(*, user: User, task_id: int, file: FileStorage) -> Attachm
 
 def open_attachment(*, user: User, task_id: int, attachment_id: int) -> tuple[Attachment, BinaryIO]:
     attachment = _get(user, task_id, attachment_id, Access.VIEW)
-    return attachment, storage().open(attachment.storage_key)
+    try:
+        return attachment, storage().open(attachment.storage_key)
+    except FileNotFoundError:  # e.g. restored from a backup taken while it was deleted
+        log.error("attachment %s: stored file %s is missing", attachment.id, attachment.storage_key)
+        raise NotFound(f"The file of attachment {attachment_id} is missing from storage") from None
 
 
 def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> None:
