@@ -6,6 +6,7 @@ Models and services import from here, never from the app, so there are no cycles
 from http import HTTPStatus
 from typing import Any
 
+from apispec.ext.marshmallow import MarshmallowPlugin, resolve_schema_cls
 from flask import Flask
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
@@ -18,6 +19,19 @@ from flask_sqlalchemy import SQLAlchemy
 from doable.db import Base
 from doable.errors import render_http_exception
 from doable.schemas import ProblemSchema
+
+
+class SchemaRulesPlugin(MarshmallowPlugin):
+    """Adds a schema's ``json_schema_rules`` (JSON Schema keywords for the rules its
+    ``@validates_schema`` hooks check, such as "exactly one of" or "at least one field")
+    to its component, so the document states every rule the API enforces."""
+
+    def schema_helper(self, name: Any, _: Any, schema: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        json_schema = super().schema_helper(name, _, schema=schema, **kwargs)
+        rules = getattr(resolve_schema_cls(schema), "json_schema_rules", None) if schema else None
+        if json_schema is not None and rules:
+            json_schema.update(rules)
+        return json_schema
 
 
 class Api(_SmorestApi):
@@ -47,7 +61,7 @@ class Api(_SmorestApi):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
-api = Api()
+api = Api(spec_kwargs={"marshmallow_plugin": SchemaRulesPlugin()})
 limiter = Limiter(key_func=get_remote_address)
 #: Every state-changing request needs a token, but for the API's blueprints (app.py):
 #: they authenticate with bearer tokens only and never read cookies.

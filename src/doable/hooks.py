@@ -57,6 +57,8 @@ def _check_body() -> None:
     """API bodies must be of the declared type (415) and JSON ones stay small (413)."""
     if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
         return
+    if request.routing_exception is not None:
+        return  # no such route or method: that 404/405 is the answer, whatever the body
     view = current_app.view_functions.get(request.endpoint or "")
     if getattr(view, "requires_auth", False) and "Authorization" not in request.headers:
         return  # a protected route answers 401 before it looks at the body

@@ -14,6 +14,7 @@ from flask_limiter.util import get_remote_address
 from flask_smorest.utils import deepupdate
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import IntegerConverter
 
 from doable.extensions import limiter
@@ -37,6 +38,11 @@ class Parser(FlaskParser):
         "querystring": RAISE,
         "files": RAISE,
     }
+
+    def load_files(self, req: Any, schema: Any) -> Any:
+        """A multipart body's plain fields are parts too: ``files`` sees them all, so an
+        unknown one is refused rather than silently dropped."""
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
     def _raw_load_json(self, req: Any) -> Any:
         """JSON nested too deep, or a number too long to convert, is malformed JSON."""

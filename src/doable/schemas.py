@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -20,19 +21,43 @@ class FullMatch(validate.Regexp):
         return value
 
 
-def not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
+#: Characters a name shown on one line may not contain: C0 and C1 controls (tab and
+#: newline included) and DEL, line and paragraph separators, and the invisible format
+#: characters that hide or reorder text (soft hyphen, zero-width characters, bidi
+#: controls, word joiners, BOM, interlinear annotation).
+HIDDEN_CHARACTERS = (
+    r"\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+    r"\u2060-\u206f\ufeff\ufff9-\ufffb"
+)
+
+#: A regular expression, so the OpenAPI document states the same rule as a ``pattern``
+#: and clients (and fuzzers) can tell a valid value in advance.
+not_blank = FullMatch(r"[\s\S]*\S[\s\S]*", error="Must not be blank.")
+_HIDDEN = re.compile(f"[{HIDDEN_CHARACTERS}]")
 
 
 def no_control_characters(value: str) -> None:
-    """For names shown on one line (categories): no tabs, newlines or other controls."""
-    if any(not ch.isprintable() and ch != " " for ch in value):
+    if _HIDDEN.search(value):
         raise ValidationError("Must not contain control characters.")
 
 
-#: A category name, wherever one is given (categories API, a task's categories).
+#: A category name, wherever one is given (categories API, a task's categories): the
+#: document's pattern is both rules at once (a visible character, no hidden ones).
 CATEGORY_NAME: list[Any] = [validate.Length(min=1, max=50), not_blank, no_control_characters]
+#: Ends with "no character follows" rather than ``$``, which Python (and generators
+#: built on it) also lets match before a final newline.
+CATEGORY_NAME_PATTERN = (
+    f"^[^{HIDDEN_CHARACTERS}]*[^\\s{HIDDEN_CHARACTERS}][^{HIDDEN_CHARACTERS}]*(?![\\s\\S])"
+)
+
+
+class CategoryName(fields.String):
+    """A category name, wherever one is given (categories API, a task's categories, the
+    list filter), documented with the pattern that states its rules."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": CATEGORY_NAME_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(validate=CATEGORY_NAME, metadata=metadata, **kwargs)
 
 
 class Timestamp(fields.DateTime):
@@ -63,6 +88,10 @@ class ProblemSchema(Schema):
 
 class UserReference(Schema):
     """Names a user by exactly one of ``username`` or ``email`` (matched ignoring case)."""
+
+    json_schema_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": ["username"]}, {"required": ["email"]}]
+    }
 
     username = fields.String(validate=validate.Length(min=1, max=254))
     email = fields.String(validate=validate.Length(min=1, max=254))

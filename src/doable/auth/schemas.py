@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -56,6 +56,10 @@ class UserUpdate(Schema):
     current_password = fields.String(
         required=True, load_only=True, validate=validate.Length(max=1024)
     )
+
+    json_schema_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [{"required": ["email"]}, {"required": ["password"]}]
+    }
 
     @validates_schema
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:

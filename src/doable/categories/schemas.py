@@ -1,23 +1,24 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from doable.schemas import CATEGORY_NAME, FullMatch, Timestamp
+from doable.schemas import CategoryName, FullMatch, Timestamp
 
-NAME = CATEGORY_NAME
 COLOR = FullMatch(r"^#[0-9A-Fa-f]{6}$", error="Use a colour like #1a2b3c.")
 
 
 class CategoryCreate(Schema):
-    name = fields.String(required=True, validate=NAME)
+    name = CategoryName(required=True)
     color = fields.String(allow_none=True, validate=COLOR)
 
 
 class CategoryUpdate(Schema):
-    name = fields.String(validate=NAME)
+    name = CategoryName()
     color = fields.String(allow_none=True, validate=COLOR)
+
+    json_schema_rules: ClassVar[dict[str, Any]] = {"minProperties": 1}
 
     @validates_schema
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:

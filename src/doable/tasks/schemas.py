@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import (
     Schema,
@@ -14,7 +14,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from doable.schemas import CATEGORY_NAME, Timestamp, not_blank
+from doable.schemas import CategoryName, Timestamp, not_blank
 from doable.tasks.models import Priority, Status, category_names
 
 STATUSES = [s.value for s in Status]
@@ -49,7 +49,7 @@ class _TaskFields(Schema):
     priority = PriorityField()
     due_date = fields.Date(allow_none=True)
     categories = fields.List(
-        fields.String(validate=CATEGORY_NAME),
+        CategoryName(),
         validate=validate.Length(max=MAX_CATEGORIES),
         metadata={"description": "Category names; ones you have not created yet are created"},
     )
@@ -67,6 +67,8 @@ class TaskCreate(_TaskFields):
 
 class TaskUpdate(_TaskFields):
     """Every field optional: PUT and PATCH both change only what is sent."""
+
+    json_schema_rules: ClassVar[dict[str, Any]] = {"minProperties": 1}
 
     @validates_schema
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -103,9 +105,8 @@ class TaskListQuery(Schema):
     due_before = fields.Date(metadata={"description": "Due on or before this date"})
     due_after = fields.Date(metadata={"description": "Due on or after this date"})
     overdue = fields.Boolean(truthy={"true"}, falsy={"false"})
-    category = fields.String(
-        validate=CATEGORY_NAME,
-        metadata={"description": "Only tasks with the category of this name (ignoring case)"},
+    category = CategoryName(
+        metadata={"description": "Only tasks with the category of this name (ignoring case)"}
     )
     scope = fields.String(load_default="all", validate=validate.OneOf(["all", "owned", "shared"]))
     sort = fields.String(
