@@ -1,0 +1,87 @@
+"""Schemathesis against a live ``doable serve`` on PostgreSQL, with every check, two
+users (so it also tries each one's objects as the other), a fixed seed and a time
+budget: zero failures. Each finding it ever made is a test in test_fuzz_findings.py.
+
+Left out, because they would end the identities the run uses: ``POST /api/logout`` and
+``DELETE /api/me`` (both tested on their own). ``ensure_resource_availability`` is off:
+sharing a task with an unknown user is 404 (SPEC §6), which that check reads as the
+task it just created having vanished.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import TEST_SECRET, _create_postgres_database, _drop_postgres_database
+from tests.servers import running_server
+
+pytestmark = pytest.mark.slow
+HERE = Path(__file__).resolve().parent / "fuzz"
+SCHEMATHESIS = str(Path(sys.executable).with_name("st"))
+BUDGET = os.environ.get("DOABLE_FUZZ_SECONDS", "150")
+USERS = {"fuzz-alice": "fuzz-password-1", "fuzz-bob": "fuzz-password-2"}
+
+
+def test_schemathesis_finds_nothing(postgres_admin_engine, tmp_path: Path):
+    name, database_url = _create_postgres_database(postgres_admin_engine)
+    env = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "REDIS_URL": "",
+        "DOABLE_ENV": "production",
+        "DOABLE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DOABLE_RATELIMIT_ENABLED": "false",  # the limits have tests of their own
+        "DOABLE_ARGON2_TIME_COST": "1",
+        "DOABLE_ARGON2_MEMORY_COST": "1024",
+        "DOABLE_ARGON2_PARALLELISM": "1",
+    }
+    report = tmp_path / "schemathesis.txt"
+    try:
+        with running_server(env, "--threads", "16", log_path=tmp_path / "serve.log") as base:
+            for username, password in USERS.items():
+                body = {"username": username, "email": f"{username}@example.com"}
+                registered = requests.post(
+                    f"{base}/api/register", json={**body, "password": password}, timeout=10
+                )
+                assert registered.status_code == 201, registered.text
+            with report.open("w") as out:
+                done = subprocess.run(
+                    [
+                        SCHEMATHESIS,
+                        "--config-file",
+                        str(HERE / "schemathesis.toml"),
+                        "run",
+                        f"{base}/api/openapi.json",
+                        "--checks",
+                        "all",
+                        "--exclude-checks",
+                        "ensure_resource_availability",
+                        "--exclude-path",
+                        "/api/logout",
+                        "--exclude-name",
+                        "DELETE /api/me",
+                        "--max-time",
+                        BUDGET,
+                    ],
+                    env={**os.environ, "DOABLE_FUZZ_WFC": str(HERE / "wfc.json"), "NO_COLOR": "1"},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    timeout=int(BUDGET) + 120,
+                    check=False,
+                )
+        output = report.read_text()
+        generated = re.search(r"(\d+) generated", output)
+        print(f"schemathesis: {generated.group(0) if generated else '?'} (seed 20261124)")
+        assert done.returncode == 0, output[-6000:]
+        assert generated
+        assert int(generated.group(1)) > 1000
+        assert "Traceback" not in (tmp_path / "serve.log").read_text()
+    finally:
+        _drop_postgres_database(postgres_admin_engine, name)
