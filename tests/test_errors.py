@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from doable.auth.models import User
-from doable.extensions import db
+from doable.extensions import csrf, db
 from doable.hooks import accepts
 from tests.factories import PASSWORD, ApiClient
 
@@ -43,6 +43,7 @@ def _assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     return body
 
 
+@csrf.exempt  # an API route: bearer tokens, no cookies
 def _boom_view() -> None:
     db.session.add(User(username="boom", email="boom@example.com", password_hash="x"))
     db.session.flush()
@@ -171,6 +172,7 @@ def test_post_json_under_max_json_size_is_accepted(make_app: Callable[..., Flask
 def test_post_body_over_max_content_length_returns_413(make_app: Callable[..., Flask]) -> None:
     app = make_app(MAX_UPLOAD_SIZE=1)
 
+    @csrf.exempt
     @accepts("application/octet-stream")
     def upload() -> dict[str, int]:
         return {"size": len(request.get_data())}

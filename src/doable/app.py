@@ -10,20 +10,21 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from doable import ops
+from doable import ops, rest, web
 from doable.attachments import api as attachments_api
 from doable.auth import api as auth_api
 from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
-from doable.extensions import api, db, jwt, limiter, migrate
+from doable.extensions import api, csrf, db, jwt, limiter, migrate
 from doable.hooks import register_request_hooks
 from doable.logs import configure_logging
 from doable.realtime import init_realtime
 from doable.rest import BEARER_AUTH, IdConverter
 from doable.sharing import api as sharing_api
 from doable.tasks import api as tasks_api
+from doable.web.session import CookieSessionInterface
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 #: What a page on an allowed origin may send and read (tokens, not cookies: no credentials).
@@ -78,6 +79,8 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     if app.config["CORS_ORIGINS"]:  # off unless origins are listed
         CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}}, **CORS_OPTIONS)
+    csrf.init_app(app)
+    app.session_interface = CookieSessionInterface()
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
     api.spec.components.security_scheme("bearerAuth", BEARER_AUTH["bearerAuth"])
     init_realtime(app)
@@ -91,6 +94,10 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(categories_api.bp)
     api.register_blueprint(sharing_api.bp)
     api.register_blueprint(attachments_api.bp)
+    for blueprint in app.blueprints.values():
+        if isinstance(blueprint, rest.Blueprint):  # bearer tokens only, never cookies
+            csrf.exempt(blueprint)
+    app.register_blueprint(web.bp)
 
 
 def register_cli(app: Flask) -> None:

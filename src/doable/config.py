@@ -39,6 +39,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_JSON_SIZE": 1024 * 1024,
     "UPLOAD_DIR": None,
     "REDIS_URL": None,
+    # The web UI's session cookie: hidden from scripts, not sent with cross-site POSTs
+    # (and marked Secure whenever the page came over HTTPS: web/session.py)
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # A form's CSRF token is good for as long as the login that showed it
+    "WTF_CSRF_TIME_LIMIT": None,
     # Namespaces Doable's Redis keys and its Socket.IO channel (several installs, one Redis)
     "REDIS_PREFIX": "doable",
     # Origins besides the server's own whose pages may open sockets (browsers send Origin)

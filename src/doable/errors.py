@@ -2,7 +2,8 @@
 
 Services raise ``DoableError`` subclasses; Werkzeug, webargs and Flask-Limiter raise
 ``HTTPException``; anything else is a bug and becomes a 500 without a traceback.
-Each becomes an RFC 9457 Problem Details document carrying the request id.
+Each becomes an RFC 9457 Problem Details document carrying the request id, or, on a
+browser route (``is_browser_route``), an HTML error page in the site's layout.
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, g, json
-from sqlalchemy.exc import IntegrityError
+from flask import Flask, Response, g, json, render_template, request
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
+#: Routes that answer Problem Details whoever asks: the JSON API and the probes.
+_API_PREFIX = "/api/"
+_PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+#: Seconds a client is asked to wait when the database is down (a restart, a failover).
+DATABASE_RETRY_AFTER = 5
+#: PostgreSQL SQLSTATEs of a server that is away: connection exceptions (08xxx), shut
+#: down by an administrator or a crash, starting up, out of connection slots.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_SQLITE_BUSY_OR_LOCKED = (5, 6)
 log = logging.getLogger(__name__)
 
 
@@ -82,6 +92,12 @@ class UnsupportedMediaType(DoableError):
     status = 415
 
 
+class InsufficientStorage(DoableError):
+    """507: the server has no room to store what was sent (a full disk or quota)."""
+
+    status = 507
+
+
 def bearer_challenge(detail: str) -> str:
     quoted = detail.replace("\\", "").replace('"', "")
     return f'Bearer realm="doable", error="invalid_token", error_description="{quoted}"'
@@ -110,6 +126,44 @@ def problem(
     return response
 
 
+def is_browser_route() -> bool:
+    """Whether this request is for a page (HTML errors) rather than the API or a probe
+    (Problem Details). The one place that decides; unknown paths outside ``/api/`` are
+    pages."""
+    path = request.path
+    return not (path.startswith(_API_PREFIX) or path == "/api" or path in _PROBE_PATHS)
+
+
+def error_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """The error as an HTML page for a browser route, else as Problem Details."""
+    if is_browser_route():
+        return error_page(status, detail, headers=headers)
+    return problem(status, detail, headers=headers, **extra)
+
+
+def error_page(
+    status: int, detail: str | None = None, *, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An error page in the site's layout (``templates/error.html``)."""
+    context = {"status": status, "title": HTTPStatus(status).phrase, "detail": detail}
+    try:
+        body = render_template("error.html", request_id=g.get("request_id"), **context)
+    except Exception:  # the page must not fail: say the least, safely
+        log.exception("error page could not be rendered")
+        body = f"<!doctype html><title>{status}</title><h1>{context['title']}</h1>"
+    response = Response(body, status=status, mimetype="text/html")
+    for name, value in (headers or {}).items():
+        if name.lower() != "www-authenticate":  # bearer challenges are for API clients
+            response.headers[name] = value
+    return response
+
+
 def render_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     data = getattr(error, "data", None) or {}
@@ -118,12 +172,30 @@ def render_http_exception(error: HTTPException) -> Response:
     messages = data.get("errors") or data.get("messages")
     if messages:
         errors = _flatten_locations(messages)
-        return problem(status, _validation_detail(errors), headers=headers, errors=errors)
-    return problem(status, data.get("message") or error.description, headers=headers)
+        return error_response(status, _validation_detail(errors), headers=headers, errors=errors)
+    return error_response(status, data.get("message") or error.description, headers=headers)
 
 
 def render_domain_error(error: DoableError) -> Response:
-    return problem(error.status, error.detail, headers=error.headers, **error.extra)
+    return error_response(error.status, error.detail, headers=error.headers, **error.extra)
+
+
+def database_unavailable(error: DBAPIError) -> bool:
+    """Whether ``error`` says the database is away (down, restarting, unreachable, full
+    of connections, or SQLite locked past its timeout) rather than that the query is
+    wrong: the first is worth a retry (503), the second is a bug (500)."""
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    original = error.orig
+    sqlite_code = getattr(original, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        return sqlite_code & 0xFF in _SQLITE_BUSY_OR_LOCKED  # extended codes keep the base
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is None:  # psycopg: libpq failed to reach the server or lost it
+        return type(original).__module__.split(".")[0] == "psycopg"
+    return str(sqlstate).startswith(_UNAVAILABLE_SQLSTATES)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -132,16 +204,34 @@ def register_error_handlers(app: Flask) -> None:
     def integrity_error(error: IntegrityError) -> Response:
         db.session.rollback()
         log.info("integrity error turned into 409: %s", error.orig)
-        return problem(409, "The request conflicts with data that already exists")
+        return error_response(409, "The request conflicts with data that already exists")
 
     def unexpected_error(error: Exception) -> Response:
         db.session.rollback()
         log.exception("unhandled error")
-        return problem(500, "An unexpected error occurred; quote the request id when reporting it")
+        return error_response(
+            500, "An unexpected error occurred; quote the request id when reporting it"
+        )
+
+    def database_error(error: DBAPIError) -> Response:
+        if not database_unavailable(error):
+            return unexpected_error(error)
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the pool replaces it
+            log.debug("rollback after a lost connection failed", exc_info=True)
+        first_line = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
+        log.warning("database unavailable (%s): %s", request.path, first_line)
+        return error_response(
+            503,
+            "The database is unavailable; retry shortly",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
 
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(DoableError, render_domain_error)
     app.register_error_handler(IntegrityError, integrity_error)
+    app.register_error_handler(DBAPIError, database_error)
     app.register_error_handler(Exception, unexpected_error)
 
 

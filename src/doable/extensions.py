@@ -15,6 +15,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api as _SmorestApi
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 
 from doable.db import Base
 from doable.errors import render_http_exception
@@ -65,6 +66,7 @@ api = Api(spec_kwargs={"marshmallow_plugin": SchemaRulesPlugin()})
 limiter = Limiter(key_func=get_remote_address)
 #: Every state-changing request needs a token, but for the API's blueprints (app.py):
 #: they authenticate with bearer tokens only and never read cookies.
+csrf = CSRFProtect()
 
 
 def init_socketio(app: Flask, **options: Any) -> SocketIO:

@@ -56,11 +56,17 @@ class Parser(FlaskParser):
 
     def _load_location_data(self, *, schema: Any, req: Any, location: str) -> Any:
         data = super()._load_location_data(schema=schema, req=req, location=location)
-        bad = sorted(set(_fields_with_bad_text(data)))
-        if bad:
-            message = "Must be valid text: no NUL characters or lone surrogates."
-            raise ValidationError({name: [message] for name in bad})
+        errors = bad_text_errors(data)
+        if errors:
+            raise ValidationError(errors)
         return data
+
+
+def bad_text_errors(data: Any) -> dict[str, list[str]]:
+    """An error for each field of ``data`` holding text the database cannot store (the
+    API's parser and the web forms both refuse it)."""
+    message = "Must be valid text: no NUL characters or lone surrogates."
+    return {name: [message] for name in sorted(set(_fields_with_bad_text(data)))}
 
 
 def _bad_text(value: str) -> bool:

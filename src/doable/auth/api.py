@@ -23,11 +23,11 @@ from doable.rest import Blueprint, auth_required
 bp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
 
 
-def _auth_rate_limit() -> str:
+def auth_rate_limit() -> str:
     return str(current_app.config["AUTH_RATE_LIMIT"])
 
 
-auth_limit = limiter.shared_limit(_auth_rate_limit, scope="auth")
+auth_limit = limiter.shared_limit(auth_rate_limit, scope="auth")
 
 
 @bp.post("/register")

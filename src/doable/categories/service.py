@@ -121,7 +121,7 @@ def _ensure_free(user_id: int, name: str) -> None:
         Category.user_id == user_id, func.lower(Category.name) == func.lower(name)
     )
     if db.session.scalar(query) is not None:
-        raise Conflict(_taken(name))
+        raise Conflict(_taken(name), errors={"name": [_taken(name)]})
 
 
 def _taken(name: str) -> str:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -77,6 +79,24 @@ class Task(TimestampMixin, db.Model):  # type: ignore[name-defined]
 
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.title!r}>"
+
+    @hybrid_property
+    def overdue(self) -> bool:
+        """Due before today (UTC) and not completed; in SQL, NULL when there is no due date."""
+        return (
+            self.due_date is not None
+            and self.due_date < utc_today()
+            and self.status != Status.COMPLETED
+        )
+
+    @overdue.inplace.expression
+    @classmethod
+    def _overdue_expression(cls) -> ColumnElement[bool]:
+        return (cls.due_date < utc_today()) & (cls.status != Status.COMPLETED)
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
 
 
 class TaskCount(db.Model):  # type: ignore[name-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -44,7 +44,7 @@ from doable.tasks.access import (
     visible_branches,
 )
 from doable.tasks.events import notify_updated
-from doable.tasks.models import Priority, Status, Task, TaskCount, remember_category_names
+from doable.tasks.models import Priority, Task, TaskCount, remember_category_names
 from doable.tasks.schemas import task_etag
 
 WRITE_ATTEMPTS = 3
@@ -218,7 +218,7 @@ def _filter_conditions(
     if due_after is not None:
         conditions.append(Task.due_date >= due_after)
     if overdue is not None:
-        late = (Task.due_date < datetime.now(UTC).date()) & (Task.status != Status.COMPLETED)
+        late = Task.overdue.expression
         conditions.append(late if overdue else or_(Task.due_date.is_(None), not_(late)))
     if q is not None:
         conditions.append(search.matches(q, db.session.get_bind().dialect.name))

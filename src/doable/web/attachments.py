@@ -1,0 +1,71 @@
+"""Attachments from a task's page: upload, download, delete (the service decides who may)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from doable.attachments import service
+from doable.attachments.download import file_response
+from doable.attachments.schemas import AttachmentUpload
+from doable.auth.models import User
+from doable.errors import DoableError, NotFound
+from doable.tasks import service as tasks_service
+from doable.tasks.access import Access, get_task_for
+from doable.web.forms import ConfirmForm, UploadForm
+from doable.web.session import login_required
+from doable.web.tasks import Page, detail_page
+
+bp = Blueprint("attachments", __name__)
+
+
+@bp.post("/tasks/<int:task_id>/attachments")
+@login_required
+def upload(user: User, task_id: int) -> Page:
+    task = get_task_for(user, task_id, Access.EDIT)
+    form = UploadForm(prefix="upload")
+    given = {"file": form.file.data} if form.file.data is not None else {}
+    data = form.validate_with(AttachmentUpload(), given)
+    if data is None:
+        return detail_page(user, task, upload_form=form, status=400)
+    try:
+        attachment = service.upload_attachment(user=user, task_id=task_id, file=data["file"])
+    except DoableError as exc:
+        if exc.status not in (400, 413):  # empty, too large, over quota: say so by the field
+            raise
+        form.add_errors(exc.extra.get("errors") or {"file": [exc.detail]})
+        task = tasks_service.get_task(user=user, task_id=task_id)  # read again after rollback
+        return detail_page(user, task, upload_form=form, status=exc.status)
+    flash(f"Attached “{attachment.filename}”.", "success")
+    return redirect(url_for("web.tasks.detail", task_id=task_id))
+
+
+@bp.get("/tasks/<int:task_id>/attachments/<int:attachment_id>")
+@login_required
+def download(user: User, task_id: int, attachment_id: int) -> Page:
+    attachment, stream = service.open_attachment(
+        user=user, task_id=task_id, attachment_id=attachment_id
+    )
+    return file_response(attachment, stream)
+
+
+@bp.route("/tasks/<int:task_id>/attachments/<int:attachment_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(user: User, task_id: int, attachment_id: int) -> Page:
+    get_task_for(user, task_id, Access.EDIT)
+    listed = service.list_attachments(user=user, task_id=task_id)
+    attachment = next((a for a in listed if a.id == attachment_id), None)
+    if attachment is None:
+        raise NotFound(f"Attachment {attachment_id} not found")
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        service.delete_attachment(user=user, task_id=task_id, attachment_id=attachment_id)
+        flash(f"Deleted “{attachment.filename}”.", "success")
+        return redirect(url_for("web.tasks.detail", task_id=task_id))
+    return render_template(
+        "confirm.html",
+        form=form,
+        question=f"Delete the file “{attachment.filename}”?",
+        consequence="This cannot be undone.",
+        button="Delete file",
+        cancel=url_for("web.tasks.detail", task_id=task_id),
+    )

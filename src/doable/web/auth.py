@@ -1,0 +1,123 @@
+"""Account pages: register, log in and out, change email or password, delete the account."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+
+from doable.auth import service
+from doable.auth.api import auth_rate_limit
+from doable.auth.models import User
+from doable.auth.schemas import LoginRequest, UserCreate, UserUpdate
+from doable.errors import Conflict, Unauthorized, ValidationFailed
+from doable.extensions import limiter
+from doable.web.forms import AccountForm, ConfirmForm, DeleteAccountForm, LoginForm, RegisterForm
+from doable.web.session import login_required, safe_next, sign_in, sign_out, signed_in_user
+from doable.web.tasks import Page
+
+bp = Blueprint("auth", __name__)
+#: The API's login/register limit, counted in the same bucket (scope ``auth``): the
+#: pages are one more door to the same passwords. Only submissions count.
+auth_limit = limiter.shared_limit(auth_rate_limit, scope="auth", methods=["POST"])
+
+
+@bp.get("/")
+def index() -> Page:
+    return redirect(url_for("web.tasks.index" if signed_in_user() else ".login"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@auth_limit
+def register() -> Page:
+    if signed_in_user():
+        return redirect(url_for("web.tasks.index"))
+    form = RegisterForm()
+    if not form.is_submitted():
+        return render_template("auth/register.html", form=form)
+    data = form.validate_with(UserCreate(), form.account_fields())
+    if data is not None:
+        try:
+            user = service.register_user(**data)
+        except Conflict as exc:
+            form.add_errors(exc.extra.get("errors") or {"username": [exc.detail]})
+        else:
+            sign_in(service.open_session(password=data["password"], username=user.username))
+            flash(f"Welcome, {user.username}! Your account is ready.", "success")
+            return redirect(url_for("web.tasks.index"))
+    return render_template("auth/register.html", form=form), 400
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@auth_limit
+def login() -> Page:
+    target = safe_next(request.args.get("next"))
+    if signed_in_user():
+        return redirect(target or url_for("web.tasks.index"))
+    form = LoginForm()
+    if not form.is_submitted():
+        return render_template("auth/login.html", form=form, target=target)
+    credentials = form.validate_with(LoginRequest(), form.credentials())
+    if credentials is not None:
+        try:
+            auth_session = service.open_session(**credentials)
+        except Unauthorized as exc:
+            form.form_errors.append(f"{exc.detail}: check your email or username and password.")
+        else:
+            sign_in(auth_session)
+            return redirect(target or url_for("web.tasks.index"))
+    return render_template("auth/login.html", form=form, target=target), 400
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Page:
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        sign_out()
+        flash("You are logged out.", "success")
+        return redirect(url_for(".login"))
+    if not signed_in_user():
+        return redirect(url_for(".login"))
+    return render_template(
+        "confirm.html",
+        form=form,
+        question="Log out?",
+        consequence="You will need your password to come back.",
+        button="Log out",
+        cancel=url_for("web.tasks.index"),
+    )
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@auth_limit  # a submission checks the current password: limited like login
+@login_required
+def account(user: User) -> Page:
+    form = AccountForm(data={"email": user.email})
+    if not form.is_submitted():
+        return render_template("auth/account.html", form=form)
+    changes = form.changes(user.email)
+    if set(changes) == {"current_password"}:
+        flash("Nothing to change.", "info")
+        return redirect(url_for(".account"))
+    data = form.validate_with(UserUpdate(), changes)
+    if data is not None:
+        try:
+            service.update_account(user=user, **data)
+        except (ValidationFailed, Conflict) as exc:
+            form.add_errors(exc.extra.get("errors") or {"email": [exc.detail]})
+        else:
+            if "password" in data:  # that ended every login, this one too: open a new one
+                sign_in(service.open_session(password=data["password"], username=user.username))
+            flash("Your account is updated.", "success")
+            return redirect(url_for(".account"))
+    return render_template("auth/account.html", form=form), 400
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@login_required
+def delete_account(user: User) -> Page:
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        service.delete_account(user=user)
+        session.clear()
+        flash("Your account and everything in it are deleted.", "success")
+        return redirect(url_for(".login"))
+    return render_template("auth/delete.html", form=form), 400 if form.is_submitted() else 200

@@ -1,0 +1,99 @@
+"""The categories page: create, rename or recolour, delete (each user's own)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from doable.auth.models import User
+from doable.categories import service
+from doable.categories.models import Category
+from doable.categories.schemas import CategoryCreate, CategoryUpdate
+from doable.errors import Conflict
+from doable.web.forms import CategoryForm, ConfirmForm
+from doable.web.session import login_required
+from doable.web.tasks import Page
+
+bp = Blueprint("categories", __name__)
+
+
+@bp.get("/categories")
+@login_required
+def index(user: User) -> Page:
+    return _page(user, CategoryForm(formdata=None))
+
+
+@bp.post("/categories")
+@login_required
+def create(user: User) -> Page:
+    form = CategoryForm()
+    data = form.validate_with(CategoryCreate(), form.category_fields())
+    if data is not None:
+        try:
+            category = service.create_category(user=user, **data)
+        except Conflict as exc:
+            form.add_errors(exc.extra.get("errors") or {"name": [exc.detail]})
+        else:
+            flash(f"Category “{category.name}” created.", "success")
+            return redirect(url_for(".index"))
+    return _page(user, form, status=400)
+
+
+@bp.post("/categories/<int:category_id>")
+@login_required
+def update(user: User, category_id: int) -> Page:
+    category = service.get_category_for(user, category_id)
+    form = CategoryForm(prefix=_prefix(category))
+    data = form.validate_with(CategoryUpdate(), form.category_fields())
+    if data is not None:
+        try:
+            category = service.update_category(user=user, category_id=category_id, **data)
+        except Conflict as exc:
+            form.add_errors(exc.extra.get("errors") or {"name": [exc.detail]})
+        else:
+            flash(f"Category “{category.name}” saved.", "success")
+            return redirect(url_for(".index"))
+    return _page(user, CategoryForm(formdata=None), {category.id: form}, status=400)
+
+
+@bp.route("/categories/<int:category_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(user: User, category_id: int) -> Page:
+    category = service.get_category_for(user, category_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        service.delete_category(user=user, category_id=category_id)
+        flash(f"Category “{category.name}” deleted; its tasks stay.", "success")
+        return redirect(url_for(".index"))
+    count = category.task_count or 0
+    return render_template(
+        "confirm.html",
+        form=form,
+        question=f"Delete the category “{category.name}”?",
+        consequence=f"Its {count} task{'s' if count != 1 else ''} stay, without it.",
+        button="Delete category",
+        cancel=url_for(".index"),
+    )
+
+
+def _prefix(category: Category) -> str:
+    return f"category-{category.id}"
+
+
+def _page(
+    user: User,
+    new_form: CategoryForm,
+    row_forms: dict[int, CategoryForm] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    categories = service.list_categories(user=user)
+    forms = {
+        category.id: (row_forms or {}).get(category.id)
+        or CategoryForm(
+            formdata=None,
+            prefix=_prefix(category),
+            data={"name": category.name, "color": category.color or ""},
+        )
+        for category in categories
+    }
+    html = render_template("categories.html", categories=categories, forms=forms, new_form=new_form)
+    return html, status

@@ -1,0 +1,94 @@
+"""Who is signed in to the web UI, and the cookie that says so.
+
+A web login is a login session row, like an API login: the signed cookie carries the
+user's id and the session's id (``user_id``, ``auth_session_id``, which the real-time
+layer reads too), and every request checks them with ``load_session_user``, the check
+behind every door. A revoked login (logout elsewhere, password change) is signed out.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, flash, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from doable.auth import service as auth_service
+from doable.auth.models import AuthSession, User
+from doable.auth.tokens import load_session_user
+
+USER_KEY = "user_id"
+SESSION_KEY = "auth_session_id"
+_UNSET = object()
+
+
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked ``Secure`` whenever the page came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(super().get_cookie_secure(app) or request.is_secure)
+
+
+def signed_in_user() -> User | None:
+    """The user of this request's live web login, or None (read once per request).
+
+    Requests without the cookie (every API call) cost nothing: no query is made.
+    """
+    user = g.get("web_user", _UNSET)
+    if user is _UNSET:
+        user = None
+        if USER_KEY in session:
+            user = load_session_user(session.get(USER_KEY), session.get(SESSION_KEY))
+            if user is None:  # revoked, expired or the account is gone
+                session.clear()
+        g.web_user = user
+    return user
+
+
+def sign_in(auth_session: AuthSession) -> None:
+    """Start a web login on a fresh cookie (no state survives from before: fixation)."""
+    session.clear()
+    session[USER_KEY] = auth_session.user_id
+    session[SESSION_KEY] = auth_session.id
+    g.pop("web_user", None)
+
+
+def sign_out() -> None:
+    session_id = session.get(SESSION_KEY)
+    if isinstance(session_id, str):
+        auth_service.logout(session_id=session_id)
+    session.clear()
+    g.web_user = None
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``view(user, **kwargs)`` for a signed-in user; send anyone else to log in."""
+
+    @functools.wraps(view)
+    def wrapper(**kwargs: Any) -> Any:
+        user = signed_in_user()
+        if user is None:
+            if request.method == "GET":
+                return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))
+            flash("Please log in again.", "error")
+            return redirect(url_for("web.auth.login"))
+        return view(user, **kwargs)
+
+    return wrapper
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site, else None (no open redirects).
+
+    Browsers read ``//host`` and ``/\\host`` as other sites and drop tabs and newlines,
+    so any of those, a scheme or a host makes the target unsafe.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ch.isspace() or not ch.isprintable() for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not (parts.scheme or parts.netloc) else None

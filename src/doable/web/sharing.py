@@ -1,0 +1,44 @@
+"""Sharing a task from its page (owner only): share, change permission, unshare."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, url_for
+
+from doable.auth.models import User
+from doable.errors import BadRequest, Conflict, NotFound
+from doable.sharing import service
+from doable.sharing.schemas import ShareCreate
+from doable.tasks import service as tasks_service
+from doable.tasks.access import Access, get_task_for
+from doable.web.forms import ShareForm
+from doable.web.session import login_required
+from doable.web.tasks import Page, detail_page
+
+bp = Blueprint("sharing", __name__)
+
+
+@bp.post("/tasks/<int:task_id>/share")
+@login_required
+def share(user: User, task_id: int) -> Page:
+    task = get_task_for(user, task_id, Access.OWNER)  # 404 / 403 pages before the form
+    form = ShareForm(prefix="share")
+    data = form.validate_with(ShareCreate(), form.share_fields())
+    if data is not None:
+        try:
+            shared, created = service.share_task(user=user, task_id=task_id, **data)
+        except (NotFound, BadRequest, Conflict) as exc:  # no such user, yourself, a race
+            form.add_errors({"who": [exc.detail or "Cannot share with this user."]})
+            task = tasks_service.get_task(user=user, task_id=task_id)  # as it is now
+        else:
+            verb = "Shared with" if created else "Changed the permission of"
+            flash(f"{verb} {shared.user.username}: {shared.permission}.", "success")
+            return redirect(url_for("web.tasks.detail", task_id=task_id))
+    return detail_page(user, task, share_form=form, status=400)
+
+
+@bp.post("/tasks/<int:task_id>/share/<int:user_id>/delete")
+@login_required
+def unshare(user: User, task_id: int, user_id: int) -> Page:
+    service.unshare_task(user=user, task_id=task_id, user_id=user_id)
+    flash("The task is no longer shared with that user.", "success")
+    return redirect(url_for("web.tasks.detail", task_id=task_id))

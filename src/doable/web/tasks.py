@@ -1,0 +1,168 @@
+"""Task pages: the list with its filters, a new task, and one task (details, edit,
+delete). The rules are the services'; these views turn forms into their arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from werkzeug.datastructures import ETags
+from werkzeug.wrappers import Response
+
+from doable.attachments import service as attachments_service
+from doable.auth.models import User
+from doable.categories import service as categories_service
+from doable.errors import PreconditionFailed
+from doable.sharing import service as sharing_service
+from doable.tasks import service
+from doable.tasks.access import Access, get_task_for
+from doable.tasks.models import Priority, Task, category_names
+from doable.tasks.schemas import TaskCreate, TaskListQuery, TaskUpdate, task_etag
+from doable.web.forms import ConfirmForm, FilterForm, ShareForm, TaskForm, UploadForm
+from doable.web.session import login_required
+
+bp = Blueprint("tasks", __name__)
+Page = str | tuple[str, int] | Response
+CHANGED_MEANWHILE = (
+    "Someone changed this task after you opened it. The page now shows their version; "
+    "your changes are still in the form: check them and save again."
+)
+
+
+@bp.get("/tasks")
+@login_required
+def index(user: User) -> Page:
+    form = FilterForm(request.args)
+    query = form.load(TaskListQuery(), form.query(request.args.get("page")))
+    page = service.list_tasks(user=user, **query) if query is not None else None
+    names = [category.name for category in categories_service.list_categories(user=user)]
+    links = {
+        "previous": _page_url(form, page.page - 1) if page and page.page > 1 else None,
+        "next": _page_url(form, page.page + 1) if page and page.page < page.pages else None,
+    }
+    html = render_template(
+        "tasks/list.html", form=form, page=page, links=links, category_names=names
+    )
+    return html if page is not None else (html, 400)
+
+
+@bp.route("/tasks/new", methods=["GET", "POST"])
+@login_required
+def create(user: User) -> Page:
+    form = TaskForm()
+    if not form.is_submitted():
+        return render_template("tasks/new.html", form=form)
+    data = form.validate_with(TaskCreate(), form.task_fields())
+    if data is None:
+        return render_template("tasks/new.html", form=form), 400
+    task = service.create_task(user=user, **data)
+    flash(f"Task “{task.title}” created.", "success")
+    return redirect(url_for(".detail", task_id=task.id))
+
+
+@bp.get("/tasks/<int:task_id>")
+@login_required
+def detail(user: User, task_id: int) -> Page:
+    return detail_page(user, service.get_task(user=user, task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>")
+@login_required
+def update(user: User, task_id: int) -> Page:
+    task = get_task_for(user, task_id, Access.EDIT)  # before the form: 404 / 403 first
+    form = TaskForm()
+    data = form.validate_with(TaskUpdate(), form.task_fields())
+    if data is None:
+        return detail_page(user, task, edit_form=form, status=400)
+    changes = _changes(task, data)
+    if not changes:
+        flash("Nothing to save: the task already looks like that.", "info")
+        return redirect(url_for(".detail", task_id=task_id))
+    try:
+        service.update_task(
+            user=user, task_id=task_id, changes=changes, if_match=ETags([form.version.data or ""])
+        )
+    except PreconditionFailed:
+        current = service.get_task(user=user, task_id=task_id)
+        form.version.data = task_etag(current)
+        form.form_errors.append(CHANGED_MEANWHILE)
+        return detail_page(user, current, edit_form=form, status=409)
+    flash("Task saved.", "success")
+    return redirect(url_for(".detail", task_id=task_id))
+
+
+@bp.route("/tasks/<int:task_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete(user: User, task_id: int) -> Page:
+    task = get_task_for(user, task_id, Access.OWNER)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        service.delete_task(user=user, task_id=task_id)
+        flash(f"Task “{task.title}” deleted.", "success")
+        return redirect(url_for(".index"))
+    return render_template(
+        "confirm.html",
+        form=form,
+        question=f"Delete the task “{task.title}”?",
+        consequence="Its attachments go with it. This cannot be undone.",
+        button="Delete task",
+        cancel=url_for(".detail", task_id=task_id),
+    )
+
+
+def detail_page(
+    user: User,
+    task: Task,
+    *,
+    edit_form: TaskForm | None = None,
+    share_form: ShareForm | None = None,
+    upload_form: UploadForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """One task's page: what the caller may see, and the forms their access allows."""
+    access = Access.from_label(task.access or "view")
+    shares = []
+    if access >= Access.OWNER:
+        shares = sharing_service.list_shares(user=user, task_id=task.id)
+    html = render_template(
+        "tasks/detail.html",
+        task=task,
+        can_edit=access >= Access.EDIT,
+        is_owner=access >= Access.OWNER,
+        edit_form=edit_form or _edit_form(task),
+        share_form=share_form or ShareForm(formdata=None, prefix="share"),
+        upload_form=upload_form or UploadForm(formdata=None, prefix="upload"),
+        shares=shares,
+        attachments=attachments_service.list_attachments(user=user, task_id=task.id),
+    )
+    return html, status
+
+
+def _edit_form(task: Task) -> TaskForm:
+    values: dict[str, Any] = {
+        "title": task.title,
+        "description": task.description,
+        "status": task.status,
+        "priority": Priority(task.priority).label,
+        "due_date": task.due_date.isoformat() if task.due_date else "",
+        "categories": ", ".join(category_names(task)),
+        "version": task_etag(task),
+    }
+    return TaskForm(formdata=None, data=values)
+
+
+def _changes(task: Task, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``data`` that differ from the task (categories ignoring case and order)."""
+    changes = {
+        name: value
+        for name, value in data.items()
+        if name != "categories" and getattr(task, name) != value
+    }
+    if {n.lower() for n in data["categories"]} != {n.lower() for n in category_names(task)}:
+        changes["categories"] = data["categories"]
+    return changes
+
+
+def _page_url(form: FilterForm, number: int) -> str:
+    query: dict[str, Any] = form.query(str(number))
+    return url_for(".index", **query)
