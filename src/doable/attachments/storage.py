@@ -3,6 +3,8 @@ implement; the filesystem implementation keeps files under ``DOABLE_UPLOAD_DIR``
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import re
 import secrets
@@ -13,12 +15,18 @@ from typing import BinaryIO, Protocol
 
 from flask import current_app
 
+from doable.errors import InsufficientStorage
+
 _KEY = re.compile(r"[0-9a-f]{32}")  # always fullmatch: "$" would accept a final "\n"
+#: A full disk, or the user's disk quota (a filesystem's, not Doable's ``USER_QUOTA``).
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+log = logging.getLogger(__name__)
 
 
 class Storage(Protocol):
     def save(self, chunks: Iterable[bytes]) -> str:
-        """Store the bytes; return a new key. Nothing is left behind if ``chunks`` raises."""
+        """Store the bytes; return a new key. Nothing is left behind if ``chunks`` raises,
+        nor when the store is full (``InsufficientStorage``)."""
 
     def open(self, key: str) -> BinaryIO: ...
 
@@ -35,6 +43,17 @@ class FileSystemStorage:
         self.root = Path(root)
 
     def save(self, chunks: Iterable[bytes]) -> str:
+        try:
+            return self._save(chunks)
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                raise
+            log.error("attachment storage is full: %s (%s)", exc.strerror, self.root)
+            raise InsufficientStorage(
+                "There is no room left to store this file; try again later"
+            ) from None
+
+    def _save(self, chunks: Iterable[bytes]) -> str:
         staging = self.root / ".staging"
         staging.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=staging)

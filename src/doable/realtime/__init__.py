@@ -14,6 +14,8 @@ The services know nothing of this package: they send signals, the notifier liste
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 
 from doable.extensions import init_socketio
@@ -40,6 +42,18 @@ def init_realtime(app: Flask) -> None:
         ping_interval=app.config["REALTIME_PING_INTERVAL"],
         ping_timeout=20,
         max_http_buffer_size=64 * 1024,
+        logger=_library_logger("socketio.server"),
+        engineio_logger=_library_logger("engineio.server"),
     )
     sockets.register(socketio)
     app.extensions["doable.realtime"] = make_registry(redis_url, prefix)
+
+
+def _library_logger(name: str) -> logging.Logger:
+    """The Socket.IO libraries' logger, errors only. Handed over explicitly, because left
+    to themselves they add a plain-text stderr handler of their own, which printed each
+    error (a lost Redis connection) a second time, outside the JSON log of production."""
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
+    return logger

@@ -1,0 +1,181 @@
+"""Fault: Redis stops (issue #8).
+
+Two gunicorn workers share rate limits, socket lists, event ids and Socket.IO messages
+through a Redis of the test's own, which is killed and started again (empty: it keeps
+nothing on disk). While it is away:
+
+- the REST API keeps working (login, create, list, update), promptly, never a 5xx;
+- ``/readyz`` answers 503 naming Redis (SPEC §9: Redis is configured, so it is needed);
+- the login rate limit **fails open** (README): logins over the limit go through;
+- real time degrades: a new socket is refused with a reason, an open one stays open but
+  hears nothing, and the write that would have sent the event still succeeds.
+
+Once Redis is back, without restarting Doable: ``/readyz`` is 200, a new socket connects
+and receives events, the socket kept open through the outage receives them again (each
+worker's Redis listener resubscribes), and logins are limited again.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.faults.conftest import RedisServer, assert_clean_problem, log_records, server_env
+from tests.realtime.clients import PASSWORD, Listener, User, listen, new_user, refused
+from tests.servers import running_server
+
+pytestmark = pytest.mark.slow
+
+LIMIT = 5  # logins and registrations per minute per address
+PROMPT = 2.0  # seconds any API request may take while Redis is away
+DOWN_FOR = 3.0  # seconds Redis stays away
+RECOVERY_LIMIT = 20.0  # seconds real time may take to work again once Redis is back
+
+
+def login(base: str, username: str) -> requests.Response:
+    body = {"username": username, "password": PASSWORD}
+    return requests.post(f"{base}/api/login", json=body, timeout=10)
+
+
+def logins_until_limited(base: str, username: str, attempts: int) -> int:
+    """How many logins succeed before the first 429 (``attempts`` if none is refused)."""
+    for number in range(attempts):
+        answer = login(base, username)
+        if answer.status_code == 429:
+            assert_clean_problem(answer, 429)
+            assert answer.headers["Retry-After"].isdigit()
+            return number
+        assert answer.status_code == 200, answer.text
+    return attempts
+
+
+def timed(call: Callable[[], requests.Response]) -> requests.Response:
+    """``call()``'s answer, which must come within ``PROMPT`` seconds."""
+    started = time.monotonic()
+    answer = call()
+    elapsed = time.monotonic() - started
+    assert elapsed < PROMPT, f"{answer.request.method} {answer.url} took {elapsed:.1f}s"
+    return answer
+
+
+def created_event_of(
+    listener: Listener, task_ids: set[int], timeout: float
+) -> dict[str, Any] | None:
+    """The first ``task_created`` for one of ``task_ids`` heard within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            name, data = listener.next(timeout=left)
+        except AssertionError:
+            return None
+        if name == "task_created" and data["id"] in task_ids:
+            return data  # type: ignore[no-any-return]
+    return None
+
+
+def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
+    own_redis: RedisServer, tmp_path: Path
+):
+    log_path = tmp_path / "serve.log"
+    env = server_env(
+        f"sqlite:///{tmp_path / 'doable.sqlite3'}",
+        tmp_path / "instance",
+        REDIS_URL=own_redis.url,
+        DOABLE_RATELIMIT_ENABLED="true",
+        DOABLE_AUTH_RATE_LIMIT=f"{LIMIT} per minute",
+    )
+    listeners: list[Listener] = []
+    with running_server(env, "--workers", "2", log_path=log_path) as base:
+        try:
+            alice: User = new_user(base, "faults")  # a registration and a login: 2 of LIMIT
+            auth = {"Authorization": f"Bearer {alice.token}"}
+            tasks = f"{base}/api/tasks"
+            kept_open = listen(alice)
+            listeners.append(kept_open)
+            first = requests.post(tasks, json={"title": "before"}, headers=auth, timeout=10)
+            assert kept_open.expect("task_created")["id"] == first.json()["id"]
+            assert logins_until_limited(base, alice.username, LIMIT) == LIMIT - 2
+
+            own_redis.stop(signal.SIGKILL)
+            stopped_at = time.monotonic()
+
+            ready = timed(lambda: requests.get(f"{base}/readyz", timeout=10))
+            assert ready.status_code == 503
+            assert ready.json()["checks"] == {"database": "ok", "redis": "unavailable"}
+            assert "Traceback" not in ready.text
+            # Fail open: the limit was used up before the outage, yet logins go through
+            for _ in range(LIMIT + 2):
+                assert timed(lambda: login(base, alice.username)).status_code == 200
+            created = timed(
+                lambda: requests.post(tasks, json={"title": "during"}, headers=auth, timeout=10)
+            )
+            assert created.status_code == 201, created.text
+            task_url = f"{tasks}/{created.json()['id']}"
+            updated = timed(
+                lambda: requests.patch(
+                    task_url, json={"status": "completed"}, headers=auth, timeout=10
+                )
+            )
+            assert updated.status_code == 200, updated.text
+            listed = timed(lambda: requests.get(tasks, headers=auth, timeout=10))
+            assert listed.status_code == 200
+            assert {task["title"] for task in listed.json()["tasks"]} == {"before", "during"}
+            # Real time degrades: no new sockets, the open one hears nothing but stays open
+            reason = refused(base, auth={"token": alice.token})
+            assert "unavailable" in reason
+            kept_open.assert_quiet(0.5)
+            assert kept_open.client.connected
+            time.sleep(max(0.0, DOWN_FOR - (time.monotonic() - stopped_at)))
+            down_for = time.monotonic() - stopped_at
+
+            own_redis.start()
+            restarted_at = time.monotonic()
+
+            assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
+            newcomer = None
+            created_ids: set[int] = set()
+            deadline = time.monotonic() + RECOVERY_LIMIT
+            heard = None
+            for number in range(100):  # bounded twice: by count and by the deadline
+                if time.monotonic() > deadline:
+                    break
+                if newcomer is None:
+                    try:
+                        newcomer = listen(alice)
+                        listeners.append(newcomer)
+                    except Exception:  # refused until the worker's registry answers
+                        time.sleep(0.2)
+                        continue
+                answer = requests.post(
+                    tasks, json={"title": f"after {number}"}, headers=auth, timeout=10
+                )
+                assert answer.status_code == 201, answer.text
+                created_ids.add(answer.json()["id"])
+                heard = created_event_of(newcomer, created_ids, timeout=0.5)
+                if heard:
+                    break
+            assert heard, f"no event reached a new socket within {RECOVERY_LIMIT}s"
+            realtime_back_in = time.monotonic() - restarted_at
+            # The socket kept open through the outage hears the new events too
+            assert created_event_of(kept_open, created_ids, timeout=RECOVERY_LIMIT)
+            # The limiter counts again (Redis came back empty: a fresh window)
+            assert logins_until_limited(base, alice.username, LIMIT + 1) == LIMIT
+        finally:
+            for listener in listeners:
+                listener.close()
+
+    records = log_records(log_path)
+    assert any(r["message"] == "Failed to rate limit. Swallowing error" for r in records)
+    assert not [r for r in records if r["message"] in ("unhandled error", "Error handling request")]
+    access = [r for r in records if r["logger"] == "doable.access"]
+    assert not [r for r in access if r["status"] >= 500 and r["path"] != "/readyz"]
+    print(
+        f"Redis down {down_for:.1f}s: API answered within {PROMPT}s, logins failed open, "
+        f"sockets refused; real time back {realtime_back_in:.1f}s after Redis returned"
+    )
