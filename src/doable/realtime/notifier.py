@@ -72,7 +72,11 @@ def _emit(app: Flask, event: str, messages: list[tuple[int, dict[str, Any]]]) ->
         return
     event_ids = registry(app).next_event_ids([user_id for user_id, _ in messages])
     for (user_id, payload), event_id in zip(messages, event_ids, strict=True):
-        server(app).emit(event, {**payload, "event_id": event_id}, to=room_of(user_id))
+        try:
+            server(app).emit(event, {**payload, "event_id": event_id}, to=room_of(user_id))
+        except Exception:
+            registry(app).missed([user_id])  # their next event shows the gap
+            raise
 
 
 @signals.task_created.connect

@@ -4,11 +4,21 @@ drop them when their login is revoked) and each user's last event id.
 With ``REDIS_URL`` both live in Redis, so any process can find a socket held by any
 other and event ids keep increasing whichever process sends them; without it there is
 one process and they live in its memory.
+
+Event ids only ever increase, so a client can trust a jump to mean "you missed events":
+
+- a counter starts at the current time in microseconds, not at 1, so one that was lost
+  (Redis restarted without persistence, or this process restarted) starts again above
+  every id it gave out before, unless that user was sent more than one event per
+  microsecond on average (ids stay below 2^53, so JavaScript reads them exactly);
+- a process that failed to send a user's events (Redis unreachable) skips an id for
+  that user on the next one it sends.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Protocol
@@ -30,9 +40,16 @@ class Registry(Protocol):
         ...
 
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
-        """Take the next event id of each user in turn (1, 2, 3, ... per user); a user
-        listed twice gets two ids."""
+        """Take the next event id of each user in turn; a user listed twice gets two."""
         ...
+
+    def missed(self, user_ids: Iterable[int]) -> None:
+        """These users' events could not be sent: make their next id leave a gap."""
+        ...
+
+
+def _epoch_us() -> int:
+    return time.time_ns() // 1000
 
 
 class LocalRegistry:
@@ -59,9 +76,16 @@ class LocalRegistry:
         with self._lock:
             taken = []
             for user_id in user_ids:
+                self._events[user_id] = self._events.get(user_id) or _epoch_us()
                 self._events[user_id] += 1
                 taken.append(self._events[user_id])
             return taken
+
+    def missed(self, user_ids: Iterable[int]) -> None:
+        with self._lock:
+            for user_id in user_ids:
+                if user_id in self._events:
+                    self._events[user_id] += 1
 
 
 class RedisRegistry:
@@ -70,6 +94,8 @@ class RedisRegistry:
             url, socket_timeout=1, socket_connect_timeout=1, decode_responses=True
         )
         self._prefix = f"{prefix}:rt"
+        self._lock = threading.Lock()
+        self._missed: set[int] = set()  # users whose next id must skip one
 
     def _sockets_key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
@@ -88,10 +114,25 @@ class RedisRegistry:
         return self._redis.hgetall(self._sockets_key(user_id))  # type: ignore[return-value]
 
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
+        ids = list(user_ids)
+        with self._lock:
+            skipping, self._missed = self._missed & set(ids), self._missed - set(ids)
         pipe = self._redis.pipeline(transaction=False)
-        for user_id in user_ids:
-            pipe.incr(f"{self._prefix}:events:{user_id}")
-        return [int(value) for value in pipe.execute()]
+        start = _epoch_us()
+        for user_id in ids:
+            key = f"{self._prefix}:events:{user_id}"
+            pipe.set(key, start, nx=True)
+            pipe.incrby(key, 2 if user_id in skipping else 1)
+            skipping.discard(user_id)
+        try:
+            return [int(value) for value in pipe.execute()[1::2]]
+        except redis.RedisError:
+            self.missed(ids)
+            raise
+
+    def missed(self, user_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._missed.update(user_ids)
 
 
 def make_registry(redis_url: str | None, prefix: str) -> Registry:
