@@ -29,6 +29,7 @@ BUDGET = os.environ.get("DOABLE_FUZZ_SECONDS", "150")
 USERS = {"fuzz-alice": "fuzz-password-1", "fuzz-bob": "fuzz-password-2"}
 
 
+@pytest.mark.timeout(int(BUDGET) + 240)
 def test_schemathesis_finds_nothing(postgres_admin_engine, tmp_path: Path):
     name, database_url = _create_postgres_database(postgres_admin_engine)
     env = {

@@ -125,6 +125,9 @@ def serve_command(
             "worker_class": "doable.cli.Worker",
             "threads": threads,
             "preload_app": False,
+            # gunicorn 27's control socket defaults to one path per user: every server
+            # on the host would share it. Doable is managed by signals; keep it off.
+            "control_socket_disable": True,
             "timeout": 30,
             "graceful_timeout": 30,
             "keepalive": 5,

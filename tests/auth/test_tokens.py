@@ -732,3 +732,20 @@ def test_refresh_with_token_of_deleted_user_returns_401(api: ApiClient, app: Fla
 
     assert_unauthorized(response)
     assert sessions(app, account.id) == []
+
+
+def test_an_expired_login_session_ends_its_access_tokens_too(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    """A login lives until its refresh lifetime runs out: after that no door lets it in,
+    even with an access token still inside its own 15 minutes."""
+    from datetime import timedelta
+
+    from doable.db import utcnow
+
+    assert api.get("/api/me", alice.token).status_code == 200
+    with app.app_context():
+        session = db.session.get(AuthSession, claims_of(alice.token)["sid"])
+        session.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    assert api.get("/api/me", alice.token).status_code == 401

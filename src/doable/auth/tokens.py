@@ -17,7 +17,7 @@ from jwt import PyJWTError
 from sqlalchemy import select
 
 from doable.auth.models import AuthSession, User
-from doable.db import valid_id
+from doable.db import utcnow, valid_id
 from doable.errors import Unauthorized, bearer_challenge, problem
 from doable.extensions import db, jwt
 
@@ -56,7 +56,7 @@ def read_refresh_token(token: str) -> dict[str, Any]:
 
 
 def load_session_user(user_id: object, session_id: object) -> User | None:
-    """The user of a login session that has not been revoked, else None.
+    """The user of a login session that has neither been revoked nor expired, else None.
 
     The one check behind every authenticated door: API tokens, web cookies, sockets.
     """
@@ -70,7 +70,7 @@ def load_session_user(user_id: object, session_id: object) -> User | None:
         select(User)
         .join(AuthSession, AuthSession.user_id == User.id)
         .where(User.id == user_id, AuthSession.id == session_id)
-        .where(AuthSession.revoked_at.is_(None))
+        .where(AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
     )
     user = db.session.execute(query).scalar_one_or_none()
     if user is not None and has_request_context():
