@@ -21,12 +21,10 @@ from jwt import ExpiredSignatureError, PyJWTError
 from doable import signals
 from doable.auth.tokens import load_session_user
 from doable.realtime.registry import Registry
+from doable.web.session import SESSION_KEY, USER_KEY
 
 log = logging.getLogger(__name__)
 
-#: Keys of the web session (set by the web UI at login) that name the user and login.
-WEB_USER_KEY = "user_id"
-WEB_SESSION_KEY = "auth_session_id"
 _SOCKET_USER = "doable.socket_user_id"
 
 
@@ -88,7 +86,7 @@ def close_local_sockets(app: Flask) -> None:
 def _credentials(auth: Any) -> tuple[int, str]:
     """The (user id, login session id) a connection claims, from its token or cookie."""
     if auth is None or auth == {}:
-        user_id, session_id = session.get(WEB_USER_KEY), session.get(WEB_SESSION_KEY)
+        user_id, session_id = session.get(USER_KEY), session.get(SESSION_KEY)
         if user_id is None or session_id is None:
             raise ConnectionRefusedError('Authentication required: auth={"token": "<token>"}')
         return _checked(user_id, session_id)
