@@ -86,12 +86,24 @@ def test_nginx_takes_exactly_the_largest_body_doable_takes(app):
     assert DEFAULTS["MAX_UPLOAD_SIZE"] == 10 * 1024 * 1024  # the page says "10 MiB"
 
 
-def test_nginx_passes_websocket_upgrades_for_socket_io():
+def _nginx_config() -> str:
     page = (ROOT / "docs/deploy.md").read_text()
-    block = page[page.index("location /socket.io/") :]
-    block = block[: block.index("}")]
-    assert "proxy_set_header Upgrade    $http_upgrade;" in block
-    assert "proxy_set_header Connection $connection_upgrade;" in block
+    start = page.index("```nginx")
+    return page[start : page.index("```", start + 3)]
+
+
+def test_nginx_passes_websocket_upgrades_for_socket_io():
+    config = _nginx_config()
+    assert re.search(r"proxy_set_header Upgrade\s+\$http_upgrade;", config)
+    assert re.search(r"proxy_set_header Connection\s+\$connection_upgrade;", config)
+    assert "proxy_http_version 1.1;" in config
+
+
+def test_no_nginx_location_sets_headers_of_its_own():
+    """A location with any proxy_set_header inherits none from the server block: the
+    forwarding headers Doable needs would silently vanish there."""
+    for block in re.findall(r"location [^{]+\{([^}]*)\}", _nginx_config()):
+        assert "proxy_set_header" not in block
 
 
 def test_release_phase_migrates():

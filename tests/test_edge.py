@@ -139,3 +139,55 @@ def test_a_form_with_too_many_parts_is_413(make_app: Callable[..., Flask]):
 def test_edge_settings_are_checked(make_app: Callable[..., Flask], key: str, value: str):
     with pytest.raises(ConfigError, match=f"DOABLE_{key}"):
         make_app(**{key: value})
+
+
+#: What the nginx of docs/deploy.md sends for a page at https://tasks.example.com.
+NGINX_HEADERS = {
+    "Host": "tasks.example.com",
+    "X-Forwarded-For": "203.0.113.7",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "tasks.example.com",
+    "X-Forwarded-Port": "443",
+}
+
+
+def _socket_handshake(app: Flask, origin: str) -> str:
+    """The Engine.IO answer to a handshake from a page on ``origin``, through the proxy
+    headers: the Origin check runs first, then the (refused) long-polling transport."""
+    response = app.test_client().get(
+        "/socket.io/?EIO=4&transport=polling", headers={**NGINX_HEADERS, "Origin": origin}
+    )
+    return response.get_data(as_text=True)
+
+
+def test_behind_the_documented_nginx_our_own_pages_may_open_sockets(
+    make_app: Callable[..., Flask],
+):
+    app = make_app(PROXY_HOPS=1, TRUSTED_HOSTS="tasks.example.com")
+    assert "Invalid transport" in _socket_handshake(app, "https://tasks.example.com")
+    for foreign in ("https://evil.example.net", "http://tasks.example.com", "null"):
+        assert "Not an accepted origin" in _socket_handshake(app, foreign)
+
+
+def test_behind_the_documented_nginx_pages_and_api_see_the_public_request(
+    make_app: Callable[..., Flask],
+):
+    app = make_app(PROXY_HOPS=1, TRUSTED_HOSTS="tasks.example.com")
+
+    def whoami():
+        return {"url": request.url_root, "remote": request.remote_addr}
+
+    app.add_url_rule("/_whoami", view_func=whoami)
+    seen = app.test_client().get("/_whoami", headers=NGINX_HEADERS).json
+    assert seen == {"url": "https://tasks.example.com/", "remote": "203.0.113.7"}
+
+
+def test_only_the_swagger_page_may_run_inline_scripts(make_app: Callable[..., Flask]):
+    app = make_app()
+    app.add_url_rule("/_page", view_func=lambda: "<html><script>alert(1)</script></html>")
+    client = app.test_client()
+    page_csp = client.get("/_page").headers["Content-Security-Policy"]
+    docs_csp = client.get("/api/docs").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in page_csp
+    assert "sha256-" not in page_csp
+    assert "sha256-" in docs_csp

@@ -10,22 +10,28 @@ connection is dropped, whichever process holds it.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request, session
 from flask_jwt_extended import decode_token
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from jwt import ExpiredSignatureError, PyJWTError
+from sqlalchemy.exc import SQLAlchemyError
 
 from doable import signals
-from doable.auth.tokens import load_session_user
+from doable.auth.tokens import live_session_ids, load_session_user
+from doable.extensions import db
 from doable.realtime.registry import Registry
 from doable.web.session import SESSION_KEY, USER_KEY
 
 log = logging.getLogger(__name__)
 
 _SOCKET_USER = "doable.socket_user_id"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def room_of(user_id: int) -> str:
@@ -58,23 +64,86 @@ def connect(auth: Any = None) -> None:
         raise ConnectionRefusedError(
             "Real-time notifications are unavailable; retry later"
         ) from None
-    user = load_session_user(user_id, session_id)
+    try:
+        user = load_session_user(user_id, session_id)
+    except SQLAlchemyError:
+        registry().remove(user_id, sid)
+        log.warning("socket refused: the database did not answer")
+        raise ConnectionRefusedError(
+            "Real-time notifications are unavailable; retry later"
+        ) from None
     if user is None:
         registry().remove(user_id, sid)
         raise ConnectionRefusedError("Token has been revoked")
     # The connection's environ lives as long as the connection: disconnect reads it back.
     request.environ[_SOCKET_USER] = user.id
+    _local().add(sid, session_id)
     join_room(room_of(user.id))
 
 
 def disconnect(reason: Any = None) -> None:
     sid = request.sid  # type: ignore[attr-defined]
     user_id = request.environ.get(_SOCKET_USER)
+    _local().discard(sid)
     if user_id is not None:
         try:
             registry().remove(user_id, sid)
         except Exception:  # the entry expires; dropping it later is harmless
             log.warning("could not unregister socket %s", sid)
+
+
+class LocalSockets:
+    """The sockets this process holds and their logins, re-checked every
+    ``DOABLE_REALTIME_SESSION_CHECK`` seconds: a revocation whose drop message was lost
+    (Redis away at that moment), or a login that simply expired, ends its sockets too."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self.sessions: dict[str, str] = {}  # socket id -> login session id
+        self.started = False
+
+    def add(self, sid: str, session_id: str) -> None:
+        with self.lock:
+            self.sessions[sid] = session_id
+            start, self.started = not self.started, True
+        if start:
+            self.app.extensions["socketio"].start_background_task(self._check_forever)
+
+    def discard(self, sid: str) -> None:
+        with self.lock:
+            self.sessions.pop(sid, None)
+
+    def _check_forever(self) -> None:
+        interval = self.app.config["REALTIME_SESSION_CHECK"]
+        while True:
+            time.sleep(interval)
+            try:
+                self.drop_ended()
+            except Exception:  # the database is away: try again next time
+                log.warning("could not re-check the logins of open sockets", exc_info=True)
+
+    def drop_ended(self) -> None:
+        with self.lock:
+            held = dict(self.sessions)
+        if not held:
+            return
+        with self.app.app_context():
+            live = set(live_session_ids(set(held.values())))
+            db.session.remove()
+        for sid, session_id in held.items():
+            if session_id not in live:
+                log.info("socket %s dropped: its login ended", sid)
+                server(self.app).disconnect(sid, namespace="/")
+                self.discard(sid)
+
+
+def _local() -> LocalSockets:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    local = app.extensions.get("doable.realtime.local")
+    if local is None:
+        local = app.extensions["doable.realtime.local"] = LocalSockets(app)
+    return local
 
 
 def close_local_sockets(app: Flask) -> None:
@@ -115,17 +184,32 @@ def origin_checker(allowed: Iterable[str]) -> Callable[[str | None, dict[str, An
     """Flask-SocketIO's Origin check: the server's own origin, plus the allow-list.
 
     A browser always sends ``Origin`` on a WebSocket; a foreign page must not be able to
-    open one with the user's cookie (cross-site WebSocket hijacking).
+    open one with the user's cookie (cross-site WebSocket hijacking). Origins are
+    compared as (scheme, host, port) with default ports filled in, so the page
+    ``https://tasks.example.com`` matches a proxy's ``Host: tasks.example.com:443``.
     """
-    extra = frozenset(allowed)
+    extra = {key for key in map(_origin_key, allowed) if key}
 
     def allowed_origin(origin: str | None, environ: dict[str, Any]) -> bool:
         if origin is None:
             return True  # not a browser: it authenticates with a token
-        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
-        return origin.lower() in extra or origin.lower() == own.lower()
+        scheme = environ.get("wsgi.url_scheme", "http")
+        own = _origin_key(f"{scheme}://{environ.get('HTTP_HOST', '')}")
+        key = _origin_key(origin)
+        return key is not None and (key == own or key in extra)
 
     return allowed_origin
+
+
+def _origin_key(origin: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
 
 
 @signals.sessions_revoked.connect
