@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_UPLOAD_SIZE": 10 * 1024 * 1024,
     "USER_QUOTA": 1024 * 1024 * 1024,
     "MAX_JSON_SIZE": 1024 * 1024,
+    # Longest URL (path and query) accepted; longer ones get a 414 problem document
+    "MAX_URL_LENGTH": 4096,
     "UPLOAD_DIR": None,
     "REDIS_URL": None,
     # The web UI's session cookie: hidden from scripts, not sent with cross-site POSTs
@@ -51,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_ALLOWED_ORIGINS": [],
     # Seconds between Socket.IO pings: how soon a vanished client is noticed
     "REALTIME_PING_INTERVAL": 25,
+    # Seconds between re-checks of the logins behind this process's open sockets
+    "REALTIME_SESSION_CHECK": 30,
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
     "PROXY_HOPS": 0,
     # Host names the server answers to (None: any); e.g. "tasks.example.com"
@@ -61,6 +65,12 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_PARTS": 200,
     "MAX_FORM_MEMORY_SIZE": 500_000,
     "SQLALCHEMY_DATABASE_URI": None,
+    # PostgreSQL connections each worker keeps, and how many more it may open in a burst.
+    # Only requests hold one (sockets do not), so this is not --threads.
+    "DB_POOL_SIZE": 10,
+    "DB_MAX_OVERFLOW": 10,
+    # Seconds a request waits for a free connection before it is answered 503
+    "DB_POOL_TIMEOUT": 10,
     # argon2id cost (argon2-cffi's RFC 9106 low-memory profile); raising it rehashes on login
     "ARGON2_TIME_COST": 3,
     "ARGON2_MEMORY_COST": 65536,
@@ -187,15 +197,20 @@ def _coerce(config: Config) -> None:
         "MAX_UPLOAD_SIZE",
         "USER_QUOTA",
         "MAX_JSON_SIZE",
+        "MAX_URL_LENGTH",
         "ARGON2_TIME_COST",
         "ARGON2_MEMORY_COST",
         "ARGON2_PARALLELISM",
         "REALTIME_PING_INTERVAL",
+        "REALTIME_SESSION_CHECK",
         "MAX_FORM_PARTS",
         "MAX_FORM_MEMORY_SIZE",
+        "DB_POOL_SIZE",
+        "DB_POOL_TIMEOUT",
     ):
         _positive_int(config, key)
     _non_negative_int(config, "PROXY_HOPS")
+    _non_negative_int(config, "DB_MAX_OVERFLOW")
     _origins(config, "CORS_ORIGINS")
     _host_names(config, "TRUSTED_HOSTS")
     _origins(config, "REALTIME_ALLOWED_ORIGINS")
@@ -276,7 +291,13 @@ def _derive(config: Config) -> None:
         engine_options: dict[str, Any] = {"connect_args": {"timeout": 15}}
     else:
         # Survive a database restart: test each pooled connection before a request uses it.
-        engine_options = {"pool_pre_ping": True}
+        # A request that finds no connection free in time is answered 503.
+        engine_options = {
+            "pool_pre_ping": True,
+            "pool_size": config["DB_POOL_SIZE"],
+            "max_overflow": config["DB_MAX_OVERFLOW"],
+            "pool_timeout": config["DB_POOL_TIMEOUT"],
+        }
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
     config.update(
         TESTING=config["ENV"] == "testing" or config.get("TESTING", False),

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, g, json, render_template, request
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -231,7 +232,17 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(DoableError, render_domain_error)
     app.register_error_handler(IntegrityError, integrity_error)
+
+    def pool_exhausted(error: PoolTimeout) -> Response:
+        log.warning("no database connection free within the pool timeout (%s)", request.path)
+        return error_response(
+            503,
+            "The server is too busy to reach the database; retry shortly",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
+
     app.register_error_handler(DBAPIError, database_error)
+    app.register_error_handler(PoolTimeout, pool_exhausted)
     app.register_error_handler(Exception, unexpected_error)
 
 

@@ -32,6 +32,7 @@ class Deployment:
     backend: str
     urls: list[str]
     logs: list[Path]
+    database_url: str
 
     @property
     def listen_url(self) -> str:
@@ -53,6 +54,7 @@ def _env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
         "DOABLE_ARGON2_PARALLELISM": "1",
         "DOABLE_RATELIMIT_ENABLED": "false",
         "DOABLE_REALTIME_ALLOWED_ORIGINS": "https://tasks.example.org",
+        "DOABLE_REALTIME_SESSION_CHECK": "1",
         "REDIS_URL": "",
         **extra,
     }
@@ -82,10 +84,11 @@ def deployment(
     tmp = tmp_path_factory.mktemp("realtime")
     with ExitStack() as stack:
         if request.param == "sqlite":
-            env = _env(f"sqlite:///{tmp / 'doable.sqlite3'}", tmp / "instance")
+            database_url = f"sqlite:///{tmp / 'doable.sqlite3'}"
+            env = _env(database_url, tmp / "instance")
             log = tmp / "serve.log"
             url = stack.enter_context(running_server(env, log_path=log))
-            yield Deployment("sqlite", [url], [log])
+            yield Deployment("sqlite", [url], [log], database_url)
             return
         admin = request.getfixturevalue("postgres_admin_engine")
         _redis_available()
@@ -101,4 +104,4 @@ def deployment(
             log = tmp / f"serve-{index}.log"
             urls.append(stack.enter_context(running_server(env, *args, log_path=log)))
             logs.append(log)
-        yield Deployment("postgresql", urls, logs)
+        yield Deployment("postgresql", urls, logs, database_url)

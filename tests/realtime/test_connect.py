@@ -161,3 +161,23 @@ def test_long_polling_is_refused(deployment):
         timeout=5,
     )
     assert response.status_code == 400
+
+
+def test_a_socket_whose_login_ended_unannounced_is_dropped_by_the_next_check(deployment):
+    """A revocation whose drop message was lost (Redis away at that moment), or a login
+    that expired: each process re-checks the logins of its sockets (every second here)."""
+    import sqlalchemy as sa
+
+    user = new_user(deployment.change_url)
+    listener = listen(user, deployment.listen_url)
+    engine = sa.create_engine(deployment.database_url)
+    try:
+        with engine.begin() as connection:  # behind Doable's back: no signal, no message
+            connection.execute(
+                sa.text("UPDATE auth_session SET expires_at = :past WHERE id = :sid"),
+                {"past": "2000-01-01 00:00:00+00:00", "sid": claims_of(user.token)["sid"]},
+            )
+        assert listener.disconnected.wait(5), "the socket outlived its login"
+    finally:
+        listener.close()
+        engine.dispose()

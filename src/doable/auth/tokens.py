@@ -8,6 +8,7 @@ the one query that loads the caller.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,11 @@ def read_refresh_token(token: str) -> dict[str, Any]:
     return claims
 
 
+def _live() -> tuple[Any, ...]:
+    """A login session that still lets its holder in: not revoked, not expired."""
+    return (AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
+
+
 def load_session_user(user_id: object, session_id: object) -> User | None:
     """The user of a login session that has neither been revoked nor expired, else None.
 
@@ -70,12 +76,21 @@ def load_session_user(user_id: object, session_id: object) -> User | None:
         select(User)
         .join(AuthSession, AuthSession.user_id == User.id)
         .where(User.id == user_id, AuthSession.id == session_id)
-        .where(AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
+        .where(*_live())
     )
     user = db.session.execute(query).scalar_one_or_none()
     if user is not None and has_request_context():
         g.user_id = user.id  # for the access log line
     return user
+
+
+def live_session_ids(session_ids: Iterable[str]) -> list[str]:
+    """Which of these login sessions are still live (neither revoked nor expired)."""
+    ids = list(session_ids)
+    if not ids:
+        return []
+    query = select(AuthSession.id).where(AuthSession.id.in_(ids), *_live())
+    return list(db.session.scalars(query))
 
 
 def _load_caller(_header: dict[str, Any], claims: dict[str, Any]) -> User | None:

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from doable import signals
 from doable.extensions import db
 from doable.realtime.sockets import registry, room_of, server
-from doable.sharing.models import Share
 from doable.tasks.access import Access, access_levels, read_tasks_as
 from doable.tasks.models import Task
 from doable.tasks.schemas import task_data
@@ -35,7 +34,9 @@ def send_tasks(app: Flask, event: str, audiences: Mapping[int, Iterable[int]]) -
     A task reads the same to everyone with the same right on it, so it is read once per
     right (at most three times), as a user holding that right sees it.
     """
-    with Session(db.engine) as session:  # not the request's: its objects stay as they are
+    # A session of its own, so the objects the request is about to serialise keep their
+    # viewer's ``access``; on the request's connection, so no second one is taken.
+    with Session(bind=db.session.connection()) as session:
         levels = access_levels(audiences, session)
         holders: dict[tuple[int, Access], list[int]] = defaultdict(list)
         for task_id, viewers in audiences.items():
@@ -107,13 +108,11 @@ def _unshared(sender: Flask, task_id: int, audience: list[int], **_: Any) -> Non
 @signals.account_deleting.connect
 def _account_deleting(sender: Flask, user_id: int, **_: Any) -> None:
     """The user's tasks go with the account: once that commits, tell their sharees."""
-    owned = select(Task.id).where(Task.user_id == user_id)
-    rows = db.session.execute(
-        select(Share.task_id, Share.user_id).where(Share.task_id.in_(owned))
-    ).all()
-    sharees: dict[int, list[int]] = defaultdict(list)
-    for task_id, sharee_id in rows:
-        sharees[task_id].append(sharee_id)
+    owned = db.session.scalars(select(Task.id).where(Task.user_id == user_id)).all()
+    sharees = {
+        task_id: [viewer for viewer, level in levels.items() if level is not Access.OWNER]
+        for task_id, levels in access_levels(owned).items()
+    }
 
     def tell_sharees() -> None:
         for task_id, watchers in sharees.items():

@@ -1,0 +1,48 @@
+"""Each request holds at most one database connection, and a request that cannot get
+one in time is a 503 to retry, not a 500 (PostgreSQL: SQLite has no connection limit
+worth the name)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from doable.extensions import db
+from tests.factories import assert_problem
+
+
+@pytest.fixture
+def tight_app(make_app, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the connection pool's limits are PostgreSQL's")
+    return make_app(DB_POOL_SIZE=1, DB_MAX_OVERFLOW=0, DB_POOL_TIMEOUT=1)
+
+
+def test_a_write_that_notifies_sharees_needs_only_one_connection(tight_app):
+    from tests.factories import ApiClient
+
+    api = ApiClient(tight_app.test_client())
+    alice, bob = api.account("alice"), api.account("bob")
+    task = api.post("/api/tasks", alice.token, json={"title": "t"}).json
+    body = {"username": bob.username, "permission": "view"}
+    assert api.post(f"/api/tasks/{task['id']}/share", alice.token, json=body).status_code == 201
+    to_bob = tight_app.extensions["socketio"].test_client(tight_app, auth={"token": bob.token})
+
+    response = api.patch(f"/api/tasks/{task['id']}", alice.token, json={"title": "renamed"})
+
+    assert response.status_code == 200, response.json
+    received = to_bob.get_received()
+    assert [(m["name"], m["args"][0]["title"]) for m in received] == [("task_updated", "renamed")]
+
+
+def test_no_free_connection_in_time_is_503_with_retry_after(tight_app):
+    from tests.factories import ApiClient
+
+    api = ApiClient(tight_app.test_client())
+    alice = api.account("alice")
+    with tight_app.app_context(), db.engine.connect() as held:  # the pool's only one
+        held.execute(sa.text("SELECT 1"))
+        response = api.get("/api/me", alice.token)
+    body = assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "5"
+    assert "too busy" in body["detail"]
