@@ -123,3 +123,13 @@ def test_a_title_is_accepted_exactly_when_the_documented_pattern_matches(
     documented = re.search(field["pattern"], title) is not None
     response = api.post("/api/tasks", alice.token, json={"title": title})
     assert (response.status_code == 201) == documented, response.json
+
+
+def test_a_url_too_long_is_a_414_problem_not_gunicorn_s_html_page(api: ApiClient, alice):
+    """Repeated query parameters made a 7,650-character URL; gunicorn answered it with
+    an HTML 414 of its own. Doable now takes request lines up to gunicorn's maximum and
+    refuses URLs over DOABLE_MAX_URL_LENGTH itself."""
+    response = api.get("/api/tasks?" + "&".join(["page=1"] * 800), alice.token)
+    body = assert_problem(response, 414)
+    assert "at most 4096" in body["detail"]
+    assert api.get("/api/tasks?" + "&".join(["page=1"] * 2), alice.token).status_code == 400

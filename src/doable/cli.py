@@ -128,6 +128,9 @@ def serve_command(
             # gunicorn 27's control socket defaults to one path per user: every server
             # on the host would share it. Doable is managed by signals; keep it off.
             "control_socket_disable": True,
+            # gunicorn's largest: longer URLs than DOABLE_MAX_URL_LENGTH reach the app,
+            # which refuses them with a problem document rather than an HTML page.
+            "limit_request_line": 8190,
             "timeout": 30,
             "graceful_timeout": 30,
             "keepalive": 5,

@@ -79,6 +79,30 @@ def created_event_of(
     return None
 
 
+def create_until_heard(
+    listener_of: Callable[[], Listener | None],
+    tasks: str,
+    auth: dict[str, str],
+    created_ids: set[int],
+    deadline: float,
+) -> dict[str, Any] | None:
+    """Create tasks until the listener hears one of them; bounded by count and time."""
+    for number in range(100):
+        if time.monotonic() > deadline:
+            return None
+        listener = listener_of()
+        if listener is None:
+            time.sleep(0.2)
+            continue
+        answer = requests.post(tasks, json={"title": f"after {number}"}, headers=auth, timeout=10)
+        assert answer.status_code == 201, answer.text
+        created_ids.add(answer.json()["id"])
+        heard = created_event_of(listener, created_ids, timeout=0.5)
+        if heard:
+            return heard
+    return None
+
+
 def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
     own_redis: RedisServer, tmp_path: Path
 ):
@@ -99,7 +123,9 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
             kept_open = listen(alice)
             listeners.append(kept_open)
             first = requests.post(tasks, json={"title": "before"}, headers=auth, timeout=10)
-            assert kept_open.expect("task_created")["id"] == first.json()["id"]
+            heard_before = kept_open.expect("task_created")
+            assert heard_before["id"] == first.json()["id"]
+            last_before = heard_before["event_id"]
             assert logins_until_limited(base, alice.username, LIMIT) == LIMIT - 2
 
             own_redis.stop(signal.SIGKILL)
@@ -138,32 +164,28 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
             restarted_at = time.monotonic()
 
             assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
-            newcomer = None
             created_ids: set[int] = set()
             deadline = time.monotonic() + RECOVERY_LIMIT
-            heard = None
-            for number in range(100):  # bounded twice: by count and by the deadline
-                if time.monotonic() > deadline:
-                    break
-                if newcomer is None:
+            newcomers: list[Listener] = []
+
+            def newcomer() -> Listener | None:
+                if not newcomers:
                     try:
-                        newcomer = listen(alice)
-                        listeners.append(newcomer)
+                        newcomers.append(listen(alice))
                     except Exception:  # refused until the worker's registry answers
-                        time.sleep(0.2)
-                        continue
-                answer = requests.post(
-                    tasks, json={"title": f"after {number}"}, headers=auth, timeout=10
-                )
-                assert answer.status_code == 201, answer.text
-                created_ids.add(answer.json()["id"])
-                heard = created_event_of(newcomer, created_ids, timeout=0.5)
-                if heard:
-                    break
+                        return None
+                    listeners.append(newcomers[0])
+                return newcomers[0]
+
+            heard = create_until_heard(newcomer, tasks, auth, created_ids, deadline)
             assert heard, f"no event reached a new socket within {RECOVERY_LIMIT}s"
             realtime_back_in = time.monotonic() - restarted_at
-            # The socket kept open through the outage hears the new events too
-            assert created_event_of(kept_open, created_ids, timeout=RECOVERY_LIMIT)
+            # The socket kept open through the outage hears new events too, once its own
+            # worker has resubscribed (python-socketio retries after 1, 2, 4... s; what
+            # was published before that is lost, and its event id shows the gap).
+            first_after = create_until_heard(lambda: kept_open, tasks, auth, created_ids, deadline)
+            assert first_after, f"the open socket heard nothing within {RECOVERY_LIMIT}s"
+            assert first_after["event_id"] > last_before + 1  # lost events show as a gap
             # The limiter counts again (Redis came back empty: a fresh window)
             assert logins_until_limited(base, alice.username, LIMIT + 1) == LIMIT
         finally:
