@@ -42,6 +42,12 @@ def open_session(
         raise Unauthorized(INVALID_CREDENTIALS)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return open_session_for(user)
+
+
+def open_session_for(user: User) -> AuthSession:
+    """Record a new login session for a user whose password was just checked or set
+    (registering, changing it): without hashing it a second time."""
     session = AuthSession(
         id=uuid.uuid4().hex, user_id=user.id, refresh_jti=new_jti(), expires_at=_refresh_expiry()
     )
