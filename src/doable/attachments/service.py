@@ -68,7 +68,7 @@ def upload_attachment(*, user: User, task_id: int, file: FileStorage) -> Attachm
 
 
 def open_attachment(*, user: User, task_id: int, attachment_id: int) -> tuple[Attachment, BinaryIO]:
-    attachment = _get(user, task_id, attachment_id, Access.VIEW)
+    attachment = get_attachment(user=user, task_id=task_id, attachment_id=attachment_id)
     try:
         return attachment, storage().open(attachment.storage_key)
     except FileNotFoundError:  # e.g. restored from a backup taken while it was deleted
@@ -77,7 +77,9 @@ def open_attachment(*, user: User, task_id: int, attachment_id: int) -> tuple[At
 
 
 def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> None:
-    attachment = _get(user, task_id, attachment_id, Access.EDIT)
+    attachment = get_attachment(
+        user=user, task_id=task_id, attachment_id=attachment_id, need=Access.EDIT
+    )
     _remove_files_after_commit([attachment.storage_key])
     db.session.delete(attachment)
     db.session.commit()
@@ -134,7 +136,10 @@ def _check_quota(*, owner_id: int, adding: int) -> None:
         )
 
 
-def _get(user: User, task_id: int, attachment_id: int, need: Access) -> Attachment:
+def get_attachment(
+    *, user: User, task_id: int, attachment_id: int, need: Access = Access.VIEW
+) -> Attachment:
+    """The task's attachment if ``user`` has ``need`` on the task (404/403 as for tasks)."""
     get_task_for(user, task_id, need)
     attachment = db.session.get(Attachment, attachment_id) if valid_id(attachment_id) else None
     if attachment is None or attachment.task_id != task_id:

@@ -61,17 +61,27 @@ def _live() -> tuple[Any, ...]:
     return (AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
 
 
-def load_session_user(user_id: object, session_id: object) -> User | None:
-    """The user of a login session that has neither been revoked nor expired, else None.
-
-    The one check behind every authenticated door: API tokens, web cookies, sockets.
-    """
+def login_ids(user_id: object, session_id: object) -> tuple[int, str] | None:
+    """A claimed (user id, login session id), as a token's claims or a cookie hold them
+    (the id as text or a number), if well-formed; else None."""
     if isinstance(user_id, str) and user_id.isdigit() and len(user_id) <= 10:
         user_id = int(user_id)
     if isinstance(user_id, bool) or not (
         isinstance(user_id, int) and valid_id(user_id) and isinstance(session_id, str)
     ):
         return None
+    return user_id, session_id
+
+
+def load_session_user(user_id: object, session_id: object) -> User | None:
+    """The user of a login session that has neither been revoked nor expired, else None.
+
+    The one check behind every authenticated door: API tokens, web cookies, sockets.
+    """
+    ids = login_ids(user_id, session_id)
+    if ids is None:
+        return None
+    user_id, session_id = ids
     query = (
         select(User)
         .join(AuthSession, AuthSession.user_id == User.id)

@@ -23,7 +23,7 @@ from jwt import ExpiredSignatureError, PyJWTError
 from sqlalchemy.exc import SQLAlchemyError
 
 from doable import signals
-from doable.auth.tokens import live_session_ids, load_session_user
+from doable.auth.tokens import live_session_ids, load_session_user, login_ids
 from doable.extensions import db
 from doable.realtime.registry import Registry
 from doable.web.session import SESSION_KEY, USER_KEY
@@ -173,11 +173,10 @@ def _credentials(auth: Any) -> tuple[int, str]:
 
 
 def _checked(user_id: Any, session_id: Any) -> tuple[int, str]:
-    if isinstance(user_id, str) and user_id.isdigit() and len(user_id) <= 10:
-        user_id = int(user_id)
-    if isinstance(user_id, bool) or not isinstance(user_id, int) or not isinstance(session_id, str):
+    ids = login_ids(user_id, session_id)
+    if ids is None:
         raise ConnectionRefusedError("Invalid token")
-    return user_id, session_id
+    return ids
 
 
 def origin_checker(allowed: Iterable[str]) -> Callable[[str | None, dict[str, Any]], bool]:

@@ -8,7 +8,7 @@ from doable.attachments import service
 from doable.attachments.download import file_response
 from doable.attachments.schemas import AttachmentUpload
 from doable.auth.models import User
-from doable.errors import DoableError, NotFound
+from doable.errors import DoableError
 from doable.tasks import service as tasks_service
 from doable.tasks.access import Access, get_task_for
 from doable.web.forms import ConfirmForm, UploadForm
@@ -51,11 +51,9 @@ def download(user: User, task_id: int, attachment_id: int) -> Page:
 @bp.route("/tasks/<int:task_id>/attachments/<int:attachment_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(user: User, task_id: int, attachment_id: int) -> Page:
-    get_task_for(user, task_id, Access.EDIT)
-    listed = service.list_attachments(user=user, task_id=task_id)
-    attachment = next((a for a in listed if a.id == attachment_id), None)
-    if attachment is None:
-        raise NotFound(f"Attachment {attachment_id} not found")
+    attachment = service.get_attachment(
+        user=user, task_id=task_id, attachment_id=attachment_id, need=Access.EDIT
+    )
     form = ConfirmForm()
     if form.validate_on_submit():
         service.delete_attachment(user=user, task_id=task_id, attachment_id=attachment_id)

@@ -68,6 +68,13 @@ def _messages(value: Any) -> list[str]:
     return [str(value)]
 
 
+def user_reference(typed: str | None) -> dict[str, str]:
+    """What a person typed to name a user, as the API's ``UserReference``: usernames
+    cannot contain ``@``, so an ``@`` means an email address."""
+    text = (typed or "").strip()
+    return {"email" if "@" in text else "username": text}
+
+
 class Form(FlaskForm):
     """Base of every form. CSRFProtect checks the token of every POST before any view
     runs (templates render it with ``csrf_field()``), so forms do not check it again."""
@@ -152,9 +159,7 @@ class LoginForm(SchemaForm):
 
     def credentials(self) -> dict[str, str]:
         """Usernames cannot contain ``@``, so an ``@`` means an email address."""
-        login = (self.login.data or "").strip()
-        key = "email" if "@" in login else "username"
-        return {key: login, "password": self.password.data or ""}
+        return {**user_reference(self.login.data), "password": self.password.data or ""}
 
 
 class AccountForm(SchemaForm):
@@ -258,8 +263,7 @@ class ShareForm(SchemaForm):
     field_names = {"email": "who", "username": "who", "user": "who"}
 
     def share_fields(self) -> dict[str, str]:
-        who = (self.who.data or "").strip()
-        return {"email" if "@" in who else "username": who, "permission": self.permission.data}
+        return {**user_reference(self.who.data), "permission": self.permission.data}
 
 
 class UploadForm(SchemaForm):
