@@ -17,6 +17,23 @@ import requests
 DOABLE = str(Path(sys.executable).with_name("doable"))
 
 
+def server_env(database_url: str, folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test ``doable serve``: its database, ``folder/instance``,
+    the test secret, cheap password hashes and no Redis; ``extra`` adds or overrides."""
+    from tests.conftest import TEST_SECRET
+
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TEST_SECRET,
+        "DOABLE_INSTANCE_PATH": str(folder / "instance"),
+        "DOABLE_ARGON2_TIME_COST": "1",
+        "DOABLE_ARGON2_MEMORY_COST": "1024",
+        "DOABLE_ARGON2_PARALLELISM": "1",
+        "REDIS_URL": "",
+        **extra,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

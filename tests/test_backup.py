@@ -8,25 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_SECRET, _create_postgres_database, _drop_postgres_database
+from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.realtime.clients import User, log_in, new_user
-from tests.servers import DOABLE, running_server
+from tests.servers import DOABLE, running_server, server_env
 
 pytestmark = pytest.mark.slow
 
 
 def _env(database_url: str, folder: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "REDIS_URL": "",
-        "DOABLE_ENV": "production",
-        "DOABLE_INSTANCE_PATH": str(folder / "instance"),
-        "DOABLE_UPLOAD_DIR": str(folder / "uploads"),
-        "DOABLE_ARGON2_TIME_COST": "1",
-        "DOABLE_ARGON2_MEMORY_COST": "1024",
-        "DOABLE_ARGON2_PARALLELISM": "1",
-    }
+    uploads = str(folder / "uploads")
+    return server_env(database_url, folder, DOABLE_ENV="production", DOABLE_UPLOAD_DIR=uploads)
 
 
 def _run(*command: str, env: dict[str, str] | None = None) -> None:

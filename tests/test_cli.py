@@ -16,21 +16,7 @@ import sqlalchemy as sa
 
 from doable.auth.models import User
 from doable.extensions import db
-from tests.conftest import TEST_SECRET
-from tests.servers import DOABLE, running_server, start_server, stop_server
-
-
-def server_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "DOABLE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DOABLE_ARGON2_TIME_COST": "1",
-        "DOABLE_ARGON2_MEMORY_COST": "1024",
-        "DOABLE_ARGON2_PARALLELISM": "1",
-        "REDIS_URL": "",
-        **extra,
-    }
+from tests.servers import DOABLE, running_server, server_env, start_server, stop_server
 
 
 def test_create_user_with_password_on_stdin_creates_a_working_account(app, runner, api):

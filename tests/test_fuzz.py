@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import TEST_SECRET, _create_postgres_database, _drop_postgres_database
-from tests.servers import running_server
+from tests.conftest import _create_postgres_database, _drop_postgres_database
+from tests.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent / "fuzz"
@@ -32,17 +32,12 @@ USERS = {"fuzz-alice": "fuzz-password-1", "fuzz-bob": "fuzz-password-2"}
 @pytest.mark.timeout(int(BUDGET) + 240)
 def test_schemathesis_finds_nothing(postgres_admin_engine, tmp_path: Path):
     name, database_url = _create_postgres_database(postgres_admin_engine)
-    env = {
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "REDIS_URL": "",
-        "DOABLE_ENV": "production",
-        "DOABLE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DOABLE_RATELIMIT_ENABLED": "false",  # the limits have tests of their own
-        "DOABLE_ARGON2_TIME_COST": "1",
-        "DOABLE_ARGON2_MEMORY_COST": "1024",
-        "DOABLE_ARGON2_PARALLELISM": "1",
-    }
+    env = server_env(
+        database_url,
+        tmp_path,
+        DOABLE_ENV="production",
+        DOABLE_RATELIMIT_ENABLED="false",  # the limits have tests of their own
+    )
     report = tmp_path / "schemathesis.txt"
     try:
         with running_server(env, "--threads", "16", log_path=tmp_path / "serve.log") as base:

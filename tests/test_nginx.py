@@ -16,9 +16,9 @@ import pytest
 import requests
 import urllib3
 
-from tests.conftest import TEST_SECRET, service_missing
+from tests.conftest import service_missing
 from tests.realtime.clients import Listener
-from tests.servers import free_port, running_server
+from tests.servers import free_port, running_server, server_env
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,18 +62,13 @@ def through_nginx(tmp_path: Path) -> Iterator[tuple[str, requests.Session]]:
          "-out", str(tmp_path / "cert.pem")],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'doable.sqlite3'}",
-        "SECRET_KEY": TEST_SECRET,
-        "REDIS_URL": "",
-        "DOABLE_ENV": "production",
-        "DOABLE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "DOABLE_PROXY_HOPS": "1",
-        "DOABLE_TRUSTED_HOSTS": f"{PAGE_HOST},127.0.0.1",
-        "DOABLE_ARGON2_TIME_COST": "1",
-        "DOABLE_ARGON2_MEMORY_COST": "1024",
-        "DOABLE_ARGON2_PARALLELISM": "1",
-    }
+    env = server_env(
+        f"sqlite:///{tmp_path / 'doable.sqlite3'}",
+        tmp_path,
+        DOABLE_ENV="production",
+        DOABLE_PROXY_HOPS="1",
+        DOABLE_TRUSTED_HOSTS=f"{PAGE_HOST},127.0.0.1",
+    )
     with running_server(env, log_path=tmp_path / "serve.log") as upstream:
         http, https = free_port(), free_port()
         server_blocks = _runnable(

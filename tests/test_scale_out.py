@@ -14,12 +14,11 @@ import requests
 
 from tests.conftest import (
     REDIS_TEST_URL,
-    TEST_SECRET,
     _create_postgres_database,
     _drop_postgres_database,
 )
 from tests.realtime.clients import PASSWORD, listen, new_user
-from tests.servers import running_server
+from tests.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 API_LIMIT = 6
@@ -43,20 +42,16 @@ def instances(
         name, database_url = _create_postgres_database(postgres_admin_engine)
         stack.callback(_drop_postgres_database, postgres_admin_engine, name)
         stack.callback(_forget, prefix)
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": REDIS_TEST_URL,
-            "SECRET_KEY": TEST_SECRET,
-            "DOABLE_ENV": "production",
-            "DOABLE_INSTANCE_PATH": str(tmp / "instance"),
-            "DOABLE_UPLOAD_DIR": str(tmp / "uploads"),  # shared, as on one NFS volume
-            "DOABLE_REDIS_PREFIX": prefix,
-            "DOABLE_ARGON2_TIME_COST": "1",
-            "DOABLE_ARGON2_MEMORY_COST": "1024",
-            "DOABLE_ARGON2_PARALLELISM": "1",
-            "DOABLE_AUTH_RATE_LIMIT": "1000 per minute",
-            "DOABLE_API_RATE_LIMIT": f"{API_LIMIT} per minute",
-        }
+        env = server_env(
+            database_url,
+            tmp,
+            REDIS_URL=REDIS_TEST_URL,
+            DOABLE_ENV="production",
+            DOABLE_UPLOAD_DIR=str(tmp / "uploads"),  # shared, as on one NFS volume
+            DOABLE_REDIS_PREFIX=prefix,
+            DOABLE_AUTH_RATE_LIMIT="1000 per minute",
+            DOABLE_API_RATE_LIMIT=f"{API_LIMIT} per minute",
+        )
         first = stack.enter_context(
             running_server(env, "--workers", "2", log_path=Path(tmp / "a.log"))
         )

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import running_server
-from tests.test_cli import server_env
+from tests.servers import running_server, server_env
 
 
 def _register(base: str, name: str) -> requests.Response:

@@ -16,8 +16,7 @@ import pytest
 
 from tests.conftest import service_missing
 from tests.factories import PASSWORD
-from tests.servers import running_server
-from tests.test_cli import server_env
+from tests.servers import running_server, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [

@@ -30,7 +30,8 @@ import redis
 import requests
 import sqlalchemy as sa
 
-from tests.conftest import TEST_SECRET, service_missing
+from tests import servers
+from tests.conftest import service_missing
 from tests.realtime.clients import PASSWORD
 from tests.servers import free_port
 
@@ -40,20 +41,10 @@ SMALL_DISK_BYTES = 2 * 1024 * 1024
 REDIS_OPTIONS = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no")
 
 
-def server_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
-    """``doable serve`` in production mode (JSON logs), with cheap password hashes."""
-    return {
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "DOABLE_ENV": "production",
-        "DOABLE_INSTANCE_PATH": str(instance),
-        "DOABLE_ARGON2_TIME_COST": "1",
-        "DOABLE_ARGON2_MEMORY_COST": "1024",
-        "DOABLE_ARGON2_PARALLELISM": "1",
-        "DOABLE_RATELIMIT_ENABLED": "false",
-        "REDIS_URL": "",
-        **extra,
-    }
+def server_env(database_url: str, folder: Path, **extra: str) -> dict[str, str]:
+    """``doable serve`` in production mode (JSON logs), rate limits off unless asked."""
+    production = {"DOABLE_ENV": "production", "DOABLE_RATELIMIT_ENABLED": "false", **extra}
+    return servers.server_env(database_url, folder, **production)
 
 
 # --- PostgreSQL ------------------------------------------------------------------------

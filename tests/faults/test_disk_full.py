@@ -40,7 +40,7 @@ def test_upload_to_a_full_disk_answers_507_and_leaves_nothing_half_written(
     log_path = tmp_path / "serve.log"
     env = server_env(
         f"sqlite:///{tmp_path / 'doable.sqlite3'}",
-        tmp_path / "instance",
+        tmp_path,
         DOABLE_UPLOAD_DIR=str(small_disk),
     )
     with running_server(env, log_path=log_path) as base:

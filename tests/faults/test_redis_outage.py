@@ -109,7 +109,7 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
     log_path = tmp_path / "serve.log"
     env = server_env(
         f"sqlite:///{tmp_path / 'doable.sqlite3'}",
-        tmp_path / "instance",
+        tmp_path,
         REDIS_URL=own_redis.url,
         DOABLE_RATELIMIT_ENABLED="true",
         DOABLE_AUTH_RATE_LIMIT=f"{LIMIT} per minute",

@@ -111,7 +111,7 @@ def test_killing_workers_under_load_loses_no_acknowledged_write(
     log_path = tmp_path / "serve.log"
     env = server_env(
         own_database_url,
-        tmp_path / "instance",
+        tmp_path,
         REDIS_URL=redis_url,
         DOABLE_REDIS_PREFIX=redis_prefix,
     )

@@ -19,12 +19,11 @@ import redis
 
 from tests.conftest import (
     REDIS_TEST_URL,
-    TEST_SECRET,
     _create_postgres_database,
     _drop_postgres_database,
     service_missing,
 )
-from tests.servers import running_server
+from tests.servers import running_server, server_env
 
 
 @dataclass
@@ -43,21 +42,18 @@ class Deployment:
         return self.urls[-1]
 
 
-def _env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": TEST_SECRET,
-        "DOABLE_INSTANCE_PATH": str(instance),
-        "DOABLE_ENV": "production",
-        "DOABLE_ARGON2_TIME_COST": "1",
-        "DOABLE_ARGON2_MEMORY_COST": "1024",
-        "DOABLE_ARGON2_PARALLELISM": "1",
-        "DOABLE_RATELIMIT_ENABLED": "false",
-        "DOABLE_REALTIME_ALLOWED_ORIGINS": "https://tasks.example.org",
-        "DOABLE_REALTIME_SESSION_CHECK": "1",
-        "REDIS_URL": "",
-        **extra,
-    }
+def _env(database_url: str, folder: Path, **extra: str) -> dict[str, str]:
+    return server_env(
+        database_url,
+        folder,
+        **{
+            "DOABLE_ENV": "production",
+            "DOABLE_RATELIMIT_ENABLED": "false",
+            "DOABLE_REALTIME_ALLOWED_ORIGINS": "https://tasks.example.org",
+            "DOABLE_REALTIME_SESSION_CHECK": "1",
+            **extra,
+        },
+    )
 
 
 def _redis_available() -> None:
@@ -85,7 +81,7 @@ def deployment(
     with ExitStack() as stack:
         if request.param == "sqlite":
             database_url = f"sqlite:///{tmp / 'doable.sqlite3'}"
-            env = _env(database_url, tmp / "instance")
+            env = _env(database_url, tmp)
             log = tmp / "serve.log"
             url = stack.enter_context(running_server(env, log_path=log))
             yield Deployment("sqlite", [url], [log], database_url)
@@ -96,9 +92,7 @@ def deployment(
         stack.callback(_drop_postgres_database, admin, name)
         prefix = f"doable-test-{uuid.uuid4().hex[:12]}"
         stack.callback(_forget_prefix, prefix)
-        env = _env(
-            database_url, tmp / "instance", REDIS_URL=REDIS_TEST_URL, DOABLE_REDIS_PREFIX=prefix
-        )
+        env = _env(database_url, tmp, REDIS_URL=REDIS_TEST_URL, DOABLE_REDIS_PREFIX=prefix)
         urls, logs = [], []
         for index, args in enumerate((["--workers", "2"], [])):
             log = tmp / f"serve-{index}.log"
