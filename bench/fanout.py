@@ -30,7 +30,7 @@ import socketio
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import DOABLE, HERE, SECRET, free_port, stop, wait_up
+from run import DOABLE, HERE, SECRET, add_service_options, free_port, stop, wait_up
 
 PASSWORD = "bench-password"
 CLIENTS = 100
@@ -168,10 +168,7 @@ def main() -> None:
     parser.add_argument("--configs", default="sqlite,postgresql")
     parser.add_argument("--updates", type=int, default=50)
     parser.add_argument("--gap", type=float, default=0.1, help="seconds between changes")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
-    parser.add_argument(
-        "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
+    add_service_options(parser)
     args = parser.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = HERE / "out" / f"fanout-{stamp}"

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fanout import percentile
-from run import DOABLE, HERE, SECRET, free_port, stop, wait_up
+from run import DOABLE, HERE, SECRET, add_service_options, free_port, stop, wait_up
 
 PASSWORD = "load-test-password"
 USERS = 20
@@ -156,10 +156,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--rate", type=float, default=30, help="requests per second")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
-    parser.add_argument(
-        "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
+    add_service_options(parser)
     args = parser.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = HERE / "out" / f"load-{stamp}"

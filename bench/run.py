@@ -77,6 +77,14 @@ class Result:
     requests: int
 
 
+def add_service_options(parser: argparse.ArgumentParser) -> None:
+    """Where the benchmarks find the local Redis and PostgreSQL."""
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -440,10 +448,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
-    parser.add_argument(
-        "--postgres-admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
+    add_service_options(parser)
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
