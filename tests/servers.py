@@ -95,7 +95,7 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path, limit
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or booting
             pass
         time.sleep(0.1)
     raise RuntimeError(f"doable serve did not answer within {limit}s:\n{log.read_text()}")

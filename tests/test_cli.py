@@ -79,11 +79,14 @@ def test_db_upgrade_creates_the_schema(empty_database_url: str, tmp_path: Path):
         engine.dispose()
 
 
-def serve_refused(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def serve_refused(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``doable serve`` with options it must refuse (exit 2, usage error)."""
+    database_url = f"sqlite:///{tmp_path / 'x.sqlite3'}"
     done = subprocess.run(
         [DOABLE, "serve", *args],
-        env={**server_env(f"sqlite:///{tmp_path / 'x.sqlite3'}", tmp_path), "PATH": "/usr/bin"},
+        env={**server_env(database_url, tmp_path, **(env or {})), "PATH": "/usr/bin"},
         capture_output=True,
         text=True,
         timeout=60,
@@ -99,9 +102,11 @@ def test_serve_with_several_workers_and_no_redis_is_refused(tmp_path: Path):
     assert not (tmp_path / "x.sqlite3").exists() or (tmp_path / "x.sqlite3").stat().st_size == 0
 
 
-def test_serve_refuses_fewer_connections_than_threads(tmp_path: Path):
-    done = serve_refused(tmp_path, "--threads", "16", "--worker-connections", "8")
-    assert "--worker-connections (8) must be at least --threads (16)" in done.stderr
+def test_serve_with_several_workers_refuses_long_polling(tmp_path: Path):
+    """Polling sessions cannot be pinned to one of several workers sharing a port."""
+    done = serve_refused(tmp_path, "--workers", "2", env={"REDIS_URL": "redis://127.0.0.1:9"})
+    assert "long-polling" in done.stderr
+    assert "DOABLE_REALTIME_TRANSPORTS=websocket" in done.stderr
 
 
 @pytest.mark.slow
@@ -131,7 +136,7 @@ def test_serve_migrates_a_fresh_database_and_answers_over_http(
         assert me.json()["username"] == "alice"
         assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
     log = (tmp_path / "serve.log").read_text()
-    assert "Using worker: doable.cli.Worker" in log  # gunicorn gthread, closing sockets on exit
+    assert "Using worker: doable.server.Worker" in log  # gunicorn gevent, closing sockets on exit
     request_id = registered.headers["X-Request-Id"]
     assert f"[{request_id}] doable.access: POST /api/register 201" in log
     assert "doable.access: GET /api/me 200" in log

@@ -18,7 +18,7 @@ from doable.config import DEFAULTS
 from tests.servers import DOABLE
 
 ROOT = Path(__file__).resolve().parent.parent
-SHELL_VALUES = {"$PORT": "5000", "${WEB_CONCURRENCY:-2}": "2"}
+SHELL_VALUES = {"$PORT": "5000", "%i": "5001"}  # %i: the systemd template unit's port
 
 
 def _doable_lines() -> list[tuple[str, list[str]]]:

@@ -40,7 +40,7 @@ def test_schemathesis_finds_nothing(postgres_admin_engine, tmp_path: Path):
     )
     report = tmp_path / "schemathesis.txt"
     try:
-        with running_server(env, "--threads", "16", log_path=tmp_path / "serve.log") as base:
+        with running_server(env, log_path=tmp_path / "serve.log") as base:
             for username, password in USERS.items():
                 body = {"username": username, "email": f"{username}@example.com"}
                 registered = requests.post(

@@ -5,19 +5,23 @@ on this machine. Pages, API, uploads and a Socket.IO connection all go through i
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
+import socketio
 import urllib3
 
-from tests.conftest import service_missing
-from tests.realtime.clients import Listener
+from tests.conftest import REDIS_TEST_URL, service_missing
+from tests.realtime.clients import WAIT, Listener
+from tests.realtime.conftest import _forget_prefix, _redis_available
 from tests.servers import free_port, running_server, server_env
 
 pytestmark = pytest.mark.slow
@@ -32,10 +36,11 @@ def _documented_config() -> str:
     return page[start : page.index("```", start)]
 
 
-def _runnable(config: str, upstream: int, http: int, https: int, tls: Path) -> str:
+def _runnable(config: str, upstreams: list[int], http: int, https: int, tls: Path) -> str:
     """The documented config with this machine's ports and a throwaway certificate."""
     swaps = [
-        ("server 127.0.0.1:5000;", f"server 127.0.0.1:{upstream};"),
+        ("server 127.0.0.1:5001;", f"server 127.0.0.1:{upstreams[0]};"),
+        ("server 127.0.0.1:5002;", f"server 127.0.0.1:{upstreams[1]};"),
         ("listen 80;", f"listen 127.0.0.1:{http};"),
         ("listen 443 ssl http2;", f"listen 127.0.0.1:{https} ssl http2;"),
     ]
@@ -62,18 +67,24 @@ def through_nginx(tmp_path: Path) -> Iterator[tuple[str, requests.Session]]:
          "-out", str(tmp_path / "cert.pem")],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
+    _redis_available()
+    prefix = f"doable-test-{uuid.uuid4().hex[:12]}"
     env = server_env(
         f"sqlite:///{tmp_path / 'doable.sqlite3'}",
         tmp_path,
         DOABLE_ENV="production",
         DOABLE_PROXY_HOPS="1",
         DOABLE_TRUSTED_HOSTS=f"{PAGE_HOST},127.0.0.1",
+        REDIS_URL=REDIS_TEST_URL,
+        DOABLE_REDIS_PREFIX=prefix,
     )
-    with running_server(env, log_path=tmp_path / "serve.log") as upstream:
+    with (
+        running_server(env, log_path=tmp_path / "serve-1.log") as first,
+        running_server(env, log_path=tmp_path / "serve-2.log") as second,
+    ):
         http, https = free_port(), free_port()
-        server_blocks = _runnable(
-            _documented_config(), int(upstream.rsplit(":", 1)[1]), http, https, tmp_path
-        )
+        ports = [int(url.rsplit(":", 1)[1]) for url in (first, second)]
+        server_blocks = _runnable(_documented_config(), ports, http, https, tmp_path)
         (tmp_path / "nginx.conf").write_text(
             f"daemon off;\npid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\n"
             "events {}\nhttp {\n"
@@ -110,6 +121,7 @@ def through_nginx(tmp_path: Path) -> Iterator[tuple[str, requests.Session]]:
         finally:
             nginx.terminate()
             nginx.wait(timeout=10)
+            _forget_prefix(prefix)
 
 
 def test_the_api_pages_and_uploads_work_through_the_documented_nginx(through_nginx):
@@ -166,3 +178,29 @@ def test_a_page_on_the_public_origin_opens_a_socket_through_nginx(through_nginx)
         assert listener.expect("task_created")["id"] == created["id"]
     finally:
         listener.close()
+
+
+def test_a_client_with_default_options_polls_then_upgrades_through_nginx(through_nginx):
+    """Long-polling first, as the JavaScript client does by default: every request of the
+    session reaches the one process holding it (``hash $remote_addr``), then the
+    WebSocket upgrade does too."""
+    base, http = through_nginx
+    body = {"username": "carol", "email": "carol@example.com", "password": "secret123"}
+    assert http.post(f"{base}/api/register", json=body, timeout=10).status_code == 201
+    token = http.post(
+        f"{base}/api/login", json={"username": "carol", "password": "secret123"}, timeout=10
+    ).json()["token"]
+    # The fixture's session: it trusts the throwaway certificate, whatever the environment.
+    client = socketio.Client(reconnection=False, http_session=http)
+    events: queue.Queue[dict] = queue.Queue()
+    client.on("task_created", events.put)
+    client.connect(base, auth={"token": token}, wait_timeout=WAIT)  # default transports
+    try:
+        for n in range(3):  # several polls and posts of one session, then the upgrade
+            created = http.post(
+                f"{base}/api/tasks", json={"title": f"Polled {n}"},
+                headers={"Authorization": f"Bearer {token}"}, timeout=10,
+            ).json()  # fmt: skip
+            assert events.get(timeout=WAIT)["id"] == created["id"]
+    finally:
+        client.disconnect()

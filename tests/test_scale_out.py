@@ -51,6 +51,7 @@ def instances(
             DOABLE_REDIS_PREFIX=prefix,
             DOABLE_AUTH_RATE_LIMIT="1000 per minute",
             DOABLE_API_RATE_LIMIT=f"{API_LIMIT} per minute",
+            DOABLE_REALTIME_TRANSPORTS="websocket",  # several workers on one port
         )
         first = stack.enter_context(
             running_server(env, "--workers", "2", log_path=Path(tmp / "a.log"))

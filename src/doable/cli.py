@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
-import threading
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Config, Flask
 from flask.cli import FlaskGroup, with_appcontext
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
 
 from doable.config import ConfigError
 from doable.errors import DoableError
@@ -49,21 +48,22 @@ def main() -> None:
         load_dotenv=False,
         help="Doable, a self-hosted task manager.",
     )
+    # On the group itself, so running it never builds the app in gunicorn's master.
+    cli.add_command(serve_command)
     cli.main(prog_name="doable")
 
 
-class Worker(ThreadWorker):
-    """Gunicorn's gthread worker, plus: on SIGTERM it closes its open sockets.
+def _settings() -> Config:
+    """The checked settings alone, without building the app: the master process of
+    ``doable serve`` starts no extension (their threads would not survive the fork)."""
+    from doable.config import instance_path_from_env, load_config
 
-    Each socket holds a request thread; without this a worker would wait the whole
-    graceful timeout for them. Requests in flight still finish.
-    """
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        super().handle_exit(sig, frame)
-        from doable.realtime.sockets import close_local_sockets
-
-        threading.Thread(target=close_local_sockets, args=(self.wsgi,), daemon=True).start()
+    bare = Flask("doable", instance_path=instance_path_from_env())
+    try:
+        load_config(bare)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return bare.config
 
 
 class GunicornServer(BaseApplication):
@@ -84,46 +84,61 @@ class GunicornServer(BaseApplication):
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option(
-    "--threads",
-    default=8,
+    "--workers",
+    default=1,
     show_default=True,
-    type=click.IntRange(1, 1000),
-    help="Threads per worker: concurrent requests (and open sockets) each worker holds.",
+    type=click.IntRange(1, 64),
+    help="Worker processes on this port (each one uses one CPU core).",
 )
 @click.option(
     "--worker-connections",
-    type=click.IntRange(1, 100_000),
-    help="Connections one worker holds, idle keep-alive ones included (default: twice "
-    "--threads). Kept low so a burst of clients spreads over all workers instead of "
-    "piling onto the first one that wakes.",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Connections one worker holds at once: open sockets, requests and idle "
+    "keep-alive connections together. Each costs memory, not a thread.",
 )
-@with_appcontext
-def serve_command(
-    host: str, port: int, workers: int, threads: int, worker_connections: int | None
-) -> None:
-    """Apply pending migrations, then run the production server (gunicorn, gthread)."""
-    from flask_migrate import upgrade
+def serve_command(host: str, port: int, workers: int, worker_connections: int) -> None:
+    """Apply pending migrations, then run the production server (gunicorn, gevent)."""
+    from doable.server import raise_open_files_limit
 
-    if workers > 1 and not current_app.config["REDIS_URL"]:
+    config = _settings()
+    if workers > 1 and not config["REDIS_URL"]:
         raise click.UsageError(
             "--workers > 1 needs REDIS_URL: rate limits and real-time events are shared "
             "between worker processes through Redis"
         )
-    if worker_connections is not None and worker_connections < threads:
+    if workers > 1 and "polling" in config["REALTIME_TRANSPORTS"]:
         raise click.UsageError(
-            f"--worker-connections ({worker_connections}) must be at least --threads "
-            f"({threads}): each open socket holds a thread and a connection"
+            "--workers > 1 cannot serve Socket.IO over long-polling: the requests of one "
+            "polling session must all reach the same process, and workers on one port "
+            "share it at random. Run one worker per process behind a front that pins each "
+            "client to one of them (docs/deploy.md), or set "
+            "DOABLE_REALTIME_TRANSPORTS=websocket"
         )
-    upgrade()
-    production = current_app.config["ENV"] == "production"
+    open_files = raise_open_files_limit()
+    if open_files < worker_connections + 100:
+        click.echo(
+            f"warning: this process may open {open_files} files, fewer than "
+            f"--worker-connections ({worker_connections}); raise `ulimit -n`",
+            err=True,
+        )
+    # In a process of its own, like the workers: this one stays a bare gunicorn master.
+    migrated = subprocess.run([sys.executable, "-m", "doable", "db", "upgrade"], check=False)
+    if migrated.returncode != 0:
+        raise click.ClickException("the database migrations failed (see above)")
+    # Import (not build) the app here, once: the workers inherit the modules, already
+    # patched for gevent, and boot in a fraction of the time.
+    import doable.app  # noqa: F401
+
+    production = config["ENV"] == "production"
     GunicornServer(
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": "doable.cli.Worker",
-            "threads": threads,
+            "worker_class": "doable.server.Worker",
+            "worker_connections": worker_connections,
             "preload_app": False,
             # gunicorn 27's control socket defaults to one path per user: every server
             # on the host would share it. Doable is managed by signals; keep it off.
@@ -133,10 +148,12 @@ def serve_command(
             "limit_request_line": 8190,
             "timeout": 30,
             "graceful_timeout": 30,
+            # Must not be 0: the gevent worker then reads headers without any deadline.
+            # The deadline itself is DOABLE_REQUEST_HEADER_TIMEOUT (doable.server).
             "keepalive": 5,
-            "worker_connections": worker_connections or threads * 2,
-            "max_requests": 10000,
-            "max_requests_jitter": 1000,
+            # No recycling after N requests: a recycled worker drops every socket it
+            # holds, and thousands of clients would reconnect at once.
+            "max_requests": 0,
             # One access line per request comes from the app (doable.logs), with the user.
             "accesslog": None,
             **({"logconfig_dict": JSON_SERVER_LOGS} if production else {}),
@@ -187,6 +204,5 @@ def attachments_gc_command() -> None:
 
 
 def register_commands(app: Flask) -> None:
-    app.cli.add_command(serve_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(attachments_group)

@@ -55,6 +55,20 @@ DEFAULTS: dict[str, Any] = {
     "REALTIME_PING_INTERVAL": 25,
     # Seconds between re-checks of the logins behind this process's open sockets
     "REALTIME_SESSION_CHECK": 30,
+    # Socket.IO transports offered: long-polling (then the upgrade) and WebSocket
+    "REALTIME_TRANSPORTS": ["polling", "websocket"],
+    # Seconds an Engine.IO connection may stay open without a valid Socket.IO CONNECT
+    "REALTIME_CONNECT_TIMEOUT": 10,
+    # Open sockets one user may hold (all processes), and one client address (this process)
+    "REALTIME_MAX_SOCKETS_PER_USER": 50,
+    "REALTIME_MAX_SOCKETS_PER_ADDRESS": 1000,
+    # Seconds a client may take to send a request line and headers (also the keep-alive
+    # idle limit), and the body's grace period and minimum rate in bytes a second
+    "REQUEST_HEADER_TIMEOUT": 10,
+    "REQUEST_BODY_TIMEOUT": 20,
+    "REQUEST_BODY_MIN_RATE": 1000,
+    # POST /api/token/refresh per client address (a client refreshes every 15 minutes)
+    "REFRESH_RATE_LIMIT": "30 per minute",
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
     "PROXY_HOPS": 0,
     # Host names the server answers to (None: any); e.g. "tasks.example.com"
@@ -190,6 +204,23 @@ def _origins(config: Config, key: str) -> None:
     config[key] = [origin.lower() for origin in value]
 
 
+def _transports(config: Config, key: str) -> None:
+    """Socket.IO transports: ``polling`` and/or ``websocket``, list or comma-separated."""
+    value = config[key]
+    if isinstance(value, str):
+        value = [item.strip().lower() for item in value.split(",") if item.strip()]
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not set(value) <= {"polling", "websocket"}
+    ):
+        raise ConfigError(
+            f"{_env_name(key)} must be polling, websocket or both (comma-separated), "
+            f"got {config[key]!r}"
+        )
+    config[key] = list(dict.fromkeys(value))
+
+
 def _coerce(config: Config) -> None:
     for key in (
         "ACCESS_TOKEN_TTL",
@@ -203,6 +234,12 @@ def _coerce(config: Config) -> None:
         "ARGON2_PARALLELISM",
         "REALTIME_PING_INTERVAL",
         "REALTIME_SESSION_CHECK",
+        "REALTIME_CONNECT_TIMEOUT",
+        "REALTIME_MAX_SOCKETS_PER_USER",
+        "REALTIME_MAX_SOCKETS_PER_ADDRESS",
+        "REQUEST_HEADER_TIMEOUT",
+        "REQUEST_BODY_TIMEOUT",
+        "REQUEST_BODY_MIN_RATE",
         "MAX_FORM_PARTS",
         "MAX_FORM_MEMORY_SIZE",
         "DB_POOL_SIZE",
@@ -214,9 +251,11 @@ def _coerce(config: Config) -> None:
     _origins(config, "CORS_ORIGINS")
     _host_names(config, "TRUSTED_HOSTS")
     _origins(config, "REALTIME_ALLOWED_ORIGINS")
+    _transports(config, "REALTIME_TRANSPORTS")
     _boolean(config, "RATELIMIT_ENABLED")
     _rate_limit(config, "AUTH_RATE_LIMIT")
     _rate_limit(config, "API_RATE_LIMIT")
+    _rate_limit(config, "REFRESH_RATE_LIMIT")
     if config["ENV"] not in ("development", "production", "testing"):
         raise ConfigError(
             f"DOABLE_ENV must be development, production or testing, got {config['ENV']!r}"

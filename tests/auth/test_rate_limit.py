@@ -38,6 +38,24 @@ def test_auth_limit_counts_login_and_register_together(make_app):
     assert refused.mimetype == "application/problem+json"
 
 
+def test_token_refresh_is_limited_per_address_in_its_own_bucket(make_app):
+    """Refreshing needs no password, so anyone may call it: limited like login, but in a
+    bucket of its own, so a team refreshing every 15 minutes never locks out logins."""
+    app = make_app(
+        RATELIMIT_ENABLED=True, REFRESH_RATE_LIMIT="3 per minute", AUTH_RATE_LIMIT="2 per minute"
+    )
+    client = app.test_client()
+    body = {"refresh_token": "not-a-token"}
+    statuses = [client.post("/api/token/refresh", json=body).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    refused = client.post("/api/token/refresh", json=body)
+    assert refused.mimetype == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert refused.headers["X-RateLimit-Limit"] == "3"
+    login = {"email": "a@example.com", "password": "whatever-pw"}
+    assert client.post("/api/login", json=login).status_code == 401  # its own bucket
+
+
 @pytest.mark.slow
 def test_auth_limit_is_shared_by_two_server_processes_through_redis(
     empty_database_url: str, redis_url: str, redis_prefix: str, tmp_path: Path
@@ -75,6 +93,7 @@ def test_auth_limit_is_shared_by_the_workers_of_one_server(
         REDIS_URL=redis_url,
         DOABLE_AUTH_RATE_LIMIT="3 per minute",
         DOABLE_RATELIMIT_KEY_PREFIX=redis_prefix,
+        DOABLE_REALTIME_TRANSPORTS="websocket",  # several workers on one port
     )
     with running_server(env, "--workers", "3", log_path=tmp_path / "w.log") as base:
         # New connections each time, so gunicorn spreads them over its workers.

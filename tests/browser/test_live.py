@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from playwright.sync_api import expect
 
+from tests.browser.conftest import Visitor
+from tests.conftest import service_missing
 from tests.factories import PASSWORD
+from tests.faults.conftest import RedisServer
+from tests.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -126,3 +134,59 @@ def test_page_socket_of_a_revoked_login_is_refused_and_stops_retrying(
     ).raise_for_status()  # ends every login of alice, this browser's too
 
     expect(page.locator("html")).to_have_attribute("data-live", "refused", timeout=15_000)
+
+
+def test_page_socket_refused_while_redis_is_away_retries_and_comes_back(
+    browser: Any, tmp_path: Path
+) -> None:
+    """Redis briefly away: the server refuses new sockets with ``retry: true``; live.js
+    keeps trying with backoff instead of giving up, and is live again once Redis is."""
+    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
+    if not binary:
+        service_missing("redis-server is not installed")
+    (tmp_path / "redis").mkdir()
+    own_redis = RedisServer(str(binary), tmp_path / "redis")
+    own_redis.start()
+    env = server_env(
+        f"sqlite:///{tmp_path / 'doable.sqlite3'}",
+        tmp_path,
+        REDIS_URL=own_redis.url,
+        DOABLE_RATELIMIT_ENABLED="false",
+    )
+    try:
+        with running_server(env, log_path=tmp_path / "serve.log") as base:
+            alice = Visitor(browser.new_context(), base)
+            try:
+                name = alice.register()
+                auth = _token(base, name)
+                own_redis.stop()
+                alice.page.goto(f"{base}/tasks")
+                # Refused for now, told to retry: it waits and tries again, never "refused".
+                expect(alice.page.locator("html")).to_have_attribute(
+                    "data-live", "waiting", timeout=10_000
+                )
+                own_redis.start()
+                expect(alice.page.locator("html")).to_have_attribute(
+                    "data-live", "connected", timeout=45_000
+                )
+                # Live for real: a change made elsewhere shows up. The server's own Redis
+                # subscription reconnects on a backoff of its own, so changes are made
+                # until one arrives (bounded).
+                deadline = time.monotonic() + 30
+                shown = alice.page.locator(".task-row")
+                while shown.count() == 0:
+                    assert time.monotonic() < deadline, "no live update after Redis came back"
+                    requests.post(
+                        f"{base}/api/tasks",
+                        json={"title": "After the blip"},
+                        headers=auth,
+                        timeout=10,
+                    ).raise_for_status()
+                    with contextlib.suppress(AssertionError):
+                        expect(shown.first).to_be_visible(timeout=1_000)
+                expect(shown.first.locator(".task-title")).to_have_text("After the blip")
+                assert alice.problems == []
+            finally:
+                alice.context.close()
+    finally:
+        own_redis.stop()

@@ -74,7 +74,7 @@ def test_postgres_restart_gives_503_then_recovers_without_restarting_doable(
     database_url = own_postgres.create_database("doable")
     log_path = tmp_path / "serve.log"
     env = server_env(database_url, tmp_path)
-    with running_server(env, "--threads", "4", log_path=log_path) as base:
+    with running_server(env, log_path=log_path) as base:
         token = register_and_log_in(base, "alice")
         headers = {"Authorization": f"Bearer {token}"}
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200

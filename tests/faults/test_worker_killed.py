@@ -114,8 +114,9 @@ def test_killing_workers_under_load_loses_no_acknowledged_write(
         tmp_path,
         REDIS_URL=redis_url,
         DOABLE_REDIS_PREFIX=redis_prefix,
+        DOABLE_REALTIME_TRANSPORTS="websocket",  # several workers on one port
     )
-    process, base = start_server(env, "--workers", "2", "--threads", "4", log_path=log_path)
+    process, base = start_server(env, "--workers", "2", log_path=log_path)
     killed: list[int] = []
     try:
         wait_until(lambda: len(worker_pids(process.pid)) == 2, 10, what="two workers")

@@ -93,8 +93,10 @@ def listen(user: User, base: str | None = None) -> Listener:
     return Listener().connect(base or user.base, auth={"token": user.token})
 
 
-def refused(base: str, auth: Any = None, origin: str | None = None) -> str:
-    """Connect, expecting a refusal; the reason the server gave."""
+def refused(base: str, auth: Any = None, origin: str | None = None) -> dict[str, Any]:
+    """Connect, expecting a refusal: what the server said, as
+    ``{"message": ..., "reason": ..., "retry": ...}`` (reason and retry are None when the
+    refusal carried none, as the Origin check's does)."""
     listener = Listener(origin)
     messages: list[Any] = []
     listener.client.on("connect_error", lambda data=None: messages.append(data))
@@ -103,7 +105,12 @@ def refused(base: str, auth: Any = None, origin: str | None = None) -> str:
     except socketio.exceptions.ConnectionError as exc:
         data = messages[0] if messages else None
         if isinstance(data, dict):
-            return str(data.get("message"))
-        return str(data or exc)
+            extra = data.get("data") or {}
+            return {
+                "message": str(data.get("message")),
+                "reason": extra.get("reason"),
+                "retry": extra.get("retry"),
+            }
+        return {"message": str(data or exc), "reason": None, "retry": None}
     listener.close()
     raise AssertionError("the connection was accepted")

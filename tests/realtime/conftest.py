@@ -73,6 +73,18 @@ def _forget_prefix(prefix: str) -> None:
     client.close()
 
 
+def shared_services(request: pytest.FixtureRequest, stack: ExitStack) -> tuple[str, str]:
+    """A fresh PostgreSQL database and a Redis key prefix of its own for a production
+    layout; both are dropped when ``stack`` closes. (database URL, prefix)"""
+    admin = request.getfixturevalue("postgres_admin_engine")
+    _redis_available()
+    name, database_url = _create_postgres_database(admin)
+    stack.callback(_drop_postgres_database, admin, name)
+    prefix = f"doable-test-{uuid.uuid4().hex[:12]}"
+    stack.callback(_forget_prefix, prefix)
+    return database_url, prefix
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -86,13 +98,14 @@ def deployment(
             url = stack.enter_context(running_server(env, log_path=log))
             yield Deployment("sqlite", [url], [log], database_url)
             return
-        admin = request.getfixturevalue("postgres_admin_engine")
-        _redis_available()
-        name, database_url = _create_postgres_database(admin)
-        stack.callback(_drop_postgres_database, admin, name)
-        prefix = f"doable-test-{uuid.uuid4().hex[:12]}"
-        stack.callback(_forget_prefix, prefix)
-        env = _env(database_url, tmp, REDIS_URL=REDIS_TEST_URL, DOABLE_REDIS_PREFIX=prefix)
+        database_url, prefix = shared_services(request, stack)
+        env = _env(
+            database_url,
+            tmp,
+            REDIS_URL=REDIS_TEST_URL,
+            DOABLE_REDIS_PREFIX=prefix,
+            DOABLE_REALTIME_TRANSPORTS="websocket",  # the first has two workers on one port
+        )
         urls, logs = [], []
         for index, args in enumerate((["--workers", "2"], [])):
             log = tmp / f"serve-{index}.log"

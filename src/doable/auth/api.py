@@ -27,7 +27,14 @@ def auth_rate_limit() -> str:
     return str(current_app.config["AUTH_RATE_LIMIT"])
 
 
+def refresh_rate_limit() -> str:
+    return str(current_app.config["REFRESH_RATE_LIMIT"])
+
+
 auth_limit = limiter.shared_limit(auth_rate_limit, scope="auth")
+#: Refreshing needs no password but is as open as login: its own bucket per address,
+#: so a team behind one address refreshing every 15 minutes never meets the login limit.
+refresh_limit = limiter.shared_limit(refresh_rate_limit, scope="refresh")
 
 
 @bp.post("/register")
@@ -54,9 +61,11 @@ def login(data: dict[str, Any]) -> Any:
 
 
 @bp.post("/token/refresh")
+@refresh_limit
 @bp.arguments(RefreshRequest)
 @bp.response(200, TokenRead)
 @bp.alt_response(401, response="UNAUTHORIZED")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def refresh(data: dict[str, Any]) -> Any:
     """Trade a refresh token for a new access token and a rotated refresh token"""
     return service.refresh(refresh_token=data["refresh_token"])

@@ -20,7 +20,9 @@ from flask import Flask
 
 from doable.extensions import init_socketio
 from doable.realtime import notifier, sockets
+from doable.realtime.gate import Gate
 from doable.realtime.registry import make_registry
+from doable.server import cooperative
 
 __all__ = ["init_realtime", "notifier", "sockets"]
 
@@ -30,10 +32,16 @@ def init_realtime(app: Flask) -> None:
     prefix = app.config["REDIS_PREFIX"]
     socketio = init_socketio(
         app,
-        async_mode="threading",
-        # Several workers or hosts share no polling state: websocket only, so no
-        # sticky sessions are needed (SPEC §8, LIBRARIES.md).
-        transports=["websocket"],
+        # Under `doable serve` (gevent) a socket is a greenlet; elsewhere (tests in one
+        # process, `flask run`) a thread.
+        async_mode="gevent" if cooperative() else "threading",
+        # Long-polling needs every request of a session to reach this process: one
+        # process, or a front that pins clients (docs/deploy.md). `doable serve`
+        # refuses several workers on one port unless this is websocket only.
+        transports=app.config["REALTIME_TRANSPORTS"],
+        # Handlers run in the connection's own greenlet, one message at a time: what a
+        # client sends can never start work of its own.
+        async_handlers=False,
         message_queue=redis_url,
         channel=f"{prefix}:socketio",
         # Never [] (that turns the Origin check off): same origin plus the allow-list.
@@ -45,8 +53,12 @@ def init_realtime(app: Flask) -> None:
         logger=_library_logger("socketio.server"),
         engineio_logger=_library_logger("engineio.server"),
     )
+    socketio.server.eio.async_handlers = False
     sockets.register(socketio)
     app.extensions["doable.realtime"] = make_registry(redis_url, prefix)
+    app.extensions["doable.realtime.gate"] = Gate(
+        socketio.server, app.config["REALTIME_CONNECT_TIMEOUT"]
+    )
 
 
 def _library_logger(name: str) -> logging.Logger:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from doable import signals
 from doable.auth.tokens import live_session_ids, load_session_user, login_ids
 from doable.extensions import db
+from doable.realtime.gate import Gate
 from doable.realtime.registry import Registry
 from doable.web.session import SESSION_KEY, USER_KEY
 
@@ -42,43 +43,94 @@ def registry(app: Flask | None = None) -> Registry:
     return (app or current_app).extensions["doable.realtime"]
 
 
+def gate(app: Flask | None = None) -> Gate:
+    return (app or current_app).extensions["doable.realtime.gate"]
+
+
 def server(app: Flask | None = None) -> Any:
     return (app or current_app).extensions["socketio"].server
+
+
+class Refused(ConnectionRefusedError):
+    """A refused connection. Its ``connect_error`` says why and whether to retry:
+    ``{"message": ..., "data": {"reason": ..., "retry": true|false}}``."""
+
+    def __init__(self, reason: str, message: str, *, retry: bool = False) -> None:
+        super().__init__(message, {"reason": reason, "retry": retry})
+
+
+#: The reasons a connection is refused (README, "Real-time notifications").
+UNAVAILABLE = "unavailable"
+
+
+def _unavailable() -> Refused:
+    return Refused(
+        UNAVAILABLE, "Real-time notifications are briefly unavailable; retry later", retry=True
+    )
 
 
 def register(socketio: SocketIO) -> None:
     socketio.on_event("connect", connect)
     socketio.on_event("disconnect", disconnect)
+    socketio.on_event("*", unexpected_event)
 
 
 def connect(auth: Any = None) -> None:
     """Accept the connection into its user's room, or refuse it (``connect_error``)."""
     user_id, session_id = _credentials(auth)
     sid = request.sid  # type: ignore[attr-defined]
+    eio_sid = server().manager.eio_sid_from_sid(sid, "/")
+    if gate().sessions_from(eio_sid) > current_app.config["REALTIME_MAX_SOCKETS_PER_ADDRESS"]:
+        raise Refused(
+            "address_socket_limit",
+            "Too many open connections from your address; close some and retry",
+            retry=True,
+        )
     try:
         # Registered before the check, so a logout racing this connect either finds the
         # socket (and drops it) or commits first (and the check below fails).
         registry().add(user_id, sid, session_id)
+        held = len(registry().sockets(user_id))
     except Exception:
         log.exception("socket registry unavailable")
-        raise ConnectionRefusedError(
-            "Real-time notifications are unavailable; retry later"
-        ) from None
+        raise _unavailable() from None
+    if held > current_app.config["REALTIME_MAX_SOCKETS_PER_USER"]:
+        _forget(user_id, sid)
+        raise Refused(
+            "user_socket_limit",
+            "You have too many open connections; close some and retry",
+            retry=True,
+        )
     try:
         user = load_session_user(user_id, session_id)
     except SQLAlchemyError:
-        registry().remove(user_id, sid)
+        _forget(user_id, sid)
         log.warning("socket refused: the database did not answer")
-        raise ConnectionRefusedError(
-            "Real-time notifications are unavailable; retry later"
-        ) from None
+        raise _unavailable() from None
     if user is None:
-        registry().remove(user_id, sid)
-        raise ConnectionRefusedError("Token has been revoked")
+        _forget(user_id, sid)
+        raise Refused("revoked", "This login has ended; log in again")
     # The connection's environ lives as long as the connection: disconnect reads it back.
     request.environ[_SOCKET_USER] = user.id
     _local().add(sid, session_id)
+    gate().admitted(eio_sid)
     join_room(room_of(user.id))
+
+
+def unexpected_event(event: str, *_: Any) -> None:
+    """The server expects no events from clients: one that sends any is not ours, and is
+    disconnected rather than served."""
+    sid = request.sid  # type: ignore[attr-defined]
+    log.info("socket %s sent an event (%.40r): disconnected", sid, event)
+    # The whole Engine.IO connection, not only the namespace: nothing stays open.
+    server().eio.disconnect(server().manager.eio_sid_from_sid(sid, "/"))
+
+
+def _forget(user_id: int, sid: str) -> None:
+    try:
+        registry().remove(user_id, sid)
+    except Exception:  # the entry expires; a refused socket never held a room
+        log.warning("could not unregister refused socket %s", sid)
 
 
 def disconnect(reason: Any = None) -> None:
@@ -157,25 +209,30 @@ def _credentials(auth: Any) -> tuple[int, str]:
     if auth is None or auth == {}:
         user_id, session_id = session.get(USER_KEY), session.get(SESSION_KEY)
         if user_id is None or session_id is None:
-            raise ConnectionRefusedError('Authentication required: auth={"token": "<token>"}')
+            raise Refused(
+                "auth_required", 'Authentication required: connect with auth={"token": "<token>"}'
+            )
         return _checked(user_id, session_id)
     if not isinstance(auth, dict) or set(auth) != {"token"} or not isinstance(auth["token"], str):
-        raise ConnectionRefusedError('Send auth={"token": "<access token>"} and nothing else')
+        raise Refused("invalid_auth", 'Send auth={"token": "<access token>"} and nothing else')
     try:
         claims = decode_token(auth["token"])
     except ExpiredSignatureError:
-        raise ConnectionRefusedError("Token has expired") from None
+        raise Refused(
+            "token_expired",
+            "The access token has expired: refresh it (POST /api/token/refresh), then connect",
+        ) from None
     except PyJWTError:
-        raise ConnectionRefusedError("Invalid token") from None
+        raise Refused("invalid_token", "Invalid token") from None
     if claims.get("type") != "access":
-        raise ConnectionRefusedError("Not an access token")
+        raise Refused("invalid_token", "Not an access token")
     return _checked(claims.get("sub"), claims.get("sid"))
 
 
 def _checked(user_id: Any, session_id: Any) -> tuple[int, str]:
     ids = login_ids(user_id, session_id)
     if ids is None:
-        raise ConnectionRefusedError("Invalid token")
+        raise Refused("invalid_token", "Invalid token")
     return ids
 
 

@@ -22,6 +22,7 @@
   var retryDelay = 1000;
   var lastEventId = null;
   var refused = false;
+  var waiting = false;
 
   // --- formatting, as the templates do it -------------------------------------------
 
@@ -330,9 +331,16 @@
     if (kind === "0") { // connected
       retryDelay = 1000;
       setState("connected");
-    } else if (kind === "4") { // refused: signed out or login revoked; a reload will tell
-      refused = true;
-      setState("refused");
+    } else if (kind === "4") { // refused: {"message", "data": {"reason", "retry"}}
+      // Retry what may pass later (Redis or the database briefly away, too many open
+      // tabs) with the usual backoff; stop for good when signed out or the login ended
+      // (a reload shows the login page).
+      if (refusalIsRetryable(message.slice(1))) {
+        waiting = true;
+      } else {
+        refused = true;
+        setState("refused");
+      }
       socket.close();
     } else if (kind === "1") { // the server ended this connection
       socket.close();
@@ -340,6 +348,15 @@
       var start = message.indexOf("[");
       var event = JSON.parse(message.slice(start));
       dispatch(event[0], event[1]);
+    }
+  }
+
+  function refusalIsRetryable(payload) {
+    try {
+      var data = JSON.parse(payload).data;
+      return Boolean(data && data.retry === true);
+    } catch (error) {
+      return false;
     }
   }
 
@@ -361,7 +378,8 @@
       if (refused) {
         return;
       }
-      setState("disconnected");
+      setState(waiting ? "waiting" : "disconnected"); // waiting: refused for now, retrying
+      waiting = false;
       setTimeout(connect, retryDelay + Math.floor(Math.random() * 500));
       retryDelay = Math.min(retryDelay * 2, 30000);
     };

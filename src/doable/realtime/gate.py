@@ -1,0 +1,91 @@
+"""What an Engine.IO connection may hold before and after it says who it is.
+
+Opening an Engine.IO session takes no credentials; the Socket.IO ``CONNECT`` that
+follows carries them. The gate keeps, for this process:
+
+- every session still waiting for an accepted ``CONNECT``, closed once
+  ``DOABLE_REALTIME_CONNECT_TIMEOUT`` seconds pass without one (a stranger's idle
+  sockets do not stay);
+- the number of sessions open from each client address, which ``sockets.connect``
+  holds against ``DOABLE_REALTIME_MAX_SOCKETS_PER_ADDRESS``.
+
+It wraps the Engine.IO server's ``connect`` and ``disconnect`` handlers, which
+python-socketio registered, and calls them in turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: How often expired sessions are looked for, in seconds.
+SWEEP_INTERVAL = 0.5
+
+
+class Gate:
+    def __init__(self, server: Any, connect_timeout: float) -> None:
+        self.server = server
+        self.connect_timeout = connect_timeout
+        self.pending: dict[str, float] = {}  # eio sid -> deadline (monotonic)
+        self.address_of: dict[str, str] = {}  # eio sid -> client address
+        self.per_address: Counter[str] = Counter()
+        self._sweeping = False
+        eio = server.eio
+        self._on_connect: Callable[..., Any] = eio.handlers["connect"]
+        self._on_disconnect: Callable[..., Any] = eio.handlers["disconnect"]
+        eio.on("connect", self._connected)
+        eio.on("disconnect", self._disconnected)
+
+    def _connected(self, eio_sid: str, environ: dict[str, Any], *args: Any) -> Any:
+        address = environ.get("REMOTE_ADDR") or "unknown"
+        self.pending[eio_sid] = time.monotonic() + self.connect_timeout
+        self.address_of[eio_sid] = address
+        self.per_address[address] += 1
+        if not self._sweeping:
+            self._sweeping = True
+            self.server.start_background_task(self._sweep_forever)
+        return self._on_connect(eio_sid, environ, *args)
+
+    def _disconnected(self, eio_sid: str, *args: Any) -> Any:
+        self.pending.pop(eio_sid, None)
+        address = self.address_of.pop(eio_sid, None)
+        if address is not None:
+            self.per_address[address] -= 1
+            if self.per_address[address] <= 0:
+                del self.per_address[address]
+        return self._on_disconnect(eio_sid, *args)
+
+    def admitted(self, eio_sid: str) -> None:
+        """Its ``CONNECT`` was accepted: no deadline any more."""
+        self.pending.pop(eio_sid, None)
+
+    def sessions_from(self, eio_sid: str) -> int:
+        """Engine.IO sessions open in this process from the address of ``eio_sid``."""
+        address = self.address_of.get(eio_sid)
+        return self.per_address[address] if address is not None else 0
+
+    def close_expired(self) -> int:
+        now = time.monotonic()
+        expired = [sid for sid, deadline in self.pending.items() if deadline <= now]
+        for eio_sid in expired:
+            self.pending.pop(eio_sid, None)
+            try:
+                self.server.eio.disconnect(eio_sid)
+            except Exception:  # already gone
+                log.debug("could not close expired session %s", eio_sid, exc_info=True)
+        if expired:
+            log.info("closed %d socket(s) that never connected in time", len(expired))
+        return len(expired)
+
+    def _sweep_forever(self) -> None:
+        while True:
+            self.server.sleep(SWEEP_INTERVAL)
+            try:
+                self.close_expired()
+            except Exception:
+                log.exception("could not close expired sockets")

@@ -1,0 +1,139 @@
+"""The production server: gunicorn with one gevent worker class of our own.
+
+Every connection is a greenlet, so an open socket costs memory, not a thread: a worker
+holds up to ``--worker-connections`` of them, pages, API calls and sockets together.
+What a connection may hold is bounded here, where it is read:
+
+- its request line and headers must arrive within ``DOABLE_REQUEST_HEADER_TIMEOUT``
+  seconds (counted from the first byte, so trickling them does not help), and an idle
+  keep-alive connection is closed after as long;
+- its body must keep up ``DOABLE_REQUEST_BODY_MIN_RATE`` bytes a second after a grace of
+  ``DOABLE_REQUEST_BODY_TIMEOUT`` seconds, else the request is answered 408 and the
+  connection closed (``DeadlineInput``).
+
+CPU-bound work (argon2) runs in gevent's thread pool (``run_blocking``) so it does not
+stall every other connection of the worker.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import gevent
+from gevent import monkey
+from gunicorn.workers.ggevent import GeventWorker
+from werkzeug.exceptions import RequestTimeout
+
+T = TypeVar("T")
+
+
+def cooperative() -> bool:
+    """True in a gevent worker (the standard library is monkey-patched)."""
+    return bool(monkey.is_module_patched("socket"))
+
+
+def run_blocking(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)``, in gevent's thread pool when other greenlets must keep
+    running meanwhile (it must release the GIL, as argon2's C code does)."""
+    if cooperative():
+        return gevent.get_hub().threadpool.apply(function, args)
+    return function(*args)
+
+
+class BodyTooSlow(RequestTimeout):
+    description = "The request body arrived too slowly; send it at a steady rate and try again."
+
+
+class DeadlineInput:
+    """``wsgi.input`` with a deadline that grows with what has arrived: ``grace``
+    seconds, plus one second per ``min_rate`` bytes received. A read past it raises
+    ``BodyTooSlow`` (408), however the bytes trickle in."""
+
+    def __init__(self, stream: Any, grace: float, min_rate: int, on_expired: Callable[[], None]):
+        self._stream = stream
+        self._start = time.monotonic()
+        self._grace = grace
+        self._min_rate = min_rate
+        self._received = 0
+        self._on_expired = on_expired
+
+    def _within_deadline(self, read: Callable[[], bytes]) -> bytes:
+        remaining = self._start + self._grace + self._received / self._min_rate
+        remaining -= time.monotonic()
+        try:
+            if remaining <= 0:
+                raise BodyTooSlow()
+            with gevent.Timeout(remaining, BodyTooSlow()):
+                data = read()
+        except BodyTooSlow:
+            self._on_expired()
+            raise
+        self._received += len(data)
+        return data
+
+    def read(self, size: int | None = None) -> bytes:
+        return self._within_deadline(lambda: self._stream.read(size))
+
+    def readline(self, size: int | None = None) -> bytes:
+        return self._within_deadline(lambda: self._stream.readline(size))
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+
+class Worker(GeventWorker):
+    """Gunicorn's gevent worker, plus Doable's read deadlines (module docstring), and on
+    SIGTERM it closes its open sockets, so clients reconnect elsewhere at once instead of
+    holding the worker until the graceful timeout. Requests in flight still finish."""
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        config = self.wsgi.config
+        self.header_timeout = float(config["REQUEST_HEADER_TIMEOUT"])
+        self.body_grace = float(config["REQUEST_BODY_TIMEOUT"])
+        self.body_min_rate = int(config["REQUEST_BODY_MIN_RATE"])
+
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
+        """The request's body read under its deadline; one that came too slowly is
+        answered 408 (by the app) with ``Connection: close``, so the rest of it is never
+        read."""
+        body = req.body
+        req.body = DeadlineInput(
+            body, self.body_grace, self.body_min_rate, lambda: setattr(req, "must_close", True)
+        )
+        try:
+            return bool(super().handle_request(listener_name, req, sock, addr))
+        finally:
+            # What the app left unread is drained under the header deadline instead.
+            req.body = body
+
+    def timeout_ctx(self) -> gevent.Timeout:
+        # Gunicorn reads each request line and its headers (and waits for the next
+        # request of a keep-alive connection) inside this; on expiry it closes quietly.
+        return gevent.Timeout(self.header_timeout, False)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        from doable.realtime.sockets import close_local_sockets
+
+        gevent.spawn(close_local_sockets, self.wsgi)
+
+
+def raise_open_files_limit() -> int:
+    """Lift this process's soft limit on open files to the hard one: each socket is a
+    file. Returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
