@@ -19,4 +19,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5000/healthz', timeout=4)"]
 # SIGTERM (docker stop) finishes requests in flight and closes sockets; give it 40 s.
 STOPSIGNAL SIGTERM
-CMD ["doable", "serve", "--host", "0.0.0.0", "--port", "5000", "--workers", "2", "--threads", "32"]
+CMD ["doable", "serve", "--host", "0.0.0.0", "--port", "5000"]
