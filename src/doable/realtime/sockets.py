@@ -53,19 +53,16 @@ def server(app: Flask | None = None) -> Any:
 
 class Refused(ConnectionRefusedError):
     """A refused connection. Its ``connect_error`` says why and whether to retry:
-    ``{"message": ..., "data": {"reason": ..., "retry": true|false}}``."""
+    ``{"message": ..., "data": {"reason": ..., "retry": true|false}}``; the README's
+    "Real-time notifications" lists every reason and what a client should do."""
 
     def __init__(self, reason: str, message: str, *, retry: bool = False) -> None:
         super().__init__(message, {"reason": reason, "retry": retry})
 
 
-#: The reasons a connection is refused (README, "Real-time notifications").
-UNAVAILABLE = "unavailable"
-
-
 def _unavailable() -> Refused:
     return Refused(
-        UNAVAILABLE, "Real-time notifications are briefly unavailable; retry later", retry=True
+        "unavailable", "Real-time notifications are briefly unavailable; retry later", retry=True
     )
 
 

@@ -1,0 +1,56 @@
+"""``doable serve``'s worker: one connection's CPU-bound work does not stall the others."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.servers import running_server, server_env
+
+pytestmark = pytest.mark.slow
+
+
+def test_password_hashing_does_not_stall_the_other_connections(tmp_path: Path):
+    """Each login hashes for about a second here (argon2 is CPU-bound). On the event
+    loop that would hold every other connection of the worker until the hashes ended;
+    on the thread pool beside it, a health check answers while they run."""
+    env = server_env(
+        f"sqlite:///{tmp_path / 'doable.sqlite3'}",
+        tmp_path,
+        DOABLE_RATELIMIT_ENABLED="false",
+        DOABLE_ARGON2_TIME_COST="20",
+        DOABLE_ARGON2_MEMORY_COST="65536",
+    )
+    with running_server(env, log_path=tmp_path / "serve.log") as base:
+        body = {"username": "alice", "email": "alice@example.com", "password": "secret123"}
+        assert requests.post(f"{base}/api/register", json=body, timeout=30).status_code == 201
+        finished: list[float] = []
+
+        def log_in() -> None:
+            login = {"username": "alice", "password": "secret123"}
+            assert requests.post(f"{base}/api/login", json=login, timeout=30).status_code == 200
+            finished.append(time.monotonic())
+
+        started = time.monotonic()
+        logins = [threading.Thread(target=log_in) for _ in range(2)]
+        for thread in logins:
+            thread.start()
+        checked = [started]
+        while len(finished) < 2 and time.monotonic() - started < 30:
+            assert requests.get(f"{base}/healthz", timeout=30).status_code == 200
+            checked.append(time.monotonic())
+        for thread in logins:
+            thread.join(30)
+        assert len(finished) == 2
+        # While the hashes ran (a second or more each, one after the other on a stalled
+        # loop), health checks kept being answered: no wait anywhere near a hash's length.
+        during = [at for at in checked if at <= min(finished)]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(during)]
+        assert min(finished) - started > 0.8, "the logins were too quick to tell"
+        assert len(gaps) > 1, "no health check was answered while the logins hashed"
+        assert max(gaps) < 0.5, gaps
