@@ -18,6 +18,10 @@ def create_app() -> Flask:
         JWT_SECRET_KEY=os.environ["SECRET_KEY"],
         JWT_ALGORITHM="HS256",
         JWT_DECODE_ALGORITHMS=["HS256"],
+        # Read by doable.server.Worker, the worker class doable serve runs (run.py)
+        REQUEST_HEADER_TIMEOUT=10,
+        REQUEST_BODY_TIMEOUT=20,
+        REQUEST_BODY_MIN_RATE=1000,
     )
     JWTManager(app)
 

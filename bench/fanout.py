@@ -7,6 +7,11 @@ one every ``--gap`` seconds. For each change it records, per client, the time fr
 before the PATCH was sent to the ``task_updated`` event arriving. Loopback only, bounded
 in count and time. Results go to ``bench/out/fanout-<stamp>/`` and a table on stdout.
 
+Configurations: ``sqlite`` is one ``doable serve`` (one gevent worker, no Redis);
+``postgresql`` is the recommended production layout, two single-worker ``doable serve``
+processes on ports of their own sharing one PostgreSQL database and Redis, the clients
+split evenly over both and the changes sent to each in turn.
+
     .venv/bin/python bench/fanout.py [--configs sqlite,postgresql] [--updates 50]
 """
 
@@ -35,9 +40,9 @@ from run import DOABLE, HERE, SECRET, add_service_options, free_port, stop, wait
 PASSWORD = "bench-password"
 CLIENTS = 100
 CONFIGS = {
-    # name: (backend, workers, threads per worker, redis)
-    "sqlite": ("sqlite", 1, 128, False),
-    "postgresql": ("postgresql", 2, 80, True),
+    # name: (backend, doable serve processes of one worker each, redis)
+    "sqlite": ("sqlite", 1, False),
+    "postgresql": ("postgresql", 2, True),
 }
 
 
@@ -69,7 +74,7 @@ def account(base: str, name: str) -> tuple[int, str]:
 
 
 def bench(name: str, args: argparse.Namespace, out: Path) -> dict:
-    backend, workers, threads, redis = CONFIGS[name]
+    backend, processes, redis = CONFIGS[name]
     workdir = Path(tempfile.mkdtemp(prefix=f"doable-fanout-{name}-"))
     database_url, admin, db_name = f"sqlite:///{workdir / 'doable.sqlite3'}", None, None
     if backend == "postgresql":
@@ -91,17 +96,26 @@ def bench(name: str, args: argparse.Namespace, out: Path) -> dict:
         "DOABLE_ARGON2_MEMORY_COST": "1024",
         "REDIS_URL": args.redis_url if redis else "",
     }
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [DOABLE, "serve", "--port", str(port), "--workers", str(workers)]
-    command += ["--threads", str(threads)]
-    with (out / f"{name}-serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    bases: list[str] = []
+    servers: list[subprocess.Popen[bytes]] = []
     clients: list[Client] = []
     try:
-        wait_up(f"{base}/healthz", server)
+        # One after the other: each applies the migrations before it serves.
+        for k in range(processes):
+            port = free_port()
+            bases.append(f"http://127.0.0.1:{port}")
+            with (out / f"{name}-serve-{k}.log").open("wb") as log:
+                servers.append(
+                    subprocess.Popen(
+                        [DOABLE, "serve", "--port", str(port)],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+            wait_up(f"{bases[-1]}/healthz", servers[-1])
+        base = bases[0]
         with ThreadPoolExecutor(8) as pool:
             users = list(pool.map(lambda n: account(base, f"fan{n}"), range(CLIENTS)))
         owner_token = users[0][1]
@@ -118,7 +132,11 @@ def bench(name: str, args: argparse.Namespace, out: Path) -> dict:
             ).raise_for_status()
         arrivals: dict[str, dict[int, float]] = {}
         with ThreadPoolExecutor(10) as pool:
-            clients = list(pool.map(lambda user: Client(base, user[1], arrivals), users))
+            clients = list(
+                pool.map(
+                    lambda n: Client(bases[n % processes], users[n][1], arrivals), range(CLIENTS)
+                )
+            )
         time.sleep(1)
         sent: dict[str, float] = {}
         answered: list[float] = []
@@ -127,7 +145,10 @@ def bench(name: str, args: argparse.Namespace, out: Path) -> dict:
             title = f"update {n}"
             sent[title] = start = time.perf_counter()
             response = requests.patch(
-                f"{base}/api/tasks/{task['id']}", json={"title": title}, headers=headers, timeout=30
+                f"{bases[n % processes]}/api/tasks/{task['id']}",
+                json={"title": title},
+                headers=headers,
+                timeout=30,
             )
             answered.append(time.perf_counter() - start)
             errors += response.status_code != 200
@@ -141,7 +162,7 @@ def bench(name: str, args: argparse.Namespace, out: Path) -> dict:
         last = [max(arrivals[title].values()) - sent[title] for title in sent if title in arrivals]
         missing = CLIENTS * len(sent) - len(each)
         return {
-            "config": f"{name} ({workers} worker(s) x {threads} threads"
+            "config": f"{name} ({processes} process(es) x 1 gevent worker"
             f"{', Redis' if redis else ''})",
             "deliveries": len(each),
             "missing": missing,
@@ -156,7 +177,8 @@ def bench(name: str, args: argparse.Namespace, out: Path) -> dict:
         for client in clients:
             threading.Thread(target=client.sio.disconnect, daemon=True).start()
         time.sleep(0.5)
-        stop(server)
+        for server in servers:
+            stop(server)
         if admin is not None:
             with admin.connect() as connection:
                 connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))

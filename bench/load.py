@@ -1,12 +1,13 @@
 """Steady-rate load with a realistic mix, for ``--minutes`` (10 by default).
 
-Starts ``doable serve --workers 2`` on a fresh PostgreSQL database with the local Redis
-(rate limits on, set high enough not to refuse the load: their bookkeeping is part of
-what is measured), creates 20 users with some tasks each through the API, then sends
-requests at a fixed rate (an open model: a slow answer does not slow the schedule) in
-this mix: list 35 %, get 20 %, update 15 %, create 10 %, share 5 %, upload 5 %,
-login 5 %, attachment list 5 %. Every answer outside 2xx counts as an error. It
-records latency per kind, and each worker's resident memory every 30 s.
+Starts ``doable serve --workers 2`` (gevent workers; Socket.IO over WebSocket only, as
+two workers on one port require: this benchmark opens no socket) on a fresh PostgreSQL
+database with the local Redis (rate limits on, set high enough not to refuse the load:
+their bookkeeping is part of what is measured), creates 20 users with some tasks each
+through the API, then sends requests at a fixed rate (an open model: a slow answer does
+not slow the schedule) in this mix: list 35 %, get 20 %, update 15 %, create 10 %,
+share 5 %, upload 5 %, login 5 %, attachment list 5 %. Every answer outside 2xx counts
+as an error. It records latency per kind, and each worker's resident memory every 30 s.
 Loopback only; bounded in time. Results: ``bench/out/load-<stamp>/`` and stdout.
 
     .venv/bin/python bench/load.py [--minutes 10] [--rate 30]
@@ -178,10 +179,12 @@ def main() -> None:
         "DOABLE_REDIS_PREFIX": f"doable-load-{os.getpid()}",
         "DOABLE_AUTH_RATE_LIMIT": "100000 per minute",
         "DOABLE_API_RATE_LIMIT": "100000 per minute",
+        # `doable serve --workers 2` refuses long-polling (it cannot be pinned to a worker).
+        "DOABLE_REALTIME_TRANSPORTS": "websocket",
     }
     with (out / "serve.log").open("wb") as log:
         server = subprocess.Popen(
-            [DOABLE, "serve", "--port", str(port), "--workers", "2", "--threads", "8"],
+            [DOABLE, "serve", "--port", str(port), "--workers", "2"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -3,8 +3,14 @@
 For each server configuration it starts ``doable serve`` itself, seeds the database
 directly in bulk (10 other users with 10,000 tasks each, and the measured user with N
 tasks), and measures each scenario with wrk, next to a ceiling endpoint served with the
-same gunicorn settings. Results go to ``bench/out/<stamp>/`` (raw wrk output + JSON) and
-a Markdown table on stdout. See bench/README.md.
+same gunicorn settings (doable serve's gevent worker class, as many workers, as many
+connections each). Results go to ``bench/out/<stamp>/`` (raw wrk output + JSON) and a
+Markdown table on stdout. See bench/README.md.
+
+The production configurations run ``doable serve --workers 2`` on one port, which it
+allows only with ``DOABLE_REALTIME_TRANSPORTS=websocket`` (long-polling cannot be pinned
+to one worker); this benchmark makes no Socket.IO connection, so that setting changes
+nothing it measures.
 """
 
 from __future__ import annotations
@@ -285,16 +291,25 @@ def scenarios(n: int, per_page: int = 10) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def start_servers(config: Config, db: Database, workdir: Path, args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    env = {
+def bench_env(db: Database, workdir: Path, **extra: str) -> dict[str, str]:
+    """A benchmarked ``doable serve``'s environment: production mode on ``db``, its
+    instance folder in ``workdir``, rate limits off (the load would be refused)."""
+    return {
         **os.environ,
         "DATABASE_URL": db.url,
         "SECRET_KEY": SECRET,
         "DOABLE_ENV": "production",
         "DOABLE_INSTANCE_PATH": str(workdir / "instance"),
         "DOABLE_RATELIMIT_ENABLED": "false",
-        "REDIS_URL": args.redis_url if config.redis else "",
+        **extra,
     }
+
+
+def start_servers(config: Config, db: Database, workdir: Path, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    env = bench_env(db, workdir, REDIS_URL=args.redis_url if config.redis else "")
+    if config.workers > 1:
+        # Several workers on one port: Socket.IO over WebSocket only (see the docstring).
+        env["DOABLE_REALTIME_TRANSPORTS"] = "websocket"
     port, ceiling_port = free_port(), free_port()
     log = (workdir / f"{config.name}-serve.log").open("wb")
     server = subprocess.Popen(
@@ -305,8 +320,8 @@ def start_servers(config: Config, db: Database, workdir: Path, args: argparse.Na
             str(port),
             "--workers",
             str(config.workers),
-            "--threads",
-            str(args.threads),
+            "--worker-connections",
+            str(args.worker_connections),
         ],
         env=env,
         stdout=log,
@@ -319,13 +334,11 @@ def start_servers(config: Config, db: Database, workdir: Path, args: argparse.Na
             "--chdir",
             str(HERE),
             "-k",
-            "gthread",
+            "doable.server.Worker",  # doable serve's own: its fairness and deadlines
             "-w",
             str(config.workers),
-            "--threads",
-            str(args.threads),
             "--worker-connections",
-            str(args.threads * 2),
+            str(args.worker_connections),
             "--keep-alive",
             "5",
             "-b",
@@ -447,7 +460,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--duration", type=int, default=8, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--worker-connections",
+        type=int,
+        default=10_000,
+        help="connections per gevent worker, of doable serve and of the ceiling",
+    )
     add_service_options(parser)
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]
