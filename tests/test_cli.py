@@ -102,6 +102,22 @@ def test_serve_with_several_workers_and_no_redis_is_refused(tmp_path: Path):
     assert not (tmp_path / "x.sqlite3").exists() or (tmp_path / "x.sqlite3").stat().st_size == 0
 
 
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["serve", "--port", "5001"], "serve"),
+        (["-e", ".env", "serve"], "serve"),
+        (["--app", "serve", "db", "upgrade"], "db"),
+        (["create-user", "--username", "serve"], "create-user"),
+        (["--help"], None),
+    ],
+)
+def test_only_serve_is_patched_for_gevent(args: list[str], command: str | None):
+    from doable.__main__ import command_of
+
+    assert command_of(args) == command
+
+
 def test_serve_with_several_workers_refuses_long_polling(tmp_path: Path):
     """Polling sessions cannot be pinned to one of several workers sharing a port."""
     done = serve_refused(tmp_path, "--workers", "2", env={"REDIS_URL": "redis://127.0.0.1:9"})

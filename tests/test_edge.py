@@ -134,6 +134,8 @@ def test_a_form_with_too_many_parts_is_413(make_app: Callable[..., Flask]):
         ("TRUSTED_HOSTS", "tasks.example.com/path"),
         ("CORS_ORIGINS", "*"),
         ("MAX_FORM_PARTS", "0"),
+        ("REALTIME_TRANSPORTS", "polling"),  # the web pages need WebSocket
+        ("REALTIME_TRANSPORTS", "smoke-signals"),
     ],
 )
 def test_edge_settings_are_checked(make_app: Callable[..., Flask], key: str, value: str):

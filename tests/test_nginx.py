@@ -196,6 +196,10 @@ def test_a_client_with_default_options_polls_then_upgrades_through_nginx(through
     client.on("task_created", events.put)
     client.connect(base, auth={"token": token}, wait_timeout=WAIT)  # default transports
     try:
+        deadline = time.monotonic() + WAIT
+        while client.transport() != "websocket":  # the upgrade, through nginx too
+            assert time.monotonic() < deadline, "never upgraded to WebSocket"
+            client.sleep(0.05)
         for n in range(3):  # several polls and posts of one session, then the upgrade
             created = http.post(
                 f"{base}/api/tasks", json={"title": f"Polled {n}"},

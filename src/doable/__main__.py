@@ -11,9 +11,24 @@ from __future__ import annotations
 
 import sys
 
+#: The group's options that take a value (``doable -e .env serve``).
+_VALUE_OPTIONS = {"-e", "--env-file", "-A", "--app"}
+
+
+def command_of(args: list[str]) -> str | None:
+    """The subcommand in ``args``: the first word that is neither an option of the
+    group nor an option's value."""
+    words = iter(args)
+    for word in words:
+        if word in _VALUE_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
 
 def main() -> None:
-    if sys.argv[1:2] == ["serve"]:
+    if command_of(sys.argv[1:]) == "serve":
         from gevent import monkey
 
         monkey.patch_all()

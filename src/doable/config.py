@@ -211,12 +211,12 @@ def _transports(config: Config, key: str) -> None:
         value = [item.strip().lower() for item in value.split(",") if item.strip()]
     if (
         not isinstance(value, list | tuple)
-        or not value
+        or "websocket" not in value
         or not set(value) <= {"polling", "websocket"}
     ):
         raise ConfigError(
-            f"{_env_name(key)} must be polling, websocket or both (comma-separated), "
-            f"got {config[key]!r}"
+            f"{_env_name(key)} must be websocket, or polling,websocket (the web pages use "
+            f"WebSocket), got {config[key]!r}"
         )
     config[key] = list(dict.fromkeys(value))
 

@@ -5,8 +5,9 @@ holds up to ``--worker-connections`` of them, pages, API calls and sockets toget
 What a connection may hold is bounded here, where it is read:
 
 - its request line and headers must arrive within ``DOABLE_REQUEST_HEADER_TIMEOUT``
-  seconds (counted from the first byte, so trickling them does not help), and an idle
-  keep-alive connection is closed after as long;
+  seconds, counted from when the connection was accepted or its previous response
+  ended (so trickling them does not help, and an idle keep-alive connection is closed
+  after as long);
 - its body must keep up ``DOABLE_REQUEST_BODY_MIN_RATE`` bytes a second after a grace of
   ``DOABLE_REQUEST_BODY_TIMEOUT`` seconds, else the request is answered 408 and the
   connection closed (``DeadlineInput``).
@@ -17,6 +18,7 @@ stall every other connection of the worker.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import resource
 import time
@@ -25,6 +27,7 @@ from typing import Any, TypeVar
 
 import gevent
 from gevent import monkey
+from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.exceptions import RequestTimeout
 
@@ -101,7 +104,7 @@ class Worker(GeventWorker):
         self.body_grace = float(config["REQUEST_BODY_TIMEOUT"])
         self.body_min_rate = int(config["REQUEST_BODY_MIN_RATE"])
 
-    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> bool:
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         """The request's body read under its deadline; one that came too slowly is
         answered 408 (by the app) with ``Connection: close``, so the rest of it is never
         read. Then the worker's other connections get their turn."""
@@ -110,7 +113,7 @@ class Worker(GeventWorker):
             body, self.body_grace, self.body_min_rate, lambda: setattr(req, "must_close", True)
         )
         try:
-            return bool(super().handle_request(listener_name, req, sock, addr))
+            return super().handle_request(listener_name, req, sock, addr)
         finally:
             # What the app left unread is drained under the header deadline instead.
             req.body = body
@@ -119,6 +122,15 @@ class Worker(GeventWorker):
             # connections again and again while others waited over a second (wrk, 16
             # connections: p99 1.4 s; with it 5 ms, and more requests a second).
             gevent.sleep(0)
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        """A body too slow for a route outside Flask (Socket.IO's long-polling POSTs):
+        408, not gunicorn's 500 and a traceback in the log."""
+        if isinstance(exc, BodyTooSlow):
+            with contextlib.suppress(OSError):
+                util.write_error(client, 408, "Request Timeout", exc.description or "")
+            return
+        super().handle_error(req, client, addr, exc)
 
     def timeout_ctx(self) -> gevent.Timeout:
         # Gunicorn reads each request line and its headers (and waits for the next

@@ -236,8 +236,10 @@ def test_a_client_that_sends_events_is_disconnected(bounded, raw_sockets):
     user = new_user(bounded.urls[0], "chatty")
     chatty = raw(raw_sockets, bounded.urls[0], next(_addresses))
     assert chatty.connect(user.token)[0] == "connected"
+    sent = time.monotonic()
     chatty.ws.send('42["do_work",{"n":1}]')
-    assert chatty.seconds_until_closed(WAIT) < WAIT + 1
+    chatty.seconds_until_closed(WAIT)
+    assert time.monotonic() - sent < 2
     quiet = raw(raw_sockets, bounded.urls[0], next(_addresses))
     assert quiet.connect(user.token)[0] == "connected"
 
@@ -386,3 +388,67 @@ def _eventually_connected(base: str, user: User) -> socketio.Client:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def _polling(base: str, address: str, method: str = "GET", sid: str | None = None, body=None):
+    params = {"EIO": "4", "transport": "polling", **({"sid": sid} if sid else {})}
+    return requests.request(
+        method,
+        f"{base}/socket.io/",
+        params=params,
+        data=body,
+        headers={"X-Forwarded-For": address, "Content-Type": "text/plain;charset=UTF-8"},
+        timeout=WAIT,
+    )
+
+
+def test_a_polling_session_that_never_polls_again_expires_and_later_ones_too(bounded, raw_sockets):
+    """Closing a long-polling session must not wait for the client to read the close
+    packet (it never polls again): the deadline keeps working for every later one."""
+    address = next(_addresses)
+    opened = _polling(bounded.urls[0], address)
+    assert opened.status_code == 200
+    sid = json.loads(opened.text[1:])["sid"]
+    stranger = raw(raw_sockets, bounded.urls[0], next(_addresses))
+    assert stranger.seconds_until_closed(CONNECT_TIMEOUT + 4) <= CONNECT_TIMEOUT + 2
+    assert _polling(bounded.urls[0], address, sid=sid).status_code == 400  # gone
+    later = raw(raw_sockets, bounded.urls[0], next(_addresses))
+    assert later.seconds_until_closed(CONNECT_TIMEOUT + 4) <= CONNECT_TIMEOUT + 2
+
+
+def test_a_client_sending_events_over_polling_is_disconnected_at_once(bounded):
+    user = new_user(bounded.urls[0], "chattypoll")
+    address = next(_addresses)
+    sid = json.loads(_polling(bounded.urls[0], address).text[1:])["sid"]
+    connect = "40" + json.dumps({"token": user.token})
+    assert _polling(bounded.urls[0], address, "POST", sid, connect).text == "OK"
+    assert _polling(bounded.urls[0], address, sid=sid).text.startswith("40{")
+    started = time.monotonic()
+    sent = _polling(bounded.urls[0], address, "POST", sid, '42["do_work",{"n":1}]')
+    assert sent.status_code == 200
+    assert time.monotonic() - started < 2  # answered, not held by the disconnect
+    after = _polling(bounded.urls[0], address, sid=sid)
+    assert after.status_code == 400 or after.text.endswith("1"), after.text  # closed
+
+
+def test_a_revoked_login_leaves_no_engine_session_open(bounded, raw_sockets):
+    """The server ends the Socket.IO connection of a login that ended; the Engine.IO
+    session under it must connect again within the deadline, or is closed."""
+    user = new_user(bounded.urls[0], "revoked")
+    sock = raw(raw_sockets, bounded.urls[0], next(_addresses))
+    assert sock.connect(user.token)[0] == "connected"
+    assert user.call("POST", "/api/logout").status_code == 204
+    dropped = sock.receive()
+    assert dropped == "1", dropped  # Socket.IO DISCONNECT
+    revoked_at = time.monotonic()
+    sock.seconds_until_closed(CONNECT_TIMEOUT + 4)
+    assert time.monotonic() - revoked_at <= CONNECT_TIMEOUT + 2
+
+
+def test_handshakes_past_twice_the_address_cap_are_refused(bounded, raw_sockets):
+    crowded = next(_addresses)
+    for _ in range(2 * PER_ADDRESS):
+        raw(raw_sockets, bounded.urls[0], crowded)
+    with pytest.raises(websocket.WebSocketBadStatusException):
+        raw(raw_sockets, bounded.urls[0], crowded)
+    raw(raw_sockets, bounded.urls[0], next(_addresses))  # others are not affected

@@ -20,13 +20,17 @@ def _hasher() -> PasswordHasher:
     state = current_app.extensions.setdefault("doable.passwords", {})
     if "hasher" not in state:
         config = current_app.config
-        state["hasher"] = PasswordHasher(
+        hasher = PasswordHasher(
             time_cost=config["ARGON2_TIME_COST"],
             memory_cost=config["ARGON2_MEMORY_COST"],
             parallelism=config["ARGON2_PARALLELISM"],
         )
-        state["dummy_hash"] = run_blocking(state["hasher"].hash, _DUMMY_PASSWORD)
-    return state["hasher"]
+        dummy_hash = run_blocking(hasher.hash, _DUMMY_PASSWORD)  # other requests run here
+        # The dummy hash before the hasher: whoever finds the hasher finds both.
+        state["dummy_hash"] = dummy_hash
+        state["hasher"] = hasher
+    built: PasswordHasher = state["hasher"]
+    return built
 
 
 def hash_password(password: str) -> str:

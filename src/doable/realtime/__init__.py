@@ -57,7 +57,9 @@ def init_realtime(app: Flask) -> None:
     sockets.register(socketio)
     app.extensions["doable.realtime"] = make_registry(redis_url, prefix)
     app.extensions["doable.realtime.gate"] = Gate(
-        socketio.server, app.config["REALTIME_CONNECT_TIMEOUT"]
+        socketio.server,
+        app.config["REALTIME_CONNECT_TIMEOUT"],
+        app.config["REALTIME_MAX_SOCKETS_PER_ADDRESS"],
     )
 
 

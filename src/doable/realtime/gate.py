@@ -7,7 +7,13 @@ follows carries them. The gate keeps, for this process:
   ``DOABLE_REALTIME_CONNECT_TIMEOUT`` seconds pass without one (a stranger's idle
   sockets do not stay);
 - the number of sessions open from each client address, which ``sockets.connect``
-  holds against ``DOABLE_REALTIME_MAX_SOCKETS_PER_ADDRESS``.
+  holds against ``DOABLE_REALTIME_MAX_SOCKETS_PER_ADDRESS`` (with a clear
+  ``connect_error``); past twice that, the Engine.IO handshake itself is refused, so
+  sessions that never send ``CONNECT`` are bounded too.
+
+A session whose Socket.IO connection ends (the client's ``DISCONNECT``, or the server
+dropping a revoked login) while the Engine.IO session stays open is put back under the
+deadline: it must connect again or go.
 
 It wraps the Engine.IO server's ``connect`` and ``disconnect`` handlers, which
 python-socketio registered, and calls them in turn.
@@ -27,10 +33,22 @@ log = logging.getLogger(__name__)
 SWEEP_INTERVAL = 0.5
 
 
+def end_session(server: Any, eio_sid: str) -> None:
+    """Close one Engine.IO session now. Not ``eio.disconnect(sid)``: that waits until
+    the client has read the close packet, which a long-polling client that never polls
+    again never does, and the caller would wait forever."""
+    eio = server.eio
+    socket = eio.sockets.get(eio_sid)
+    if socket is not None:
+        socket.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
+        eio.sockets.pop(eio_sid, None)
+
+
 class Gate:
-    def __init__(self, server: Any, connect_timeout: float) -> None:
+    def __init__(self, server: Any, connect_timeout: float, max_per_address: int) -> None:
         self.server = server
         self.connect_timeout = connect_timeout
+        self.handshake_limit = 2 * max_per_address
         self.pending: dict[str, float] = {}  # eio sid -> deadline (monotonic)
         self.address_of: dict[str, str] = {}  # eio sid -> client address
         self.per_address: Counter[str] = Counter()
@@ -43,6 +61,9 @@ class Gate:
 
     def _connected(self, eio_sid: str, environ: dict[str, Any], *args: Any) -> Any:
         address = environ.get("REMOTE_ADDR") or "unknown"
+        if self.per_address[address] >= self.handshake_limit:
+            log.info("handshake from %s refused: %d sessions open", address, self.handshake_limit)
+            return False  # Engine.IO answers the handshake 401
         self.pending[eio_sid] = time.monotonic() + self.connect_timeout
         self.address_of[eio_sid] = address
         self.per_address[address] += 1
@@ -52,17 +73,29 @@ class Gate:
         return self._on_connect(eio_sid, environ, *args)
 
     def _disconnected(self, eio_sid: str, *args: Any) -> Any:
-        self.pending.pop(eio_sid, None)
-        address = self.address_of.pop(eio_sid, None)
-        if address is not None:
-            self.per_address[address] -= 1
-            if self.per_address[address] <= 0:
-                del self.per_address[address]
-        return self._on_disconnect(eio_sid, *args)
+        try:
+            # First: it ends the Socket.IO connection, which may call ``rearm``.
+            return self._on_disconnect(eio_sid, *args)
+        finally:
+            self.pending.pop(eio_sid, None)
+            address = self.address_of.pop(eio_sid, None)
+            if address is not None:
+                self.per_address[address] -= 1
+                if self.per_address[address] <= 0:
+                    del self.per_address[address]
 
     def admitted(self, eio_sid: str) -> None:
         """Its ``CONNECT`` was accepted: no deadline any more."""
         self.pending.pop(eio_sid, None)
+
+    def rearm(self, eio_sid: str) -> None:
+        """Its Socket.IO connection ended: if the session is still open, it must connect
+        again within the deadline."""
+        if eio_sid in self.address_of:
+            self.pending[eio_sid] = time.monotonic() + self.connect_timeout
+
+    def is_open(self, eio_sid: str) -> bool:
+        return eio_sid in self.address_of
 
     def sessions_from(self, eio_sid: str) -> int:
         """Engine.IO sessions open in this process from the address of ``eio_sid``."""
@@ -75,7 +108,7 @@ class Gate:
         for eio_sid in expired:
             self.pending.pop(eio_sid, None)
             try:
-                self.server.eio.disconnect(eio_sid)
+                end_session(self.server, eio_sid)
             except Exception:  # already gone
                 log.debug("could not close expired session %s", eio_sid, exc_info=True)
         if expired:

@@ -25,13 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from doable import signals
 from doable.auth.tokens import live_session_ids, load_session_user, login_ids
 from doable.extensions import db
-from doable.realtime.gate import Gate
+from doable.realtime.gate import Gate, end_session
 from doable.realtime.registry import Registry
 from doable.web.session import SESSION_KEY, USER_KEY
 
 log = logging.getLogger(__name__)
 
 _SOCKET_USER = "doable.socket_user_id"
+_ENGINE_SID = "doable.engine_sid"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -107,8 +108,14 @@ def connect(auth: Any = None) -> None:
     if user is None:
         _forget(user_id, sid)
         raise Refused("revoked", "This login has ended; log in again")
+    if not gate().is_open(eio_sid):
+        # Closed meanwhile (its deadline passed during a slow check): python-socketio
+        # calls no disconnect for a connection still being accepted, so clean up here.
+        _forget(user_id, sid)
+        raise _unavailable()
     # The connection's environ lives as long as the connection: disconnect reads it back.
     request.environ[_SOCKET_USER] = user.id
+    request.environ[_ENGINE_SID] = eio_sid
     _local().add(sid, session_id)
     gate().admitted(eio_sid)
     join_room(room_of(user.id))
@@ -120,7 +127,7 @@ def unexpected_event(event: str, *_: Any) -> None:
     sid = request.sid  # type: ignore[attr-defined]
     log.info("socket %s sent an event (%.40r): disconnected", sid, event)
     # The whole Engine.IO connection, not only the namespace: nothing stays open.
-    server().eio.disconnect(server().manager.eio_sid_from_sid(sid, "/"))
+    end_session(server(), server().manager.eio_sid_from_sid(sid, "/"))
 
 
 def _forget(user_id: int, sid: str) -> None:
@@ -134,6 +141,9 @@ def disconnect(reason: Any = None) -> None:
     sid = request.sid  # type: ignore[attr-defined]
     user_id = request.environ.get(_SOCKET_USER)
     _local().discard(sid)
+    eio_sid = request.environ.pop(_ENGINE_SID, None)
+    if eio_sid is not None:  # an Engine.IO session left open must connect again, or go
+        gate().rearm(eio_sid)
     if user_id is not None:
         try:
             registry().remove(user_id, sid)
@@ -198,7 +208,8 @@ def _local() -> LocalSockets:
 def close_local_sockets(app: Flask) -> None:
     """Close every socket this process holds (shutting down): clients reconnect to
     another worker or instance instead of holding this one open until it is killed."""
-    server(app).eio.disconnect()
+    for eio_sid in list(server(app).eio.sockets):
+        end_session(server(app), eio_sid)
 
 
 def _credentials(auth: Any) -> tuple[int, str]:
