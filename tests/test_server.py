@@ -54,3 +54,18 @@ def test_password_hashing_does_not_stall_the_other_connections(tmp_path: Path):
         assert min(finished) - started > 0.8, "the logins were too quick to tell"
         assert len(gaps) > 1, "no health check was answered while the logins hashed"
         assert max(gaps) < 0.5, gaps
+
+
+def test_a_wrong_password_is_a_401_and_nothing_in_the_log(tmp_path: Path):
+    """The hash is checked on the thread pool; its "no match" comes back as an answer,
+    not also as a traceback the pool prints."""
+    env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path)
+    log = tmp_path / "serve.log"
+    with running_server(env, log_path=log) as base:
+        body = {"username": "bob", "email": "bob@example.com", "password": "secret123"}
+        assert requests.post(f"{base}/api/register", json=body, timeout=30).status_code == 201
+        wrong = {"username": "bob", "password": "not-his-password"}
+        assert requests.post(f"{base}/api/login", json=wrong, timeout=30).status_code == 401
+        nobody = {"username": "nobody", "password": "not-a-password"}
+        assert requests.post(f"{base}/api/login", json=nobody, timeout=30).status_code == 401
+    assert "Traceback" not in log.read_text()

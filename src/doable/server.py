@@ -41,10 +41,24 @@ def cooperative() -> bool:
 
 def run_blocking(function: Callable[..., T], *args: Any) -> T:
     """``function(*args)``, in gevent's thread pool when other greenlets must keep
-    running meanwhile (it must release the GIL, as argon2's C code does)."""
-    if cooperative():
-        return gevent.get_hub().threadpool.apply(function, args)
-    return function(*args)
+    running meanwhile (it must release the GIL, as argon2's C code does). What it
+    raises is raised here, as a direct call would (and not also printed by the pool,
+    as an exception escaping a pool task would be: a wrong password is no error)."""
+    if not cooperative():
+        return function(*args)
+    result, error = gevent.get_hub().threadpool.apply(_outcome, (function, args))
+    if error is not None:
+        raise error
+    return result
+
+
+def _outcome(
+    function: Callable[..., T], args: tuple[Any, ...]
+) -> tuple[T | None, Exception | None]:
+    try:
+        return function(*args), None
+    except Exception as error:
+        return None, error
 
 
 class BodyTooSlow(RequestTimeout):
