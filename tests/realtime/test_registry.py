@@ -61,3 +61,47 @@ def test_events_lost_while_redis_was_away_leave_a_gap(registry, redis_url, redis
         away.next_event_ids([7])
     away._redis = registry._redis  # Redis is back, for the process that failed
     assert away.next_event_ids([7]) == [before + 2]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sockets_a_dead_process_left_stop_counting_against_the_cap(redis_url, redis_prefix):
+    """A process killed holding sockets never removes their entries; the live process
+    vouches for its own, and the dead one's drop out after ``stale_after``."""
+    clock = Clock()
+    live = RedisRegistry(redis_url, redis_prefix, stale_after=90, clock=clock)
+    dead = RedisRegistry(redis_url, redis_prefix, stale_after=90, clock=clock)
+    live.add(9, "kept", "login-a")
+    for n in range(3):
+        dead.add(9, f"orphan{n}", "login-b")
+    assert live.count(9) == 4
+
+    clock.now += 60
+    live.touch(9, ["kept"])
+    clock.now += 60  # the orphans were last seen 120 s ago, "kept" 60 s ago
+    assert live.count(9) == 1
+    assert live.sockets(9) == {"kept": "login-a"}  # nothing left to drop on a logout
+
+
+def test_touching_never_brings_back_a_removed_socket(redis_url, redis_prefix):
+    clock = Clock()
+    registry = RedisRegistry(redis_url, redis_prefix, clock=clock)
+    registry.add(9, "gone", "login")
+    registry.remove(9, "gone")
+    registry.touch(9, ["gone"])  # a vouch racing the disconnect
+    assert registry.count(9) == 0
+    assert registry.sockets(9) == {}
+
+
+def test_one_process_counts_what_it_holds():
+    registry = LocalRegistry()
+    registry.add(9, "a", "login")
+    registry.add(9, "b", "login")
+    registry.remove(9, "a")
+    assert registry.count(9) == 1

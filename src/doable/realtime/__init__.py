@@ -55,7 +55,9 @@ def init_realtime(app: Flask) -> None:
     )
     socketio.server.eio.async_handlers = False
     sockets.register(socketio)
-    app.extensions["doable.realtime"] = make_registry(redis_url, prefix)
+    app.extensions["doable.realtime"] = make_registry(
+        redis_url, prefix, app.config["REALTIME_SESSION_CHECK"]
+    )
     app.extensions["doable.realtime.gate"] = Gate(
         socketio.server,
         app.config["REALTIME_CONNECT_TIMEOUT"],

@@ -1,5 +1,6 @@
 """What the processes serving sockets must agree on: the open sockets of each user (to
-drop them when their login is revoked) and each user's last event id.
+drop them when their login is revoked, and to cap how many they hold) and each user's
+last event id.
 
 With ``REDIS_URL`` both live in Redis, so any process can find a socket held by any
 other and event ids keep increasing whichever process sends them; without it there is
@@ -13,6 +14,12 @@ Event ids only ever increase, so a client can trust a jump to mean "you missed e
   microsecond on average (ids stay below 2^53, so JavaScript reads them exactly);
 - a process that failed to send a user's events (Redis unreachable) skips an id for
   that user on the next one it sends.
+
+A process that dies without closing its sockets (SIGKILL, out of memory) leaves their
+entries behind in Redis. So that they do not count against the user's cap for ever,
+each process vouches for the sockets it holds every ``DOABLE_REALTIME_SESSION_CHECK``
+seconds (``touch``); an entry nobody vouched for in three of those is dropped when the
+user's sockets are next counted.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import redis
@@ -37,6 +44,14 @@ class Registry(Protocol):
 
     def sockets(self, user_id: int) -> dict[str, str]:
         """The user's open sockets: socket id -> login session id."""
+        ...
+
+    def count(self, user_id: int) -> int:
+        """How many sockets the user holds, in every process (stale entries dropped)."""
+        ...
+
+    def touch(self, user_id: int, sids: Iterable[str]) -> None:
+        """This process still holds these sockets of the user."""
         ...
 
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
@@ -72,6 +87,13 @@ class LocalRegistry:
         with self._lock:
             return dict(self._sockets.get(user_id, {}))
 
+    def count(self, user_id: int) -> int:
+        with self._lock:
+            return len(self._sockets.get(user_id, {}))
+
+    def touch(self, user_id: int, sids: Iterable[str]) -> None:
+        """One process: what it holds is what there is."""
+
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
         with self._lock:
             taken = []
@@ -89,29 +111,65 @@ class LocalRegistry:
 
 
 class RedisRegistry:
-    def __init__(self, url: str, prefix: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        stale_after: float = 90,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._redis = redis.Redis.from_url(
             url, socket_timeout=1, socket_connect_timeout=1, decode_responses=True
         )
         self._prefix = f"{prefix}:rt"
+        self._stale_after = stale_after
+        self._clock = clock
         self._lock = threading.Lock()
         self._missed: set[int] = set()  # users whose next id must skip one
 
     def _sockets_key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
 
+    def _seen_key(self, user_id: int) -> str:
+        """When a process last vouched for each socket: socket id -> epoch seconds."""
+        return f"{self._prefix}:seen:{user_id}"
+
     def add(self, user_id: int, sid: str, session_id: str) -> None:
-        key = self._sockets_key(user_id)
+        key, seen = self._sockets_key(user_id), self._seen_key(user_id)
         pipe = self._redis.pipeline()
         pipe.hset(key, sid, session_id)
+        pipe.zadd(seen, {sid: self._clock()})
         pipe.expire(key, SOCKETS_TTL)
+        pipe.expire(seen, SOCKETS_TTL)
         pipe.execute()
 
     def remove(self, user_id: int, sid: str) -> None:
-        self._redis.hdel(self._sockets_key(user_id), sid)
+        pipe = self._redis.pipeline()
+        pipe.hdel(self._sockets_key(user_id), sid)
+        pipe.zrem(self._seen_key(user_id), sid)
+        pipe.execute()
 
     def sockets(self, user_id: int) -> dict[str, str]:
         return self._redis.hgetall(self._sockets_key(user_id))  # type: ignore[return-value]
+
+    def count(self, user_id: int) -> int:
+        seen = self._seen_key(user_id)
+        cutoff = self._clock() - self._stale_after
+        stale: list[str] = self._redis.zrangebyscore(seen, "-inf", cutoff)  # type: ignore[assignment]
+        if stale:  # left by a process that died holding them
+            pipe = self._redis.pipeline()
+            pipe.zrem(seen, *stale)
+            pipe.hdel(self._sockets_key(user_id), *stale)
+            pipe.execute()
+        return int(self._redis.zcard(seen))  # type: ignore[arg-type]
+
+    def touch(self, user_id: int, sids: Iterable[str]) -> None:
+        now = self._clock()
+        pipe = self._redis.pipeline()
+        pipe.zadd(self._seen_key(user_id), {sid: now for sid in sids}, xx=True)
+        pipe.expire(self._seen_key(user_id), SOCKETS_TTL)
+        pipe.expire(self._sockets_key(user_id), SOCKETS_TTL)  # held longer than the TTL
+        pipe.execute()
 
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
         ids = list(user_ids)
@@ -135,5 +193,8 @@ class RedisRegistry:
             self._missed.update(user_ids)
 
 
-def make_registry(redis_url: str | None, prefix: str) -> Registry:
-    return RedisRegistry(redis_url, prefix) if redis_url else LocalRegistry()
+def make_registry(redis_url: str | None, prefix: str, session_check: float) -> Registry:
+    """``session_check``: how often each process vouches for its sockets (``touch``)."""
+    if redis_url:
+        return RedisRegistry(redis_url, prefix, stale_after=3 * session_check)
+    return LocalRegistry()

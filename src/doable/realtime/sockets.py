@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,7 +89,7 @@ def connect(auth: Any = None) -> None:
         # Registered before the check, so a logout racing this connect either finds the
         # socket (and drops it) or commits first (and the check below fails).
         registry().add(user_id, sid, session_id)
-        held = len(registry().sockets(user_id))
+        held = registry().count(user_id)
     except Exception:
         log.exception("socket registry unavailable")
         raise _unavailable() from None
@@ -116,7 +117,7 @@ def connect(auth: Any = None) -> None:
     # The connection's environ lives as long as the connection: disconnect reads it back.
     request.environ[_SOCKET_USER] = user.id
     request.environ[_ENGINE_SID] = eio_sid
-    _local().add(sid, session_id)
+    _local().add(sid, user.id, session_id)
     gate().admitted(eio_sid)
     join_room(room_of(user.id))
 
@@ -147,24 +148,26 @@ def disconnect(reason: Any = None) -> None:
     if user_id is not None:
         try:
             registry().remove(user_id, sid)
-        except Exception:  # the entry expires; dropping it later is harmless
+        except Exception:  # no process vouches for it any more: it stops counting
             log.warning("could not unregister socket %s", sid)
 
 
 class LocalSockets:
     """The sockets this process holds and their logins, re-checked every
     ``DOABLE_REALTIME_SESSION_CHECK`` seconds: a revocation whose drop message was lost
-    (Redis away at that moment), or a login that simply expired, ends its sockets too."""
+    (Redis away at that moment), or a login that simply expired, ends its sockets too;
+    the rest are vouched for in the registry, so they keep counting against their
+    user's cap while entries of a process that died stop counting."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.lock = threading.Lock()
-        self.sessions: dict[str, str] = {}  # socket id -> login session id
+        self.sessions: dict[str, tuple[int, str]] = {}  # socket id -> (user, login session)
         self.started = False
 
-    def add(self, sid: str, session_id: str) -> None:
+    def add(self, sid: str, user_id: int, session_id: str) -> None:
         with self.lock:
-            self.sessions[sid] = session_id
+            self.sessions[sid] = (user_id, session_id)
             start, self.started = not self.started, True
         if start:
             self.app.extensions["socketio"].start_background_task(self._check_forever)
@@ -181,6 +184,10 @@ class LocalSockets:
                 self.drop_ended()
             except Exception:  # the database is away: try again next time
                 log.warning("could not re-check the logins of open sockets", exc_info=True)
+            try:
+                self.vouch()
+            except Exception:  # Redis is away: the entries are vouched for next time
+                log.warning("could not vouch for this process's sockets", exc_info=True)
 
     def drop_ended(self) -> None:
         with self.lock:
@@ -188,13 +195,21 @@ class LocalSockets:
         if not held:
             return
         with self.app.app_context():
-            live = set(live_session_ids(set(held.values())))
+            live = set(live_session_ids({session_id for _, session_id in held.values()}))
             db.session.remove()
-        for sid, session_id in held.items():
+        for sid, (_, session_id) in held.items():
             if session_id not in live:
                 log.info("socket %s dropped: its login ended", sid)
                 server(self.app).disconnect(sid, namespace="/")
                 self.discard(sid)
+
+    def vouch(self) -> None:
+        by_user: dict[int, list[str]] = defaultdict(list)
+        with self.lock:
+            for sid, (user_id, _) in self.sessions.items():
+                by_user[user_id].append(sid)
+        for user_id, sids in by_user.items():
+            registry(self.app).touch(user_id, sids)
 
 
 def _local() -> LocalSockets:
