@@ -69,3 +69,58 @@ def test_a_wrong_password_is_a_401_and_nothing_in_the_log(tmp_path: Path):
         nobody = {"username": "nobody", "password": "not-a-password"}
         assert requests.post(f"{base}/api/login", json=nobody, timeout=30).status_code == 401
     assert "Traceback" not in log.read_text()
+
+
+def test_searches_on_the_thread_pool_answer_right_beside_concurrent_writes(tmp_path: Path):
+    """On SQLite, ``doable serve`` runs full-text searches on the thread pool
+    (``doable.db.CooperativeCursor``): they find what they should, and writes made at
+    the same time neither wait for them nor stall (each write stays on the loop)."""
+    env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path)
+    with running_server(env, log_path=tmp_path / "serve.log") as base:
+        body = {"username": "carol", "email": "carol@example.com", "password": "secret123"}
+        assert requests.post(f"{base}/api/register", json=body, timeout=30).status_code == 201
+        login = {"username": "carol", "password": "secret123"}
+        token = requests.post(f"{base}/api/login", json=login, timeout=30).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        for n in range(10):
+            title = f"needle {n}" if n % 2 else f"haystack {n}"
+            created = requests.post(
+                f"{base}/api/tasks", json={"title": title}, headers=auth, timeout=30
+            )
+            assert created.status_code == 201
+
+        failures: list[str] = []
+        needles = {f"needle {n}" for n in (1, 3, 5, 7, 9)}
+
+        def search() -> None:
+            for _ in range(10):
+                found = requests.get(
+                    f"{base}/api/tasks", params={"q": "needle"}, headers=auth, timeout=30
+                )
+                titles = {task["title"] for task in found.json()["tasks"]}
+                if found.status_code != 200 or titles != needles:
+                    failures.append(f"search: {found.status_code} {sorted(titles)}")
+
+        def write(worker: int) -> None:
+            for n in range(10):
+                made = requests.post(
+                    f"{base}/api/tasks",
+                    json={"title": f"thread from {worker}-{n}"},
+                    headers=auth,
+                    timeout=30,
+                )
+                if made.status_code != 201:
+                    failures.append(f"write: {made.status_code} {made.text}")
+
+        workers = [threading.Thread(target=search) for _ in range(4)]
+        workers += [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(60)
+        assert not any(thread.is_alive() for thread in workers), "a request hung"
+        assert failures == []
+        written = requests.get(
+            f"{base}/api/tasks", params={"q": "thread"}, headers=auth, timeout=30
+        ).json()
+        assert written["total"] == 4 * 10

@@ -17,6 +17,8 @@ from typing import Any
 from flask import Config, Flask
 from limits import parse_many
 
+from doable.server import cooperative
+
 ENV_PREFIX = "DOABLE"
 MIN_SECRET_LENGTH = 32
 _TRUE = {"1", "true", "yes", "on"}
@@ -327,7 +329,12 @@ def _derive(config: Config) -> None:
     uri = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("sqlite"):
         # A file database never drops a connection: pinging it would cost a query a request.
-        engine_options: dict[str, Any] = {"connect_args": {"timeout": 15}}
+        connect_args: dict[str, Any] = {"timeout": 15}
+        if cooperative():  # doable serve: statements run off the event loop (doable.db)
+            from doable.db import CooperativeConnection
+
+            connect_args.update(factory=CooperativeConnection, check_same_thread=False)
+        engine_options: dict[str, Any] = {"connect_args": connect_args}
     else:
         # Survive a database restart: test each pooled connection before a request uses it.
         # A request that finds no connection free in time is answered 503.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scop
 from sqlalchemy.types import TypeDecorator
 
 from doable.errors import Conflict
+from doable.server import run_blocking
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -80,6 +82,38 @@ class TimestampMixin:
     )
 
 
+class CooperativeCursor(sqlite3.Cursor):
+    """A SQLite cursor that runs full-text searches on gevent's thread pool
+    (``run_blocking``).
+
+    SQLite works in C with the GIL released, so a long query used to overlap with other
+    requests on the second core under threads; on the event loop it stops the worker's
+    every other connection instead, and text search alone fell to half the requests a
+    second (bench/README.md). A search through the FTS5 index (``MATCH``) is the one
+    long statement Doable runs, so it goes to the pool; every other statement is short,
+    and the hop to a thread and back would cost more than it saves.
+
+    Only outside a write transaction: a request that has written never yields until it
+    commits, so it never holds SQLite's write lock while another request's write waits
+    for it in SQLite's busy handler."""
+
+    def _off_loop(self, sql: str) -> bool:
+        return not self.connection.in_transaction and " MATCH " in sql
+
+    def execute(self, sql: str, parameters: Any = (), /) -> CooperativeCursor:
+        if self._off_loop(sql):
+            return run_blocking(super().execute, sql, parameters)
+        return super().execute(sql, parameters)
+
+
+class CooperativeConnection(sqlite3.Connection):
+    """Hands out ``CooperativeCursor``; ``doable serve`` opens SQLite with it (the
+    connection is used by one request at a time, from the pool's threads in turn)."""
+
+    def cursor(self, factory: Any = CooperativeCursor) -> Any:
+        return super().cursor(factory)
+
+
 def _unicode_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
@@ -87,7 +121,7 @@ def _unicode_lower(value: Any) -> Any:
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, and let several processes share the file."""
-    if type(dbapi_connection).__module__ != "sqlite3":
+    if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     # SQLite's lower() folds ASCII only; Doable compares names and emails ignoring case
     # with lower() in SQL on both sides, so give it Unicode case folding (deterministic,
