@@ -171,9 +171,7 @@ def test_a_page_on_the_public_origin_opens_a_socket_through_nginx(through_nginx)
     listener.client.eio.ssl_verify = False
     try:
         # A longer wait than elsewhere: the full suite's last minutes are its busiest.
-        listener.client.connect(
-            base, auth={"token": login["token"]}, transports=["websocket"], wait_timeout=20
-        )
+        listener.connect(base, auth={"token": login["token"]}, wait=20)
         created = http.post(
             f"{base}/api/tasks", json={"title": "Live through nginx"},
             headers={"Authorization": f"Bearer {login['token']}"}, timeout=10,

@@ -61,8 +61,8 @@ class Listener:
         self.client.on("*", lambda event, data=None: self.events.put((event, data)))
         self.client.on("disconnect", lambda *args: self.disconnected.set())
 
-    def connect(self, base: str, auth: Any = None):
-        self.client.connect(base, auth=auth, transports=["websocket"], wait_timeout=WAIT)
+    def connect(self, base: str, auth: Any = None, wait: float = WAIT):
+        self.client.connect(base, auth=auth, transports=["websocket"], wait_timeout=wait)
         return self
 
     def next(self, timeout: float = WAIT) -> tuple[str, Any]:

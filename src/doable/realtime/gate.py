@@ -67,9 +67,7 @@ class Gate:
         self.pending[eio_sid] = time.monotonic() + self.connect_timeout
         self.address_of[eio_sid] = address
         self.per_address[address] += 1
-        if not self._sweeping:
-            self._sweeping = True
-            self.server.start_background_task(self._sweep_forever)
+        self._sweep_while_pending()
         return self._on_connect(eio_sid, environ, *args)
 
     def _disconnected(self, eio_sid: str, *args: Any) -> Any:
@@ -93,6 +91,7 @@ class Gate:
         again within the deadline."""
         if eio_sid in self.address_of:
             self.pending[eio_sid] = time.monotonic() + self.connect_timeout
+            self._sweep_while_pending()
 
     def is_open(self, eio_sid: str) -> bool:
         return eio_sid in self.address_of
@@ -115,10 +114,20 @@ class Gate:
             log.info("closed %d socket(s) that never connected in time", len(expired))
         return len(expired)
 
-    def _sweep_forever(self) -> None:
-        while True:
+    def _sweep_while_pending(self) -> None:
+        """Start the sweeper unless it runs: it stops once no session is pending, so a
+        process (or a test's app) with no socket waiting holds no background task."""
+        if not self._sweeping:
+            self._sweeping = True
+            self.server.start_background_task(self._sweep)
+
+    def _sweep(self) -> None:
+        while self.pending:
             self.server.sleep(SWEEP_INTERVAL)
             try:
                 self.close_expired()
             except Exception:
                 log.exception("could not close expired sockets")
+        self._sweeping = False
+        if self.pending:  # armed between the last look and the flag
+            self._sweep_while_pending()

@@ -172,16 +172,21 @@ class LocalSockets:
             self.sessions[sid] = (user_id, session_id)
             start, self.started = not self.started, True
         if start:
-            self.app.extensions["socketio"].start_background_task(self._check_forever)
+            self.app.extensions["socketio"].start_background_task(self._check_while_held)
 
     def discard(self, sid: str) -> None:
         with self.lock:
             self.sessions.pop(sid, None)
 
-    def _check_forever(self) -> None:
+    def _check_while_held(self) -> None:
+        """Runs while this process holds a socket; the next ``add`` starts it again."""
         interval = self.app.config["REALTIME_SESSION_CHECK"]
         while True:
             time.sleep(interval)
+            with self.lock:
+                if not self.sessions:
+                    self.started = False
+                    return
             try:
                 self.drop_ended()
             except Exception:  # the database is away: try again next time
