@@ -1,4 +1,5 @@
-"""Configuration (SPEC §1): defaults, environment, overrides, and failing fast by name.
+"""Configuration (README, Configuration): defaults, environment, overrides, and failing
+fast by name.
 
 These tests build apps without touching a database: ``create_app`` only wires, so a
 config that loads is all they need.

@@ -1,4 +1,4 @@
-"""A database that is away is a 503 with ``Retry-After``, not a 500 (issue #8, faults):
+"""A database that is away is a 503 with ``Retry-After``, not a 500:
 down, restarting, unreachable, out of connection slots, or SQLite locked past its busy
 timeout. A broken query stays a 500. ``tests/faults`` restarts a real PostgreSQL under
 traffic; these are the fast, in-process checks of the rule."""

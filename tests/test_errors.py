@@ -1,5 +1,5 @@
-"""Conventions for every /api route (SPEC §2): Problem Details, request ids, body rules,
-security headers and rate-limit headers."""
+"""Conventions for every /api route (docs/api.md, Conventions and Errors): Problem
+Details, request ids, body rules, security headers and rate-limit headers."""
 
 from __future__ import annotations
 

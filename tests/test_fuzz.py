@@ -4,7 +4,7 @@ budget: zero failures. Each finding it ever made is a test in test_fuzz_findings
 
 Left out, because they would end the identities the run uses: ``POST /api/logout`` and
 ``DELETE /api/me`` (both tested on their own). ``ensure_resource_availability`` is off:
-sharing a task with an unknown user is 404 (SPEC §6), which that check reads as the
+sharing a task with an unknown user is 404 (docs/api.md, Sharing), which that check reads as the
 task it just created having vanished.
 """
 

@@ -1,4 +1,5 @@
-"""Documentation and operations (SPEC §9): health, readiness, OpenAPI and Swagger UI."""
+"""Documentation and operations (docs/api.md, Operations): health, readiness, OpenAPI
+and Swagger UI."""
 
 from __future__ import annotations
 

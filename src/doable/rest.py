@@ -25,7 +25,7 @@ TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
 
 
 class Parser(FlaskParser):
-    """SPEC §2: failed validation is 400, and unknown query parameters are refused too.
+    """Failed validation is 400, and unknown query parameters are refused (docs/api.md).
 
     Text containing NUL, or a lone surrogate (``"\\ud800"`` is valid JSON but not
     UTF-8), is refused for every field of every location: the database cannot store it.

@@ -61,7 +61,7 @@ class CategoryName(fields.String):
 
 
 class Timestamp(fields.DateTime):
-    """ISO 8601 UTC with a ``Z``, as SPEC §2 shows: ``2026-01-05T10:30:00Z``.
+    """ISO 8601 UTC with a ``Z``, as docs/api.md shows: ``2026-01-05T10:30:00Z``.
 
     The format is applied when serialising rather than passed as ``format=``, so the
     OpenAPI document still calls it a plain ``date-time``.

@@ -1,4 +1,4 @@
-"""SPEC §7 attachments through the API: streamed uploads with size limits and a
+"""Attachments through the API (docs/api.md, Attachments): streamed uploads with size limits and a
 per-owner quota, sanitised display names, exact-bytes downloads served safely, and
 stored files that go when (and only when) their rows' deletion is committed."""
 

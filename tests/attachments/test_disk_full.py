@@ -1,4 +1,4 @@
-"""A full upload disk (issue #8, faults): the store refuses with ``InsufficientStorage``
+"""A full upload disk: the store refuses with ``InsufficientStorage``
 (507 through the API), leaves neither a staged nor a stored file nor a row behind, and
 works again once there is room. Simulated here in-process; ``tests/faults`` fills a
 real tmpfs through a real server."""

@@ -1,7 +1,7 @@
-"""SPEC §6, §7 and the §2 access rule for attachments: every attachment route against
-every role (owner, edit sharee, view sharee, stranger) and against no token at all. A
-refusal changes neither the rows nor the files on disk, and a stranger cannot tell a
-hidden task or attachment from a missing one."""
+"""The access rule for attachments (docs/api.md, Sharing and Attachments): every
+attachment route against every role (owner, edit sharee, view sharee, stranger) and
+against no token at all. A refusal changes neither the rows nor the files on disk, and a
+stranger cannot tell a hidden task or attachment from a missing one."""
 
 from __future__ import annotations
 

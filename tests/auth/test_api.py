@@ -1,4 +1,4 @@
-"""SPEC §3 account routes: register, login, profile, logout; SPEC §2 error shape."""
+"""Account routes: register, login, profile, logout; the error shape (docs/api.md)."""
 
 from __future__ import annotations
 

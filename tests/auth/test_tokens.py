@@ -1,5 +1,6 @@
-"""SPEC §3 token rules: the access JWT, its pinned algorithm, refresh rotation with
-reuse detection, and revocation by logout, password change and account deletion."""
+"""Token rules (docs/api.md, Authentication): the access JWT, its pinned algorithm,
+refresh rotation with reuse detection, and revocation by logout, password change and
+account deletion."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def refresh(api: ApiClient, refresh_token: Any) -> Any:
 
 
 def assert_unauthorized(response: Any) -> dict[str, Any]:
-    """SPEC §2: a 401 is a problem document with the request id and a Bearer challenge."""
+    """A 401 is a problem document with the request id and a Bearer challenge."""
     assert response.status_code == 401, response.get_data(as_text=True)
     assert response.mimetype == PROBLEM_JSON
     assert response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -1,6 +1,6 @@
-"""SPEC §5 categories: CRUD, per-user case-insensitive names, task counts, names on
-tasks created for the task's owner, the ``category`` list filter, and a constant number
-of SQL statements whatever the number of categories."""
+"""Categories (docs/api.md, Categories): CRUD, per-user case-insensitive names, task
+counts, names on tasks created for the task's owner, the ``category`` list filter, and a
+constant number of SQL statements whatever the number of categories."""
 
 from __future__ import annotations
 

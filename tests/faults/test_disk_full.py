@@ -1,4 +1,4 @@
-"""Fault: the upload disk fills up (issue #8).
+"""Fault: the upload disk fills up.
 
 A real server stores attachments on a 2 MiB tmpfs. Uploading until it is full: the
 upload that does not fit answers 507 Insufficient Storage as a Problem Details document

@@ -1,4 +1,4 @@
-"""Fault: PostgreSQL restarts while clients are using the service (issue #8).
+"""Fault: PostgreSQL restarts while clients are using the service.
 
 While the database is down, ``/readyz`` says 503 and every API request that needs the
 database answers a 503 Problem Details document with ``Retry-After``, never a 500 or a

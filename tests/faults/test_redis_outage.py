@@ -1,11 +1,11 @@
-"""Fault: Redis stops (issue #8).
+"""Fault: Redis stops.
 
 Two gunicorn workers share rate limits, socket lists, event ids and Socket.IO messages
 through a Redis of the test's own, which is killed and started again (empty: it keeps
 nothing on disk). While it is away:
 
 - the REST API keeps working (login, create, list, update), promptly, never a 5xx;
-- ``/readyz`` answers 503 naming Redis (SPEC §9: Redis is configured, so it is needed);
+- ``/readyz`` answers 503 naming Redis (Redis is configured, so it is needed);
 - the login rate limit **fails open** (README): logins over the limit go through;
 - real time degrades: a new socket is refused with a reason, an open one stays open but
   hears nothing, and the write that would have sent the event still succeeds.

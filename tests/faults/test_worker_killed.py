@@ -1,5 +1,4 @@
-"""Fault: a gunicorn worker is killed (SIGKILL, as the OOM killer would) under load
-(issue #8).
+"""Fault: a gunicorn worker is killed (SIGKILL, as the OOM killer would) under load.
 
 Several clients create tasks with unique titles as fast as they can on ``doable serve
 --workers 2`` (PostgreSQL and Redis), recording every write acknowledged with a 201.

@@ -1,4 +1,5 @@
-"""Who may open a socket (SPEC §8), and how long it stays open, over real servers."""
+"""Who may open a socket (docs/api.md, Real-time events), and how long it stays open,
+over real servers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SPEC §8 over real servers: who receives which event, with what payload, exactly once.
+"""Real-time events (docs/api.md) over real servers: who receives which event, with what
+payload, exactly once.
 
 On the PostgreSQL deployment every listener is on the first instance and every change
 goes through the second, so each delivery below has crossed processes through Redis.

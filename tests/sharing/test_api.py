@@ -1,6 +1,6 @@
-"""SPEC §6 sharing routes: share by username or email, change the permission by sharing
-again, list and remove shares, every refusal, clean-up when a task or an account goes,
-and the signals sent after each committed change."""
+"""Sharing routes (docs/api.md, Sharing): share by username or email, change the
+permission by sharing again, list and remove shares, every refusal, clean-up when a task
+or an account goes, and the signals sent after each committed change."""
 
 from __future__ import annotations
 

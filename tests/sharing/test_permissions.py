@@ -1,4 +1,4 @@
-"""SPEC §6 and §2 access rule: every task route against every role (owner, edit
+"""The access rule (docs/api.md, Sharing): every task route against every role (owner, edit
 sharee, view sharee, stranger). A refusal changes nothing in the database; a stranger
 cannot tell a hidden task from a missing one; a change of share takes effect at once."""
 

@@ -1,7 +1,8 @@
-"""SPEC §4 ``scope`` with §6 sharing: GET /api/tasks returns exactly the tasks the caller
-may see (owned, shared with them, or both), each with the caller's ``access``, correct
-totals and stable pages, checked against an independent computation; and a constant
-number of SQL statements whatever the owners and categories on the page."""
+"""``scope`` with sharing (docs/api.md, Tasks and Sharing): GET /api/tasks returns
+exactly the tasks the caller may see (owned, shared with them, or both), each with the
+caller's ``access``, correct totals and stable pages, checked against an independent
+computation; and a constant number of SQL statements whatever the owners and categories
+on the page."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""SPEC §2 and §4 task routes: create, read, update, delete, validation, visibility,
-authentication and the domain signals sent after each committed write."""
+"""Task routes (docs/api.md, Conventions and Tasks): create, read, update, delete,
+validation, visibility, authentication and the domain signals sent after each committed
+write."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §4 conditional requests: ETag on every task response, 304 on a matching
+"""Conditional requests (docs/api.md, Tasks): ETag on every task response, 304 on a matching
 If-None-Match, 412 on a stale If-Match, and no lost update when two writes race."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §4 GET /api/tasks: every filter, sort and page, checked against an independent
+"""GET /api/tasks (docs/api.md, Tasks): every filter, sort and page, checked against an independent
 computation over a varied data set; every bad parameter refused; a constant number of
 SQL statements whatever the page size."""
 

@@ -1,4 +1,4 @@
-"""SPEC §4 ``q``: text search in title and description, with the meaning documented in
+"""``q``: text search in title and description, with the meaning documented in
 ``doable.tasks.search`` (whole words, all words, "phrases", -exclusions, ``or``)."""
 
 from __future__ import annotations

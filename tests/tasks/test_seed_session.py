@@ -1,7 +1,8 @@
 """The five-step curl session of the tutorial's assignment, replayed literally.
 
-Bodies and headers are exactly what the seed's curl commands send; the assertions
-hold the responses to the shapes the seed shows.
+Bodies and headers are exactly what the assignment's curl commands send (the
+README's walk through the API repeats them); the assertions hold the responses to
+the shapes that session shows.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def test_seed_curl_session_works_unchanged(client):
     assert created["status"] == "in_progress"
     assert TIMESTAMP.match(created["created_at"])
 
-    # (the seed's listing shows a second task, "Build API", at medium priority)
+    # (the assignment's listing shows a second task, "Build API", at medium priority)
     response = client.post(
         "/api/tasks", headers=auth, json={"title": "Build API", "status": "in_progress"}
     )

@@ -1,4 +1,4 @@
-"""Attachment routes (SPEC §7)."""
+"""Attachment routes (docs/api.md, Attachments)."""
 
 from __future__ import annotations
 

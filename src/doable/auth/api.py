@@ -1,4 +1,4 @@
-"""Account and token routes (SPEC §3)."""
+"""Account and token routes (docs/api.md, Authentication)."""
 
 from __future__ import annotations
 

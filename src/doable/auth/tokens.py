@@ -112,7 +112,7 @@ def _unauthorized(detail: str) -> Response:
 
 
 def register_jwt_callbacks(app: Flask) -> None:
-    """Flask-JWT-Extended answers 422 for some bad tokens; SPEC §2 wants 401 for all."""
+    """Flask-JWT-Extended answers 422 for some bad tokens; every bad token is a 401."""
     jwt.user_lookup_loader(_load_caller)
     jwt.user_lookup_error_loader(lambda _h, _c: _unauthorized("Token has been revoked"))
     jwt.expired_token_loader(lambda _h, _c: _unauthorized("Token has expired"))

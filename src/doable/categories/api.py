@@ -1,4 +1,4 @@
-"""Category routes (SPEC §5)."""
+"""Category routes (docs/api.md, Categories)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Real-time notifications: Socket.IO at ``/socket.io`` (SPEC §8).
+"""Real-time notifications: Socket.IO at ``/socket.io`` (docs/api.md, Real-time events).
 
 - ``sockets``: who may connect (an access token, or the web session cookie), the one
   room each connection joins (``user:<id>``), and dropping connections whose login is

@@ -1,4 +1,4 @@
-"""Sharing routes (SPEC §6)."""
+"""Sharing routes (docs/api.md, Sharing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Task routes (SPEC §4): parse, call the service, serialise with an ETag."""
+"""Task routes (docs/api.md, Tasks): parse, call the service, serialise with an ETag."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The server-rendered web UI (SPEC §10): pages over the same services as the API.
+"""The server-rendered web UI (README, Web UI): pages over the same services as the API.
 
 ``bp`` holds one blueprint per area; ``app.py`` registers it like any other. Pages sign
 in with a session cookie (``session``), forms carry CSRF tokens (``forms``), and
