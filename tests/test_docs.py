@@ -1,0 +1,136 @@
+"""The documentation stands on its own: every link in the repository's Markdown files
+reaches a file (and heading) inside the repository, and no code, test or document
+cites a contract kept outside it; the contract is docs/api.md."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Folders that are not the repository's own writing.
+SKIPPED_DIRS = {"node_modules", ".venv", "__pycache__"}
+SKIPPED_PATHS = {ROOT / "bench" / "out"}
+#: Built by concatenation so that this file does not cite them itself.
+OUTSIDE_CITATIONS = re.compile("|".join(map(re.escape, ["SPEC" + " §", ".." + "/shared"])))
+CITATION_ROOTS = ["src", "tests", "docs", "README.md"]
+
+_FENCE = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1", re.MULTILINE | re.DOTALL)
+_CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)
+_INLINE_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_REFERENCE = re.compile(r"^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)", re.MULTILINE)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)\s*#*\s*$", re.MULTILINE)
+
+
+def _walk(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        yield path
+        return
+    for child in sorted(path.iterdir()):
+        if child.is_dir():
+            hidden = child.name.startswith(".") and child.name != ".ci"
+            if hidden or child.name in SKIPPED_DIRS or child in SKIPPED_PATHS:
+                continue
+            if child.name.endswith(".egg-info"):
+                continue
+        yield from _walk(child)
+
+
+def markdown_files() -> list[Path]:
+    return [path for path in _walk(ROOT) if path.suffix == ".md"]
+
+
+def _prose(text: str) -> str:
+    """The text without fenced code blocks and code spans, where brackets are code."""
+    return _CODE_SPAN.sub("", _FENCE.sub("", text))
+
+
+def links(path: Path) -> list[str]:
+    text = _prose(path.read_text(encoding="utf-8"))
+    return _INLINE_LINK.findall(text) + _REFERENCE.findall(text)
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's heading ids: lower case, punctuation dropped, spaces to hyphens, and a
+    ``-N`` suffix on repeats."""
+    seen: dict[str, int] = {}
+    for heading in _HEADING.findall(_FENCE.sub("", path.read_text(encoding="utf-8"))):
+        slug = re.sub(r"[^\w\- ]", "", heading.replace("`", "").lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        if count:
+            seen[f"{slug}-{count}"] = 1
+    return set(seen)
+
+
+def broken(source: Path, target: str) -> str | None:
+    """Why a link from ``source`` to ``target`` does not resolve, or None if it does."""
+    if _SCHEME.match(target) or target.startswith("//"):
+        return None  # a web address (http:, https:, mailto:)
+    file_part, _, fragment = target.partition("#")
+    if file_part.startswith("/"):
+        return "an absolute path, outside the repository"
+    resolved = (source.parent / file_part).resolve() if file_part else source
+    if not resolved.is_relative_to(ROOT):
+        return "outside the repository"
+    if not resolved.exists():
+        return "no such file"
+    if fragment and resolved.suffix == ".md" and fragment not in anchors(resolved):
+        return f"no heading #{fragment} in {resolved.relative_to(ROOT)}"
+    return None
+
+
+def test_the_repository_has_its_own_documents():
+    found = {path.relative_to(ROOT).as_posix() for path in markdown_files()}
+    assert {"README.md", "docs/api.md", "docs/deploy.md", "bench/README.md"} <= found
+    assert not any(part.startswith("node_modules/") for part in found)
+
+
+@pytest.mark.parametrize(
+    "path", markdown_files(), ids=lambda path: path.relative_to(ROOT).as_posix()
+)
+def test_markdown_links_resolve_inside_the_repository(path: Path):
+    problems = [
+        f"{target}: {reason}"
+        for target in links(path)
+        if (reason := broken(path, target)) is not None
+    ]
+    assert problems == []
+
+
+def test_the_link_checker_refuses_missing_and_outside_targets(tmp_path: Path):
+    readme = ROOT / "README.md"
+    assert broken(readme, "docs/api.md#tasks") is None
+    assert broken(readme, "https://www.rfc-editor.org/rfc/rfc9457") is None
+    assert broken(readme, "#configuration") is None
+    assert broken(readme, "docs/nothing-here.md") == "no such file"
+    assert broken(readme, "docs/api.md#no-such-heading") is not None
+    assert broken(readme, "../" + "shared/SPEC.md") == "outside the repository"
+    assert broken(readme, "/etc/passwd") is not None
+    page = tmp_path / "page.md"
+    page.write_text("[a](one.md) `[b](two.md)`\n\n```\n[c](three.md)\n```\n[d]: four.md\n")
+    assert links(page) == ["one.md", "four.md"]
+
+
+def _text_files() -> Iterator[Path]:
+    for name in CITATION_ROOTS:
+        for path in _walk(ROOT / name):
+            try:
+                path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                continue  # images and other binaries
+            yield path
+
+
+def test_nothing_cites_a_contract_outside_the_repository():
+    citing = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _text_files()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if OUTSIDE_CITATIONS.search(line)
+    ]
+    assert citing == []
