@@ -11,11 +11,14 @@ import os
 from flask import Flask, jsonify
 from flask_jwt_extended import JWTManager, get_jwt_identity, jwt_required
 
+from doable.config import JWT_KEY_LABEL, derive_key
+
 
 def create_app() -> Flask:
     app = Flask(__name__)
     app.config.update(
-        JWT_SECRET_KEY=os.environ["SECRET_KEY"],
+        # Doable signs its tokens with a key derived from SECRET_KEY: verify them the same way
+        JWT_SECRET_KEY=derive_key(os.environ["SECRET_KEY"], JWT_KEY_LABEL),
         JWT_ALGORITHM="HS256",
         JWT_DECODE_ALGORITHMS=["HS256"],
         # Read by doable.server.Worker, the worker class doable serve runs (run.py)

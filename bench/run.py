@@ -37,7 +37,8 @@ from argon2 import PasswordHasher
 HERE = Path(__file__).resolve().parent
 DOABLE = str(Path(sys.executable).with_name("doable"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
-SECRET = "bench-secret-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG"
+# Fixed, and random: production refuses a guessable key
+SECRET = "oRJFD-UXPfJVzG4R7twTdQ_JKDZqsEo7F1MIQ2kw24tdr_2h"
 PASSWORD = "bench-password"
 WORDS = [f"word{n:03d}" for n in range(200)]
 OTHER_USERS, OTHER_TASKS = 10, 10_000

@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from doable import create_app
+from doable.config import JWT_KEY_LABEL, derive_key
 from doable.extensions import db
 from tests.factories import Account, ApiClient
 
@@ -28,7 +29,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "DOABLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_TEST_URL = os.environ.get("DOABLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+#: A fixed random key: production-mode test servers refuse a guessable one.
+TEST_SECRET = "FWGN0kQa3RGuDghlQ48Ce5maRi6VodTdUaWMoe9nuDWyWJFY"
+#: What the test apps sign JWTs with: the key derived from TEST_SECRET (never TEST_SECRET).
+TEST_JWT_KEY = derive_key(TEST_SECRET, JWT_KEY_LABEL)
 
 
 def service_missing(reason: str) -> None:

@@ -8,18 +8,29 @@ config that loads is all they need.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
+import jwt
 import pytest
+from flask_jwt_extended import decode_token
 
 from doable import create_app
-from doable.config import ConfigError, normalise_database_url
+from doable.config import (
+    COOKIE_KEY_LABEL,
+    JWT_KEY_LABEL,
+    ConfigError,
+    derive_key,
+    normalise_database_url,
+)
 
-STRONG_SECRET = "s" * 48
+#: A fixed random key (what ``secrets.token_urlsafe(36)`` prints)
+STRONG_SECRET = "rv4VFrjzv2fhJQqVU2l-j8mXOy5U3HVa8sF5CqjbtDMYA0Tk"
 TWELVE_FACTOR = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
 
 
@@ -248,11 +259,11 @@ def test_create_app_without_secret_key_writes_a_private_instance_secret(instance
     app = create_app()
 
     secret_file = instance / "secret_key"
-    secret = app.config["SECRET_KEY"]
-    assert secret_file.read_text().strip() == secret
+    secret = secret_file.read_text().strip()
     assert len(secret) >= 32
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
-    assert app.config["JWT_SECRET_KEY"] == secret
+    assert app.config["SECRET_KEY"] == derive_key(secret, COOKIE_KEY_LABEL)
+    assert app.config["JWT_SECRET_KEY"] == derive_key(secret, JWT_KEY_LABEL)
 
 
 def test_create_app_twice_without_secret_key_reuses_the_instance_secret(instance: Path) -> None:
@@ -285,8 +296,8 @@ def test_create_app_with_secret_key_env_uses_it_over_the_instance_secret(
 
     app = create_app()
 
-    assert app.config["SECRET_KEY"] == STRONG_SECRET
-    assert app.config["JWT_SECRET_KEY"] == STRONG_SECRET
+    assert app.config["SECRET_KEY"] == derive_key(STRONG_SECRET, COOKIE_KEY_LABEL)
+    assert app.config["JWT_SECRET_KEY"] == derive_key(STRONG_SECRET, JWT_KEY_LABEL)
 
 
 def test_create_app_with_secret_key_env_writes_no_instance_secret(
@@ -307,7 +318,7 @@ def test_create_app_with_secret_key_env_wins_over_prefixed_secret_key(
 
     app = create_app()
 
-    assert app.config["SECRET_KEY"] == STRONG_SECRET
+    assert app.config["SECRET_KEY"] == derive_key(STRONG_SECRET, COOKIE_KEY_LABEL)
 
 
 def test_create_app_in_production_without_secret_key_raises_naming_secret_key(
@@ -340,8 +351,98 @@ def test_create_app_in_production_with_strong_secret_key_starts(
     app = create_app()
 
     assert app.config["ENV"] == "production"
-    assert app.config["SECRET_KEY"] == STRONG_SECRET
+    assert app.config["SECRET_KEY"] == derive_key(STRONG_SECRET, COOKIE_KEY_LABEL)
     assert app.config["TESTING"] is False
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("a" * 32, "fewer than 8 different characters"),
+        ("a" * 40 + "bcdefghij", "one character fills more than a third"),
+        ("abcdefgh" * 6, "a shorter pattern repeated"),
+        ("Tr0ub4dor&3-" * 4, "a shorter pattern repeated"),
+        ("0123456789abcdefghijklmnopqrstuvwxyz", "mostly a run of consecutive characters"),
+        ("zyxwvutsrqponmlkjihgfedcba9876543210", "mostly a run of consecutive characters"),
+    ],
+)
+def test_create_app_in_production_with_guessable_secret_key_raises_naming_it(
+    monkeypatch: pytest.MonkeyPatch, secret: str, reason: str
+) -> None:
+    monkeypatch.setenv("DOABLE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", secret)
+
+    with pytest.raises(ConfigError) as raised:
+        create_app()
+
+    message = str(raised.value)
+    assert message.startswith("SECRET_KEY is too weak for production")
+    assert reason in message
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(48))"' in message
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        # What secrets.token_urlsafe(48), token_urlsafe(24) and token_hex(16) once printed
+        "dibmpw9alQ29V0RsyczzhZ3p0BYYWK5mtfITDXvepB1TVG5gxqCVIDengTtNqOD7",
+        "xMkveQVvEJr1tkNyitR3IFq2OXvq7NIc",
+        "9c88ace166b7c6a7a5ed8e23aeabc410",
+        STRONG_SECRET,
+    ],
+)
+def test_create_app_in_production_with_random_secret_key_starts(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("DOABLE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", secret)
+
+    app = create_app()
+
+    assert app.config["SECRET_KEY"] == derive_key(secret, COOKIE_KEY_LABEL)
+
+
+def test_create_app_derives_distinct_cookie_and_jwt_keys_from_secret_key() -> None:
+    app = create_app({"SECRET_KEY": STRONG_SECRET})
+
+    keys = {app.config["SECRET_KEY"], app.config["JWT_SECRET_KEY"], STRONG_SECRET}
+    assert len(keys) == 3
+    assert app.config["JWT_SECRET_KEY"] == derive_key(STRONG_SECRET, JWT_KEY_LABEL)
+
+
+def test_token_signed_with_the_raw_secret_key_does_not_verify() -> None:
+    app = create_app({"SECRET_KEY": STRONG_SECRET})
+    now = int(time.time())
+    claims = {"sub": "1", "sid": "s", "type": "access", "jti": "j", "iat": now, "exp": now + 60}
+
+    with app.app_context():
+        with pytest.raises(jwt.InvalidSignatureError):
+            decode_token(jwt.encode(claims, STRONG_SECRET, algorithm="HS256"))
+        derived = jwt.encode(claims, app.config["JWT_SECRET_KEY"], algorithm="HS256")
+        assert decode_token(derived)["sub"] == "1"
+
+
+def test_create_app_with_jwt_secret_key_env_signs_tokens_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    own = secrets.token_urlsafe(48)
+    monkeypatch.setenv("DOABLE_JWT_SECRET_KEY", own)
+
+    app = create_app({"SECRET_KEY": STRONG_SECRET})
+
+    assert app.config["JWT_SECRET_KEY"] == own
+    assert app.config["SECRET_KEY"] == derive_key(STRONG_SECRET, COOKIE_KEY_LABEL)
+
+
+def test_create_app_in_production_with_weak_jwt_secret_key_raises_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOABLE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("DOABLE_JWT_SECRET_KEY", "j" * 48)
+
+    with pytest.raises(ConfigError, match=r"^DOABLE_JWT_SECRET_KEY is too weak"):
+        create_app()
 
 
 # --- overrides ----------------------------------------------------------------------
@@ -362,7 +463,7 @@ def test_create_app_with_overrides_wins_over_env(monkeypatch: pytest.MonkeyPatch
 
     assert app.config["ACCESS_TOKEN_TTL"] == 120
     assert app.config["JWT_ACCESS_TOKEN_EXPIRES"] == timedelta(seconds=120)
-    assert app.config["SECRET_KEY"] == "o" * 48
+    assert app.config["SECRET_KEY"] == derive_key("o" * 48, COOKIE_KEY_LABEL)
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///override.sqlite3"
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import jwt
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from doable.auth.models import AuthSession
+from doable.db import utcnow
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import ApiClient
+from tests.auth.test_tokens import claims_of
+from tests.conftest import TEST_JWT_KEY
+from tests.factories import Account, ApiClient
 
 
 @pytest.fixture
@@ -76,3 +82,54 @@ def test_openapi_documents_429_on_authenticated_routes(limited: ApiClient):
     spec = limited.client.get("/api/openapi.json").json
     assert "429" in spec["paths"]["/api/tasks"]["get"]["responses"]
     assert "429" in spec["paths"]["/api/me"]["patch"]["responses"]
+
+
+# --- only a live access token spends its user's budget -------------------------------
+
+
+def _dead_token(api: ApiClient, alice: Account, kind: str) -> str:
+    """A token naming alice that no longer (or never did) let anyone in."""
+    if kind == "refresh":
+        return alice.refresh_token
+    if kind == "rotated refresh":
+        rotated = api.client.post("/api/token/refresh", json={"refresh_token": alice.refresh_token})
+        assert rotated.status_code == 200
+        return alice.refresh_token
+    if kind == "expired access":
+        now = int(time.time())
+        claims = {**claims_of(alice.token), "iat": now - 1000, "nbf": now - 1000, "exp": now - 1}
+        return jwt.encode(claims, TEST_JWT_KEY, algorithm="HS256")
+    other = api.login(username=alice.username, password=alice.password).json
+    with api.client.application.app_context():  # that second login is revoked (kind "revoked")
+        session = db.session.get(AuthSession, claims_of(other["token"])["sid"])
+        session.revoked_at = utcnow()
+        db.session.commit()
+    return str(other["token"])
+
+
+@pytest.mark.parametrize("kind", ["refresh", "rotated refresh", "expired access", "revoked"])
+def test_dead_tokens_spend_their_senders_budget_not_their_owners(
+    limited: ApiClient, kind: str
+) -> None:
+    alice = limited.account("alice")
+    dead = _dead_token(limited, alice, kind)
+
+    spent = [limited.get("/api/me", dead) for _ in range(3)]
+    over = limited.get("/api/me", dead)
+    mine = limited.get("/api/me", alice.token)
+
+    assert [a.status_code for a in spent] == [401, 401, 401]
+    assert [a.headers["X-RateLimit-Remaining"] for a in spent] == ["2", "1", "0"]
+    assert over.status_code == 429  # the address's budget is the one spent
+    assert mine.status_code == 200
+    assert mine.headers["X-RateLimit-Remaining"] == "2"  # alice's is untouched
+    assert mine.json["id"] == alice.id
+
+
+def test_lowercase_bearer_spends_its_users_budget(limited: ApiClient) -> None:
+    alice = limited.account("alice")
+    for _ in range(3):
+        answer = limited.client.get("/api/me", headers={"Authorization": f"bearer {alice.token}"})
+        assert answer.status_code == 200
+    assert limited.get("/api/me", alice.token).status_code == 429
+    assert limited.get("/api/me", "garbage").status_code == 401  # the address still has budget

@@ -6,11 +6,15 @@ names the environment variable to fix.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,12 @@ from doable.server import cooperative
 
 ENV_PREFIX = "DOABLE"
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 8
+#: Labels of the keys derived from SECRET_KEY: one signs JWTs, the other cookies (and
+#: whatever else Flask signs), so a key recovered from one use does not forge the other.
+JWT_KEY_LABEL = "doable jwt signing key v1"
+COOKIE_KEY_LABEL = "doable cookie signing key v1"
+NEW_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _HOST = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]")
@@ -43,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_URL_LENGTH": 4096,
     "UPLOAD_DIR": None,
     "REDIS_URL": None,
+    # Signs JWTs; None: derived from SECRET_KEY (set it to sign them with a key of its own)
+    "JWT_SECRET_KEY": None,
     # The web UI's session cookie: hidden from scripts, not sent with cross-site POSTs
     # (and marked Secure whenever the page came over HTTPS: web/session.py)
     "SESSION_COOKIE_HTTPONLY": True,
@@ -296,19 +308,68 @@ def _resolve_paths(app: Flask) -> None:
 
 
 def _resolve_secret(app: Flask) -> None:
+    """Read (or generate) SECRET_KEY, refuse a weak one in production, then replace it
+    with the two keys derived from it (the master itself stays out of ``app.config``)."""
     config = app.config
     secret = config.get("SECRET_KEY")
     production = config["ENV"] == "production"
     if secret:
-        if production and len(str(secret)) < MIN_SECRET_LENGTH:
-            raise ConfigError(
-                f"SECRET_KEY is too weak for production: use at least {MIN_SECRET_LENGTH} "
-                "random characters (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-            )
-        return
-    if production:
-        raise ConfigError("SECRET_KEY must be set when DOABLE_ENV=production")
-    config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+        secret = str(secret)
+        if production:
+            _check_strength("SECRET_KEY", secret)
+    elif production:
+        raise ConfigError(
+            "SECRET_KEY must be set when DOABLE_ENV=production; "
+            f"generate one with {NEW_KEY_COMMAND}"
+        )
+    else:
+        secret = _instance_secret(Path(app.instance_path))
+    jwt_secret = config.get("JWT_SECRET_KEY")
+    if jwt_secret:
+        jwt_secret = str(jwt_secret)
+        if production:
+            _check_strength(_env_name("JWT_SECRET_KEY"), jwt_secret)
+    config["JWT_SECRET_KEY"] = jwt_secret or derive_key(secret, JWT_KEY_LABEL)
+    config["SECRET_KEY"] = derive_key(secret, COOKIE_KEY_LABEL)
+
+
+def derive_key(secret: str, label: str) -> str:
+    """The key for one use of ``secret``: HMAC-SHA256 keyed with it over ``label``."""
+    return hmac.new(secret.encode(), label.encode(), hashlib.sha256).hexdigest()
+
+
+def weak_secret_reason(secret: str) -> str | None:
+    """Why ``secret`` is too guessable to sign with in production, or None.
+
+    A secret is refused when it is shorter than 32 characters, has fewer than 8
+    different characters, has one character filling more than a third of it, is a
+    shorter block repeated (``abcabc…``: a period of at most half its length), or is
+    mostly a run (more than half of its neighbouring characters are consecutive, as in
+    ``abcd`` or ``4321``). A random key (``secrets.token_urlsafe(48)``, or 32 random hex
+    digits) passes; a phrase of one repeated character or pattern does not.
+    """
+    length = len(secret)
+    if length < MIN_SECRET_LENGTH:
+        return f"it is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        return f"it has fewer than {MIN_SECRET_DISTINCT} different characters"
+    if 3 * max(Counter(secret).values()) > length:
+        return "one character fills more than a third of it"
+    if any(secret[period:] == secret[:-period] for period in range(1, length // 2 + 1)):
+        return "it is a shorter pattern repeated"
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in pairwise(secret))
+    if 2 * steps > length - 1:
+        return "it is mostly a run of consecutive characters"
+    return None
+
+
+def _check_strength(name: str, secret: str) -> None:
+    reason = weak_secret_reason(secret)
+    if reason:
+        raise ConfigError(
+            f"{name} is too weak for production ({reason}): use a long random key; "
+            f"generate one with {NEW_KEY_COMMAND}"
+        )
 
 
 def _instance_secret(instance: Path) -> str:
@@ -348,7 +409,6 @@ def _derive(config: Config) -> None:
     config.update(
         TESTING=config["ENV"] == "testing" or config.get("TESTING", False),
         MAX_CONTENT_LENGTH=config["MAX_UPLOAD_SIZE"] + 1024 * 1024,
-        JWT_SECRET_KEY=config["SECRET_KEY"],
         JWT_ALGORITHM="HS256",
         JWT_DECODE_ALGORITHMS=["HS256"],
         JWT_TOKEN_LOCATION=["headers"],

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from copy import deepcopy
+from functools import wraps
 from typing import Any
 
 import flask_smorest
-from flask import current_app, request
-from flask_jwt_extended import decode_token, jwt_required
+from flask import current_app
 from flask_limiter.util import get_remote_address
 from flask_smorest.utils import deepupdate
 from marshmallow import RAISE, ValidationError
@@ -17,6 +17,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import IntegerConverter
 
+from doable.auth.tokens import authenticate, authenticated_user_id
 from doable.extensions import limiter
 
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
@@ -107,15 +108,12 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def caller_key() -> str:
-    """Rate-limit key of an API call: its user (from the token's signed ``sub``; the
-    session check comes later, in the view), or its address when it has no valid token."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        try:
-            return f"user:{decode_token(header[7:])['sub']}"
-        except Exception:  # noqa: S110 - a bad token is answered 401 by the view
-            pass
-    return f"ip:{get_remote_address()}"
+    """Rate-limit key of an API call: its user when it holds a live access token (the
+    check that authenticates the call, made once for both), else its address. So a dead
+    token (expired, revoked, rotated, a refresh token) spends the budget of whoever sends
+    it, never its owner's."""
+    user_id = authenticated_user_id()
+    return f"user:{user_id}" if user_id is not None else f"ip:{get_remote_address()}"
 
 
 def _api_rate_limit() -> str:
@@ -129,7 +127,13 @@ api_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=caller_k
 def auth_required(view: Any) -> Any:
     """Require a valid access token, count the call against its user's rate limit, and
     say both in the OpenAPI document."""
-    protected = api_limit(jwt_required()(view))
+
+    @wraps(view)
+    def authenticated(*args: Any, **kwargs: Any) -> Any:
+        authenticate()
+        return current_app.ensure_sync(view)(*args, **kwargs)
+
+    protected: Any = api_limit(authenticated)
     protected.requires_auth = True  # read by hooks: authentication is answered first
     protected._apidoc = deepupdate(
         deepcopy(getattr(view, "_apidoc", {})),

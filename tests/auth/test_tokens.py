@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from doable.auth.models import AuthSession
 from doable.extensions import db
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_JWT_KEY
 from tests.factories import PASSWORD, Account, ApiClient
 
 PROBLEM_JSON = "application/problem+json"
@@ -31,7 +31,7 @@ NEW_PASSWORD = "a brand new passphrase"
 
 def claims_of(token: str) -> dict[str, Any]:
     """Verify a token the way a client with the server's key would, and return its claims."""
-    return jwt.decode(token, TEST_SECRET, algorithms=["HS256"])  # type: ignore[no-any-return]
+    return jwt.decode(token, TEST_JWT_KEY, algorithms=["HS256"])  # type: ignore[no-any-return]
 
 
 def b64(data: bytes) -> str:
@@ -167,7 +167,7 @@ def test_request_with_token_forged_with_server_key_and_future_exp_returns_200(
 ) -> None:
     """The control for the forged-token tests below: forging itself is done right."""
     account = api.account("alice")
-    token = jwt.encode(future_claims(account.token), TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(future_claims(account.token), TEST_JWT_KEY, algorithm="HS256")
 
     response = me(api, token)
 
@@ -182,7 +182,7 @@ def test_request_with_expired_access_token_returns_401(api: ApiClient) -> None:
     account = api.account("alice")
     now = int(time.time())
     claims = future_claims(account.token, iat=now - 1000, nbf=now - 1000, exp=now - 100)
-    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(claims, TEST_JWT_KEY, algorithm="HS256")
 
     response = me(api, token)
 
@@ -234,7 +234,7 @@ def test_request_with_token_signed_by_other_key_returns_401(api: ApiClient) -> N
 def test_request_with_hs512_token_signed_by_server_key_returns_401(api: ApiClient) -> None:
     account = api.account("alice")
     header = {"alg": "HS512", "typ": "JWT"}
-    token = hand_made_token(header, future_claims(account.token), TEST_SECRET.encode(), "sha512")
+    token = hand_made_token(header, future_claims(account.token), TEST_JWT_KEY.encode(), "sha512")
 
     response = me(api, token)
 
@@ -246,7 +246,7 @@ def test_request_with_other_alg_header_returns_401(api: ApiClient, alg: str) -> 
     """Algorithm confusion: an HMAC of the server key under a header naming another alg."""
     account = api.account("alice")
     header = {"alg": alg, "typ": "JWT"}
-    token = hand_made_token(header, future_claims(account.token), TEST_SECRET.encode())
+    token = hand_made_token(header, future_claims(account.token), TEST_JWT_KEY.encode())
 
     response = me(api, token)
 
@@ -278,7 +278,7 @@ def test_request_with_token_naming_another_users_session_returns_401(api: ApiCli
     alice = api.account("alice")
     bob = api.account("bob")
     claims = future_claims(alice.token, sid=claims_of(bob.token)["sid"])
-    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(claims, TEST_JWT_KEY, algorithm="HS256")
 
     response = me(api, token)
 
@@ -288,7 +288,7 @@ def test_request_with_token_naming_another_users_session_returns_401(api: ApiCli
 def test_request_with_token_of_unknown_session_returns_401(api: ApiClient) -> None:
     account = api.account("alice")
     claims = future_claims(account.token, sid=uuid.uuid4().hex)
-    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(claims, TEST_JWT_KEY, algorithm="HS256")
 
     response = me(api, token)
 
@@ -299,7 +299,7 @@ def test_request_with_token_without_session_claim_returns_401(api: ApiClient) ->
     account = api.account("alice")
     claims = future_claims(account.token)
     del claims["sid"]
-    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(claims, TEST_JWT_KEY, algorithm="HS256")
 
     response = me(api, token)
 
@@ -312,7 +312,7 @@ def test_request_with_malformed_subject_returns_401(api: ApiClient, sub: Any) ->
     claims = future_claims(account.token, sub=sub)
     if sub is None:
         del claims["sub"]
-    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(claims, TEST_JWT_KEY, algorithm="HS256")
 
     response = me(api, token)
 
@@ -513,7 +513,7 @@ def test_refresh_with_expired_refresh_token_returns_401(api: ApiClient, app: Fla
         "nbf": now - 1000,
         "exp": now - 100,
     }
-    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256")
+    token = jwt.encode(claims, TEST_JWT_KEY, algorithm="HS256")
 
     response = refresh(api, token)
 

@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 
-from tests.conftest import TEST_SECRET
+from tests.conftest import TEST_JWT_KEY
 from tests.realtime.clients import PASSWORD, Listener, listen, log_in, new_user, refused
 
 pytestmark = pytest.mark.slow
@@ -27,7 +27,7 @@ def forged_access_token(user_id: int, session_id: str, **claims) -> str:
         "fresh": False,
         **claims,
     }
-    return jwt.encode(body, TEST_SECRET, algorithm="HS256")
+    return jwt.encode(body, TEST_JWT_KEY, algorithm="HS256")
 
 
 def claims_of(token: str) -> dict:

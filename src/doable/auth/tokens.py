@@ -2,7 +2,9 @@
 
 An access token names its user (``sub``) and its login session (``sid``); it is good
 while it has not expired and its session has not been revoked. Both are checked in
-the one query that loads the caller.
+the one query that loads the caller. Every token, access or refresh, must carry
+``exp``, ``iat``, ``jti``, ``sub`` and ``type``; one without them is invalid even when
+its signature is right.
 """
 
 from __future__ import annotations
@@ -12,15 +14,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context
-from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
-from jwt import PyJWTError
+from flask import Flask, Response, current_app, g, has_request_context, request
+from flask_jwt_extended import (
+    create_access_token,
+    create_refresh_token,
+    decode_token,
+    get_current_user,
+    verify_jwt_in_request,
+)
+from jwt import InvalidTokenError, MissingRequiredClaimError, PyJWTError
 from sqlalchemy import select
 
 from doable.auth.models import AuthSession, User
 from doable.db import utcnow, valid_id
 from doable.errors import Unauthorized, bearer_challenge, problem
 from doable.extensions import db, jwt
+
+#: Claims every token must carry (Flask-JWT-Extended would fill in a missing type or jti).
+REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
+TOKEN_TYPES = ("access", "refresh")
+_AUTHENTICATION = "doable_authentication"  # g: this request's outcome, user or error
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,56 @@ def live_session_ids(session_ids: Iterable[str]) -> list[str]:
     return list(db.session.scalars(query))
 
 
+def _decode_key(_header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """The key that verifies every token, once its claims are complete.
+
+    Flask-JWT-Extended's one hook that sees a token's claims before it fills in
+    defaults for a missing ``type`` or ``jti``; every decode passes through it (API
+    requests, the refresh route, socket connects)."""
+    for claim in REQUIRED_CLAIMS:
+        if claims.get(claim) in (None, ""):
+            raise MissingRequiredClaimError(claim)
+    if claims["type"] not in TOKEN_TYPES:
+        raise InvalidTokenError("Unknown token type")
+    return str(current_app.config["JWT_SECRET_KEY"])
+
+
+def _canonical_bearer_scheme() -> None:
+    """Authentication schemes are case-insensitive (RFC 9110): ``bearer`` and ``BEARER``
+    mean ``Bearer``, which is the only spelling Flask-JWT-Extended matches."""
+    scheme, space, rest = request.headers.get("Authorization", "").strip().partition(" ")
+    if space and scheme != "Bearer" and scheme.lower() == "bearer":
+        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {rest}"
+
+
+def authenticate() -> User:
+    """The caller of this API request: the user of its live access token (valid
+    signature, unexpired, type access, login session neither revoked nor expired).
+
+    Checked once per request, and the outcome kept: the rate-limit key and the view
+    share it. A bad token raises the library's error, answered 401 by its handlers."""
+    outcome = g.get(_AUTHENTICATION)
+    if outcome is None:
+        try:
+            _canonical_bearer_scheme()
+            verify_jwt_in_request()
+            outcome = get_current_user()
+        except Exception as exc:  # kept; raised again below, for the handlers
+            outcome = exc
+        setattr(g, _AUTHENTICATION, outcome)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def authenticated_user_id() -> int | None:
+    """The id of the user :func:`authenticate` finds, or None when it refuses the call."""
+    try:
+        return authenticate().id
+    except Exception:  # the view raises it again, answered 401
+        return None
+
+
 def _load_caller(_header: dict[str, Any], claims: dict[str, Any]) -> User | None:
     return load_session_user(claims.get("sub"), claims.get("sid"))
 
@@ -113,6 +176,7 @@ def _unauthorized(detail: str) -> Response:
 
 def register_jwt_callbacks(app: Flask) -> None:
     """Flask-JWT-Extended answers 422 for some bad tokens; every bad token is a 401."""
+    jwt.decode_key_loader(_decode_key)
     jwt.user_lookup_loader(_load_caller)
     jwt.user_lookup_error_loader(lambda _h, _c: _unauthorized("Token has been revoked"))
     jwt.expired_token_loader(lambda _h, _c: _unauthorized("Token has expired"))
