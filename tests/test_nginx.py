@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PAGE_HOST = "tasks.example.com"
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 def _documented_config() -> str:
@@ -156,6 +157,13 @@ def test_the_api_pages_and_uploads_work_through_the_documented_nginx(through_ngi
     cookie = page.headers["Set-Cookie"]
     assert "Secure" in cookie  # Doable saw https through X-Forwarded-Proto
     assert "HttpOnly" in cookie
+
+    # HSTS on every HTTPS answer, errors included; private answers are never stored
+    missing = http.get(f"{base}/api/tasks/999", headers=auth, timeout=10)
+    assert missing.status_code == 404
+    answers = [registered, login, uploaded, page, missing]
+    assert [r.headers.get("Strict-Transport-Security") for r in answers] == [HSTS] * 5
+    assert [r.headers.get("Cache-Control") for r in answers] == ["no-store"] * 5
 
 
 def test_a_page_on_the_public_origin_opens_a_socket_through_nginx(through_nginx):

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -146,6 +148,40 @@ def test_readyz_with_redis_up_returns_200_with_redis_check(
 
     assert response.status_code == 200
     assert response.json["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_readyz_flood_reuses_one_redis_connection_and_one_check_a_second(
+    make_app: Callable[..., Flask], redis_url: str, redis_prefix: str
+) -> None:
+    app = make_app(REDIS_URL=redis_url, REDIS_PREFIX=redis_prefix)
+    client = app.test_client()
+    selects: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        selects.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+    first = client.get("/readyz")
+    ours_after_one = _redis_clients(redis_url, f"{redis_prefix}:app")
+    answers = [client.get("/readyz") for _ in range(50)]
+    ours_after_all = _redis_clients(redis_url, f"{redis_prefix}:app")
+    with app.app_context():
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+    assert first.status_code == 200
+    assert {(r.status_code, r.json["checks"]["redis"]) for r in answers} == {(200, "ok")}
+    assert len(ours_after_one) == 1  # one pooled connection, kept open...
+    assert ours_after_all == ours_after_one  # ...and the same one after 50 more calls
+    # 51 calls well within a second of each other: the database was asked once
+    assert len([s for s in selects if s.strip().upper() == "SELECT 1"]) == 1
+
+
+def _redis_clients(redis_url: str, name: str) -> list[str]:
+    """The ids of the connections to Redis named ``name``."""
+    with redis.Redis.from_url(redis_url) as admin:
+        clients = admin.client_list()
+    return [c["id"] for c in clients if c["name"] == name]
 
 
 def test_readyz_with_unreachable_database_leaves_no_secrets_in_body(tmp_path: Path) -> None:

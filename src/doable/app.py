@@ -17,7 +17,7 @@ from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
-from doable.extensions import api, csrf, db, jwt, limiter, migrate
+from doable.extensions import api, csrf, db, init_redis, jwt, limiter, migrate
 from doable.hooks import register_request_hooks
 from doable.logs import configure_logging
 from doable.realtime import init_realtime
@@ -73,6 +73,7 @@ def trust_proxies(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
+    init_redis(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     jwt.init_app(app)
     register_jwt_callbacks(app)

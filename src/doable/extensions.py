@@ -3,9 +3,11 @@
 Models and services import from here, never from the app, so there are no cycles.
 """
 
+import re
 from http import HTTPStatus
 from typing import Any
 
+import redis
 from apispec.ext.marshmallow import MarshmallowPlugin, resolve_schema_cls
 from flask import Flask
 from flask_jwt_extended import JWTManager
@@ -16,6 +18,8 @@ from flask_smorest import Api as _SmorestApi
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from doable.db import Base
 from doable.errors import render_http_exception
@@ -77,3 +81,25 @@ def init_socketio(app: Flask, **options: Any) -> SocketIO:
     in one process (tests) would otherwise share a server and a message queue.
     """
     return SocketIO(app, **options)
+
+
+def init_redis(app: Flask) -> redis.Redis | None:
+    """This app's Redis client (one connection pool), when ``REDIS_URL`` is set; read it
+    back as ``app.extensions["doable.redis"]``. It connects on first use, not here.
+
+    Its connections are named after ``REDIS_PREFIX`` (``CLIENT LIST`` shows whose they
+    are). A command is tried once more on a fresh connection, at once: a pooled one may
+    have died with a Redis restart, and a real outage still answers within seconds.
+    """
+    url = app.config["REDIS_URL"]
+    client = None
+    if url:
+        client = redis.Redis.from_url(
+            url,
+            socket_connect_timeout=1,
+            socket_timeout=1,
+            retry=Retry(NoBackoff(), 1),
+            client_name=re.sub(r"[^!-~]", "_", f"{app.config['REDIS_PREFIX']}:app"),
+        )
+    app.extensions["doable.redis"] = client
+    return client

@@ -1,5 +1,5 @@
 """Request and response rules that hold for every route: request ids, body content
-types and sizes, and security headers."""
+types and sizes, security headers, and what caches may keep."""
 
 from __future__ import annotations
 
@@ -24,6 +24,20 @@ HTML_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
+)
+#: Responses any cache may keep as they say (they carry nothing about who asked): the
+#: package's static files, the OpenAPI document, Swagger UI and its assets, and the
+#: health probes. Everything else is ``Cache-Control: no-store``, and so is any answer
+#: that read the web session cookie (``doable.web.session``).
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "static",
+        "api-docs.openapi_json",
+        "api-docs.openapi_swagger_ui",
+        "ops.swagger_ui_asset",
+        "ops.healthz",
+        "ops.readyz",
+    }
 )
 
 
@@ -103,6 +117,11 @@ def _finish_response(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if "Content-Security-Policy" not in headers:
         headers["Content-Security-Policy"] = _csp_for(response)
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        # Pages, API answers, tokens, downloads and errors may be about one person (or
+        # carry a CSRF token bound to their cookie): no browser or proxy keeps a copy.
+        # A conditional GET (ETag, 304) still works: the client asks us every time.
+        headers["Cache-Control"] = "no-store"
     return response
 
 

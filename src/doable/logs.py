@@ -2,12 +2,17 @@
 
 Every request leaves one ``doable.access`` line: request id, user id, method, path,
 status and duration (``doable serve`` turns gunicorn's own access log off for it).
+
+A message is client text as often as not (the path of the access line), so the plain
+text format writes control characters as escapes: a ``%0a`` in a URL cannot start a
+line of its own. JSON lines are safe as they are: ``json.dumps`` escapes them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -16,12 +21,35 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, request
 
 access_log = logging.getLogger("doable.access")
+PLAIN_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+#: C0 controls, DEL, C1 controls, the Unicode line and paragraph separators, and the
+#: backslash itself, so that an escape in the log always means an escaped character.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: ``\\n`` as ``\\x0a``, U+2028 as ``\\u2028``, ``\\`` as ``\\\\``."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\\":
+        return "\\\\"
+    return f"\\x{ord(char):02x}" if ord(char) <= 0xFF else f"\\u{ord(char):04x}"
 
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         return True
+
+
+class PlainFormatter(logging.Formatter):
+    """Development's one-line format; the message is escaped, a traceback is not."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - the base's name
+        return escape_controls(super().formatMessage(record))
 
 
 class JSONFormatter(logging.Formatter):
@@ -53,9 +81,7 @@ def configure_logging(app: Flask) -> None:
     if app.config["ENV"] == "production":
         handler.setFormatter(JSONFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-        )
+        handler.setFormatter(PlainFormatter(PLAIN_FORMAT))
     logger.addHandler(handler)
     app.before_request(_start_clock)
     app.after_request(_log_request)  # registered first of all: runs last, sees the final status

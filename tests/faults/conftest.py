@@ -30,6 +30,7 @@ import redis
 import requests
 import sqlalchemy as sa
 
+from doable.ops import READY_FOR
 from tests import servers
 from tests.conftest import service_missing
 from tests.realtime.clients import PASSWORD
@@ -281,6 +282,19 @@ def log_records(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             raise AssertionError(f"{path.name}:{number} is not a JSON log line: {line}") from None
     return records
+
+
+def readiness(base: str, status: int) -> requests.Response:
+    """The first ``/readyz`` answer with ``status``: a process reuses its readiness result
+    for ``READY_FOR`` seconds, so a change shows within that (plus one check's time)."""
+    answers: list[requests.Response] = []
+
+    def answered() -> bool:
+        answers.append(requests.get(f"{base}/readyz", timeout=10))
+        return answers[-1].status_code == status
+
+    wait_until(answered, READY_FOR + 3, 0.05, what=f"/readyz answering {status}")
+    return answers[-1]
 
 
 def wait_until(condition: Any, timeout: float, interval: float = 0.1, what: str = "") -> float:

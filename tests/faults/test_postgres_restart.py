@@ -21,6 +21,7 @@ from tests.faults.conftest import (
     PostgresServer,
     assert_clean_problem,
     log_records,
+    readiness,
     register_and_log_in,
     server_env,
     wait_until,
@@ -86,8 +87,7 @@ def test_postgres_restart_gives_503_then_recovers_without_restarting_doable(
 
             own_postgres.stop(mode)
             stopped_at = time.monotonic()
-            ready = requests.get(f"{base}/readyz", timeout=10)
-            assert ready.status_code == 503
+            ready = readiness(base, 503)
             assert ready.json()["checks"]["database"] == "unavailable"
             assert "Traceback" not in ready.text
             for method, path, body in (
@@ -121,7 +121,7 @@ def test_postgres_restart_gives_503_then_recovers_without_restarting_doable(
                 return created.status_code == 201
 
             recovered_in = wait_until(works_again, RECOVERY_LIMIT, what="a write after restart")
-            assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
+            readiness(base, 200)
             listed = requests.get(f"{base}/api/tasks", headers=headers, timeout=10)
             assert listed.status_code == 200
             wait_until(

@@ -26,7 +26,13 @@ from typing import Any
 import pytest
 import requests
 
-from tests.faults.conftest import RedisServer, assert_clean_problem, log_records, server_env
+from tests.faults.conftest import (
+    RedisServer,
+    assert_clean_problem,
+    log_records,
+    readiness,
+    server_env,
+)
 from tests.realtime.clients import PASSWORD, Listener, User, listen, new_user, refused
 from tests.servers import running_server
 
@@ -132,8 +138,7 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
             own_redis.stop(signal.SIGKILL)
             stopped_at = time.monotonic()
 
-            ready = timed(lambda: requests.get(f"{base}/readyz", timeout=10))
-            assert ready.status_code == 503
+            ready = timed(lambda: readiness(base, 503))
             assert ready.json()["checks"] == {"database": "ok", "redis": "unavailable"}
             assert "Traceback" not in ready.text
             # Fail open: the limit was used up before the outage, yet logins go through
@@ -164,7 +169,7 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
             own_redis.start()
             restarted_at = time.monotonic()
 
-            assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
+            readiness(base, 200)
             created_ids: set[int] = set()
             deadline = time.monotonic() + RECOVERY_LIMIT
             newcomers: list[Listener] = []

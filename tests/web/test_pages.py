@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from doable import create_app
@@ -266,3 +267,50 @@ def test_csrf_token_is_in_every_post_form(
         assert forms, path
         for form in forms:
             assert csrf_token(form), path
+
+
+# --- caching ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/tasks", "/account", "/categories"])
+def test_pages_of_a_web_login_are_no_store(
+    browse: Callable[..., Browser], alice: Account, path: str
+) -> None:
+    page = browse(alice).get(path)
+
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    assert "alice" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_the_login_page_and_the_login_itself_are_no_store(
+    browse: Callable[..., Browser], alice: Account
+) -> None:
+    browser = browse()
+    form = browser.get("/login")  # its CSRF token belongs to this browser's cookie
+
+    signed_in = browser.login(alice)
+
+    assert form.status_code == 200
+    assert form.headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" in signed_in.headers
+    assert signed_in.headers["Cache-Control"] == "no-store"
+
+
+def test_an_error_page_for_a_signed_in_user_on_a_public_path_is_no_store(
+    browse: Callable[..., Browser], alice: Account
+) -> None:
+    page = browse(alice).get("/static/no-such-file.css")
+
+    assert page.status_code == 404
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+def test_the_api_docs_page_for_a_signed_in_user_is_no_store(
+    browse: Callable[..., Browser], alice: Account
+) -> None:
+    page = browse(alice).get("/api/docs")  # its template could show who is signed in
+
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"

@@ -35,7 +35,6 @@ def file_response(attachment: Attachment, stream: Any) -> Response:
     response.headers["Content-Disposition"] = content_disposition(attachment.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-cache"
     response.set_etag(attachment.sha256)
     response.make_conditional(request)
     return response

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Response, flash, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from doable.auth import service as auth_service
 from doable.auth.models import AuthSession, User
@@ -30,6 +30,15 @@ class CookieSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(super().get_cookie_secure(app) or request.is_secure)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """An answer that read a signed-in cookie, or sets or clears one, is about its
+        holder: no cache keeps it (the rest of that rule is in ``doable.hooks``; this runs
+        after every hook). Pages that only could have read it (every template can) stay
+        as they were for a visitor without one: they know nobody."""
+        super().save_session(app, session, response)
+        if session.accessed and (session or session.modified):
+            response.headers["Cache-Control"] = "no-store"
 
 
 def signed_in_user() -> User | None:
