@@ -74,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
     # Shares by email per user, API and web together: each answers whether an address
     # has an account, so sweeping addresses must be slow
     "SHARE_BY_EMAIL_RATE_LIMIT": "30 per hour",
+    # Categories one user may have (made by them, or by name by their tasks' edit sharees)
+    "MAX_CATEGORIES_PER_USER": 500,
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
     "PROXY_HOPS": 0,
     # Host names the server answers to (None: any); e.g. "tasks.example.com"
@@ -249,6 +251,7 @@ def _coerce(config: Config) -> None:
         "MAX_FORM_MEMORY_SIZE",
         "DB_POOL_SIZE",
         "DB_POOL_TIMEOUT",
+        "MAX_CATEGORIES_PER_USER",
     ):
         _positive_int(config, key)
     _non_negative_int(config, "PROXY_HOPS")
