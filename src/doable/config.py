@@ -83,6 +83,11 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_BODY_MIN_RATE": 1000,
     # POST /api/token/refresh per client address (a client refreshes every 15 minutes)
     "REFRESH_RATE_LIMIT": "30 per minute",
+    # Shares by email per user, API and web together: each answers whether an address
+    # has an account, so sweeping addresses must be slow
+    "SHARE_BY_EMAIL_RATE_LIMIT": "30 per hour",
+    # Categories one user may have (made by them, or by name by their tasks' edit sharees)
+    "MAX_CATEGORIES_PER_USER": 500,
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
     "PROXY_HOPS": 0,
     # Host names the server answers to (None: any); e.g. "tasks.example.com"
@@ -258,6 +263,7 @@ def _coerce(config: Config) -> None:
         "MAX_FORM_MEMORY_SIZE",
         "DB_POOL_SIZE",
         "DB_POOL_TIMEOUT",
+        "MAX_CATEGORIES_PER_USER",
     ):
         _positive_int(config, key)
     _non_negative_int(config, "PROXY_HOPS")
@@ -270,6 +276,7 @@ def _coerce(config: Config) -> None:
     _rate_limit(config, "AUTH_RATE_LIMIT")
     _rate_limit(config, "API_RATE_LIMIT")
     _rate_limit(config, "REFRESH_RATE_LIMIT")
+    _rate_limit(config, "SHARE_BY_EMAIL_RATE_LIMIT")
     if config["ENV"] not in ("development", "production", "testing"):
         raise ConfigError(
             f"DOABLE_ENV must be development, production or testing, got {config['ENV']!r}"

@@ -71,6 +71,18 @@ class Timestamp(fields.DateTime):
         return None if value is None else value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
+#: The highest ``page`` a list accepts: beyond any real list, below what offsets can hold.
+MAX_PAGE = 1_000_000
+
+
+class PageQuery(Schema):
+    """``page`` (from 1) and ``per_page`` (1-100) of a paged list, as ``GET /api/tasks``
+    takes them; answered with ``total``, ``page``, ``per_page`` and ``pages``."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+
 class ProblemSchema(Schema):
     """RFC 9457 Problem Details, the body of every error response."""
 

@@ -25,6 +25,8 @@ task_deleting = _signals.signal("task-deleting")
 account_deleting = _signals.signal("account-deleting")
 #: kwargs: ``task_id``, ``audience`` (the one user who gained or lost access).
 task_shared = _signals.signal("task-shared")
+#: The same, and ``owner_id``: the task's owner when the sharee left by themselves
+#: (``None`` when the owner removed the share).
 task_unshared = _signals.signal("task-unshared")
 #: Logins ended (logout, password change, refresh-token reuse, account deleted): kwargs
 #: ``user_id`` and ``session_ids`` (``None``: every login of the user).

@@ -80,7 +80,7 @@ def listed(api: ApiClient, account: Account) -> list[dict[str, Any]]:
     response = api.get("/api/categories", account.token)
     assert response.status_code == 200, response.get_json()
     assert response.mimetype == "application/json"
-    assert set(response.get_json()) == {"categories"}
+    assert set(response.get_json()) == {"categories", "total", "page", "per_page", "pages"}
     return response.get_json()["categories"]  # type: ignore[no-any-return]
 
 

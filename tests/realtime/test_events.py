@@ -123,6 +123,28 @@ def test_unsharing_tells_the_sharee_once_and_then_nothing_more(deployment, watch
     to_sharee.assert_quiet()
 
 
+def test_a_sharee_leaving_tells_them_and_the_owner_who_left(deployment, watch):
+    owner, sharee = new_user(deployment.change_url), new_user(deployment.change_url)
+    to_owner, to_sharee = watch(owner), watch(sharee)
+    task = change(owner, deployment, "POST", "/api/tasks", json={"title": "Shared chore"})
+    to_owner.expect("task_created")
+    body = {"username": sharee.username, "permission": "edit"}
+    change(owner, deployment, "POST", f"/api/tasks/{task['id']}/share", json=body)
+    to_sharee.expect("task_shared")
+
+    change(sharee, deployment, "DELETE", f"/api/tasks/{task['id']}/share/{sharee.id}")
+
+    assert without_event_id(to_sharee.expect("task_unshared")) == {"id": task["id"]}
+    assert without_event_id(to_owner.expect("task_unshared")) == {
+        "id": task["id"],
+        "user": {"id": sharee.id, "username": sharee.username},
+    }
+    change(owner, deployment, "PATCH", f"/api/tasks/{task['id']}", json={"title": "Mine again"})
+    assert to_owner.expect("task_updated")["title"] == "Mine again"
+    to_owner.assert_quiet()
+    to_sharee.assert_quiet()
+
+
 def test_changing_a_share_permission_updates_the_sharee_view(deployment, watch):
     owner, sharee = new_user(deployment.change_url), new_user(deployment.change_url)
     to_sharee = watch(sharee)

@@ -455,6 +455,44 @@ def test_unshare_by_sharee_returns_403_and_changes_nothing(
     assert share_rows(app) == before
 
 
+@pytest.mark.parametrize("permission", ["view", "edit"])
+def test_unshare_own_share_by_sharee_returns_204_and_the_owner_keeps_the_task(
+    api: ApiClient,
+    app: Flask,
+    alice: Account,
+    bob: Account,
+    carol: Account,
+    task: dict[str, Any],
+    permission: str,
+) -> None:
+    shared(api, alice, task["id"], bob, permission)
+    shared(api, alice, task["id"], carol, "view")
+
+    response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", bob.token)
+
+    assert response.status_code == 204
+    assert response.get_data() == b""
+    assert share_rows(app) == [(task["id"], carol.id, "view")]
+    assert task_ids(app) == {task["id"]}
+    assert api.get("/api/tasks", bob.token).get_json()["total"] == 0
+    assert_problem(api.get(f"/api/tasks/{task['id']}", bob.token), 404)
+    assert api.get("/api/tasks", alice.token).get_json()["total"] == 1
+    assert api.get(f"/api/tasks/{task['id']}", alice.token).get_json()["title"] == task["title"]
+
+
+def test_unshare_own_share_twice_returns_404_the_second_time(
+    api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any]
+) -> None:
+    shared(api, alice, task["id"], bob, "view")
+    assert api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", bob.token).status_code == 204
+
+    response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", bob.token)
+
+    assert_problem(response, 404)
+    assert share_rows(app) == []
+    assert task_ids(app) == {task["id"]}
+
+
 def test_unshare_by_stranger_returns_404_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
@@ -676,7 +714,11 @@ def test_share_refused_sends_no_signal(
     assert recorder.events == []
 
 
-@pytest.mark.parametrize("actor", ["bob", "carol"], ids=["sharee", "stranger"])
+@pytest.mark.parametrize(
+    ("actor", "target", "status"),
+    [("bob", "carol", 403), ("dave", "bob", 404)],
+    ids=["sharee-removes-another", "stranger"],
+)
 def test_unshare_refused_sends_no_signal(
     api: ApiClient,
     alice: Account,
@@ -685,12 +727,36 @@ def test_unshare_refused_sends_no_signal(
     task: dict[str, Any],
     recorder: SignalRecorder,
     actor: str,
+    target: str,
+    status: int,
 ) -> None:
     shared(api, alice, task["id"], bob, "view")
-    accounts = {"bob": bob, "carol": carol}
+    shared(api, alice, task["id"], carol, "view")
+    accounts = {"bob": bob, "carol": carol, "dave": api.account("dave")}
     recorder.events.clear()
 
-    response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", accounts[actor].token)
+    response = api.delete(
+        f"/api/tasks/{task['id']}/share/{accounts[target].id}", accounts[actor].token
+    )
 
-    assert_problem(response, {"bob": 403, "carol": 404}[actor])
+    assert_problem(response, status)
     assert recorder.events == []
+
+
+@pytest.mark.parametrize("leaving", [False, True], ids=["owner-removes", "sharee-leaves"])
+def test_unshare_names_the_owner_to_tell_only_when_the_sharee_left(
+    api: ApiClient, alice: Account, bob: Account, task: dict[str, Any], leaving: bool
+) -> None:
+    shared(api, alice, task["id"], bob, "edit")
+    sent: list[dict[str, Any]] = []
+
+    def receive(sender: Any, **payload: Any) -> None:
+        sent.append(payload)
+
+    with signals.task_unshared.connected_to(receive):
+        actor = bob if leaving else alice
+        response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", actor.token)
+
+    assert response.status_code == 204
+    owner_id = alice.id if leaving else None
+    assert sent == [{"task_id": task["id"], "audience": [bob.id], "owner_id": owner_id}]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -104,3 +106,99 @@ def test_another_users_category_is_404(
     assert browser.post("/categories/1/delete").status_code == 404
     assert browser.post("/categories/1", {"category-1-name": "x"}).status_code == 404
     assert _categories(app) == [(alice.id, "home", None)]
+
+
+# --- bounded pages ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice_on(make_app: Callable[..., Flask]) -> Callable[..., tuple[Flask, Browser, Account]]:
+    """An app with these settings, and alice signed in to it."""
+
+    def build(**overrides: Any) -> tuple[Flask, Browser, Account]:
+        app = make_app(**overrides)
+        alice = ApiClient(app.test_client()).account("alice")
+        browser = Browser(app.test_client())
+        browser.login(alice)
+        return app, browser, alice
+
+    return build
+
+
+def _add_categories(app: Flask, account: Account, count: int) -> None:
+    with app.app_context():
+        db.session.add_all(
+            Category(user_id=account.id, name=f"cat{number:03}") for number in range(count)
+        )
+        db.session.commit()
+
+
+def test_categories_page_lists_50_a_page_with_links_to_the_others(
+    app: Flask, browse: Callable[..., Browser], alice: Account
+) -> None:
+    _add_categories(app, alice, 120)
+    browser = browse(alice)
+
+    first = browser.get("/categories").get_data(as_text=True)
+    last = browser.get("/categories?page=3").get_data(as_text=True)
+
+    assert first.count('class="category-row"') == 50
+    assert "cat000" in first
+    assert "cat049" in first
+    assert "cat050" not in first
+    assert 'href="/categories?page=2"' in first
+    assert "120 categories · page 1 of 3" in first
+    assert last.count('class="category-row"') == 20
+    assert "cat119" in last
+    assert 'href="/categories?page=2"' in last
+    assert browser.get("/categories?page=x").status_code == 200
+
+
+def test_task_list_suggests_only_the_50_most_used_category_names(
+    app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
+) -> None:
+    _add_categories(app, alice, 80)
+    api.post("/api/tasks", alice.token, json={"title": "T", "categories": ["cat079"]})
+
+    html = browse(alice).get("/tasks").get_data(as_text=True)
+
+    suggested = html.split('<datalist id="category-names">')[1].split("</datalist>")[0]
+    assert suggested.count("<option") == 50
+    assert suggested.index('"cat079"') < suggested.index('"cat000"')  # most used first
+    assert '"cat049"' not in suggested
+
+
+def test_new_task_past_the_category_limit_shows_the_error_and_creates_nothing(
+    alice_on: Callable[..., tuple[Flask, Browser, Account]],
+) -> None:
+    app, browser, alice = alice_on(MAX_CATEGORIES_PER_USER=2)
+    _add_categories(app, alice, 2)
+
+    response = browser.post(
+        "/tasks/new",
+        {"title": "Flood", "status": "pending", "priority": "medium", "categories": "x, y"},
+    )
+
+    assert response.status_code == 409
+    assert field_errors(response, "categories") == [
+        "At most 2 categories per user: 2 exist and this would add 2. "
+        "Delete unused ones, or use existing names."
+    ]
+    assert input_value(response, "title") == "Flood"
+    assert _categories(app) == [(alice.id, "cat000", None), (alice.id, "cat001", None)]
+
+
+def test_categories_page_create_past_the_limit_shows_the_error(
+    alice_on: Callable[..., tuple[Flask, Browser, Account]],
+) -> None:
+    app, browser, alice = alice_on(MAX_CATEGORIES_PER_USER=1)
+    _add_categories(app, alice, 1)
+
+    response = browser.post("/categories", {"name": "two", "color": ""})
+
+    assert response.status_code == 400
+    assert field_errors(response, "name") == [
+        "At most 1 categories per user: 1 exist and this would add 1. "
+        "Delete unused ones, or use existing names."
+    ]
+    assert _categories(app) == [(alice.id, "cat000", None)]

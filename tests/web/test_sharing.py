@@ -1,4 +1,4 @@
-"""Sharing from a task's page (owner only)."""
+"""Sharing from a task's page: the owner shares and unshares, a sharee leaves."""
 
 from __future__ import annotations
 
@@ -116,15 +116,74 @@ def test_unshare_removes_the_share(
     assert browse(bob).get(f"/tasks/{task_id}").status_code == 404
 
 
-def test_unshare_by_the_sharee_is_a_403_page(
+def test_unshare_of_another_sharee_by_a_sharee_is_a_403_page(
+    app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account,
+    carol: Account, task_id: int,
+) -> None:  # fmt: skip
+    for name in ("bob", "carol"):
+        body = {"username": name, "permission": "edit"}
+        api.post(f"/api/tasks/{task_id}/share", alice.token, json=body)
+
+    response = browse(bob).post(f"/tasks/{task_id}/share/{carol.id}/delete")
+
+    assert response.status_code == 403
+    assert _shares(app) == [(task_id, bob.id, "edit"), (task_id, carol.id, "edit")]
+
+
+@pytest.mark.parametrize("permission", ["view", "edit"])
+def test_sharee_page_offers_leave_and_leaving_removes_only_their_share(
+    app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account,
+    carol: Account, task_id: int, permission: str,
+) -> None:  # fmt: skip
+    for name in ("bob", "carol"):
+        body = {"username": name, "permission": permission}
+        api.post(f"/api/tasks/{task_id}/share", alice.token, json=body)
+    browser = browse(bob)
+    page = browser.get(f"/tasks/{task_id}").get_data(as_text=True)
+    assert f'action="/tasks/{task_id}/leave"' in page
+    assert "Leave this task" in page
+
+    response = browser.post(f"/tasks/{task_id}/leave")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/tasks"
+    assert _shares(app) == [(task_id, carol.id, permission)]
+    listing = browser.get("/tasks").get_data(as_text=True)
+    assert "You left “Plan”; it is no longer shared with you." in listing
+    assert f'href="/tasks/{task_id}"' not in listing
+    assert browser.get(f"/tasks/{task_id}").status_code == 404
+    assert browse(alice).get(f"/tasks/{task_id}").status_code == 200
+
+
+def test_owner_page_offers_no_leave(
+    browse: Callable[..., Browser], alice: Account, task_id: int
+) -> None:
+    page = browse(alice).get(f"/tasks/{task_id}").get_data(as_text=True)
+
+    assert "/leave" not in page
+
+
+def test_leave_without_csrf_token_changes_nothing(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account,
     task_id: int,
 ) -> None:  # fmt: skip
-    api.post(
-        f"/api/tasks/{task_id}/share", alice.token, json={"username": "bob", "permission": "edit"}
-    )
+    body = {"username": "bob", "permission": "view"}
+    api.post(f"/api/tasks/{task_id}/share", alice.token, json=body)
 
-    response = browse(bob).post(f"/tasks/{task_id}/share/{bob.id}/delete")
+    response = browse(bob).client.post(f"/tasks/{task_id}/leave")
 
-    assert response.status_code == 403
-    assert _shares(app) == [(task_id, bob.id, "edit")]
+    assert response.status_code == 400
+    assert _shares(app) == [(task_id, bob.id, "view")]
+
+
+def test_leave_by_a_stranger_is_a_404_page(
+    app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account,
+    carol: Account, task_id: int,
+) -> None:  # fmt: skip
+    body = {"username": "bob", "permission": "view"}
+    api.post(f"/api/tasks/{task_id}/share", alice.token, json=body)
+
+    response = browse(carol).post(f"/tasks/{task_id}/leave")
+
+    assert response.status_code == 404
+    assert _shares(app) == [(task_id, bob.id, "view")]

@@ -1,4 +1,5 @@
-"""Category routes (docs/api.md, Categories)."""
+"""Category routes: list (paged), create, read, rename or recolour, delete
+(docs/api.md, Categories)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from flask import url_for
 from flask_jwt_extended import current_user
 
 from doable.categories import service
-from doable.categories.schemas import CategoryCreate, CategoryList, CategoryRead, CategoryUpdate
+from doable.categories.schemas import (
+    CategoryCreate,
+    CategoryListQuery,
+    CategoryPage,
+    CategoryRead,
+    CategoryUpdate,
+)
 from doable.rest import Blueprint, auth_required
 
 bp = Blueprint(
@@ -18,10 +25,15 @@ bp = Blueprint(
 
 @bp.get("")
 @auth_required
-@bp.response(200, CategoryList)
-def list_categories() -> Any:
-    """Your categories, each with how many tasks have it"""
-    return {"categories": service.list_categories(user=current_user)}
+@bp.arguments(CategoryListQuery, location="query")
+@bp.response(200, CategoryPage)
+def list_categories(query: dict[str, Any]) -> Any:
+    """Your categories, each with how many tasks have it, a page at a time
+
+    Sorted by name ignoring case; ``page`` and ``per_page`` (1-100, default 100) as for
+    ``GET /api/tasks``, with ``total`` and ``pages`` in the answer.
+    """
+    return service.list_categories(user=current_user, **query)
 
 
 @bp.post("")
@@ -30,7 +42,11 @@ def list_categories() -> Any:
 @bp.response(201, CategoryRead)
 @bp.alt_response(409, response="CONFLICT")
 def create_category(data: dict[str, Any]) -> Any:
-    """Create a category (names are unique per user, ignoring case)"""
+    """Create a category (names are unique per user, ignoring case)
+
+    409 also when the user already has DOABLE_MAX_CATEGORIES_PER_USER categories (500 by
+    default); the problem's ``limit`` member gives the limit.
+    """
     category = service.create_category(user=current_user, **data)
     return category, 201, {"Location": url_for(".get_category", category_id=category.id)}
 

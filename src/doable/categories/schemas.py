@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from doable.schemas import CategoryName, FullMatch, Timestamp
+from doable.schemas import CategoryName, FullMatch, PageQuery, Timestamp
 
 COLOR = FullMatch(r"^#[0-9A-Fa-f]{6}$", error="Use a colour like #1a2b3c.")
 
@@ -35,5 +35,16 @@ class CategoryRead(Schema):
     updated_at = Timestamp()
 
 
-class CategoryList(Schema):
+class CategoryListQuery(PageQuery):
+    """Paged as ``GET /api/tasks`` is; 100 a page by default, so a page holds every
+    category of nearly every user."""
+
+    per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
+
+
+class CategoryPage(Schema):
     categories = fields.List(fields.Nested(CategoryRead))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    pages = fields.Integer()

@@ -3,6 +3,9 @@ is a helper for the tasks service and only flushes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from flask import current_app
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import with_expression
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,12 +24,42 @@ def _task_count():
     return with_expression(Category.task_count, count.scalar_subquery())
 
 
-def list_categories(*, user: User) -> list[Category]:
+@dataclass(frozen=True)
+class CategoryPage:
+    categories: list[Category]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return -(-self.total // self.per_page)
+
+
+def list_categories(*, user: User, page: int = 1, per_page: int = 100) -> CategoryPage:
+    """One page of the user's categories, by name ignoring case."""
+    total = db.session.scalar(select(func.count()).where(Category.user_id == user.id)) or 0
     query = (
         select(Category)
         .where(Category.user_id == user.id)
         .order_by(func.lower(Category.name), Category.id)
         .options(_task_count())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    categories = list(db.session.scalars(query)) if (page - 1) * per_page < total else []
+    return CategoryPage(categories, total, page, per_page)
+
+
+def most_used_names(*, user: User, limit: int) -> list[str]:
+    """The names of the user's ``limit`` most used categories (then by name), for pages
+    that suggest names without carrying every category."""
+    used = select(func.count()).where(task_category.c.category_id == Category.id)
+    query = (
+        select(Category.name)
+        .where(Category.user_id == user.id)
+        .order_by(used.scalar_subquery().desc(), func.lower(Category.name), Category.id)
+        .limit(limit)
     )
     return list(db.session.scalars(query))
 
@@ -50,6 +83,7 @@ def get_category_for(user: User, category_id: int) -> Category:
 def create_category(*, user: User, name: str, color: str | None = None) -> Category:
     name = name.strip()
     _ensure_free(user.id, name)
+    _ensure_room(user.id, 1)
     category = Category(user_id=user.id, name=name, color=color)
     db.session.add(category)
     commit_or_conflict(db.session, _taken(name))
@@ -103,10 +137,11 @@ def resolve_categories(*, owner_id: int, names: list[str]) -> list[Category]:
             )
         )
     }
-    for key, name in wanted.items():
-        if key not in found:
-            found[key] = Category(user_id=owner_id, name=name)
-            db.session.add(found[key])
+    missing = [key for key in wanted if key not in found]
+    _ensure_room(owner_id, len(missing))
+    for key in missing:
+        found[key] = Category(user_id=owner_id, name=wanted[key])
+        db.session.add(found[key])
     db.session.flush()
     return [found[key] for key in wanted]
 
@@ -122,6 +157,21 @@ def _ensure_free(user_id: int, name: str) -> None:
     )
     if db.session.scalar(query) is not None:
         raise Conflict(_taken(name), errors={"name": [_taken(name)]})
+
+
+def _ensure_room(owner_id: int, adding: int) -> None:
+    """Conflict unless the owner may have ``adding`` more categories
+    (``DOABLE_MAX_CATEGORIES_PER_USER``): every page and list of them stays bounded."""
+    if adding <= 0:
+        return
+    limit = int(current_app.config["MAX_CATEGORIES_PER_USER"])
+    have = db.session.scalar(select(func.count()).where(Category.user_id == owner_id)) or 0
+    if have + adding > limit:
+        raise Conflict(
+            f"At most {limit} categories per user: {have} exist and this would add "
+            f"{adding}. Delete unused ones, or use existing names.",
+            limit=limit,
+        )
 
 
 def _taken(name: str) -> str:

@@ -19,11 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doable import signals
+from doable.auth.models import User
 from doable.extensions import db
 from doable.realtime.sockets import registry, room_of, server
 from doable.tasks.access import Access, access_levels, read_tasks_as
 from doable.tasks.models import Task
-from doable.tasks.schemas import task_data
+from doable.tasks.schemas import OwnerRead, task_data
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,18 @@ def _deleted(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None
 
 
 @signals.task_unshared.connect
-def _unshared(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
-    send_ids(sender, "task_unshared", task_id, audience)
+def _unshared(
+    sender: Flask, task_id: int, audience: list[int], owner_id: int | None = None, **_: Any
+) -> None:
+    """``{"id"}`` to whoever lost the task; when a sharee left by themselves, the owner
+    (who keeps it) also gets ``{"id", "user"}``: who left."""
+    messages: list[tuple[int, dict[str, Any]]] = [
+        (user_id, {"id": task_id}) for user_id in audience
+    ]
+    if owner_id is not None:
+        for user in db.session.scalars(select(User).where(User.id.in_(audience))):
+            messages.append((owner_id, {"id": task_id, "user": OwnerRead().dump(user)}))
+    _emit(sender, "task_unshared", messages)
 
 
 @signals.account_deleting.connect

@@ -1,19 +1,43 @@
-"""Sharing routes (docs/api.md, Sharing)."""
+"""Sharing routes: share, list shares, unshare or leave (docs/api.md, Sharing)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app, request
 from flask_jwt_extended import current_user
 
-from doable.rest import Blueprint, auth_required
+from doable.extensions import limiter
+from doable.rest import Blueprint, auth_required, caller_key
 from doable.sharing import service
 from doable.sharing.schemas import ShareCreate, ShareList, ShareRead
 
 bp = Blueprint("sharing", __name__, url_prefix="/api/tasks", description="Sharing tasks")
 
 
+def share_by_email_rate_limit() -> str:
+    return str(current_app.config["SHARE_BY_EMAIL_RATE_LIMIT"])
+
+
+def _not_by_email() -> bool:
+    body = request.get_json(silent=True)
+    return not (isinstance(body, dict) and "email" in body)
+
+
+#: Sharing by email tells whether an address has an account, and its username: a
+#: budget of its own per user (``DOABLE_SHARE_BY_EMAIL_RATE_LIMIT``), far below the
+#: API's, so addresses cannot be swept. Only shares by email count; the web page's
+#: share form counts in the same bucket.
+share_by_email_limit = limiter.shared_limit(
+    share_by_email_rate_limit,
+    scope="share-by-email",
+    key_func=caller_key,
+    exempt_when=_not_by_email,
+)
+
+
 @bp.post("/<int:task_id>/share")
+@share_by_email_limit  # outermost: checked with the API budget, before the token
 @auth_required
 @bp.arguments(ShareCreate)
 @bp.response(201, ShareRead)
@@ -21,7 +45,12 @@ bp = Blueprint("sharing", __name__, url_prefix="/api/tasks", description="Sharin
 @bp.alt_response(403, response="FORBIDDEN")
 @bp.alt_response(404, response="NOT_FOUND")
 def share_task(data: dict[str, Any], task_id: int) -> Any:
-    """Share a task with another user (owner only); sharing again changes the permission"""
+    """Share a task with another user (owner only); sharing again changes the permission
+
+    Sharing by ``email`` has a budget of its own per user (DOABLE_SHARE_BY_EMAIL_RATE_LIMIT,
+    30 per hour by default), since the answer tells whether an address has an account:
+    over it, 429 with Retry-After. By ``username`` only the API's budget applies.
+    """
     share, created = service.share_task(user=current_user, task_id=task_id, **data)
     return share, 201 if created else 200
 
@@ -42,5 +71,5 @@ def list_shares(task_id: int) -> Any:
 @bp.alt_response(403, response="FORBIDDEN")
 @bp.alt_response(404, response="NOT_FOUND")
 def unshare_task(task_id: int, user_id: int) -> None:
-    """Stop sharing a task with a user (owner only)"""
+    """Stop sharing a task with a user (owner), or leave a task shared with you (your own id)"""
     service.unshare_task(user=current_user, task_id=task_id, user_id=user_id)

@@ -1,4 +1,5 @@
-"""Sharing use cases; only a task's owner shares or unshares it."""
+"""Sharing use cases: only a task's owner shares it or removes shares; a sharee may
+remove their own share (leave the task)."""
 
 from __future__ import annotations
 
@@ -59,10 +60,17 @@ def share_task(
 
 
 def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
-    get_task_for(user, task_id, Access.OWNER)
+    """Remove a share: the owner removes anyone's; a sharee removes only their own (leaves).
+
+    The user who lost access is sent ``task_unshared``; when they left by themselves,
+    the owner is told too, with who left.
+    """
+    leaving = user_id == user.id
+    task = get_task_for(user, task_id, Access.VIEW if leaving else Access.OWNER)
     share = db.session.get(Share, (task_id, user_id)) if valid_id(user_id) else None
     if share is None:
         raise NotFound(f"Task {task_id} is not shared with user {user_id}")
     db.session.delete(share)
     db.session.commit()
-    signals.send(signals.task_unshared, task_id=task_id, audience=[user_id])
+    owner_id = task.user_id if leaving else None
+    signals.send(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)

@@ -215,6 +215,12 @@
     }
   }
 
+  function listUnshared(data) {
+    if (!data.user) { // a sharee who left is named to the owner, who keeps the task
+      listRemoved(data);
+    }
+  }
+
   // --- one task -----------------------------------------------------------------------
 
   function field(name) {
@@ -261,7 +267,7 @@
     task_shared: listAdded,
     task_updated: listUpdated,
     task_deleted: listRemoved,
-    task_unshared: listRemoved
+    task_unshared: listUnshared
   };
 
   function onDetail(name, data) {
@@ -272,6 +278,8 @@
       detailUpdated(data);
     } else if (name === "task_deleted") {
       detailGone("This task has been deleted.");
+    } else if (name === "task_unshared" && data.user) {
+      tell(data.user.username + " left this task; it is no longer shared with them.");
     } else if (name === "task_unshared") {
       detailGone("This task is no longer shared with you.");
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from doable.auth.models import User
 from doable.categories import service
@@ -14,6 +14,8 @@ from doable.web.session import login_required
 from doable.web.tasks import Page
 
 bp = Blueprint("categories", __name__)
+#: Categories a page lists, each with its edit form: the page stays small at any count.
+PER_PAGE = 50
 
 
 @bp.get("/categories")
@@ -30,7 +32,7 @@ def create(user: User) -> Page:
     if data is not None:
         try:
             category = service.create_category(user=user, **data)
-        except Conflict as exc:
+        except Conflict as exc:  # the name is taken, or there are too many categories
             form.add_errors(exc.extra.get("errors") or {"name": [exc.detail]})
         else:
             flash(f"Category “{category.name}” created.", "success")
@@ -85,7 +87,9 @@ def _page(
     row_forms: dict[int, CategoryForm] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    categories = service.list_categories(user=user)
+    """The page of categories asked for (``?page=``), each with its edit form."""
+    page = service.list_categories(user=user, page=_page_number(), per_page=PER_PAGE)
+    categories = page.categories
     forms = {
         category.id: (row_forms or {}).get(category.id)
         or CategoryForm(
@@ -95,5 +99,13 @@ def _page(
         )
         for category in categories
     }
-    html = render_template("categories.html", categories=categories, forms=forms, new_form=new_form)
+    html = render_template(
+        "categories.html", page=page, categories=categories, forms=forms, new_form=new_form
+    )
     return html, status
+
+
+def _page_number() -> int:
+    """``?page=`` when it is a usable page number; else the first page."""
+    number = request.args.get("page", "")
+    return int(number) if number.isascii() and number.isdigit() and 0 < len(number) < 7 else 1

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from doable.attachments import service as attachments_service
 from doable.auth.models import User
 from doable.categories import service as categories_service
-from doable.errors import PreconditionFailed
+from doable.errors import Conflict, PreconditionFailed
 from doable.sharing import service as sharing_service
 from doable.tasks import service
 from doable.tasks.access import Access, get_task_for
@@ -23,6 +23,8 @@ from doable.web.session import login_required
 
 bp = Blueprint("tasks", __name__)
 Page = str | tuple[str, int] | Response
+#: Category names the filter suggests: the most used ones; any other can still be typed.
+SUGGESTED_CATEGORIES = 50
 CHANGED_MEANWHILE = (
     "Someone changed this task after you opened it. The page now shows their version; "
     "your changes are still in the form: check them and save again."
@@ -35,7 +37,7 @@ def index(user: User) -> Page:
     form = FilterForm(request.args)
     query = form.load(TaskListQuery(), form.query(request.args.get("page")))
     page = service.list_tasks(user=user, **query) if query is not None else None
-    names = [category.name for category in categories_service.list_categories(user=user)]
+    names = categories_service.most_used_names(user=user, limit=SUGGESTED_CATEGORIES)
     links = {
         "previous": _page_url(form, page.page - 1) if page and page.page > 1 else None,
         "next": _page_url(form, page.page + 1) if page and page.page < page.pages else None,
@@ -55,7 +57,11 @@ def create(user: User) -> Page:
     data = form.validate_with(TaskCreate(), form.task_fields())
     if data is None:
         return render_template("tasks/new.html", form=form), 400
-    task = service.create_task(user=user, **data)
+    try:
+        task = service.create_task(user=user, **data)
+    except Conflict as exc:  # too many categories
+        form.add_errors({"categories": [exc.detail or "Too many categories."]})
+        return render_template("tasks/new.html", form=form), 409
     flash(f"Task “{task.title}” created.", "success")
     return redirect(url_for(".detail", task_id=task.id))
 
@@ -87,6 +93,11 @@ def update(user: User, task_id: int) -> Page:
         form.version.data = task_etag(current)
         form.form_errors.append(CHANGED_MEANWHILE)
         return detail_page(user, current, edit_form=form, status=409)
+    except Conflict as exc:  # too many categories for the task's owner
+        form.add_errors({"categories": [exc.detail or "Too many categories."]})
+        return detail_page(
+            user, service.get_task(user=user, task_id=task_id), edit_form=form, status=409
+        )
     flash("Task saved.", "success")
     return redirect(url_for(".detail", task_id=task_id))
 
