@@ -50,12 +50,19 @@ class UserRead(Schema):
     updated_at = Timestamp()
 
 
+def _current_password() -> fields.String:
+    return fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "The account's password, to confirm it is its owner"},
+    )
+
+
 class UserUpdate(Schema):
     email = fields.Email(validate=EMAIL_LENGTH)
     password = fields.String(load_only=True, validate=PASSWORD)
-    current_password = fields.String(
-        required=True, load_only=True, validate=validate.Length(max=1024)
-    )
+    current_password = _current_password()
 
     json_schema_rules: ClassVar[dict[str, Any]] = {
         "anyOf": [{"required": ["email"]}, {"required": ["password"]}]
@@ -65,3 +72,7 @@ class UserUpdate(Schema):
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "email" not in data and "password" not in data:
             raise ValidationError("Send email or password (or both) to change.", "body")
+
+
+class UserDelete(Schema):
+    current_password = _current_password()

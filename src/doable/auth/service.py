@@ -87,8 +87,7 @@ def update_account(
     *, user: User, current_password: str, email: str | None = None, password: str | None = None
 ) -> User:
     """Change email and/or password. A new password ends every session of the user."""
-    if not verify_password(user.password_hash, current_password):
-        raise ValidationFailed({"current_password": ["Current password is incorrect."]})
+    _check_current_password(user, current_password)
     if email is not None:
         if email.lower() != user.email.lower():
             _ensure_available(email=email)
@@ -102,8 +101,11 @@ def update_account(
     return user
 
 
-def delete_account(*, user: User) -> None:
-    """Delete the user; everything they own goes with them (foreign keys cascade)."""
+def delete_account(*, user: User, current_password: str) -> None:
+    """Delete the user; everything they own goes with them (foreign keys cascade). Like
+    changing the email or password, it takes the current password: a stolen token or an
+    unattended browser is not enough to destroy the account."""
+    _check_current_password(user, current_password)
     signals.send(signals.account_deleting, user_id=user.id)
     user_id = user.id
     db.session.delete(user)
@@ -118,6 +120,11 @@ def find_user(*, email: str | None = None, username: str | None = None) -> User 
     else:
         condition = func.lower(User.username) == func.lower(username or "")
     return db.session.execute(select(User).where(condition)).scalar_one_or_none()
+
+
+def _check_current_password(user: User, current_password: str) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise ValidationFailed({"current_password": ["Current password is incorrect."]})
 
 
 def _refresh_expiry():

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from doable.auth import service
 from doable.auth.api import auth_rate_limit
 from doable.auth.models import User
-from doable.auth.schemas import LoginRequest, UserCreate, UserUpdate
+from doable.auth.schemas import LoginRequest, UserCreate, UserDelete, UserUpdate
 from doable.errors import Conflict, Unauthorized, ValidationFailed
 from doable.extensions import limiter
 from doable.web.forms import AccountForm, ConfirmForm, DeleteAccountForm, LoginForm, RegisterForm
@@ -112,12 +112,20 @@ def account(user: User) -> Page:
 
 
 @bp.route("/account/delete", methods=["GET", "POST"])
+@auth_limit  # a submission checks the current password: limited like login
 @login_required
 def delete_account(user: User) -> Page:
     form = DeleteAccountForm()
-    if form.validate_on_submit():
-        service.delete_account(user=user)
-        session.clear()
-        flash("Your account and everything in it are deleted.", "success")
-        return redirect(url_for(".login"))
-    return render_template("auth/delete.html", form=form), 400 if form.is_submitted() else 200
+    if not form.is_submitted():
+        return render_template("auth/delete.html", form=form)
+    data = form.validate_with(UserDelete(), form.confirmation())
+    if data is not None:
+        try:
+            service.delete_account(user=user, **data)
+        except ValidationFailed as exc:
+            form.add_errors(exc.extra["errors"])
+        else:
+            session.clear()
+            flash("Your account and everything in it are deleted.", "success")
+            return redirect(url_for(".login"))
+    return render_template("auth/delete.html", form=form), 400
