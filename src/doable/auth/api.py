@@ -9,12 +9,12 @@ from flask_jwt_extended import current_user, get_jwt
 
 from doable.auth import service
 from doable.auth.schemas import (
-    UserDelete,
     LoginRequest,
     RefreshRequest,
     TokenRead,
     UserCreate,
     UserCreated,
+    UserDelete,
     UserRead,
     UserUpdate,
 )

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from doable.auth.models import MAX_EMAIL_KEY, fold
 from doable.schemas import FullMatch, Timestamp, UserReference
 
 USERNAME = [
@@ -11,7 +13,16 @@ USERNAME = [
     FullMatch(r"^[A-Za-z0-9_.-]+$", error="Use only letters, digits, '_', '.' and '-'."),
 ]
 PASSWORD = validate.Length(min=8, max=128)
-EMAIL_LENGTH = validate.Length(max=254)
+
+
+def _folds_short_enough(email: str) -> None:
+    """Folding lengthens some addresses (a ligature becomes several letters): the
+    folded form is what the unique index stores, so it is bounded too."""
+    if len(fold(email)) > MAX_EMAIL_KEY:
+        raise ValidationError(f"Longer than {MAX_EMAIL_KEY} characters once case is folded.")
+
+
+EMAIL_LENGTH: list[Callable[[Any], Any]] = [validate.Length(max=254), _folds_short_enough]
 
 
 class UserCreate(Schema):

@@ -6,10 +6,10 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from doable import signals
-from doable.auth.models import AuthSession, User
+from doable.auth.models import AuthSession, User, fold
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
 from doable.db import commit_or_conflict, utcnow
@@ -89,7 +89,7 @@ def update_account(
     """Change email and/or password. A new password ends every session of the user."""
     _check_current_password(user, current_password)
     if email is not None:
-        if email.lower() != user.email.lower():
+        if fold(email) != user.email_key:
             _ensure_available(email=email)
         user.email = email
     revoked: list[tuple[int, str]] = []
@@ -114,11 +114,11 @@ def delete_account(*, user: User, current_password: str) -> None:
 
 
 def find_user(*, email: str | None = None, username: str | None = None) -> User | None:
-    # Case is folded by the database on both sides, as the unique indexes fold it.
+    # Compared folded (``fold``), as the unique indexes compare them.
     if email is not None:
-        condition = func.lower(User.email) == func.lower(email)
+        condition = User.email_key == fold(email)
     else:
-        condition = func.lower(User.username) == func.lower(username or "")
+        condition = User.username_key == fold(username or "")
     return db.session.execute(select(User).where(condition)).scalar_one_or_none()
 
 
