@@ -10,14 +10,13 @@ from typing import Any
 import flask_smorest
 from flask import current_app, request
 from flask_jwt_extended import decode_token, jwt_required
-from flask_limiter.util import get_remote_address
 from flask_smorest.utils import deepupdate
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import IntegerConverter
 
-from doable.extensions import limiter
+from doable.extensions import client_address_key, limiter
 
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
@@ -115,7 +114,7 @@ def caller_key() -> str:
             return f"user:{decode_token(header[7:])['sub']}"
         except Exception:  # noqa: S110 - a bad token is answered 401 by the view
             pass
-    return f"ip:{get_remote_address()}"
+    return f"ip:{client_address_key()}"
 
 
 def _api_rate_limit() -> str:

@@ -33,6 +33,9 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     #: and the unique indexes compare.
     username_key: Mapped[str] = mapped_column(String(32), nullable=False)
     email_key: Mapped[str] = mapped_column(String(MAX_EMAIL_KEY), nullable=False)
+    #: Failed logins in a row and when the last attempt was counted (``auth.throttle``).
+    login_failures: Mapped[int] = mapped_column(default=0, server_default="0", nullable=False)
+    login_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     @validates("username", "email")
     def _fold(self, name: str, value: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from doable import signals
 from doable.auth.models import AuthSession, User, fold
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
+from doable.auth.throttle import claim_login_attempt, forget_login_failures
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
 from doable.db import commit_or_conflict, utcnow
 from doable.errors import Conflict, Unauthorized, ValidationFailed
@@ -28,7 +29,8 @@ def register_user(*, username: str, email: str, password: str) -> User:
 
 
 def login(*, password: str, email: str | None = None, username: str | None = None) -> TokenPair:
-    """Check the credentials and open a session; the same answer whether or not the user exists."""
+    """Check the credentials and open a session; the same answer whether or not the user
+    exists (but for an account slowed down by failed logins: 429)."""
     return issue_tokens(session=open_session(password=password, email=email, username=username))
 
 
@@ -38,8 +40,11 @@ def open_session(
     """Check the credentials and record a new login session (API tokens and web cookies
     both hang off one): revoking it ends that login everywhere."""
     user = find_user(email=email, username=username)
+    if user is not None:
+        claim_login_attempt(user)  # an account that failed too often must wait first
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(INVALID_CREDENTIALS)
+    forget_login_failures(user)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return open_session_for(user)

@@ -1,4 +1,7 @@
-"""Usernames and emails compared through keys folded in Python, not the database's lower()
+"""Usernames and emails compared through keys folded in Python; failed logins per account
+
+Failed logins in a row are counted on the user (``login_failures``, ``login_failed_at``)
+so an account slows down however many addresses guess at it.
 
 PostgreSQL's lower("İnfo") is "info" where Python's (SQLite's) is five characters, and
 PostgreSQL keeps a final sigma that Python's case folding makes a plain one: the same two
@@ -66,6 +69,10 @@ def upgrade():
         op.alter_column("user", "email_key", server_default=None)
     op.create_index("uq_user_username_key", "user", ["username_key"], unique=True)
     op.create_index("uq_user_email_key", "user", ["email_key"], unique=True)
+    op.add_column(
+        "user", sa.Column("login_failures", sa.Integer(), server_default="0", nullable=False)
+    )
+    op.add_column("user", sa.Column("login_failed_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def _keys(connection):
@@ -97,6 +104,8 @@ def _refuse_duplicates(rows, keyed, field):
 
 
 def downgrade():
+    op.drop_column("user", "login_failed_at")
+    op.drop_column("user", "login_failures")
     op.drop_index("uq_user_email_key", table_name="user")
     op.drop_index("uq_user_username_key", table_name="user")
     op.drop_column("user", "email_key")
