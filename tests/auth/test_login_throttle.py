@@ -117,6 +117,13 @@ def test_each_failure_past_the_free_ones_doubles_the_wait_up_to_the_cap(
     assert _failures(throttled) == (6, True)
 
 
+def test_successful_logins_never_slow_the_account_down(throttled: Flask) -> None:
+    statuses = [_login(throttled, n, password=PASSWORD).status_code for n in range(6)]
+
+    assert statuses == [200] * 6
+    assert _failures(throttled) == (0, False)
+
+
 def test_login_by_email_counts_against_the_same_account(throttled: Flask) -> None:
     for n in range(3):
         _login(throttled, n)

@@ -49,6 +49,7 @@ def claim_login_attempt(user: User) -> None:
             )
         )
         db.session.commit()
+        # An ORM UPDATE also updates ``user`` itself: a success then sees the count to reset.
         if claimed.rowcount == 1:  # type: ignore[attr-defined]
             return
         db.session.refresh(user)  # another attempt counted meanwhile
