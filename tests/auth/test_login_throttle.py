@@ -11,6 +11,8 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from doable.auth.models import User
+from doable.auth.service import find_user
+from doable.auth.throttle import claim_login_attempt
 from doable.extensions import db
 from tests.factories import PASSWORD, assert_problem
 from tests.web.conftest import Browser
@@ -122,6 +124,21 @@ def test_successful_logins_never_slow_the_account_down(throttled: Flask) -> None
 
     assert statuses == [200] * 6
     assert _failures(throttled) == (0, False)
+
+
+def test_an_attempt_counted_meanwhile_elsewhere_is_not_lost(throttled: Flask) -> None:
+    """Claiming an attempt is a compare-and-set: one counted by another process between
+    reading the account and claiming is seen, and this one counts on top of it."""
+    with throttled.app_context():
+        user = find_user(username="alice")
+        assert user is not None
+        assert user.login_failures == 0
+        with db.engine.begin() as elsewhere:
+            elsewhere.execute(update(User).values(login_failures=2))
+
+        claim_login_attempt(user)
+
+    assert _failures(throttled) == (3, True)
 
 
 def test_login_by_email_counts_against_the_same_account(throttled: Flask) -> None:
