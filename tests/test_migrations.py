@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -83,3 +84,55 @@ def test_upgrade_downgrade_upgrade_on_empty_database(
         upgrade()
         assert _tables(db.engine) == expected
         db.engine.dispose()
+
+
+def test_upgrade_fills_folded_keys_of_existing_users(empty_database_url: str, tmp_path: Path):
+    """Users created before the keys existed get them computed in Python, the same on
+    every backend (a final sigma folds like any sigma; "İ" to "i" and a combining dot)."""
+    app = create_app(base_config(empty_database_url, tmp_path))
+    with app.app_context():
+        upgrade(revision="50de3b155386")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    'INSERT INTO "user" (username, email, password_hash, created_at, updated_at)'
+                    " VALUES (:u, :e, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                [{"u": "Alice", "e": "İnfo@X.org"}, {"u": "bob", "e": "\u03a3\u0391\u03a3@x.org"}],
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            keys = connection.execute(
+                sa.text('SELECT username_key, email_key FROM "user" ORDER BY id')
+            ).all()
+        db.engine.dispose()
+    assert [tuple(row) for row in keys] == [
+        ("alice", "i\u0307nfo@x.org"),
+        ("bob", "\u03c3\u03b1\u03c3@x.org"),
+    ]
+
+
+def test_upgrade_refuses_users_whose_emails_fold_alike(empty_database_url: str, tmp_path: Path):
+    """Two addresses that only the new folding makes equal (lower() kept "ß" and "ss"
+    apart): the upgrade names them and changes nothing."""
+    app = create_app(base_config(empty_database_url, tmp_path))
+    with app.app_context():
+        upgrade(revision="50de3b155386")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    'INSERT INTO "user" (username, email, password_hash, created_at, updated_at)'
+                    " VALUES (:u, :e, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                [{"u": "one", "e": "straße@x.org"}, {"u": "two", "e": "STRASSE@x.org"}],
+            )
+        config = app.extensions["migrate"].migrate.get_config()
+        with pytest.raises(RuntimeError, match="same email ignoring case") as refused:
+            command.upgrade(config, "head")  # Flask-Migrate's upgrade() would only exit
+        with db.engine.connect() as connection:
+            version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("user")}
+        db.engine.dispose()
+    assert "1 'straße@x.org', 2 'STRASSE@x.org'" in str(refused.value)
+    assert [tuple(row) for row in version] == [("50de3b155386",)]
+    assert "email_key" not in columns

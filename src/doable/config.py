@@ -81,6 +81,11 @@ DEFAULTS: dict[str, Any] = {
     "REQUEST_HEADER_TIMEOUT": 10,
     "REQUEST_BODY_TIMEOUT": 20,
     "REQUEST_BODY_MIN_RATE": 1000,
+    # Per account, from any address: failed logins allowed before it slows down, then the
+    # seconds to wait before the next try (doubling per failure) and their cap
+    "LOGIN_FREE_ATTEMPTS": 5,
+    "LOGIN_DELAY": 2,
+    "LOGIN_MAX_DELAY": 300,
     # POST /api/token/refresh per client address (a client refreshes every 15 minutes)
     "REFRESH_RATE_LIMIT": "30 per minute",
     # Shares by email per user, API and web together: each answers whether an address
@@ -264,6 +269,9 @@ def _coerce(config: Config) -> None:
         "DB_POOL_SIZE",
         "DB_POOL_TIMEOUT",
         "MAX_CATEGORIES_PER_USER",
+        "LOGIN_FREE_ATTEMPTS",
+        "LOGIN_DELAY",
+        "LOGIN_MAX_DELAY",
     ):
         _positive_int(config, key)
     _non_negative_int(config, "PROXY_HOPS")

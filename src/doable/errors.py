@@ -85,6 +85,12 @@ class PreconditionFailed(DoableError):
     status = 412
 
 
+class TooManyRequests(DoableError):
+    """429; give ``headers={"Retry-After": seconds}``."""
+
+    status = 429
+
+
 class PayloadTooLarge(DoableError):
     status = 413
 

@@ -3,6 +3,7 @@
 Models and services import from here, never from the app, so there are no cycles.
 """
 
+import ipaddress
 import re
 from http import HTTPStatus
 from typing import Any
@@ -67,7 +68,25 @@ db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
 api = Api(spec_kwargs={"marshmallow_plugin": SchemaRulesPlugin()})
-limiter = Limiter(key_func=get_remote_address)
+
+
+def client_address_key() -> str:
+    """Rate-limit key of the client's address (behind ``DOABLE_PROXY_HOPS`` proxies, the
+    one they forwarded): an IPv6 address stands for its /64, which one subscriber or
+    host usually holds whole, so hopping between its addresses earns no fresh bucket."""
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # without an IPv6 zone
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+limiter = Limiter(key_func=client_address_key)
 #: Every state-changing request needs a token, but for the API's blueprints (app.py):
 #: they authenticate with bearer tokens only and never read cookies.
 csrf = CSRFProtect()

@@ -10,7 +10,6 @@ from typing import Any
 
 import flask_smorest
 from flask import current_app
-from flask_limiter.util import get_remote_address
 from flask_smorest.utils import deepupdate
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
@@ -18,7 +17,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import IntegerConverter
 
 from doable.auth.tokens import authenticate, authenticated_user_id
-from doable.extensions import limiter
+from doable.extensions import client_address_key, limiter
 
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
@@ -109,11 +108,11 @@ class Blueprint(flask_smorest.Blueprint):
 
 def caller_key() -> str:
     """Rate-limit key of an API call: its user when it holds a live access token (the
-    check that authenticates the call, made once for both), else its address. So a dead
-    token (expired, revoked, rotated, a refresh token) spends the budget of whoever sends
-    it, never its owner's."""
+    check that authenticates the call, made once for both), else its address (an IPv6
+    client by its /64). So a dead token (expired, revoked, rotated, a refresh token)
+    spends the budget of whoever sends it, never its owner's."""
     user_id = authenticated_user_id()
-    return f"user:{user_id}" if user_id is not None else f"ip:{get_remote_address()}"
+    return f"user:{user_id}" if user_id is not None else f"ip:{client_address_key()}"
 
 
 def _api_rate_limit() -> str:

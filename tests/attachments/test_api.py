@@ -814,7 +814,7 @@ def test_delete_account_removes_the_files_of_all_its_tasks(
     kept = uploaded(api, bob.token, bobs_task, content=b"bob's")
     kept_path = stored_path(app, row(app, kept["id"])["storage_key"])
 
-    response = api.delete("/api/me", alice.token)
+    response = api.delete("/api/me", alice.token, json={"current_password": alice.password})
 
     assert response.status_code == 204
     assert [r["id"] for r in rows(app)] == [kept["id"]]
@@ -828,7 +828,7 @@ def test_delete_account_of_edit_sharee_keeps_their_uploads_on_the_owners_task(
     body = uploaded(api, bob.token, task_id, content=b"bob's contribution")
     path = stored_path(app, row(app, body["id"])["storage_key"])
 
-    response = api.delete("/api/me", bob.token)
+    response = api.delete("/api/me", bob.token, json={"current_password": bob.password})
 
     assert response.status_code == 204
     assert row(app, body["id"])["user_id"] is None

@@ -240,7 +240,12 @@ def test_register_value_at_limit_returns_201(
 
 def test_register_after_delete_never_reuses_the_id(api: ApiClient, app: Flask) -> None:
     account = api.account("alice")
-    assert api.delete("/api/me", account.token).status_code == 204
+    assert (
+        api.delete(
+            "/api/me", account.token, json={"current_password": account.password}
+        ).status_code
+        == 204
+    )
 
     response = api.client.post(
         "/api/register", json=register_body(username="bob", email="bob@example.com")
@@ -669,7 +674,7 @@ def test_delete_me_returns_204_and_removes_user_and_sessions(api: ApiClient, app
     bob = api.account("bob")
     assert session_count(app, account.id) == 2
 
-    response = api.delete("/api/me", account.token)
+    response = api.delete("/api/me", account.token, json={"current_password": account.password})
 
     assert response.status_code == 204
     assert response.get_data() == b""
@@ -679,9 +684,46 @@ def test_delete_me_returns_204_and_removes_user_and_sessions(api: ApiClient, app
     assert session_count(app, bob.id) == 1
 
 
+def test_delete_me_with_wrong_current_password_returns_400_and_deletes_nothing(
+    api: ApiClient, app: Flask
+) -> None:
+    account = api.account("alice")
+    before = stored_user(app, account.id)
+
+    response = api.delete("/api/me", account.token, json={"current_password": "not my password"})
+
+    body = assert_problem(response, 400)
+    assert body["errors"] == {"current_password": ["Current password is incorrect."]}
+    assert stored_user(app, account.id) == before
+    assert session_count(app, account.id) == 1
+
+
+def test_delete_me_without_current_password_returns_400_and_deletes_nothing(
+    api: ApiClient, app: Flask
+) -> None:
+    account = api.account("alice")
+
+    response = api.delete("/api/me", account.token)
+
+    body = assert_problem(response, 400)
+    assert set(body["errors"]) == {"current_password"}
+    assert stored_user(app, account.id) is not None
+    assert session_count(app, account.id) == 1
+
+
+def test_openapi_delete_me_documents_the_current_password_body(api: ApiClient) -> None:
+    spec = api.client.get("/api/openapi.json").json
+    operation = spec["paths"]["/api/me"]["delete"]
+
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    assert operation["requestBody"]["required"] is True
+    assert spec["components"]["schemas"][name]["required"] == ["current_password"]
+
+
 def test_delete_me_makes_login_fail(api: ApiClient) -> None:
     account = api.account("alice")
-    api.delete("/api/me", account.token)
+    api.delete("/api/me", account.token, json={"current_password": account.password})
 
     response = api.login(username="alice", password=PASSWORD)
 
@@ -699,7 +741,7 @@ def test_delete_me_without_token_returns_401(api: ApiClient, app: Flask) -> None
 
 def test_delete_me_frees_username_and_email(api: ApiClient, app: Flask) -> None:
     account = api.account("alice")
-    api.delete("/api/me", account.token)
+    api.delete("/api/me", account.token, json={"current_password": account.password})
 
     response = api.client.post("/api/register", json=register_body())
 

@@ -719,7 +719,12 @@ def test_password_change_then_new_login_works(api: ApiClient) -> None:
 def test_request_with_token_of_deleted_user_returns_401(api: ApiClient) -> None:
     account = api.account("alice")
     other = second_login(api, account)
-    assert api.delete("/api/me", account.token).status_code == 204
+    assert (
+        api.delete(
+            "/api/me", account.token, json={"current_password": account.password}
+        ).status_code
+        == 204
+    )
 
     assert_unauthorized(me(api, account.token))
     assert_unauthorized(me(api, other["token"]))
@@ -727,7 +732,7 @@ def test_request_with_token_of_deleted_user_returns_401(api: ApiClient) -> None:
 
 def test_refresh_with_token_of_deleted_user_returns_401(api: ApiClient, app: Flask) -> None:
     account = api.account("alice")
-    api.delete("/api/me", account.token)
+    api.delete("/api/me", account.token, json={"current_password": account.password})
 
     response = refresh(api, account.refresh_token)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.realtime.clients import Listener, User, listen, new_user
+from tests.realtime.clients import PASSWORD, Listener, User, listen, new_user
 from tests.realtime.conftest import Deployment
 
 pytestmark = pytest.mark.slow
@@ -213,7 +213,9 @@ def test_deleting_an_account_tells_the_sharees_its_tasks_are_gone(deployment, wa
     change(owner, deployment, "POST", f"/api/tasks/{task['id']}/share", json=body)
     to_sharee.expect("task_shared")
 
-    deleted = owner.call("DELETE", "/api/me", base=deployment.change_url)
+    deleted = owner.call(
+        "DELETE", "/api/me", base=deployment.change_url, json={"current_password": PASSWORD}
+    )
     assert deleted.status_code == 204, deleted.text
 
     assert without_event_id(to_sharee.expect("task_deleted")) == {"id": task["id"]}

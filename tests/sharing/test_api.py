@@ -528,7 +528,7 @@ def test_delete_sharee_account_removes_their_shares_and_keeps_the_task(
     shared(api, alice, task["id"], bob, "edit")
     shared(api, alice, task["id"], carol, "view")
 
-    response = api.delete("/api/me", bob.token)
+    response = api.delete("/api/me", bob.token, json={"current_password": bob.password})
 
     assert response.status_code == 204
     assert share_rows(app) == [(task["id"], carol.id, "view")]
@@ -544,7 +544,7 @@ def test_delete_owner_account_removes_their_tasks_and_shares(
 ) -> None:
     shared(api, alice, task["id"], bob, "edit")
 
-    response = api.delete("/api/me", alice.token)
+    response = api.delete("/api/me", alice.token, json={"current_password": alice.password})
 
     assert response.status_code == 204
     assert share_rows(app) == []

@@ -369,10 +369,34 @@ def test_account_nothing_changed_changes_nothing(
 def test_delete_account_without_ticking_the_box_keeps_it(
     app: Flask, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    response = browse(alice).post("/account/delete", {})
+    response = browse(alice).post("/account/delete", {"current_password": alice.password})
 
     assert response.status_code == 400
     assert field_errors(response, "confirm") == ["Tick the box to confirm."]
+    assert _users(app) == [("alice", "alice@example.com")]
+
+
+def test_delete_account_with_wrong_current_password_keeps_it(
+    app: Flask, browse: Callable[..., Browser], alice: Account
+) -> None:
+    browser = browse(alice)
+
+    response = browser.post("/account/delete", {"confirm": "y", "current_password": "not mine"})
+
+    assert response.status_code == 400
+    assert field_errors(response, "current_password") == ["Current password is incorrect."]
+    assert _users(app) == [("alice", "alice@example.com")]
+    assert _live_sessions(app, alice.id) != []
+    assert "user_id" in browser.session()
+
+
+def test_delete_account_without_current_password_keeps_it(
+    app: Flask, browse: Callable[..., Browser], alice: Account
+) -> None:
+    response = browse(alice).post("/account/delete", {"confirm": "y"})
+
+    assert response.status_code == 400
+    assert field_errors(response, "current_password") == ["Current password is incorrect."]
     assert _users(app) == [("alice", "alice@example.com")]
 
 
@@ -381,7 +405,7 @@ def test_delete_account_confirmed_deletes_user_and_signs_out(
 ) -> None:
     browser = browse(alice)
 
-    response = browser.post("/account/delete", {"confirm": "y"})
+    response = browser.post("/account/delete", {"confirm": "y", "current_password": alice.password})
 
     assert response.status_code == 302
     assert response.location == "/login"

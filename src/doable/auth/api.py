@@ -14,6 +14,7 @@ from doable.auth.schemas import (
     TokenRead,
     UserCreate,
     UserCreated,
+    UserDelete,
     UserRead,
     UserUpdate,
 )
@@ -100,7 +101,9 @@ def update_me(data: dict[str, Any]) -> Any:
 
 @bp.delete("/me")
 @auth_required
+@auth_limit  # each call checks a password: limited like login
+@bp.arguments(UserDelete)
 @bp.response(204)
-def delete_me() -> None:
-    """Delete the account and everything it owns"""
-    service.delete_account(user=current_user)
+def delete_me(data: dict[str, Any]) -> None:
+    """Delete the account and everything it owns (current password required)"""
+    service.delete_account(user=current_user, **data)

@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from doable.db import TimestampMixin, UTCDateTime, utcnow
 from doable.extensions import db
+
+#: Longest ``email_key``: folding can lengthen an address ("ß" -> "ss"), and the key
+#: must stay small enough for a unique index on every backend.
+MAX_EMAIL_KEY = 320
+
+
+def fold(text: str) -> str:
+    """How usernames and emails are compared "ignoring case": Unicode compatibility
+    normalisation and full case folding (NFKC_Casefold), computed here rather than by
+    the database, whose ``lower()`` differs between backends ("İ", final "ς")."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
 
 
 class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
@@ -17,14 +29,26 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     username: Mapped[str] = mapped_column(String(32), nullable=False)
     email: Mapped[str] = mapped_column(String(254), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    #: ``fold(username)`` and ``fold(email)``, kept in step by ``_fold``: what lookups
+    #: and the unique indexes compare.
+    username_key: Mapped[str] = mapped_column(String(32), nullable=False)
+    email_key: Mapped[str] = mapped_column(String(MAX_EMAIL_KEY), nullable=False)
+    #: Failed logins in a row and when the last attempt was counted (``auth.throttle``).
+    login_failures: Mapped[int] = mapped_column(default=0, server_default="0", nullable=False)
+    login_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    @validates("username", "email")
+    def _fold(self, name: str, value: str) -> str:
+        setattr(self, f"{name}_key", fold(value))
+        return value
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username!r}>"
 
 
 # Usernames and emails are unique ignoring case, enforced by the database.
-Index("uq_user_username_lower", func.lower(User.username), unique=True)
-Index("uq_user_email_lower", func.lower(User.email), unique=True)
+Index("uq_user_username_key", User.username_key, unique=True)
+Index("uq_user_email_key", User.email_key, unique=True)
 
 
 class AuthSession(db.Model):  # type: ignore[name-defined]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from doable.auth.models import MAX_EMAIL_KEY, fold
 from doable.schemas import FullMatch, Timestamp, UserReference
 
 USERNAME = [
@@ -11,7 +13,16 @@ USERNAME = [
     FullMatch(r"^[A-Za-z0-9_.-]+$", error="Use only letters, digits, '_', '.' and '-'."),
 ]
 PASSWORD = validate.Length(min=8, max=128)
-EMAIL_LENGTH = validate.Length(max=254)
+
+
+def _folds_short_enough(email: str) -> None:
+    """Folding lengthens some addresses (a ligature becomes several letters): the
+    folded form is what the unique index stores, so it is bounded too."""
+    if len(fold(email)) > MAX_EMAIL_KEY:
+        raise ValidationError(f"Longer than {MAX_EMAIL_KEY} characters once case is folded.")
+
+
+EMAIL_LENGTH: list[Callable[[Any], Any]] = [validate.Length(max=254), _folds_short_enough]
 
 
 class UserCreate(Schema):
@@ -50,12 +61,19 @@ class UserRead(Schema):
     updated_at = Timestamp()
 
 
+def _current_password() -> fields.String:
+    return fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "The account's password, to confirm it is its owner"},
+    )
+
+
 class UserUpdate(Schema):
     email = fields.Email(validate=EMAIL_LENGTH)
     password = fields.String(load_only=True, validate=PASSWORD)
-    current_password = fields.String(
-        required=True, load_only=True, validate=validate.Length(max=1024)
-    )
+    current_password = _current_password()
 
     json_schema_rules: ClassVar[dict[str, Any]] = {
         "anyOf": [{"required": ["email"]}, {"required": ["password"]}]
@@ -65,3 +83,7 @@ class UserUpdate(Schema):
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "email" not in data and "password" not in data:
             raise ValidationError("Send email or password (or both) to change.", "body")
+
+
+class UserDelete(Schema):
+    current_password = _current_password()

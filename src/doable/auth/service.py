@@ -6,11 +6,12 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from doable import signals
-from doable.auth.models import AuthSession, User
+from doable.auth.models import AuthSession, User, fold
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
+from doable.auth.throttle import claim_login_attempt, forget_login_failures
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
 from doable.db import commit_or_conflict, utcnow
 from doable.errors import Conflict, Unauthorized, ValidationFailed
@@ -28,7 +29,8 @@ def register_user(*, username: str, email: str, password: str) -> User:
 
 
 def login(*, password: str, email: str | None = None, username: str | None = None) -> TokenPair:
-    """Check the credentials and open a session; the same answer whether or not the user exists."""
+    """Check the credentials and open a session; the same answer whether or not the user
+    exists (but for an account slowed down by failed logins: 429)."""
     return issue_tokens(session=open_session(password=password, email=email, username=username))
 
 
@@ -38,8 +40,11 @@ def open_session(
     """Check the credentials and record a new login session (API tokens and web cookies
     both hang off one): revoking it ends that login everywhere."""
     user = find_user(email=email, username=username)
+    if user is not None:
+        claim_login_attempt(user)  # an account that failed too often must wait first
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(INVALID_CREDENTIALS)
+    forget_login_failures(user)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return open_session_for(user)
@@ -87,10 +92,9 @@ def update_account(
     *, user: User, current_password: str, email: str | None = None, password: str | None = None
 ) -> User:
     """Change email and/or password. A new password ends every session of the user."""
-    if not verify_password(user.password_hash, current_password):
-        raise ValidationFailed({"current_password": ["Current password is incorrect."]})
+    _check_current_password(user, current_password)
     if email is not None:
-        if email.lower() != user.email.lower():
+        if fold(email) != user.email_key:
             _ensure_available(email=email)
         user.email = email
     revoked: list[tuple[int, str]] = []
@@ -102,8 +106,11 @@ def update_account(
     return user
 
 
-def delete_account(*, user: User) -> None:
-    """Delete the user; everything they own goes with them (foreign keys cascade)."""
+def delete_account(*, user: User, current_password: str) -> None:
+    """Delete the user; everything they own goes with them (foreign keys cascade). Like
+    changing the email or password, it takes the current password: a stolen token or an
+    unattended browser is not enough to destroy the account."""
+    _check_current_password(user, current_password)
     signals.send(signals.account_deleting, user_id=user.id)
     user_id = user.id
     db.session.delete(user)
@@ -112,12 +119,17 @@ def delete_account(*, user: User) -> None:
 
 
 def find_user(*, email: str | None = None, username: str | None = None) -> User | None:
-    # Case is folded by the database on both sides, as the unique indexes fold it.
+    # Compared folded (``fold``), as the unique indexes compare them.
     if email is not None:
-        condition = func.lower(User.email) == func.lower(email)
+        condition = User.email_key == fold(email)
     else:
-        condition = func.lower(User.username) == func.lower(username or "")
+        condition = User.username_key == fold(username or "")
     return db.session.execute(select(User).where(condition)).scalar_one_or_none()
+
+
+def _check_current_password(user: User, current_password: str) -> None:
+    if not verify_password(user.password_hash, current_password):
+        raise ValidationFailed({"current_password": ["Current password is incorrect."]})
 
 
 def _refresh_expiry():

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from doable.auth import service
 from doable.auth.api import auth_rate_limit
 from doable.auth.models import User
-from doable.auth.schemas import LoginRequest, UserCreate, UserUpdate
-from doable.errors import Conflict, Unauthorized, ValidationFailed
+from doable.auth.schemas import LoginRequest, UserCreate, UserDelete, UserUpdate
+from doable.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
 from doable.extensions import limiter
 from doable.web.forms import AccountForm, ConfirmForm, DeleteAccountForm, LoginForm, RegisterForm
 from doable.web.session import login_required, safe_next, sign_in, sign_out, signed_in_user
@@ -61,6 +70,13 @@ def login() -> Page:
             auth_session = service.open_session(**credentials)
         except Unauthorized as exc:
             form.form_errors.append(f"{exc.detail}: check your email or username and password.")
+        except TooManyRequests as exc:
+            wait = exc.headers["Retry-After"]
+            form.form_errors.append(f"{exc.detail}: try again in {wait} seconds.")
+            page = make_response(render_template("auth/login.html", form=form, target=target))
+            page.status_code = 429
+            page.headers.update(exc.headers)
+            return page
         else:
             sign_in(auth_session)
             return redirect(target or url_for("web.tasks.index"))
@@ -112,12 +128,20 @@ def account(user: User) -> Page:
 
 
 @bp.route("/account/delete", methods=["GET", "POST"])
+@auth_limit  # a submission checks the current password: limited like login
 @login_required
 def delete_account(user: User) -> Page:
     form = DeleteAccountForm()
-    if form.validate_on_submit():
-        service.delete_account(user=user)
-        session.clear()
-        flash("Your account and everything in it are deleted.", "success")
-        return redirect(url_for(".login"))
-    return render_template("auth/delete.html", form=form), 400 if form.is_submitted() else 200
+    if not form.is_submitted():
+        return render_template("auth/delete.html", form=form)
+    data = form.validate_with(UserDelete(), form.confirmation())
+    if data is not None:
+        try:
+            service.delete_account(user=user, **data)
+        except ValidationFailed as exc:
+            form.add_errors(exc.extra["errors"])
+        else:
+            session.clear()
+            flash("Your account and everything in it are deleted.", "success")
+            return redirect(url_for(".login"))
+    return render_template("auth/delete.html", form=form), 400

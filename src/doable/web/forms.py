@@ -189,11 +189,17 @@ class ConfirmForm(Form):
     """A button that changes something: only the CSRF token travels."""
 
 
-class DeleteAccountForm(Form):
+class DeleteAccountForm(SchemaForm):
     confirm = BooleanField(
         "Yes, delete my account, my tasks and their files",
         validators=[DataRequired(message="Tick the box to confirm.")],
     )
+    current_password = PasswordField(
+        "Current password", render_kw={"autocomplete": "current-password", "required": True}
+    )
+
+    def confirmation(self) -> dict[str, str]:
+        return {"current_password": self.current_password.data or ""}
 
 
 class TaskForm(SchemaForm):
