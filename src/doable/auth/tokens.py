@@ -33,7 +33,7 @@ from doable.extensions import db, jwt
 #: Claims every token must carry (Flask-JWT-Extended would fill in a missing type or jti).
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
 TOKEN_TYPES = ("access", "refresh")
-_AUTHENTICATION = "doable_authentication"  # g: this request's outcome, user or error
+_AUTHENTICATION = "doable.authentication"  # request environ: its outcome, user or error
 
 
 @dataclass(frozen=True)
@@ -142,9 +142,11 @@ def authenticate() -> User:
     """The caller of this API request: the user of its live access token (valid
     signature, unexpired, type access, login session neither revoked nor expired).
 
-    Checked once per request, and the outcome kept: the rate-limit key and the view
-    share it. A bad token raises the library's error, answered 401 by its handlers."""
-    outcome = g.get(_AUTHENTICATION)
+    Checked once per request, and the outcome kept in the request (not ``g``, which
+    outlives a request when an app context was already pushed): the rate-limit key and
+    the view share it. A bad token raises the library's error, answered 401 by its
+    handlers."""
+    outcome = request.environ.get(_AUTHENTICATION)
     if outcome is None:
         try:
             _canonical_bearer_scheme()
@@ -152,7 +154,7 @@ def authenticate() -> User:
             outcome = get_current_user()
         except Exception as exc:  # kept; raised again below, for the handlers
             outcome = exc
-        setattr(g, _AUTHENTICATION, outcome)
+        request.environ[_AUTHENTICATION] = outcome
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
