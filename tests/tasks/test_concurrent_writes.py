@@ -91,3 +91,23 @@ def test_concurrent_puts_with_the_same_if_match_exactly_one_wins(
     assert stored is not None
     assert stored["title"] == winner.get_json()["title"]
     assert stored["version"] == 2
+
+
+def test_a_delete_racing_puts_without_if_match_succeeds(
+    api: ApiClient, app: Flask, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    path = f"/api/tasks/{task_id}"
+
+    def send(client: Any, n: int) -> Any:
+        if n == WRITERS // 2:
+            return client.delete(path, headers=alice.auth)
+        return client.put(path, headers=alice.auth, json={"title": f"writer {n}"})
+
+    results = at_once(app, send)
+
+    deleted = results[WRITERS // 2]
+    assert deleted.status_code == 204, deleted.get_data(as_text=True)
+    puts = [r.status_code for n, r in enumerate(results) if n != WRITERS // 2]
+    assert set(puts) <= {200, 404}, [r.get_data(as_text=True) for r in results]
+    assert stored_task(app, task_id) is None

@@ -153,7 +153,9 @@ def update_task(
 
 
 def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> None:
-    task = get_task_for(user, task_id, Access.OWNER)
+    """Delete the task; with ``if_match``, only if unchanged since the client read it.
+    It waits for a concurrent write of the task to commit, then deletes what it wrote."""
+    task = get_task_for(user, task_id, Access.OWNER, for_update=True)
     _check_precondition(task, if_match)
     watchers = audience([task_id])[task_id]
     signals.send(signals.task_deleting, task_ids=[task_id])
