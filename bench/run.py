@@ -81,6 +81,7 @@ class Result:
     p99_ms: float
     errors: int
     requests: int
+    non_2xx: int = 0  # of ``errors``: answers that were not 2xx/3xx (the rest: socket errors)
 
 
 def add_service_options(parser: argparse.ArgumentParser) -> None:
@@ -105,7 +106,7 @@ def wait_up(url: str, process: subprocess.Popen[bytes], limit: float = 60) -> No
         try:
             requests.get(url, timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up, or still booting
             time.sleep(0.2)
     raise RuntimeError(f"server did not come up: {url}")
 
@@ -268,14 +269,18 @@ def parse_wrk(out: str) -> tuple[float, float, float, int, int]:
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    errors = 0
-    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
-        errors += int(match.group(1))
+    errors = non_2xx(out)
     if match := re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     ):
         errors += sum(int(g) for g in match.groups())
     return rps, p50, p99, errors, total
+
+
+def non_2xx(out: str) -> int:
+    """Responses wrk counted as neither 2xx nor 3xx."""
+    match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return int(match.group(1)) if match else 0
 
 
 def scenarios(n: int, per_page: int = 10) -> list[tuple[str, str, str, str]]:
@@ -294,7 +299,8 @@ def scenarios(n: int, per_page: int = 10) -> list[tuple[str, str, str, str]]:
     ]
 
 
-#: Scenarios whose every response must be 2xx: any error fails the run.
+#: Scenarios whose every response must be 2xx: any other answer fails the run (wrk's
+#: socket timeouts, on a loaded machine, are counted in ``errors`` but not refused).
 ERROR_FREE = {"hot spot put"}
 
 
@@ -409,7 +415,7 @@ def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Re
             for name, method, path, body in scenarios(n):
                 if args.scenarios and name not in args.scenarios:
                     continue
-                slug = name.replace(" ", "-")
+                raw = out / f"{config.name}-{n}-{name.replace(' ', '-')}.txt"
                 rps, p50, p99, err, total = run_wrk(
                     base,
                     token,
@@ -418,9 +424,10 @@ def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Re
                     body,
                     id_range,
                     args,
-                    out / f"{config.name}-{n}-{slug}.txt",
+                    raw,
                 )
-                results.append(Result(config.name, n, name, rps, p50, p99, err, total))
+                refused = non_2xx(raw.read_text())
+                results.append(Result(config.name, n, name, rps, p50, p99, err, total, refused))
                 print(
                     f"[{config.name}] N={n} {name}: {rps:.0f} req/s p50 {p50:.1f} ms "
                     f"p99 {p99:.1f} ms errors {err}",
@@ -493,10 +500,10 @@ def main() -> None:
         (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
     print(table(results))
     (out / "results.md").write_text(table(results) + "\n")
-    failed = [r for r in results if r.scenario in ERROR_FREE and r.errors]
+    failed = [r for r in results if r.scenario in ERROR_FREE and r.non_2xx]
     if failed:
-        names = ", ".join(f"{r.config} N={r.n} {r.scenario}: {r.errors} errors" for r in failed)
-        sys.exit(f"scenarios that must answer only 2xx did not: {names}")
+        names = ", ".join(f"{r.config} N={r.n} {r.scenario}: {r.non_2xx}" for r in failed)
+        sys.exit(f"non-2xx answers in scenarios that must have none: {names}")
 
 
 if __name__ == "__main__":
