@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
@@ -40,6 +40,24 @@ def commit_or_conflict(session: Session | scoped_session[Any], detail: str) -> N
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(detail) from exc
+
+
+def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> None:
+    """Start a read-modify-write that concurrent writers of the same data wait for,
+    instead of both reading the same state and one of them failing at commit.
+
+    SQLite: take the database's write lock now (``BEGIN IMMEDIATE``), before reading,
+    rather than at the first write; a transaction that has already written holds it.
+    PostgreSQL: lock the rows ``lock`` selects (``FOR UPDATE``) until commit; what the
+    transaction reads after that sees the writes of whoever held them before.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.dbapi_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    connection.execute(lock.with_for_update())
 
 
 def utcnow() -> datetime:

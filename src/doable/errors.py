@@ -220,13 +220,22 @@ def register_error_handlers(app: Flask) -> None:
             500, "An unexpected error occurred; quote the request id when reporting it"
         )
 
-    def database_error(error: DBAPIError) -> Response:
-        if not database_unavailable(error):
-            return unexpected_error(error)
+    def rollback_quietly() -> None:
         try:
             db.session.rollback()
         except Exception:  # the connection is gone; the pool replaces it
             log.debug("rollback after a lost connection failed", exc_info=True)
+
+    def domain_error(error: DoableError) -> Response:
+        # Release what the refused use case holds (a row lock, SQLite's write lock)
+        # now, not when the request ends: the response hooks may wait on the network.
+        rollback_quietly()
+        return render_domain_error(error)
+
+    def database_error(error: DBAPIError) -> Response:
+        if not database_unavailable(error):
+            return unexpected_error(error)
+        rollback_quietly()
         first_line = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
         log.warning("database unavailable (%s): %s", request.path, first_line)
         return error_response(
@@ -236,7 +245,7 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     app.register_error_handler(HTTPException, render_http_exception)
-    app.register_error_handler(DoableError, render_domain_error)
+    app.register_error_handler(DoableError, domain_error)
     app.register_error_handler(IntegrityError, integrity_error)
 
     def pool_exhausted(error: PoolTimeout) -> Response:

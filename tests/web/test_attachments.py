@@ -11,6 +11,7 @@ from flask import Flask
 
 from doable.attachments.models import Attachment
 from doable.extensions import db
+from tests.attachments.test_api import MULTIPART, part_head
 from tests.factories import Account, ApiClient
 from tests.web.conftest import Browser, field_errors
 
@@ -143,4 +144,24 @@ def test_delete_attachment_asks_then_deletes(
 
     assert "Delete the file “notes.txt”?" in question.get_data(as_text=True)
     assert response.status_code == 302
+    assert _files(app) == []
+
+
+def test_upload_to_a_task_the_user_cannot_edit_is_refused_before_its_body_is_read(
+    app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account
+) -> None:
+    task_id = api.post("/api/tasks", alice.token, json={"title": "Alice's"}).json["id"]
+    browser = browse(bob)
+    body = io.BytesIO(part_head('filename="big.bin"', "text/plain") + b"y" * 100_000)
+
+    response = browser.client.post(
+        f"/tasks/{task_id}/attachments",
+        input_stream=body,
+        content_length=len(body.getvalue()),
+        content_type=MULTIPART,
+    )
+
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert body.tell() == 0  # not a byte of the body was read (nor its CSRF token)
     assert _files(app) == []

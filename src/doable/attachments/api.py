@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, url_for
@@ -12,17 +14,32 @@ from doable.attachments.download import file_response
 from doable.attachments.schemas import AttachmentList, AttachmentRead, AttachmentUpload
 from doable.hooks import accepts
 from doable.rest import Blueprint, auth_required
+from doable.tasks.access import Access, get_task_for
 
 bp = Blueprint(
     "attachments", __name__, url_prefix="/api/tasks", description="Files attached to tasks"
 )
 
 
+def editable_task_first(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer 404 / 403 from the URL before the body is read: nobody can make the
+    server receive and store a large upload for a task they may not edit."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, task_id: int, **kwargs: Any) -> Any:
+        get_task_for(current_user, task_id, Access.EDIT)
+        return view(*args, task_id=task_id, **kwargs)
+
+    return wrapper
+
+
 @bp.post("/<int:task_id>/attachments")
 @accepts("multipart/form-data")
 @auth_required
+@editable_task_first
 @bp.arguments(AttachmentUpload, location="files")
 @bp.response(201, AttachmentRead)
+@bp.alt_response(403, response="FORBIDDEN")
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(507, response="INSUFFICIENT_STORAGE")

@@ -19,7 +19,7 @@ from doable import signals
 from doable.attachments.models import Attachment
 from doable.attachments.storage import storage
 from doable.auth.models import User
-from doable.db import valid_id
+from doable.db import begin_write, valid_id
 from doable.errors import BadRequest, NotFound, PayloadTooLarge
 from doable.extensions import db
 from doable.tasks.access import Access, get_task_for
@@ -123,6 +123,10 @@ def _limited_chunks(stream: IO[bytes], digest: Any, counted: list[int]) -> Itera
 
 
 def _check_quota(*, owner_id: int, adding: int) -> None:
+    """Refuse (413) a file that would take the owner past their quota. Uploads to one
+    owner's tasks take turns from here to their commit (``begin_write`` on the owner's
+    row), so racing ones see each other's files and never exceed it together."""
+    begin_write(db.session, select(User.id).where(User.id == owner_id))
     quota = current_app.config["USER_QUOTA"]
     used = db.session.scalar(
         select(func.coalesce(func.sum(Attachment.size), 0))

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Integer, bindparam, case, literal, select
 from sqlalchemy.orm import Session, with_expression
 
 from doable.auth.models import User
-from doable.db import valid_id
+from doable.db import begin_write, valid_id
 from doable.errors import Forbidden, NotFound
 from doable.extensions import db
 from doable.sharing.models import Share
@@ -89,14 +89,20 @@ def viewer(user: User) -> dict[str, int]:
     return {"viewer_id": user.id}
 
 
-def get_task_for(user: User, task_id: int, need: Access = Access.VIEW) -> Task:
+def get_task_for(
+    user: User, task_id: int, need: Access = Access.VIEW, *, for_update: bool = False
+) -> Task:
     """The task if ``user`` has at least ``need`` on it.
 
     Not visible at all: NotFound, the same answer as for a task that does not exist.
-    Visible but not enough: Forbidden.
+    Visible but not enough: Forbidden. ``for_update``: the caller is about to change
+    it, so concurrent writers of the task wait for each other's commit here
+    (``begin_write``) and each reads the version the previous one wrote.
     """
     task = None
     if valid_id(task_id):
+        if for_update:
+            begin_write(db.session, select(Task.id).where(Task.id == task_id))
         params = {"task_id": task_id, **viewer(user)}
         task = db.session.scalars(_GET_TASK, params).one_or_none()
     if task is None or task.access is None:

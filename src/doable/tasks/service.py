@@ -119,11 +119,13 @@ def update_task(
     *, user: User, task_id: int, changes: dict[str, Any], if_match: ETags | None = None
 ) -> Task:
     """Apply ``changes``. With ``if_match``, refuse (412) unless the task is unchanged
-    since the client read it; two writes racing on one version cannot both win."""
+    since the client read it; two writes racing on one version cannot both win.
+    Without it, the last writer wins: concurrent writers take turns on the task's lock,
+    so each one succeeds (200) on top of the previous one's version."""
     fields = dict(changes)
     names = fields.pop("categories", None)
     for _ in range(WRITE_ATTEMPTS):
-        task = get_task_for(user, task_id, Access.EDIT)
+        task = get_task_for(user, task_id, Access.EDIT, for_update=True)
         access, names_before = task.access, task.category_names
         _check_precondition(task, if_match)
         try:
@@ -151,7 +153,9 @@ def update_task(
 
 
 def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> None:
-    task = get_task_for(user, task_id, Access.OWNER)
+    """Delete the task; with ``if_match``, only if unchanged since the client read it.
+    It waits for a concurrent write of the task to commit, then deletes what it wrote."""
+    task = get_task_for(user, task_id, Access.OWNER, for_update=True)
     _check_precondition(task, if_match)
     watchers = audience([task_id])[task_id]
     signals.send(signals.task_deleting, task_ids=[task_id])

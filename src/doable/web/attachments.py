@@ -9,6 +9,7 @@ from doable.attachments.download import file_response
 from doable.attachments.schemas import AttachmentUpload
 from doable.auth.models import User
 from doable.errors import DoableError
+from doable.extensions import csrf
 from doable.tasks import service as tasks_service
 from doable.tasks.access import Access, get_task_for
 from doable.web.forms import ConfirmForm, UploadForm
@@ -19,9 +20,13 @@ bp = Blueprint("attachments", __name__)
 
 
 @bp.post("/tasks/<int:task_id>/attachments")
+@csrf.exempt  # checked below, once the task is known to be editable
 @login_required
 def upload(user: User, task_id: int) -> Page:
+    # 404 / 403 from the URL before the body (and the CSRF token in it) is read: nobody
+    # can make the server receive a large upload for a task they may not edit.
     task = get_task_for(user, task_id, Access.EDIT)
+    csrf.protect()
     form = UploadForm(prefix="upload")
     given = {"file": form.file.data} if form.file.data is not None else {}
     data = form.validate_with(AttachmentUpload(), given)
