@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from doable.errors import ProblemType
+
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -71,14 +73,27 @@ class Timestamp(fields.DateTime):
         return None if value is None else value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
+def _problem_types() -> dict[str, Any]:
+    """The ``type`` member, documented as the list of every kind of problem."""
+    kinds = "\n".join(
+        f"- `{kind.uri}` ({kind.status}): {kind.meaning}" for kind in ProblemType
+    )
+    return {
+        "enum": [kind.uri for kind in ProblemType] + ["about:blank"],
+        "example": ProblemType.TASK_NOT_FOUND.uri,
+        "description": "What kind of problem this is: an identifier to compare, not an "
+        "address to fetch. `about:blank` means no more than the status.\n\n" + kinds,
+    }
+
+
 class ProblemSchema(Schema):
     """RFC 9457 Problem Details, the body of every error response."""
 
-    type = fields.String(metadata={"example": "about:blank"})
-    title = fields.String(metadata={"example": "Not Found"})
-    status = fields.Integer(metadata={"example": 404})
+    type = fields.String(required=True, metadata=_problem_types())
+    title = fields.String(required=True, metadata={"example": "Not Found"})
+    status = fields.Integer(required=True, metadata={"example": 404})
     detail = fields.String(metadata={"example": "Task 7 not found"})
-    request_id = fields.String()
+    request_id = fields.String(required=True)
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
