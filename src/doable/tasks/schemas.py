@@ -96,7 +96,7 @@ class TaskRead(Schema):
 
 
 Q_DESCRIPTION = (
-    "Words to find in title and description, whole and ignoring case; `\"a phrase\"`, "
+    'Words to find in title and description, whole and ignoring case; `"a phrase"`, '
     "`-excluded`, `or` (see README). Words are runs of letters and digits: a `q` with no "
     "word left to find (only punctuation or emoji such as `!!!`, or only -excluded words) "
     "is refused with 400 and `errors.q`."
