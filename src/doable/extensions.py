@@ -39,7 +39,7 @@ class SchemaRulesPlugin(MarshmallowPlugin):
             return json_schema
         schema_cls = resolve_schema_cls(schema)
         json_schema.update(getattr(schema_cls, "json_schema_rules", None) or {})
-        if schema_cls.__name__.endswith(RESPONSE_ROLES):
+        if getattr(schema_cls, "__name__", "").endswith(RESPONSE_ROLES):
             json_schema["required"] = list(json_schema.get("properties", {}))
         return json_schema
 
