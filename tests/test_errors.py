@@ -383,7 +383,7 @@ def test_conflict_response_is_problem_json(api: ApiClient) -> None:
 
 PROBLEMS_DOC = Path(__file__).resolve().parents[1] / "docs" / "problems.md"
 #: ``| `<type uri>` (general) | <status> | <meaning> |`` rows of docs/problems.md.
-_DOC_ROW = re.compile(r"^\| `([^`]+)`(?: \(general\))? \| (\d{3}) \|", re.MULTILINE)
+_DOC_ROW = re.compile(r"^\| `([^`]+)`(?: \(general\))? \| (\d{3}) \| (.+) \|$", re.MULTILINE)
 
 
 def _share(api: ApiClient, token: str, task_id: int, username: str) -> TestResponse:
@@ -439,9 +439,10 @@ def test_registering_a_taken_username_or_email_answers_which_one(api: ApiClient)
 
 
 def test_every_problem_type_is_documented_with_its_status() -> None:
-    documented = {uri: int(status) for uri, status in _DOC_ROW.findall(PROBLEMS_DOC.read_text())}
+    rows = _DOC_ROW.findall(PROBLEMS_DOC.read_text())
+    documented = {uri: (int(status), meaning) for uri, status, meaning in rows}
 
-    assert documented == {kind.uri: kind.status for kind in ProblemType}
+    assert documented == {kind.uri: (kind.status, kind.meaning) for kind in ProblemType}
 
 
 def test_every_problem_type_is_in_the_openapi_document(client: FlaskClient) -> None:
