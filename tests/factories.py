@@ -11,7 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from doable.errors import ProblemType
+
 PASSWORD = "correct horse battery"
+PROBLEM_TYPES = {kind.uri: kind for kind in ProblemType}
 _counter = itertools.count(1)
 
 
@@ -91,9 +94,20 @@ def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
     assert body["status"] == status
+    assert_problem_type(body)
     assert body["request_id"] == response.headers["X-Request-Id"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body  # type: ignore[no-any-return]
+
+
+def assert_problem_type(body: dict[str, Any]) -> None:
+    """``type`` is one of the documented kinds and of the body's status, or
+    ``about:blank`` for a status with no kind of its own."""
+    kind = body["type"]
+    if kind == "about:blank":
+        assert ProblemType.for_status(body["status"]) is None, body
+    else:
+        assert PROBLEM_TYPES[kind].status == body["status"], body
 
 
 PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3}

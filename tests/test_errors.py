@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from doable.auth.models import User
+from doable.errors import ProblemType
 from doable.extensions import csrf, db
 from doable.hooks import accepts
-from tests.factories import PASSWORD, ApiClient
+from doable.sharing.models import Share
+from tests.factories import PASSWORD, Account, ApiClient, assert_problem_type
 
 PROBLEM_JSON = "application/problem+json"
 SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -35,8 +38,7 @@ def _assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     assert response.mimetype == PROBLEM_JSON
     body = json.loads(response.get_data(as_text=True))
     assert body["status"] == status
-    assert isinstance(body["type"], str)
-    assert body["type"]
+    assert_problem_type(body)
     assert isinstance(body["title"], str)
     assert body["title"]
     assert body["request_id"] == response.headers["X-Request-Id"]
@@ -375,6 +377,89 @@ def test_conflict_response_is_problem_json(api: ApiClient) -> None:
     response = api.register("alice")
 
     _assert_problem(response, 409)
+
+
+# --- problem types ---------------------------------------------------------------------
+
+PROBLEMS_DOC = Path(__file__).resolve().parents[1] / "docs" / "problems.md"
+#: ``| `<type uri>` (general) | <status> | <meaning> |`` rows of docs/problems.md.
+_DOC_ROW = re.compile(r"^\| `([^`]+)`(?: \(general\))? \| (\d{3}) \| (.+) \|$", re.MULTILINE)
+
+
+def _share(api: ApiClient, token: str, task_id: int, username: str) -> TestResponse:
+    body = {"username": username, "permission": "view"}
+    return api.post(f"/api/tasks/{task_id}/share", token, json=body)
+
+
+def test_share_unknown_user_and_share_unknown_task_are_404s_of_different_types(
+    app: Flask, api: ApiClient, alice: Account, bob: Account
+) -> None:
+    task = api.post("/api/tasks", alice.token, json={"title": "t"}).json
+
+    unknown_user = _share(api, alice.token, task["id"], "nobody")
+    unknown_task = _share(api, alice.token, task["id"] + 1000, bob.username)
+
+    assert _assert_problem(unknown_user, 404)["type"] == ProblemType.USER_NOT_FOUND.uri
+    assert _assert_problem(unknown_task, 404)["type"] == ProblemType.TASK_NOT_FOUND.uri
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Share)) == 0
+
+
+TYPED_REQUESTS: dict[str, tuple[ProblemType, Callable[[FlaskClient], TestResponse]]] = {
+    "no route": (ProblemType.NOT_FOUND, ERROR_REQUESTS["not-found"][1]),
+    "method": (ProblemType.METHOD_NOT_ALLOWED, ERROR_REQUESTS["method"][1]),
+    "malformed": (ProblemType.INVALID_INPUT, ERROR_REQUESTS["malformed"][1]),
+    "validation": (ProblemType.INVALID_INPUT, ERROR_REQUESTS["validation"][1]),
+    "no token": (ProblemType.AUTHENTICATION_REQUIRED, ERROR_REQUESTS["no-token"][1]),
+    "bad token": (ProblemType.INVALID_TOKEN, ERROR_REQUESTS["bad-token"][1]),
+    "bad login": (ProblemType.INVALID_CREDENTIALS, _bad_login),
+    "media type": (ProblemType.UNSUPPORTED_MEDIA_TYPE, ERROR_REQUESTS["media-type"][1]),
+    "url": (ProblemType.URL_TOO_LONG, lambda c: c.get("/api/tasks?q=" + "x" * 9000)),
+    "boom": (ProblemType.INTERNAL_ERROR, ERROR_REQUESTS["boom"][1]),
+}
+
+
+@pytest.mark.parametrize("case", list(TYPED_REQUESTS))
+def test_each_kind_of_error_answers_its_own_problem_type(boom_app: Flask, case: str) -> None:
+    kind, send = TYPED_REQUESTS[case]
+
+    response = send(boom_app.test_client())
+
+    assert _assert_problem(response, kind.status)["type"] == kind.uri
+
+
+def test_registering_a_taken_username_or_email_answers_which_one(api: ApiClient) -> None:
+    api.register("alice")
+
+    username = api.register("alice", email="other@example.com")
+    email = api.register("alice2", email="alice@example.com")
+
+    assert _assert_problem(username, 409)["type"] == ProblemType.USERNAME_TAKEN.uri
+    assert _assert_problem(email, 409)["type"] == ProblemType.EMAIL_TAKEN.uri
+
+
+def test_every_problem_type_is_documented_with_its_status() -> None:
+    rows = _DOC_ROW.findall(PROBLEMS_DOC.read_text())
+    documented = {uri: (int(status), meaning) for uri, status, meaning in rows}
+
+    assert documented == {kind.uri: (kind.status, kind.meaning) for kind in ProblemType}
+
+
+def test_every_problem_type_is_in_the_openapi_document(client: FlaskClient) -> None:
+    problem = client.get("/api/openapi.json").json["components"]["schemas"]["Problem"]
+    type_member = problem["properties"]["type"]
+
+    assert type_member["enum"] == [kind.uri for kind in ProblemType] + ["about:blank"]
+    for kind in ProblemType:
+        assert f"`{kind.uri}` ({kind.status}): {kind.meaning}" in type_member["description"]
+    assert set(problem["required"]) == {"type", "title", "status", "request_id"}
+
+
+def test_problem_type_uris_are_unique_absolute_and_stable_in_form() -> None:
+    uris = [kind.uri for kind in ProblemType]
+
+    assert len(set(uris)) == len(uris)
+    assert all(re.fullmatch(r"tag:doable\.dev,2026:problems/[a-z]+(-[a-z]+)*", u) for u in uris)
 
 
 # --- rate limits ----------------------------------------------------------------------

@@ -42,6 +42,11 @@ CORS_OPTIONS: dict[str, Any] = {
     "supports_credentials": False,
     "max_age": 600,
 }
+API_INFO = {
+    "description": "Errors are Problem Details documents; each kind of problem has its own "
+    "`type`, listed under the `Problem` schema.",
+    "license": {"name": "MIT", "identifier": "MIT"},
+}
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -82,7 +87,7 @@ def register_extensions(app: Flask) -> None:
         CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}}, **CORS_OPTIONS)
     csrf.init_app(app)
     app.session_interface = CookieSessionInterface()
-    api.init_app(app, spec_kwargs={"servers": [{"url": "/"}]})
+    api.init_app(app, spec_kwargs={"servers": [{"url": "/"}], "info": API_INFO})
     api.spec.components.security_scheme("bearerAuth", BEARER_AUTH["bearerAuth"])
     init_realtime(app)
 

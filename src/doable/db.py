@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 from sqlalchemy.types import TypeDecorator
 
-from doable.errors import Conflict
+from doable.errors import Conflict, ProblemType
 from doable.server import run_blocking
 
 NAMING_CONVENTION = {
@@ -32,14 +32,16 @@ def valid_id(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
-def commit_or_conflict(session: Session | scoped_session[Any], detail: str) -> None:
+def commit_or_conflict(
+    session: Session | scoped_session[Any], detail: str, kind: ProblemType | None = None
+) -> None:
     """Commit; a unique index refusing the write (a concurrent request took the same
     name first) becomes a 409 with ``detail``, after a rollback."""
     try:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict(detail) from exc
+        raise Conflict(detail, problem_type=kind) from exc
 
 
 def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
@@ -28,11 +29,99 @@ DATABASE_RETRY_AFTER = 5
 #: down by an administrator or a crash, starting up, out of connection slots.
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 _SQLITE_BUSY_OR_LOCKED = (5, 6)
+#: Problem type URIs are identifiers (tag URIs, RFC 4151), not addresses to fetch.
+PROBLEM_TYPE_BASE = "tag:doable.dev,2026:problems/"
 log = logging.getLogger(__name__)
 
 
+class ProblemType(Enum):
+    """Every kind of problem the API answers, each with a stable ``type`` URI, so a
+    program tells "unknown user" from "task not found" without reading ``detail``.
+    docs/problems.md and the OpenAPI document list them all (a test keeps them in step).
+    Only add members: a published slug never changes meaning."""
+
+    BAD_REQUEST = (400, "The request could not be understood.")
+    INVALID_INPUT = (400, "A field, parameter or body is invalid; `errors` names each one.")
+    EMPTY_FILE = (400, "The uploaded file is empty.")
+    CANNOT_SHARE_WITH_SELF = (400, "A task cannot be shared with its owner.")
+    AUTHENTICATION_REQUIRED = (401, "No bearer token was sent, or not in the right form.")
+    INVALID_TOKEN = (401, "The token is invalid, expired, revoked or of the wrong kind.")
+    INVALID_CREDENTIALS = (401, "The username or email and password do not match.")
+    FORBIDDEN = (403, "You may not do this.")
+    INSUFFICIENT_ACCESS = (403, "The task is shared with you, but not with enough access.")
+    NOT_FOUND = (404, "There is nothing at this URL.")
+    TASK_NOT_FOUND = (404, "No such task, or none you can see.")
+    USER_NOT_FOUND = (404, "No user has that username or email.")
+    CATEGORY_NOT_FOUND = (404, "No such category among yours.")
+    ATTACHMENT_NOT_FOUND = (404, "No such attachment on this task, or its file is gone.")
+    SHARE_NOT_FOUND = (404, "The task is not shared with that user.")
+    METHOD_NOT_ALLOWED = (405, "The URL does not take this method; `Allow` lists those it does.")
+    NOT_ACCEPTABLE = (406, "The server cannot answer in a type the `Accept` header allows.")
+    REQUEST_TIMEOUT = (408, "The request body arrived too slowly.")
+    CONFLICT = (409, "The request conflicts with data that already exists.")
+    USERNAME_TAKEN = (409, "The username is already taken (ignoring case).")
+    EMAIL_TAKEN = (409, "The email is already registered (ignoring case).")
+    CATEGORY_NAME_TAKEN = (409, "You already have a category with that name (ignoring case).")
+    CONCURRENT_UPDATE = (409, "Another request changed the same data at the same time; retry.")
+    PRECONDITION_FAILED = (412, "The resource changed since the `If-Match` ETag; nothing changed.")
+    BODY_TOO_LARGE = (413, "The request body is larger than the limit.")
+    FILE_TOO_LARGE = (413, "The uploaded file is larger than the upload limit.")
+    STORAGE_QUOTA_EXCEEDED = (413, "The file would take the task owner past their quota.")
+    URL_TOO_LONG = (414, "The URL is longer than the limit.")
+    UNSUPPORTED_MEDIA_TYPE = (415, "The body is not of a type this route takes (`Accept-Post`).")
+    PRECONDITION_REQUIRED = (428, "This request needs a precondition header such as `If-Match`.")
+    RATE_LIMITED = (429, "Too many requests; retry after `Retry-After` seconds.")
+    INTERNAL_ERROR = (500, "An unexpected error; quote `request_id` when reporting it.")
+    SERVICE_UNAVAILABLE = (503, "The database is away or busy; retry after `Retry-After`.")
+    INSUFFICIENT_STORAGE = (507, "The server has no room left to store the file.")
+
+    def __init__(self, status: int, meaning: str) -> None:
+        self.status = status
+        self.meaning = meaning
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def uri(self) -> str:
+        return PROBLEM_TYPE_BASE + self.slug
+
+    @classmethod
+    def for_status(cls, status: int) -> ProblemType | None:
+        """The general kind for ``status``: what an error says when nothing more specific
+        is known (None: ``about:blank``, the status says it all)."""
+        return _GENERAL.get(status)
+
+
+#: The kind an error has when nothing more specific is known, by status.
+_GENERAL = {
+    kind.status: kind
+    for kind in (
+        ProblemType.BAD_REQUEST,
+        ProblemType.AUTHENTICATION_REQUIRED,
+        ProblemType.FORBIDDEN,
+        ProblemType.NOT_FOUND,
+        ProblemType.METHOD_NOT_ALLOWED,
+        ProblemType.NOT_ACCEPTABLE,
+        ProblemType.REQUEST_TIMEOUT,
+        ProblemType.CONFLICT,
+        ProblemType.PRECONDITION_FAILED,
+        ProblemType.BODY_TOO_LARGE,
+        ProblemType.URL_TOO_LONG,
+        ProblemType.UNSUPPORTED_MEDIA_TYPE,
+        ProblemType.PRECONDITION_REQUIRED,
+        ProblemType.RATE_LIMITED,
+        ProblemType.INTERNAL_ERROR,
+        ProblemType.SERVICE_UNAVAILABLE,
+        ProblemType.INSUFFICIENT_STORAGE,
+    )
+}
+
+
 class DoableError(Exception):
-    """Base of every error a service raises on purpose."""
+    """Base of every error a service raises on purpose. ``problem_type`` says which kind
+    it is (default: the general kind of the class's status)."""
 
     status: int = 500
 
@@ -40,11 +129,15 @@ class DoableError(Exception):
         self,
         detail: str | None = None,
         *,
+        problem_type: ProblemType | None = None,
         headers: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.problem_type = problem_type or ProblemType.for_status(self.status)
+        if problem_type is not None:
+            self.status = problem_type.status
         self.headers = dict(headers or {})
         self.extra = extra
 
@@ -59,14 +152,27 @@ class ValidationFailed(DoableError):
     status = 400
 
     def __init__(self, errors: Mapping[str, list[str]], detail: str | None = None) -> None:
-        super().__init__(detail or _validation_detail(errors), errors=dict(errors))
+        super().__init__(
+            detail or _validation_detail(errors),
+            problem_type=ProblemType.INVALID_INPUT,
+            errors=dict(errors),
+        )
 
 
 class Unauthorized(DoableError):
     status = 401
 
-    def __init__(self, detail: str = "Authentication required") -> None:
-        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge(detail)})
+    def __init__(
+        self,
+        detail: str = "Authentication required",
+        *,
+        problem_type: ProblemType = ProblemType.AUTHENTICATION_REQUIRED,
+    ) -> None:
+        super().__init__(
+            detail,
+            problem_type=problem_type,
+            headers={"WWW-Authenticate": bearer_challenge(detail)},
+        )
 
 
 class Forbidden(DoableError):
@@ -114,12 +220,15 @@ def problem(
     status: int,
     detail: str | None = None,
     *,
+    problem_type: ProblemType | None = None,
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """Build a Problem Details response; the only place error bodies are made."""
+    """Build a Problem Details response; the only place error bodies are made. Its
+    ``type`` is ``problem_type``'s URI, else the general one for ``status``."""
+    kind = problem_type or ProblemType.for_status(status)
     body: dict[str, Any] = {
-        "type": "about:blank",
+        "type": kind.uri if kind else "about:blank",
         "title": HTTPStatus(status).phrase,
         "status": status,
     }
@@ -145,13 +254,14 @@ def error_response(
     status: int,
     detail: str | None = None,
     *,
+    problem_type: ProblemType | None = None,
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> Response:
     """The error as an HTML page for a browser route, else as Problem Details."""
     if is_browser_route():
         return error_page(status, detail, headers=headers)
-    return problem(status, detail, headers=headers, **extra)
+    return problem(status, detail, problem_type=problem_type, headers=headers, **extra)
 
 
 def error_page(
@@ -179,12 +289,20 @@ def render_http_exception(error: HTTPException) -> Response:
     messages = data.get("errors") or data.get("messages")
     if messages:
         errors = _flatten_locations(messages)
-        return error_response(status, _validation_detail(errors), headers=headers, errors=errors)
+        detail = _validation_detail(errors)
+        invalid = ProblemType.INVALID_INPUT if status == 400 else None
+        return error_response(status, detail, problem_type=invalid, headers=headers, errors=errors)
     return error_response(status, data.get("message") or error.description, headers=headers)
 
 
 def render_domain_error(error: DoableError) -> Response:
-    return error_response(error.status, error.detail, headers=error.headers, **error.extra)
+    return error_response(
+        error.status,
+        error.detail,
+        problem_type=error.problem_type,
+        headers=error.headers,
+        **error.extra,
+    )
 
 
 def database_unavailable(error: DBAPIError) -> bool:

@@ -24,19 +24,28 @@ from redis.retry import Retry
 
 from doable.db import Base
 from doable.errors import render_http_exception
+from doable.openapi import OperationConventions
 from doable.schemas import ProblemSchema
+
+#: Schemas in these roles are responses, and a response carries every field of its
+#: schema, always (``null`` where a field may be empty): the document says so.
+RESPONSE_ROLES = ("Read", "List", "Page", "Created")
 
 
 class SchemaRulesPlugin(MarshmallowPlugin):
     """Adds a schema's ``json_schema_rules`` (JSON Schema keywords for the rules its
     ``@validates_schema`` hooks check, such as "exactly one of" or "at least one field")
-    to its component, so the document states every rule the API enforces."""
+    to its component, so the document states every rule the API enforces; and marks every
+    field of a response schema required."""
 
     def schema_helper(self, name: Any, _: Any, schema: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
         json_schema = super().schema_helper(name, _, schema=schema, **kwargs)
-        rules = getattr(resolve_schema_cls(schema), "json_schema_rules", None) if schema else None
-        if json_schema is not None and rules:
-            json_schema.update(rules)
+        if json_schema is None or schema is None:
+            return json_schema
+        schema_cls = resolve_schema_cls(schema)
+        json_schema.update(getattr(schema_cls, "json_schema_rules", None) or {})
+        if getattr(schema_cls, "__name__", "").endswith(RESPONSE_ROLES):
+            json_schema["required"] = list(json_schema.get("properties", {}))
         return json_schema
 
 
@@ -62,12 +71,20 @@ class Api(_SmorestApi):
             lazy=True,
         )
 
+    def _register_pagination_header(self):
+        """Not used: pages are described by the list schemas (``TaskPage``)."""
+
 
 # Objects stay readable after commit: a request serialises what it just wrote.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
-api = Api(spec_kwargs={"marshmallow_plugin": SchemaRulesPlugin()})
+api = Api(
+    spec_kwargs={
+        "marshmallow_plugin": SchemaRulesPlugin(),
+        "extra_plugins": [OperationConventions()],
+    }
+)
 
 
 def client_address_key() -> str:

@@ -22,6 +22,19 @@ from doable.extensions import client_address_key, limiter
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
 TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
+#: The conditional request headers a route honours, as OpenAPI header parameters.
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "schema": {"type": "string"},
+    "description": "ETags (or `*`): change nothing and answer 412 unless one is current",
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "schema": {"type": "string"},
+    "description": "ETags (or `*`): answer 304 without a body when one is current",
+}
 
 
 class Parser(FlaskParser):

@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from doable.errors import ProblemType
+
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -83,14 +85,25 @@ class PageQuery(Schema):
     per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
 
 
+def _problem_types() -> dict[str, Any]:
+    """The ``type`` member, documented as the list of every kind of problem."""
+    kinds = "\n".join(f"- `{kind.uri}` ({kind.status}): {kind.meaning}" for kind in ProblemType)
+    return {
+        "enum": [kind.uri for kind in ProblemType] + ["about:blank"],
+        "example": ProblemType.TASK_NOT_FOUND.uri,
+        "description": "What kind of problem this is: an identifier to compare, not an "
+        "address to fetch. `about:blank` means no more than the status.\n\n" + kinds,
+    }
+
+
 class ProblemSchema(Schema):
     """RFC 9457 Problem Details, the body of every error response."""
 
-    type = fields.String(metadata={"example": "about:blank"})
-    title = fields.String(metadata={"example": "Not Found"})
-    status = fields.Integer(metadata={"example": 404})
+    type = fields.String(required=True, metadata=_problem_types())
+    title = fields.String(required=True, metadata={"example": "Not Found"})
+    status = fields.Integer(required=True, metadata={"example": 404})
     detail = fields.String(metadata={"example": "Task 7 not found"})
-    request_id = fields.String()
+    request_id = fields.String(required=True)
     errors = fields.Dict(
         keys=fields.String(),
         values=fields.List(fields.String()),
@@ -101,8 +114,12 @@ class ProblemSchema(Schema):
 class UserReference(Schema):
     """Names a user by exactly one of ``username`` or ``email`` (matched ignoring case)."""
 
+    #: Exactly one of the two, said without ``oneOf`` at the top (client generators read a
+    #: body with one as an untyped union).
     json_schema_rules: ClassVar[dict[str, Any]] = {
-        "oneOf": [{"required": ["username"]}, {"required": ["email"]}]
+        "if": {"required": ["username"]},
+        "then": {"not": {"required": ["email"]}},
+        "else": {"required": ["email"]},
     }
 
     username = fields.String(validate=validate.Length(min=1, max=254))

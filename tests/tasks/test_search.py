@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from doable.errors import ProblemType
 from tests.factories import Account, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
@@ -290,6 +291,9 @@ BAD_QUERIES = {
     "blank": "   ",
     "only-or": "or",
     "only-punctuation": "&&",
+    "only-exclamation-marks": "!!!",
+    "only-emoji": "\U0001f389",
+    "excluded-punctuation": "-!!!",
 }
 
 
@@ -301,6 +305,7 @@ def test_search_bad_q_returns_400_naming_q(
 
     problem = assert_problem(response, 400)
     assert set(problem["errors"]) == {"q"}
+    assert problem["type"] == ProblemType.INVALID_INPUT.uri
     assert "tasks" not in problem
 
 

@@ -10,10 +10,10 @@ from flask import Response, url_for
 from flask_jwt_extended import current_user
 
 from doable.attachments import service
-from doable.attachments.download import file_response
+from doable.attachments.download import DOWNLOAD_RESPONSE, file_response
 from doable.attachments.schemas import AttachmentList, AttachmentRead, AttachmentUpload
 from doable.hooks import accepts
-from doable.rest import Blueprint, auth_required
+from doable.rest import IF_NONE_MATCH, Blueprint, auth_required
 from doable.tasks.access import Access, get_task_for
 
 bp = Blueprint(
@@ -43,10 +43,10 @@ def editable_task_first(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.alt_response(404, response="NOT_FOUND")
 @bp.alt_response(413, response="REQUEST_ENTITY_TOO_LARGE")
 @bp.alt_response(507, response="INSUFFICIENT_STORAGE")
-def upload(files: dict[str, Any], task_id: int) -> Any:
+def upload_attachment(files: dict[str, Any], task_id: int) -> Any:
     """Attach a file (owner or edit access; multipart field `file`)"""
     attachment = service.upload_attachment(user=current_user, task_id=task_id, file=files["file"])
-    location = url_for(".download", task_id=task_id, attachment_id=attachment.id)
+    location = url_for(".download_attachment", task_id=task_id, attachment_id=attachment.id)
     return attachment, 201, {"Location": location}
 
 
@@ -61,9 +61,11 @@ def list_attachments(task_id: int) -> Any:
 
 @bp.get("/<int:task_id>/attachments/<int:attachment_id>")
 @auth_required
+@bp.doc(parameters=[IF_NONE_MATCH], responses={"200": DOWNLOAD_RESPONSE})
 @bp.response(200, {"format": "binary", "type": "string"}, content_type="application/octet-stream")
+@bp.alt_response(304, response="NOT_MODIFIED")
 @bp.alt_response(404, response="NOT_FOUND")
-def download(task_id: int, attachment_id: int) -> Response:
+def download_attachment(task_id: int, attachment_id: int) -> Response:
     """Download the exact bytes (always as an attachment, never rendered inline)"""
     attachment, stream = service.open_attachment(
         user=current_user, task_id=task_id, attachment_id=attachment_id
@@ -75,6 +77,6 @@ def download(task_id: int, attachment_id: int) -> Response:
 @auth_required
 @bp.response(204)
 @bp.alt_response(404, response="NOT_FOUND")
-def delete(task_id: int, attachment_id: int) -> None:
+def delete_attachment(task_id: int, attachment_id: int) -> None:
     """Delete an attachment and its stored file (owner or edit access)"""
     service.delete_attachment(user=current_user, task_id=task_id, attachment_id=attachment_id)

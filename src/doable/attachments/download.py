@@ -21,6 +21,23 @@ SAFE_TYPES = {
     "application/pdf", "application/zip", "application/json", "text/plain", "text/csv",
     "image/png", "image/jpeg", "image/gif", "image/webp", "audio/mpeg", "video/mp4",
 }  # fmt: skip
+_BYTES = {"type": "string", "format": "binary"}
+#: A download as the OpenAPI document describes it: each type it may be sent as (a JSON
+#: file is any JSON value) and its headers.
+DOWNLOAD_RESPONSE = {
+    "description": "The exact bytes, as a download, typed as declared when that is safe",
+    "content": {
+        mimetype: {"schema": {} if mimetype == "application/json" else _BYTES}
+        for mimetype in sorted(SAFE_TYPES | {"application/octet-stream"})
+    },
+    "headers": {
+        "ETag": {"description": "The file's sha256", "schema": {"type": "string"}},
+        "Content-Disposition": {
+            "description": "Always `attachment`, with the file's name",
+            "schema": {"type": "string"},
+        },
+    },
+}
 
 
 def file_response(attachment: Attachment, stream: Any) -> Response:

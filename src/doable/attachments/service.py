@@ -20,7 +20,7 @@ from doable.attachments.models import Attachment
 from doable.attachments.storage import storage
 from doable.auth.models import User
 from doable.db import begin_write, valid_id
-from doable.errors import BadRequest, NotFound, PayloadTooLarge
+from doable.errors import BadRequest, NotFound, PayloadTooLarge, ProblemType
 from doable.extensions import db
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.models import Task
@@ -47,7 +47,11 @@ def upload_attachment(*, user: User, task_id: int, file: FileStorage) -> Attachm
     try:
         size = counted[0]
         if size == 0:
-            raise BadRequest("The file is empty", errors={"file": ["The file is empty."]})
+            raise BadRequest(
+                "The file is empty",
+                problem_type=ProblemType.EMPTY_FILE,
+                errors={"file": ["The file is empty."]},
+            )
         _check_quota(owner_id=task.user_id, adding=size)
         attachment = Attachment(
             task_id=task.id,
@@ -73,7 +77,10 @@ def open_attachment(*, user: User, task_id: int, attachment_id: int) -> tuple[At
         return attachment, storage().open(attachment.storage_key)
     except FileNotFoundError:  # e.g. restored from a backup taken while it was deleted
         log.error("attachment %s: stored file %s is missing", attachment.id, attachment.storage_key)
-        raise NotFound(f"The file of attachment {attachment_id} is missing from storage") from None
+        raise NotFound(
+            f"The file of attachment {attachment_id} is missing from storage",
+            problem_type=ProblemType.ATTACHMENT_NOT_FOUND,
+        ) from None
 
 
 def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> None:
@@ -117,7 +124,10 @@ def _limited_chunks(stream: IO[bytes], digest: Any, counted: list[int]) -> Itera
     while chunk := stream.read(CHUNK):
         counted[0] += len(chunk)
         if counted[0] > limit:
-            raise PayloadTooLarge(f"The file is larger than the limit of {limit} bytes")
+            raise PayloadTooLarge(
+                f"The file is larger than the limit of {limit} bytes",
+                problem_type=ProblemType.FILE_TOO_LARGE,
+            )
         digest.update(chunk)
         yield chunk
 
@@ -136,7 +146,8 @@ def _check_quota(*, owner_id: int, adding: int) -> None:
     if int(used or 0) + adding > quota:
         raise PayloadTooLarge(
             f"Storage quota exceeded: the task owner uses {used} of {quota} bytes "
-            f"and this file needs {adding} more"
+            f"and this file needs {adding} more",
+            problem_type=ProblemType.STORAGE_QUOTA_EXCEEDED,
         )
 
 
@@ -147,7 +158,9 @@ def get_attachment(
     get_task_for(user, task_id, need)
     attachment = db.session.get(Attachment, attachment_id) if valid_id(attachment_id) else None
     if attachment is None or attachment.task_id != task_id:
-        raise NotFound(f"Attachment {attachment_id} not found")
+        raise NotFound(
+            f"Attachment {attachment_id} not found", problem_type=ProblemType.ATTACHMENT_NOT_FOUND
+        )
     return attachment
 
 

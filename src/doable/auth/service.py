@@ -14,7 +14,7 @@ from doable.auth.passwords import hash_password, needs_rehash, verify_password
 from doable.auth.throttle import claim_login_attempt, forget_login_failures
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
 from doable.db import commit_or_conflict, utcnow
-from doable.errors import Conflict, Unauthorized, ValidationFailed
+from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
 
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -43,7 +43,7 @@ def open_session(
     if user is not None:
         claim_login_attempt(user)  # an account that failed too often must wait first
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        raise Unauthorized(INVALID_CREDENTIALS)
+        raise Unauthorized(INVALID_CREDENTIALS, problem_type=ProblemType.INVALID_CREDENTIALS)
     forget_login_failures(user)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -75,7 +75,10 @@ def refresh(*, refresh_token: str) -> TokenPair:
         revoked = _revoke_sessions(AuthSession.id == claims["sid"])
         db.session.commit()
         _announce(revoked)
-        raise Unauthorized("Refresh token has been revoked or already used")
+        raise Unauthorized(
+            "Refresh token has been revoked or already used",
+            problem_type=ProblemType.INVALID_TOKEN,
+        )
     db.session.commit()
     session = db.session.get(AuthSession, claims["sid"])
     assert session is not None
@@ -159,7 +162,7 @@ def _announce(revoked: list[tuple[int, str]]) -> None:
 def _ensure_available(*, username: str | None = None, email: str | None = None) -> None:
     if username is not None and find_user(username=username):
         taken = f"Username '{username}' is already taken"
-        raise Conflict(taken, errors={"username": [taken]})
+        raise Conflict(taken, problem_type=ProblemType.USERNAME_TAKEN, errors={"username": [taken]})
     if email is not None and find_user(email=email):
         taken = f"Email '{email}' is already registered"
-        raise Conflict(taken, errors={"email": [taken]})
+        raise Conflict(taken, problem_type=ProblemType.EMAIL_TAKEN, errors={"email": [taken]})

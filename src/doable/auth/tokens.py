@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from doable.auth.models import AuthSession, User
 from doable.db import utcnow, valid_id
-from doable.errors import Unauthorized, bearer_challenge, problem
+from doable.errors import ProblemType, Unauthorized, bearer_challenge, problem
 from doable.extensions import db, jwt
 
 #: Claims every token must carry (Flask-JWT-Extended would fill in a missing type or jti).
@@ -63,9 +63,11 @@ def read_refresh_token(token: str) -> dict[str, Any]:
     try:
         claims = decode_token(token)
     except PyJWTError as exc:
-        raise Unauthorized("Invalid or expired refresh token") from exc
+        raise Unauthorized(
+            "Invalid or expired refresh token", problem_type=ProblemType.INVALID_TOKEN
+        ) from exc
     if claims.get("type") != "refresh" or not claims.get("sid"):
-        raise Unauthorized("Not a refresh token")
+        raise Unauthorized("Not a refresh token", problem_type=ProblemType.INVALID_TOKEN)
     return claims
 
 
@@ -172,8 +174,9 @@ def _load_caller(_header: dict[str, Any], claims: dict[str, Any]) -> User | None
     return load_session_user(claims.get("sub"), claims.get("sid"))
 
 
-def _unauthorized(detail: str) -> Response:
-    return problem(401, detail, headers={"WWW-Authenticate": bearer_challenge(detail)})
+def _unauthorized(detail: str, kind: ProblemType = ProblemType.INVALID_TOKEN) -> Response:
+    challenge = {"WWW-Authenticate": bearer_challenge(detail)}
+    return problem(401, detail, problem_type=kind, headers=challenge)
 
 
 def register_jwt_callbacks(app: Flask) -> None:
@@ -184,6 +187,8 @@ def register_jwt_callbacks(app: Flask) -> None:
     jwt.expired_token_loader(lambda _h, _c: _unauthorized("Token has expired"))
     jwt.revoked_token_loader(lambda _h, _c: _unauthorized("Token has been revoked"))
     jwt.invalid_token_loader(lambda reason: _unauthorized(f"Invalid token: {reason}"))
-    jwt.unauthorized_loader(lambda reason: _unauthorized(reason))
+    jwt.unauthorized_loader(
+        lambda reason: _unauthorized(reason, ProblemType.AUTHENTICATION_REQUIRED)
+    )
     jwt.token_verification_failed_loader(lambda _h, _c: _unauthorized("Invalid token claims"))
     jwt.needs_fresh_token_loader(lambda _h, _c: _unauthorized("Fresh token required"))

@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.db import commit_or_conflict, valid_id
-from doable.errors import Conflict, NotFound
+from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
 from doable.tasks.events import notify_updated
 
@@ -76,7 +76,9 @@ def get_category_for(user: User, category_id: int) -> Category:
         )
         category = db.session.scalars(query).one_or_none()
     if category is None:
-        raise NotFound(f"Category {category_id} not found")
+        raise NotFound(
+            f"Category {category_id} not found", problem_type=ProblemType.CATEGORY_NOT_FOUND
+        )
     return category
 
 
@@ -86,7 +88,7 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
     _ensure_room(user.id, 1)
     category = Category(user_id=user.id, name=name, color=color)
     db.session.add(category)
-    commit_or_conflict(db.session, _taken(name))
+    commit_or_conflict(db.session, _taken(name), ProblemType.CATEGORY_NAME_TAKEN)
     set_committed_value(category, "task_count", 0)
     return category
 
@@ -104,7 +106,7 @@ def update_category(
     for key, value in changes.items():
         setattr(category, key, value)
     task_count = category.task_count
-    commit_or_conflict(db.session, _taken(category.name))
+    commit_or_conflict(db.session, _taken(category.name), ProblemType.CATEGORY_NAME_TAKEN)
     set_committed_value(category, "task_count", task_count)  # the flush reset it
     notify_updated(_tagged_task_ids(category.id))
     return category
@@ -156,7 +158,8 @@ def _ensure_free(user_id: int, name: str) -> None:
         Category.user_id == user_id, func.lower(Category.name) == func.lower(name)
     )
     if db.session.scalar(query) is not None:
-        raise Conflict(_taken(name), errors={"name": [_taken(name)]})
+        taken = ProblemType.CATEGORY_NAME_TAKEN
+        raise Conflict(_taken(name), problem_type=taken, errors={"name": [_taken(name)]})
 
 
 def _ensure_room(owner_id: int, adding: int) -> None:

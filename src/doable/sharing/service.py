@@ -10,7 +10,7 @@ from doable import signals
 from doable.auth.models import User
 from doable.auth.service import find_user
 from doable.db import valid_id
-from doable.errors import BadRequest, Conflict, NotFound
+from doable.errors import BadRequest, Conflict, NotFound, ProblemType
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.access import Access, get_task_for
@@ -38,9 +38,14 @@ def share_task(
     task = get_task_for(user, task_id, Access.OWNER)
     other = find_user(username=username, email=email)
     if other is None:
-        raise NotFound(f"User '{username or email}' not found")
+        raise NotFound(
+            f"User '{username or email}' not found", problem_type=ProblemType.USER_NOT_FOUND
+        )
     if other.id == task.user_id:
-        raise BadRequest("You cannot share a task with yourself")
+        raise BadRequest(
+            "You cannot share a task with yourself",
+            problem_type=ProblemType.CANNOT_SHARE_WITH_SELF,
+        )
     share = db.session.get(Share, (task_id, other.id))
     created = share is None
     if share is None:
@@ -51,7 +56,10 @@ def share_task(
         db.session.commit()
     except IntegrityError as exc:  # the same share made by a concurrent request
         db.session.rollback()
-        raise Conflict(f"Task {task_id} was just shared with '{other.username}'; retry") from exc
+        raise Conflict(
+            f"Task {task_id} was just shared with '{other.username}'; retry",
+            problem_type=ProblemType.CONCURRENT_UPDATE,
+        ) from exc
     if created:
         signals.send(signals.task_shared, task_id=task_id, audience=[other.id])
     else:
@@ -69,7 +77,10 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
     task = get_task_for(user, task_id, Access.VIEW if leaving else Access.OWNER)
     share = db.session.get(Share, (task_id, user_id)) if valid_id(user_id) else None
     if share is None:
-        raise NotFound(f"Task {task_id} is not shared with user {user_id}")
+        raise NotFound(
+            f"Task {task_id} is not shared with user {user_id}",
+            problem_type=ProblemType.SHARE_NOT_FOUND,
+        )
     db.session.delete(share)
     db.session.commit()
     owner_id = task.user_id if leaving else None

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, with_expression
 
 from doable.auth.models import User
 from doable.db import begin_write, valid_id
-from doable.errors import Forbidden, NotFound
+from doable.errors import Forbidden, NotFound, ProblemType
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.models import WITH_CATEGORY_NAMES, Task
@@ -106,11 +106,12 @@ def get_task_for(
         params = {"task_id": task_id, **viewer(user)}
         task = db.session.scalars(_GET_TASK, params).one_or_none()
     if task is None or task.access is None:
-        raise NotFound(f"Task {task_id} not found")
+        raise NotFound(f"Task {task_id} not found", problem_type=ProblemType.TASK_NOT_FOUND)
     access = Access.from_label(task.access)
     if access < need:
         raise Forbidden(
-            f"Your access to task {task_id} is '{access.label}'; this needs '{need.label}'"
+            f"Your access to task {task_id} is '{access.label}'; this needs '{need.label}'",
+            problem_type=ProblemType.INSUFFICIENT_ACCESS,
         )
     return task
 

@@ -8,7 +8,7 @@ from flask import Response, current_app, request, url_for
 from flask_jwt_extended import current_user
 from werkzeug.datastructures import ETags
 
-from doable.rest import Blueprint, auth_required
+from doable.rest import IF_MATCH, IF_NONE_MATCH, Blueprint, auth_required
 from doable.tasks import service
 from doable.tasks.models import Task
 from doable.tasks.schemas import (
@@ -62,6 +62,7 @@ def create_task(data: dict[str, Any]) -> Response:
 
 @bp.get("/<int:task_id>")
 @auth_required
+@bp.doc(parameters=[IF_NONE_MATCH])
 @bp.response(200, TaskRead, headers=ETAG_HEADER)
 @bp.alt_response(304, response="NOT_MODIFIED")
 @bp.alt_response(404, response="NOT_FOUND")
@@ -72,6 +73,7 @@ def get_task(task_id: int) -> Response:
 
 @bp.route("/<int:task_id>", methods=["PUT", "PATCH"])
 @auth_required
+@bp.doc(parameters=[IF_MATCH])
 @bp.arguments(TaskUpdate)
 @bp.response(200, TaskRead, headers=ETAG_HEADER)
 @bp.alt_response(403, response="FORBIDDEN")
@@ -87,6 +89,7 @@ def update_task(changes: dict[str, Any], task_id: int) -> Response:
 
 @bp.delete("/<int:task_id>")
 @auth_required
+@bp.doc(parameters=[IF_MATCH])
 @bp.response(204)
 @bp.alt_response(403, response="FORBIDDEN")
 @bp.alt_response(404, response="NOT_FOUND")

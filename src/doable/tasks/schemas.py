@@ -95,12 +95,20 @@ class TaskRead(Schema):
     updated_at = Timestamp()
 
 
+Q_DESCRIPTION = (
+    'Words to find in title and description, whole and ignoring case; `"a phrase"`, '
+    "`-excluded`, `or` (see README). Words are runs of letters and digits: a `q` with no "
+    "word left to find (only punctuation or emoji such as `!!!`, or only -excluded words) "
+    "is refused with 400 and `errors.q`."
+)
+
+
 class TaskListQuery(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     priority = PriorityField()
     q = fields.String(
         validate=[validate.Length(min=1, max=200), not_blank],
-        metadata={"description": "Words to find in title and description (see README)"},
+        metadata={"description": Q_DESCRIPTION},
     )
     due_before = fields.Date(metadata={"description": "Due on or before this date"})
     due_after = fields.Date(metadata={"description": "Due on or after this date"})

@@ -31,7 +31,7 @@ from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
 from doable.db import utcnow
-from doable.errors import Conflict, PreconditionFailed
+from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
 from doable.tasks import search
 from doable.tasks.access import (
@@ -149,7 +149,10 @@ def update_task(
             remember_category_names(task, task.categories)
         notify_updated([task.id])
         return task
-    raise Conflict(f"Task {task_id} kept changing while it was being updated; try again")
+    raise Conflict(
+        f"Task {task_id} kept changing while it was being updated; try again",
+        problem_type=ProblemType.CONCURRENT_UPDATE,
+    )
 
 
 def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> None:
