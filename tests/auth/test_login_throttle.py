@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from doable.auth.models import User
 from doable.auth.service import find_user
 from doable.auth.throttle import claim_login_attempt
+from doable.errors import ProblemType
 from doable.extensions import db
 from tests.factories import PASSWORD, assert_problem
 from tests.web.conftest import Browser
@@ -75,6 +76,7 @@ def test_failures_from_many_addresses_slow_the_account_down(throttled: Flask) ->
 
     assert statuses == [401, 401, 401]
     body = assert_problem(refused, 429)
+    assert body["type"] == ProblemType.LOGIN_SLOWED_DOWN.uri
     assert "Too many failed logins for this account" in body["detail"]
     assert 59 <= int(refused.headers["Retry-After"]) <= 60
     assert _failures(throttled) == (3, True)  # the refused attempt is not counted

@@ -4,6 +4,7 @@ paged like the task list."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from doable.categories.models import Category, task_category
+from doable.errors import ProblemType
 from doable.extensions import db
 from doable.tasks.models import Task
 from tests.factories import Account, ApiClient, assert_problem
@@ -52,6 +54,7 @@ def fill(api: ApiClient, account: Account, count: int = LIMIT) -> None:
 
 def assert_over_the_limit(response: Any) -> None:
     body = assert_problem(response, 409)
+    assert body["type"] == ProblemType.CATEGORY_LIMIT_REACHED.uri
     assert body["limit"] == LIMIT
     assert f"At most {LIMIT} categories per user" in body["detail"]
 
@@ -188,3 +191,29 @@ def test_openapi_documents_category_paging(api: ApiClient) -> None:
     operation = spec["paths"]["/api/categories"]["get"]
 
     assert {p["name"] for p in operation["parameters"]} >= {"page", "per_page"}
+
+
+def test_racing_creates_never_pass_the_limit(capped: Flask, api: ApiClient, alice: Account):
+    """Each create counts the owner's categories and adds its own as one step the others
+    wait for, so writers racing for the last free places cannot all see room."""
+    fill(api, alice, LIMIT - 2)
+    racers = 8
+    barrier = threading.Barrier(racers, timeout=10)
+    statuses: list[int] = [0] * racers
+
+    def create(n: int) -> None:
+        client = ApiClient(capped.test_client())
+        barrier.wait()
+        statuses[n] = client.post(
+            "/api/categories", alice.token, json={"name": f"racer {n}"}
+        ).status_code
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a create hung"
+
+    assert sorted(statuses) == [201, 201] + [409] * (racers - 2), statuses
+    assert len(names(capped)) == LIMIT

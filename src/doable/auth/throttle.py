@@ -24,7 +24,7 @@ from sqlalchemy import update
 
 from doable.auth.models import User
 from doable.db import utcnow
-from doable.errors import TooManyRequests
+from doable.errors import ProblemType, TooManyRequests
 from doable.extensions import db
 
 #: Attempts lost to concurrent ones before giving up and asking the client to wait.
@@ -53,7 +53,9 @@ def claim_login_attempt(user: User) -> None:
         if claimed.rowcount == 1:  # type: ignore[attr-defined]
             return
         db.session.refresh(user)  # another attempt counted meanwhile
-    raise TooManyRequests(_DETAIL, headers={"Retry-After": "1"})
+    raise TooManyRequests(
+        _DETAIL, problem_type=ProblemType.LOGIN_SLOWED_DOWN, headers={"Retry-After": "1"}
+    )
 
 
 def forget_login_failures(user: User) -> None:
@@ -77,4 +79,8 @@ def _refuse_if_early(failures: int, user: User) -> None:
     delay = min(config["LOGIN_DELAY"] * 2 ** min(over, 32), config["LOGIN_MAX_DELAY"])
     wait = (user.login_failed_at + timedelta(seconds=delay) - utcnow()).total_seconds()
     if wait > 0:
-        raise TooManyRequests(_DETAIL, headers={"Retry-After": str(math.ceil(wait))})
+        raise TooManyRequests(
+            _DETAIL,
+            problem_type=ProblemType.LOGIN_SLOWED_DOWN,
+            headers={"Retry-After": str(math.ceil(wait))},
+        )

@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.db import commit_or_conflict, valid_id
+from doable.db import begin_write, commit_or_conflict, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
 from doable.tasks.events import notify_updated
@@ -167,12 +167,16 @@ def _ensure_room(owner_id: int, adding: int) -> None:
     (``DOABLE_MAX_CATEGORIES_PER_USER``): every page and list of them stays bounded."""
     if adding <= 0:
         return
+    # Writers adding to one owner's categories take turns from here to their commit, so
+    # two of them cannot both see room for the last one.
+    begin_write(db.session, select(User.id).where(User.id == owner_id))
     limit = int(current_app.config["MAX_CATEGORIES_PER_USER"])
     have = db.session.scalar(select(func.count()).where(Category.user_id == owner_id)) or 0
     if have + adding > limit:
         raise Conflict(
             f"At most {limit} categories per user: {have} exist and this would add "
             f"{adding}. Delete unused ones, or use existing names.",
+            problem_type=ProblemType.CATEGORY_LIMIT_REACHED,
             limit=limit,
         )
 
