@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -159,3 +160,23 @@ def stored_task(app: Flask, task_id: int) -> dict[str, Any] | None:
             "created_at": task.created_at,
             "updated_at": task.updated_at,
         }
+
+
+def at_once(app: Flask, send: Callable[[Any, int], Any], count: int) -> list[Any]:
+    """Call ``send(client, n)`` for n < ``count``, each from its own thread with its own
+    test client (and database connection), all released together; their results."""
+    barrier = threading.Barrier(count, timeout=10)
+    results: list[Any] = [None] * count
+
+    def run(n: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        results[n] = send(client, n)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a concurrent request hung"
+    return results

@@ -4,14 +4,13 @@ sums the owner's usage and records its file as one step that the others wait for
 from __future__ import annotations
 
 import io
-import threading
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from tests.attachments.test_api import attachments_path, files_under, new_task, rows, upload_dir
-from tests.factories import ApiClient, assert_problem
+from tests.factories import ApiClient, assert_problem, at_once
 
 QUOTA = 3000
 FILE_SIZE = 1000
@@ -27,26 +26,17 @@ def test_concurrent_uploads_never_exceed_the_quota(quota_app: Flask) -> None:
     api = ApiClient(quota_app.test_client())
     alice = api.account("alice")
     tasks = [new_task(api, alice, f"Task {n}") for n in range(3)]  # one owner, several tasks
-    barrier = threading.Barrier(UPLOADERS, timeout=10)
-    results: list[Any] = [None] * UPLOADERS
 
-    def send(n: int) -> None:
-        client = quota_app.test_client()
+    def send(client: Any, n: int) -> Any:
         body = {"file": (io.BytesIO(bytes([n]) * FILE_SIZE), f"{n}.bin", "text/plain")}
-        barrier.wait()
-        results[n] = client.post(
+        return client.post(
             attachments_path(tasks[n % len(tasks)]),
             headers=alice.auth,
             data=body,
             content_type="multipart/form-data",
         )
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(UPLOADERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "an upload hung"
+    results = at_once(quota_app, send, UPLOADERS)
 
     statuses = sorted(response.status_code for response in results)
     fits = QUOTA // FILE_SIZE

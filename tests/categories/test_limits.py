@@ -4,7 +4,6 @@ paged like the task list."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ from doable.categories.models import Category, task_category
 from doable.errors import ProblemType
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.factories import Account, ApiClient, assert_problem, at_once
 
 LIMIT = 6
 
@@ -198,22 +197,16 @@ def test_racing_creates_never_pass_the_limit(capped: Flask, api: ApiClient, alic
     wait for, so writers racing for the last free places cannot all see room."""
     fill(api, alice, LIMIT - 2)
     racers = 8
-    barrier = threading.Barrier(racers, timeout=10)
-    statuses: list[int] = [0] * racers
-
-    def create(n: int) -> None:
-        client = ApiClient(capped.test_client())
-        barrier.wait()
-        statuses[n] = client.post(
-            "/api/categories", alice.token, json={"name": f"racer {n}"}
-        ).status_code
-
-    threads = [threading.Thread(target=create, args=(n,)) for n in range(racers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a create hung"
+    statuses = [
+        response.status_code
+        for response in at_once(
+            capped,
+            lambda client, n: ApiClient(client).post(
+                "/api/categories", alice.token, json={"name": f"racer {n}"}
+            ),
+            racers,
+        )
+    ]
 
     assert sorted(statuses) == [201, 201] + [409] * (racers - 2), statuses
     assert len(names(capped)) == LIMIT

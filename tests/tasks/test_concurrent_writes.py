@@ -5,34 +5,13 @@ connection, released together."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
-from tests.factories import Account, ApiClient, assert_problem, stored_task
+from tests.factories import Account, ApiClient, assert_problem, at_once, stored_task
 
 WRITERS = 16
-
-
-def at_once(app: Flask, send: Callable[[Any, int], Any], count: int = WRITERS) -> list[Any]:
-    """Call ``send(client, n)`` from ``count`` threads released together."""
-    barrier = threading.Barrier(count, timeout=10)
-    results: list[Any] = [None] * count
-
-    def run(n: int) -> None:
-        client = app.test_client()
-        barrier.wait()
-        results[n] = send(client, n)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a concurrent request hung"
-    return results
 
 
 def new_task(api: ApiClient, owner: Account) -> int:
@@ -53,6 +32,7 @@ def test_concurrent_puts_without_if_match_all_succeed_and_one_of_them_is_stored(
     results = at_once(
         app,
         lambda client, n: client.put(f"/api/tasks/{task_id}", headers=alice.auth, json=bodies[n]),
+        WRITERS,
     )
 
     statuses = [response.status_code for response in results]
@@ -79,6 +59,7 @@ def test_concurrent_puts_with_the_same_if_match_exactly_one_wins(
             headers={**alice.auth, "If-Match": etag},
             json={"title": f"writer {n}"},
         ),
+        WRITERS,
     )
 
     statuses = sorted(response.status_code for response in results)
@@ -104,7 +85,7 @@ def test_a_delete_racing_puts_without_if_match_succeeds(
             return client.delete(path, headers=alice.auth)
         return client.put(path, headers=alice.auth, json={"title": f"writer {n}"})
 
-    results = at_once(app, send)
+    results = at_once(app, send, WRITERS)
 
     deleted = results[WRITERS // 2]
     assert deleted.status_code == 204, deleted.get_data(as_text=True)

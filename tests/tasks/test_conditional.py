@@ -4,7 +4,6 @@ If-None-Match, 412 on a stale If-Match, and no lost update when two writes race.
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem, stored_task
+from tests.factories import Account, ApiClient, assert_problem, at_once, stored_task
 
 PROBLEM_JSON = "application/problem+json"
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
@@ -305,22 +304,12 @@ def test_update_with_the_etag_a_write_returned_succeeds(
 
 def race_once(app: Flask, alice: Account, path: str, etag: str, titles: list[str]) -> list[Any]:
     """PATCH from two threads at once, each with its own client and the same If-Match."""
-    barrier = threading.Barrier(len(titles), timeout=10)
-    results: list[Any] = [None] * len(titles)
-
-    def patch(n: int) -> None:
-        client = app.test_client()
-        headers = {**alice.auth, "If-Match": etag}
-        barrier.wait()
-        results[n] = client.patch(path, headers=headers, json={"title": titles[n]})
-
-    threads = [threading.Thread(target=patch, args=(n,)) for n in range(len(titles))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a racing request hung"
-    return results
+    headers = {**alice.auth, "If-Match": etag}
+    return at_once(
+        app,
+        lambda client, n: client.patch(path, headers=headers, json={"title": titles[n]}),
+        len(titles),
+    )
 
 
 def test_concurrent_patches_with_same_if_match_exactly_one_wins(
