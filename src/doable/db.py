@@ -50,8 +50,11 @@ def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> No
 
     SQLite: take the database's write lock now (``BEGIN IMMEDIATE``), before reading,
     rather than at the first write; a transaction that has already written holds it.
-    PostgreSQL: lock the rows ``lock`` selects (``FOR UPDATE``) until commit; what the
-    transaction reads after that sees the writes of whoever held them before.
+    PostgreSQL: lock the rows ``lock`` selects until commit; what the transaction reads
+    after that sees the writes of whoever held them before. ``FOR NO KEY UPDATE``, not
+    ``FOR UPDATE``: rows that only point at the locked one (an attachment inserted for a
+    locked task, a login session for a locked user) do not wait for it, so those
+    foreign-key checks cannot close a deadlock with a writer holding another lock.
     """
     connection = session.connection()
     if connection.dialect.name == "sqlite":
@@ -59,7 +62,7 @@ def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> No
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    connection.execute(lock.with_for_update())
+    connection.execute(lock.with_for_update(key_share=True))
 
 
 def utcnow() -> datetime:

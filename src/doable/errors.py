@@ -29,6 +29,9 @@ DATABASE_RETRY_AFTER = 5
 #: down by an administrator or a crash, starting up, out of connection slots.
 _UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 _SQLITE_BUSY_OR_LOCKED = (5, 6)
+#: PostgreSQL's "transaction rollback" class: a deadlock or serialisation failure ended
+#: the transaction; nothing was written and the same request would succeed if retried.
+_ROLLED_BACK_SQLSTATE = "40"
 #: Problem type URIs are identifiers (tag URIs, RFC 4151), not addresses to fetch.
 PROBLEM_TYPE_BASE = "tag:doable.dev,2026:problems/"
 log = logging.getLogger(__name__)
@@ -353,6 +356,17 @@ def register_error_handlers(app: Flask) -> None:
         return render_domain_error(error)
 
     def database_error(error: DBAPIError) -> Response:
+        if str(getattr(error.orig, "sqlstate", "")).startswith(_ROLLED_BACK_SQLSTATE):
+            rollback_quietly()
+            log.warning(
+                "transaction rolled back by the database (%s): %s", request.path, error.orig
+            )
+            return error_response(
+                409,
+                "Another request changed the same data at the same time; nothing was "
+                "changed, retry",
+                problem_type=ProblemType.CONCURRENT_UPDATE,
+            )
         if not database_unavailable(error):
             return unexpected_error(error)
         rollback_quietly()

@@ -99,10 +99,16 @@ def get_task_for(
     it, so concurrent writers of the task wait for each other's commit here
     (``begin_write``) and each reads the version the previous one wrote.
     """
+    task = _checked(user, task_id, need)
+    if for_update:  # only once allowed: a stranger's request takes no lock
+        begin_write(db.session, select(Task.id).where(Task.id == task_id))
+        task = _checked(user, task_id, need)  # as the previous writer left it
+    return task
+
+
+def _checked(user: User, task_id: int, need: Access) -> Task:
     task = None
     if valid_id(task_id):
-        if for_update:
-            begin_write(db.session, select(Task.id).where(Task.id == task_id))
         params = {"task_id": task_id, **viewer(user)}
         task = db.session.scalars(_GET_TASK, params).one_or_none()
     if task is None or task.access is None:
