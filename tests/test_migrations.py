@@ -136,3 +136,30 @@ def test_upgrade_refuses_users_whose_emails_fold_alike(empty_database_url: str, 
     assert "1 'straße@x.org', 2 'STRASSE@x.org'" in str(refused.value)
     assert [tuple(row) for row in version] == [("50de3b155386",)]
     assert "email_key" not in columns
+
+
+def test_upgrade_refuses_emails_too_long_once_folded(empty_database_url: str, tmp_path: Path):
+    """An address valid before (at most 254 characters) that folding lengthens past the
+    key's 320 ("ﬃ" is three letters once folded): the upgrade names it and changes
+    nothing, instead of failing half-way on PostgreSQL or storing it whole on SQLite."""
+    long_email = "ﬃ" * 120 + "@example.com"
+    app = create_app(base_config(empty_database_url, tmp_path))
+    with app.app_context():
+        upgrade(revision="50de3b155386")
+        with db.engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    'INSERT INTO "user" (username, email, password_hash, created_at, updated_at)'
+                    " VALUES (:u, :e, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                [{"u": "one", "e": long_email}, {"u": "two", "e": "fine@example.com"}],
+            )
+        config = app.extensions["migrate"].migrate.get_config()
+        with pytest.raises(RuntimeError, match="longer than 320 characters") as refused:
+            command.upgrade(config, "head")
+        with db.engine.connect() as connection:
+            version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).all()
+        db.engine.dispose()
+    assert f"1 {long_email!r}" in str(refused.value)
+    assert "fine@example.com" not in str(refused.value)
+    assert [tuple(row) for row in version] == [("50de3b155386",)]

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from doable.auth.models import User
 from doable.auth.service import find_user
-from doable.auth.throttle import claim_login_attempt
+from doable.auth.throttle import KNOWN_NETWORKS, claim_login_attempt
 from doable.errors import ProblemType
 from doable.extensions import db
 from tests.factories import PASSWORD, assert_problem
@@ -259,3 +259,67 @@ def test_forwarded_ipv6_clients_are_keyed_by_slash_64(make_app: Any) -> None:
     ]
 
     assert statuses == [401, 429]
+
+
+HOME = {"REMOTE_ADDR": "198.51.100.7"}
+
+
+def _login_from_home(app: Flask) -> Any:
+    body = {"username": "alice", "password": PASSWORD}
+    return app.test_client().post("/api/login", json=body, environ_base=HOME)
+
+
+def test_guessing_elsewhere_does_not_lock_the_owner_out_of_their_own_network(
+    throttled: Flask,
+) -> None:
+    assert _login_from_home(throttled).status_code == 200  # home is now a known network
+    for n in range(THROTTLE["LOGIN_FREE_ATTEMPTS"]):
+        assert _login(throttled, n).status_code == 401
+
+    elsewhere = _login(throttled, 50, password=PASSWORD)
+    at_home = _login_from_home(throttled)
+
+    assert_problem(elsewhere, 429)  # the account is slowed down for everyone else
+    assert at_home.status_code == 200, at_home.get_json()
+    assert _failures(throttled) == (0, False)
+
+
+def test_the_account_remembers_only_its_latest_networks(throttled: Flask) -> None:
+    for n in range(KNOWN_NETWORKS + 1):
+        assert _login(throttled, n, password=PASSWORD).status_code == 200
+
+    with throttled.app_context():
+        networks = db.session.scalar(select(User.login_networks).where(User.username == "alice"))
+    assert networks is not None
+    assert networks.split() == [f"203.0.113.{n + 1}" for n in range(KNOWN_NETWORKS, 0, -1)]
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_guessing_the_current_password_with_a_token_counts_like_logins(
+    throttled: Flask, method: str
+) -> None:
+    """A stolen token must not be a faster way to guess the password than logging in."""
+    token = _login_from_home(throttled).get_json()["token"]
+    thief = throttled.test_client()
+
+    def attempt(password: str) -> Any:
+        body = {"current_password": password}
+        if method == "PATCH":
+            body["email"] = "thief@example.com"
+        return thief.open(
+            "/api/me",
+            method=method,
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            environ_base={"REMOTE_ADDR": "203.0.113.99"},
+        )
+
+    wrong = [attempt(WRONG).status_code for _ in range(THROTTLE["LOGIN_FREE_ATTEMPTS"])]
+    right_but_early = attempt(PASSWORD)
+
+    assert wrong == [400] * THROTTLE["LOGIN_FREE_ATTEMPTS"]
+    body = assert_problem(right_but_early, 429)
+    assert body["type"] == ProblemType.LOGIN_SLOWED_DOWN.uri
+    with throttled.app_context():
+        user = db.session.execute(select(User).where(User.username == "alice")).scalar_one()
+        assert user.email == "alice@example.com"  # nothing changed, nothing deleted

@@ -44,9 +44,9 @@ def open_session(
         claim_login_attempt(user)  # an account that failed too often must wait first
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(INVALID_CREDENTIALS, problem_type=ProblemType.INVALID_CREDENTIALS)
-    forget_login_failures(user)
-    if needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):  # first: no write may hold SQLite's lock meanwhile
         user.password_hash = hash_password(password)
+    forget_login_failures(user)
     return open_session_for(user)
 
 
@@ -104,6 +104,7 @@ def update_account(
     if password is not None:
         user.password_hash = hash_password(password)
         revoked = _revoke_sessions(AuthSession.user_id == user.id)
+    forget_login_failures(user)  # last: its write holds SQLite's lock until the commit
     commit_or_conflict(db.session, "Username or email is already registered")
     _announce(revoked)
     return user
@@ -131,6 +132,8 @@ def find_user(*, email: str | None = None, username: str | None = None) -> User 
 
 
 def _check_current_password(user: User, current_password: str) -> None:
+    """A password check like a login's: counted against the account the same way."""
+    claim_login_attempt(user)
     if not verify_password(user.password_hash, current_password):
         raise ValidationFailed({"current_password": ["Current password is incorrect."]})
 

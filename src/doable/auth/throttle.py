@@ -7,11 +7,19 @@ After ``LOGIN_FREE_ATTEMPTS`` failures in a row, each further attempt must wait
 ``LOGIN_MAX_DELAY``; an attempt that comes too early is refused (429, ``Retry-After``)
 without checking the password, so it costs no hashing. A successful login resets it.
 
-The count lives on the user's row: every process and worker sees it with or without
+The same count guards every check of a password by an account's owner: logging in,
+and the current password that changing the email or password and deleting the account
+ask for (a stolen token must not make those a faster way to guess).
+
+An attacker must not lock the owner out: the networks the account last logged in from
+(``KNOWN_NETWORKS`` of them, an IPv4 address or an IPv6 /64 each) are exempt, so the
+owner at home or at the office logs in however long the guessing goes on; there only
+the per-address limit applies. From a new network the owner waits like anyone, at most
+``LOGIN_MAX_DELAY`` between tries. Existing logins (tokens, web sessions) are untouched.
+
+The state lives on the user's row: every process and worker sees it with or without
 Redis, it survives restarts, and claiming an attempt is one compare-and-set UPDATE, so
-parallel guesses cannot slip in together past the limit. The real user waits at most
-``LOGIN_MAX_DELAY`` between tries however long an attacker keeps going, and their
-existing logins (tokens, web sessions) are untouched.
+parallel guesses cannot slip in together past the limit.
 """
 
 from __future__ import annotations
@@ -19,13 +27,16 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import update
 
 from doable.auth.models import User
 from doable.db import utcnow
 from doable.errors import ProblemType, TooManyRequests
-from doable.extensions import db
+from doable.extensions import client_address_key, db
+
+#: How many networks of recent successful logins an account remembers.
+KNOWN_NETWORKS = 5
 
 #: Attempts lost to concurrent ones before giving up and asking the client to wait.
 _CLAIM_TRIES = 3
@@ -34,7 +45,7 @@ _CLAIM_TRIES = 3
 def claim_login_attempt(user: User) -> None:
     """Count a login attempt on ``user`` before its password is checked (committed, so
     other processes see it at once), or raise ``TooManyRequests`` if it must wait."""
-    if not current_app.config["RATELIMIT_ENABLED"]:
+    if not current_app.config["RATELIMIT_ENABLED"] or _network() in _known(user):
         return
     for _ in range(_CLAIM_TRIES):
         failures = user.login_failures
@@ -59,13 +70,32 @@ def claim_login_attempt(user: User) -> None:
 
 
 def forget_login_failures(user: User) -> None:
-    """After a successful login (flushed; committed with the new session)."""
-    if user.login_failures or user.login_failed_at is not None:
+    """After the right password (flushed; committed with what it allowed): the count
+    starts again, and the caller's network is remembered as the account's own."""
+    network = _network()
+    known = _known(user)
+    networks = known if network is None else [network, *(n for n in known if n != network)]
+    networks = networks[:KNOWN_NETWORKS]
+    if user.login_failures or user.login_failed_at is not None or networks != known:
         db.session.execute(
             update(User)
             .where(User.id == user.id)
-            .values(login_failures=0, login_failed_at=None, updated_at=User.updated_at)
+            .values(
+                login_failures=0,
+                login_failed_at=None,
+                login_networks=" ".join(networks) or None,
+                updated_at=User.updated_at,
+            )
         )
+
+
+def _network() -> str | None:
+    """The caller's network, as the rate limits count it (an IPv6 client by its /64)."""
+    return client_address_key() if has_request_context() else None
+
+
+def _known(user: User) -> list[str]:
+    return (user.login_networks or "").split()
 
 
 _DETAIL = "Too many failed logins for this account; wait before trying again"

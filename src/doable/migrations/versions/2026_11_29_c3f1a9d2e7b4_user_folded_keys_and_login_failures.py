@@ -1,7 +1,8 @@
 """Usernames and emails compared through keys folded in Python; failed logins per account
 
 Failed logins in a row are counted on the user (``login_failures``, ``login_failed_at``)
-so an account slows down however many addresses guess at it.
+so an account slows down however many addresses guess at it; the networks it last
+logged in from (``login_networks``) are exempt, so guessing cannot lock its owner out.
 
 PostgreSQL's lower("İnfo") is "info" where Python's (SQLite's) is five characters, and
 PostgreSQL keeps a final sigma that Python's case folding makes a plain one: the same two
@@ -42,6 +43,10 @@ _user = sa.table(
 )
 
 
+#: ``email_key``'s length, as the application's ``MAX_EMAIL_KEY`` at this revision.
+_MAX_EMAIL_KEY = 320
+
+
 def _fold(text):
     """The application's ``doable.auth.models.fold`` as of this revision."""
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
@@ -55,7 +60,8 @@ def upgrade():
         "user", sa.Column("username_key", sa.String(length=32), nullable=False, server_default="")
     )
     op.add_column(
-        "user", sa.Column("email_key", sa.String(length=320), nullable=False, server_default="")
+        "user",
+        sa.Column("email_key", sa.String(length=_MAX_EMAIL_KEY), nullable=False, server_default=""),
     )
     if keyed:
         op.get_bind().execute(
@@ -73,6 +79,7 @@ def upgrade():
         "user", sa.Column("login_failures", sa.Integer(), server_default="0", nullable=False)
     )
     op.add_column("user", sa.Column("login_failed_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("user", sa.Column("login_networks", sa.Text(), nullable=True))
 
 
 def _keys(connection):
@@ -83,7 +90,21 @@ def _keys(connection):
     ]
     for field in ("username_key", "email_key"):
         _refuse_duplicates(rows, keyed, field)
+    _refuse_long_email_keys(rows, keyed)
     return keyed
+
+
+def _refuse_long_email_keys(rows, keyed):
+    """Folding can lengthen an address (NFKC turns one ligature into several letters):
+    one whose key no longer fits ``email_key`` must be changed first."""
+    emails = {row[0]: row[2] for row in rows}
+    long = [entry["row_id"] for entry in keyed if len(entry["email_key"]) > _MAX_EMAIL_KEY]
+    if long:
+        listed = "; ".join(f"{i} {emails[i]!r}" for i in long)
+        raise RuntimeError(
+            f"These users' emails are longer than {_MAX_EMAIL_KEY} characters once folded; "
+            f"change them, then upgrade again: {listed}"
+        )
 
 
 def _refuse_duplicates(rows, keyed, field):
@@ -104,6 +125,7 @@ def _refuse_duplicates(rows, keyed, field):
 
 
 def downgrade():
+    op.drop_column("user", "login_networks")
     op.drop_column("user", "login_failed_at")
     op.drop_column("user", "login_failures")
     op.drop_index("uq_user_email_key", table_name="user")
