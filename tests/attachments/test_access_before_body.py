@@ -92,3 +92,45 @@ def test_upload_to_a_task_the_caller_cannot_edit_is_refused_before_the_body(
     assert status_of_partial_upload(server, bob, attachments_path(viewed)) == 403
     assert rows(app) == []
     assert files_under(upload_dir(app)) == []
+
+
+@pytest.fixture
+def one_connection_server(app: Flask, database_url: str, tmp_path: Path) -> Iterator[str]:
+    """``doable serve`` with a single database connection to share."""
+    env = server_env(
+        database_url,
+        tmp_path,
+        DOABLE_UPLOAD_DIR=app.config["UPLOAD_DIR"],
+        DOABLE_DB_POOL_SIZE="1",
+        DOABLE_DB_MAX_OVERFLOW="0",
+        DOABLE_DB_POOL_TIMEOUT="2",
+    )
+    with running_server(env, log_path=tmp_path / "serve.log") as base:
+        yield base
+
+
+def test_an_upload_whose_body_is_still_arriving_holds_no_database_connection(
+    app: Flask, one_connection_server: str
+) -> None:
+    base = one_connection_server
+    alice = account(base, "alice")
+    task = call(base, alice, "POST", "/api/tasks", json={"title": "Slow upload"}).json()["id"]
+    url = urlsplit(base)
+    head = (
+        f"POST {attachments_path(task)} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+        f"Authorization: Bearer {alice}\r\nContent-Type: {MULTIPART}\r\n"
+        f"Content-Length: {DECLARED}\r\n\r\n"
+    ).encode()
+    slow = [socket.create_connection((url.hostname, url.port), timeout=10) for _ in range(3)]
+    try:
+        for sock in slow:  # allowed uploads, their bodies still on the way
+            sock.sendall(head + FIRST_PART)
+        for _ in slow:  # meanwhile each passed its access check; the server awaits its body
+            assert call(base, alice, "GET", f"/api/tasks/{task}").status_code == 200
+
+        listed = call(base, alice, "GET", "/api/tasks")
+    finally:
+        for sock in slow:
+            sock.close()
+
+    assert listed.status_code == 200, listed.text

@@ -14,7 +14,6 @@ from doable.attachments.download import DOWNLOAD_RESPONSE, file_response
 from doable.attachments.schemas import AttachmentList, AttachmentRead, AttachmentUpload
 from doable.hooks import accepts
 from doable.rest import IF_NONE_MATCH, Blueprint, auth_required
-from doable.tasks.access import Access, get_task_for
 
 bp = Blueprint(
     "attachments", __name__, url_prefix="/api/tasks", description="Files attached to tasks"
@@ -27,7 +26,7 @@ def editable_task_first(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(view)
     def wrapper(*args: Any, task_id: int, **kwargs: Any) -> Any:
-        get_task_for(current_user, task_id, Access.EDIT)
+        service.may_upload(user=current_user, task_id=task_id)
         return view(*args, task_id=task_id, **kwargs)
 
     return wrapper

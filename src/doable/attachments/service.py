@@ -39,9 +39,19 @@ def list_attachments(*, user: User, task_id: int) -> list[Attachment]:
     return list(db.session.scalars(query))
 
 
+def may_upload(*, user: User, task_id: int) -> None:
+    """Refuse (404 / 403) an upload from its URL alone, before its body is read: nobody
+    can make the server receive a large file for a task they may not edit. Then end the
+    transaction, so no database connection is held while the body arrives (a slow
+    client may take minutes)."""
+    get_task_for(user, task_id, Access.EDIT)
+    db.session.commit()
+
+
 def upload_attachment(*, user: User, task_id: int, file: FileStorage) -> Attachment:
     """Stream the upload to storage while hashing and counting it, then record it."""
     task = get_task_for(user, task_id, Access.EDIT)
+    db.session.commit()  # nothing held while the file is copied
     digest, counted = hashlib.sha256(), [0]
     key = storage().save(_limited_chunks(file.stream, digest, counted))
     try:

@@ -11,7 +11,7 @@ from doable.auth.models import User
 from doable.errors import DoableError
 from doable.extensions import csrf
 from doable.tasks import service as tasks_service
-from doable.tasks.access import Access, get_task_for
+from doable.tasks.access import Access
 from doable.web.forms import ConfirmForm, UploadForm
 from doable.web.session import login_required
 from doable.web.tasks import Page, detail_page
@@ -23,14 +23,14 @@ bp = Blueprint("attachments", __name__)
 @csrf.exempt  # checked below, once the task is known to be editable
 @login_required
 def upload(user: User, task_id: int) -> Page:
-    # 404 / 403 from the URL before the body (and the CSRF token in it) is read: nobody
-    # can make the server receive a large upload for a task they may not edit.
-    task = get_task_for(user, task_id, Access.EDIT)
+    # 404 / 403 from the URL before the body (and the CSRF token in it) is read.
+    service.may_upload(user=user, task_id=task_id)
     csrf.protect()
     form = UploadForm(prefix="upload")
     given = {"file": form.file.data} if form.file.data is not None else {}
     data = form.validate_with(AttachmentUpload(), given)
     if data is None:
+        task = tasks_service.get_task(user=user, task_id=task_id)
         return detail_page(user, task, upload_form=form, status=400)
     try:
         attachment = service.upload_attachment(user=user, task_id=task_id, file=data["file"])
