@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine import Engine
@@ -42,6 +44,29 @@ def commit_or_conflict(
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(detail, problem_type=kind) from exc
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def use_case(func: Callable[P, R]) -> Callable[P, R]:
+    """A public service function is one unit of work: if it raises (a refusal, a
+    conflict, a bug), whatever it flushed is rolled back and its locks are released
+    there, before any caller (an API route, a page that shows the form again, the socket
+    tier) reads the same rows or renders a page."""
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except BaseException:
+            from doable.extensions import db  # the session lives with the extensions
+
+            db.session.rollback()
+            raise
+
+    return run
 
 
 def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> None:

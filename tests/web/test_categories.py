@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -202,3 +203,35 @@ def test_categories_page_create_past_the_limit_shows_the_error(
         "Delete unused ones, or use existing names."
     ]
     assert _categories(app) == [(alice.id, "cat000", None)]
+
+
+def test_edit_past_the_category_limit_shows_the_task_as_stored(
+    alice_on: Callable[..., tuple[Flask, Browser, Account]],
+) -> None:
+    """The refused edit is rolled back before the page is drawn again: the page shows the
+    task as it is stored, not the refused title it had already flushed."""
+    app, browser, alice = alice_on(MAX_CATEGORIES_PER_USER=1)
+    api = ApiClient(app.test_client())
+    task = api.post("/api/tasks", alice.token, json={"title": "Kept", "categories": ["one"]})
+    task_id = task.get_json()["id"]
+    page = browser.get(f"/tasks/{task_id}").get_data(as_text=True)
+    version = re.search(r'id="version" name="version" type="hidden" value="([^"]*)"', page)
+    assert version
+
+    response = browser.post(
+        f"/tasks/{task_id}",
+        {
+            "title": "Refused",
+            "status": "pending",
+            "priority": "medium",
+            "categories": "one, two",
+            "version": version.group(1),
+        },
+    )
+
+    assert response.status_code == 409
+    assert field_errors(response, "categories")
+    shown = response.get_data(as_text=True)
+    assert '<h1 data-field="title">Kept</h1>' in shown
+    assert "Refused" not in shown.split("<form")[0]  # the heading, before the edit form
+    assert api.get(f"/api/tasks/{task_id}", alice.token).get_json()["title"] == "Kept"

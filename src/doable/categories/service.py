@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.db import begin_write, commit_or_conflict, valid_id
+from doable.db import begin_write, commit_or_conflict, use_case, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
 from doable.tasks.events import notify_updated
@@ -82,6 +82,7 @@ def get_category_for(user: User, category_id: int) -> Category:
     return category
 
 
+@use_case
 def create_category(*, user: User, name: str, color: str | None = None) -> Category:
     name = name.strip()
     _ensure_free(user.id, name)
@@ -93,6 +94,7 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
     return category
 
 
+@use_case
 def update_category(
     *, user: User, category_id: int, name: str | None = None, **changes: str | None
 ) -> Category:

@@ -30,7 +30,7 @@ from doable import signals
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
-from doable.db import utcnow
+from doable.db import use_case, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
 from doable.tasks import search
@@ -95,6 +95,7 @@ def get_task(*, user: User, task_id: int) -> Task:
     return get_task_for(user, task_id, Access.VIEW)
 
 
+@use_case
 def create_task(*, user: User, categories: list[str] | None = None, **fields: Any) -> Task:
     """Create a task owned by ``user``; category names it has not created yet are created."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
@@ -115,6 +116,7 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     return task
 
 
+@use_case
 def update_task(
     *, user: User, task_id: int, changes: dict[str, Any], if_match: ETags | None = None
 ) -> Task:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from doable.attachments import service as attachments_service
 from doable.auth.models import User
 from doable.categories import service as categories_service
-from doable.errors import Conflict, PreconditionFailed
+from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.sharing import service as sharing_service
 from doable.tasks import service
 from doable.tasks.access import Access, get_task_for
@@ -59,7 +59,9 @@ def create(user: User) -> Page:
         return render_template("tasks/new.html", form=form), 400
     try:
         task = service.create_task(user=user, **data)
-    except Conflict as exc:  # too many categories
+    except Conflict as exc:
+        if exc.problem_type is not ProblemType.CATEGORY_LIMIT_REACHED:
+            raise
         form.add_errors({"categories": [exc.detail or "Too many categories."]})
         return render_template("tasks/new.html", form=form), 409
     flash(f"Task “{task.title}” created.", "success")
@@ -93,7 +95,9 @@ def update(user: User, task_id: int) -> Page:
         form.version.data = task_etag(current)
         form.form_errors.append(CHANGED_MEANWHILE)
         return detail_page(user, current, edit_form=form, status=409)
-    except Conflict as exc:  # too many categories for the task's owner
+    except Conflict as exc:
+        if exc.problem_type is not ProblemType.CATEGORY_LIMIT_REACHED:
+            raise  # e.g. a concurrent change: the error page says to retry
         form.add_errors({"categories": [exc.detail or "Too many categories."]})
         return detail_page(
             user, service.get_task(user=user, task_id=task_id), edit_form=form, status=409
