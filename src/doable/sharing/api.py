@@ -4,40 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
 from flask_jwt_extended import current_user
 
-from doable.extensions import limiter
-from doable.rest import Blueprint, auth_required, caller_key
+from doable.rest import Blueprint, auth_required
 from doable.sharing import service
 from doable.sharing.schemas import ShareCreate, ShareList, ShareRead
 
 bp = Blueprint("sharing", __name__, url_prefix="/api/tasks", description="Sharing tasks")
 
 
-def share_by_email_rate_limit() -> str:
-    return str(current_app.config["SHARE_BY_EMAIL_RATE_LIMIT"])
-
-
-def _not_by_email() -> bool:
-    body = request.get_json(silent=True)
-    return not (isinstance(body, dict) and "email" in body)
-
-
-#: Sharing by email tells whether an address has an account, and its username: a
-#: budget of its own per user (``DOABLE_SHARE_BY_EMAIL_RATE_LIMIT``), far below the
-#: API's, so addresses cannot be swept. Only shares by email count; the web page's
-#: share form counts in the same bucket.
-share_by_email_limit = limiter.shared_limit(
-    share_by_email_rate_limit,
-    scope="share-by-email",
-    key_func=caller_key,
-    exempt_when=_not_by_email,
-)
-
-
 @bp.post("/<int:task_id>/share")
-@share_by_email_limit  # outermost: checked with the API budget, before the token
 @auth_required
 @bp.arguments(ShareCreate)
 @bp.response(201, ShareRead)

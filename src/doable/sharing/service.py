@@ -3,6 +3,12 @@ remove their own share (leave the task)."""
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+
+from flask import current_app
+from limits import parse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -10,11 +16,14 @@ from doable import signals
 from doable.auth.models import User
 from doable.auth.service import find_user
 from doable.db import valid_id
-from doable.errors import BadRequest, Conflict, NotFound, ProblemType
-from doable.extensions import db
+from doable.errors import BadRequest, Conflict, NotFound, ProblemType, TooManyRequests
+from doable.extensions import db, limiter
 from doable.sharing.models import Share
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.events import notify_updated
+
+log = logging.getLogger(__name__)
+_BY_EMAIL = "share-by-email"
 
 
 def list_shares(*, user: User, task_id: int) -> list[Share]:
@@ -36,6 +45,8 @@ def share_task(
     Returns the share and whether it is new.
     """
     task = get_task_for(user, task_id, Access.OWNER)
+    if email is not None:
+        _spend_share_by_email(user)
     other = find_user(username=username, email=email)
     if other is None:
         raise NotFound(
@@ -85,3 +96,27 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
     db.session.commit()
     owner_id = task.user_id if leaving else None
     signals.send(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)
+
+
+def _spend_share_by_email(user: User) -> None:
+    """Sharing by email tells whether an address has an account, and its username: such
+    shares have a budget of their own per user (``DOABLE_SHARE_BY_EMAIL_RATE_LIMIT``),
+    far below the API's, whichever door (API, page) they come through. Counted in the
+    rate limits' storage; when that does not answer, the share goes through uncounted,
+    as every limit does."""
+    if not limiter.enabled:
+        return
+    budget = parse(current_app.config["SHARE_BY_EMAIL_RATE_LIMIT"])
+    key = f"user:{user.id}"
+    try:
+        if limiter.limiter.hit(budget, _BY_EMAIL, key):
+            return
+        reset_at, _ = limiter.limiter.get_window_stats(budget, _BY_EMAIL, key)
+    except Exception:  # the storage (Redis) is away
+        log.warning("share-by-email budget not counted: its storage did not answer")
+        return
+    wait = max(1, math.ceil(reset_at - time.time()))
+    raise TooManyRequests(
+        f"Too many shares by email (at most {budget}); share by username, or retry later",
+        headers={"Retry-After": str(wait)},
+    )

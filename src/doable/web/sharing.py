@@ -3,45 +3,22 @@ a sharee leaves."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, url_for
 
 from doable.auth.models import User
 from doable.errors import BadRequest, Conflict, NotFound
-from doable.extensions import limiter
 from doable.sharing import service
-from doable.sharing.api import share_by_email_rate_limit
 from doable.sharing.schemas import ShareCreate
 from doable.tasks import service as tasks_service
 from doable.tasks.access import Access, get_task_for
 from doable.web.forms import ShareForm
-from doable.web.session import login_required, signed_in_user
+from doable.web.session import login_required
 from doable.web.tasks import Page, detail_page
 
 bp = Blueprint("sharing", __name__)
 
 
-def _sharer_key() -> str:
-    """The signed-in user, named as the API's limits name them (one bucket for both)."""
-    user = signed_in_user()
-    return f"user:{user.id}" if user else f"ip:{request.remote_addr}"
-
-
-def _not_by_email() -> bool:
-    return "@" not in request.form.get("share-who", "")
-
-
-#: The API's share-by-email budget, counted in the same bucket (scope
-#: ``share-by-email``): the page is one more door to the same answer.
-share_by_email_limit = limiter.shared_limit(
-    share_by_email_rate_limit,
-    scope="share-by-email",
-    key_func=_sharer_key,
-    exempt_when=_not_by_email,
-)
-
-
 @bp.post("/tasks/<int:task_id>/share")
-@share_by_email_limit
 @login_required
 def share(user: User, task_id: int) -> Page:
     task = get_task_for(user, task_id, Access.OWNER)  # 404 / 403 pages before the form
