@@ -34,6 +34,8 @@ import requests
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
+from doable.auth.models import fold
+
 HERE = Path(__file__).resolve().parent
 DOABLE = str(Path(sys.executable).with_name("doable"))
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -155,12 +157,15 @@ class Database:
             return int(
                 conn.execute(
                     sa.text(
-                        'INSERT INTO "user" (username, email, password_hash, created_at, '
-                        "updated_at) VALUES (:u, :e, :h, :t, :t) RETURNING id"
+                        'INSERT INTO "user" (username, email, username_key, email_key, '
+                        "password_hash, created_at, updated_at) "
+                        "VALUES (:u, :e, :uk, :ek, :h, :t, :t) RETURNING id"
                     ),
                     {
                         "u": username,
                         "e": f"{username}@example.com",
+                        "uk": fold(username),  # what the application stores and compares
+                        "ek": fold(f"{username}@example.com"),
                         "h": self.password_hash,
                         "t": now,
                     },
