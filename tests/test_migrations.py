@@ -86,20 +86,28 @@ def test_upgrade_downgrade_upgrade_on_empty_database(
         db.engine.dispose()
 
 
+def _users_before_folding(users: list[dict[str, str]]) -> None:
+    """Migrate to the revision before the folded keys and add ``users`` ({"u", "e"})
+    as they were stored then (in the current app context)."""
+    upgrade(revision="50de3b155386")
+    with db.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                'INSERT INTO "user" (username, email, password_hash, created_at, updated_at)'
+                " VALUES (:u, :e, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            users,
+        )
+
+
 def test_upgrade_fills_folded_keys_of_existing_users(empty_database_url: str, tmp_path: Path):
     """Users created before the keys existed get them computed in Python, the same on
     every backend (a final sigma folds like any sigma; "İ" to "i" and a combining dot)."""
     app = create_app(base_config(empty_database_url, tmp_path))
     with app.app_context():
-        upgrade(revision="50de3b155386")
-        with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    'INSERT INTO "user" (username, email, password_hash, created_at, updated_at)'
-                    " VALUES (:u, :e, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                ),
-                [{"u": "Alice", "e": "İnfo@X.org"}, {"u": "bob", "e": "\u03a3\u0391\u03a3@x.org"}],
-            )
+        _users_before_folding(
+            [{"u": "Alice", "e": "İnfo@X.org"}, {"u": "bob", "e": "\u03a3\u0391\u03a3@x.org"}]
+        )
         upgrade()
         with db.engine.connect() as connection:
             keys = connection.execute(
@@ -117,15 +125,9 @@ def test_upgrade_refuses_users_whose_emails_fold_alike(empty_database_url: str, 
     apart): the upgrade names them and changes nothing."""
     app = create_app(base_config(empty_database_url, tmp_path))
     with app.app_context():
-        upgrade(revision="50de3b155386")
-        with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    'INSERT INTO "user" (username, email, password_hash, created_at, updated_at)'
-                    " VALUES (:u, :e, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                ),
-                [{"u": "one", "e": "straße@x.org"}, {"u": "two", "e": "STRASSE@x.org"}],
-            )
+        _users_before_folding(
+            [{"u": "one", "e": "straße@x.org"}, {"u": "two", "e": "STRASSE@x.org"}]
+        )
         config = app.extensions["migrate"].migrate.get_config()
         with pytest.raises(RuntimeError, match="same email ignoring case") as refused:
             command.upgrade(config, "head")  # Flask-Migrate's upgrade() would only exit
@@ -145,15 +147,9 @@ def test_upgrade_refuses_emails_too_long_once_folded(empty_database_url: str, tm
     long_email = "ﬃ" * 120 + "@example.com"
     app = create_app(base_config(empty_database_url, tmp_path))
     with app.app_context():
-        upgrade(revision="50de3b155386")
-        with db.engine.begin() as connection:
-            connection.execute(
-                sa.text(
-                    'INSERT INTO "user" (username, email, password_hash, created_at, updated_at)'
-                    " VALUES (:u, :e, 'x', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                ),
-                [{"u": "one", "e": long_email}, {"u": "two", "e": "fine@example.com"}],
-            )
+        _users_before_folding(
+            [{"u": "one", "e": long_email}, {"u": "two", "e": "fine@example.com"}]
+        )
         config = app.extensions["migrate"].migrate.get_config()
         with pytest.raises(RuntimeError, match="longer than 320 characters") as refused:
             command.upgrade(config, "head")

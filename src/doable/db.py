@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import math
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -44,6 +46,19 @@ def commit_or_conflict(
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(detail, problem_type=kind) from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paged:
+    """One page of a list: each list adds its items (``tasks``, ``categories``)."""
+
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return math.ceil(self.total / self.per_page)
 
 
 P = ParamSpec("P")

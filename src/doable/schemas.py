@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from doable.errors import ProblemType
 
@@ -78,11 +78,30 @@ MAX_PAGE = 1_000_000
 
 
 class PageQuery(Schema):
-    """``page`` (from 1) and ``per_page`` (1-100) of a paged list, as ``GET /api/tasks``
-    takes them; answered with ``total``, ``page``, ``per_page`` and ``pages``."""
+    """``page`` (from 1) and ``per_page`` (1-100) of a paged list's query; answered with
+    a ``PageOf`` body. A parameter given twice is refused, as everywhere."""
 
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+    @pre_load
+    def _no_repeats(self, data: Any, **kwargs: Any) -> Any:
+        """``?status=a&status=b`` is ambiguous: refuse it rather than pick one."""
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            repeated = [key for key in data if len(getlist(key)) > 1]
+            if repeated:
+                raise ValidationError({key: ["Give this parameter once."] for key in repeated})
+        return data
+
+
+class PageOf(Schema):
+    """The paging members of a list's answer; each list adds its items."""
+
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    pages = fields.Integer()
 
 
 def _problem_types() -> dict[str, Any]:

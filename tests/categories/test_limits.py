@@ -175,7 +175,12 @@ def test_list_categories_page_past_the_end_is_empty_with_the_total(
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("?per_page=101", "per_page"), ("?per_page=0", "per_page"), ("?page=0", "page")],
+    [
+        ("?per_page=101", "per_page"),
+        ("?per_page=0", "per_page"),
+        ("?page=0", "page"),
+        ("?page=1&page=2", "page"),  # given twice, as on every list
+    ],
 )
 def test_list_categories_bad_paging_returns_400_naming_it(
     api: ApiClient, alice: Account, query: str, field: str

@@ -4,7 +4,7 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from doable.schemas import CategoryName, FullMatch, PageQuery, Timestamp
+from doable.schemas import CategoryName, FullMatch, PageOf, PageQuery, Timestamp
 
 COLOR = FullMatch(r"^#[0-9A-Fa-f]{6}$", error="Use a colour like #1a2b3c.")
 
@@ -42,9 +42,5 @@ class CategoryListQuery(PageQuery):
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
 
 
-class CategoryPage(Schema):
+class CategoryPage(PageOf):
     categories = fields.List(fields.Nested(CategoryRead))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    pages = fields.Integer()

@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.db import begin_write, commit_or_conflict, use_case, valid_id
+from doable.db import Paged, begin_write, commit_or_conflict, use_case, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
 from doable.tasks.events import notify_updated
@@ -24,16 +24,14 @@ def _task_count():
     return with_expression(Category.task_count, count.scalar_subquery())
 
 
-@dataclass(frozen=True)
-class CategoryPage:
+@dataclass(frozen=True, kw_only=True)
+class CategoryPage(Paged):
     categories: list[Category]
-    total: int
-    page: int
-    per_page: int
 
-    @property
-    def pages(self) -> int:
-        return -(-self.total // self.per_page)
+
+class CategoryLimitReached(Conflict):
+    """The owner has ``DOABLE_MAX_CATEGORIES_PER_USER`` categories: pages show it by the
+    categories field rather than as an error page."""
 
 
 def list_categories(*, user: User, page: int = 1, per_page: int = 100) -> CategoryPage:
@@ -48,7 +46,7 @@ def list_categories(*, user: User, page: int = 1, per_page: int = 100) -> Catego
         .offset((page - 1) * per_page)
     )
     categories = list(db.session.scalars(query)) if (page - 1) * per_page < total else []
-    return CategoryPage(categories, total, page, per_page)
+    return CategoryPage(categories=categories, total=total, page=page, per_page=per_page)
 
 
 def most_used_names(*, user: User, limit: int) -> list[str]:
@@ -175,7 +173,7 @@ def _ensure_room(owner_id: int, adding: int) -> None:
     limit = int(current_app.config["MAX_CATEGORIES_PER_USER"])
     have = db.session.scalar(select(func.count()).where(Category.user_id == owner_id)) or 0
     if have + adding > limit:
-        raise Conflict(
+        raise CategoryLimitReached(
             f"At most {limit} categories per user: {have} exist and this would add "
             f"{adding}. Delete unused ones, or use existing names.",
             problem_type=ProblemType.CATEGORY_LIMIT_REACHED,

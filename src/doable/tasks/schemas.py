@@ -9,18 +9,16 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
-    pre_load,
     validate,
     validates_schema,
 )
 
-from doable.schemas import CategoryName, Timestamp, not_blank
+from doable.schemas import CategoryName, PageOf, PageQuery, Timestamp, not_blank
 from doable.tasks.models import Priority, Status, category_names
 
 STATUSES = [s.value for s in Status]
 PRIORITIES = [p.label for p in Priority]
 SORT_KEYS = ["created_at", "updated_at", "due_date", "priority", "title"]
-MAX_PAGE = 1_000_000
 MAX_CATEGORIES = 20
 
 
@@ -103,7 +101,7 @@ Q_DESCRIPTION = (
 )
 
 
-class TaskListQuery(Schema):
+class TaskListQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(STATUSES))
     priority = PriorityField()
     q = fields.String(
@@ -121,26 +119,10 @@ class TaskListQuery(Schema):
         load_default="-created_at",
         validate=validate.OneOf(SORT_KEYS + [f"-{key}" for key in SORT_KEYS]),
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
-
-    @pre_load
-    def _no_repeats(self, data: Any, **kwargs: Any) -> Any:
-        """``?status=a&status=b`` is ambiguous: refuse it rather than pick one."""
-        getlist = getattr(data, "getlist", None)
-        if getlist is not None:
-            repeated = [key for key in data if len(getlist(key)) > 1]
-            if repeated:
-                raise ValidationError({key: ["Give this parameter once."] for key in repeated})
-        return data
 
 
-class TaskPage(Schema):
+class TaskPage(PageOf):
     tasks = fields.List(fields.Nested(TaskRead))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
-    pages = fields.Integer()
 
 
 _task_read = TaskRead()

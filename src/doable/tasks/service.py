@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -30,7 +29,7 @@ from doable import signals
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
-from doable.db import use_case, utcnow
+from doable.db import Paged, use_case, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
 from doable.tasks import search
@@ -50,16 +49,9 @@ from doable.tasks.schemas import task_etag
 WRITE_ATTEMPTS = 3
 
 
-@dataclass(frozen=True)
-class Page:
+@dataclass(frozen=True, kw_only=True)
+class Page(Paged):
     tasks: list[Task]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return math.ceil(self.total / self.per_page)
 
 
 def list_tasks(
@@ -88,7 +80,7 @@ def list_tasks(
             .options(*READ_TASK)
         )
         tasks = list(db.session.scalars(query, viewer(user)))
-    return Page(tasks, total, page, per_page)
+    return Page(tasks=tasks, total=total, page=page, per_page=per_page)
 
 
 def get_task(*, user: User, task_id: int) -> Task:

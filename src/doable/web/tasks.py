@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 from doable.attachments import service as attachments_service
 from doable.auth.models import User
 from doable.categories import service as categories_service
-from doable.errors import Conflict, PreconditionFailed, ProblemType
+from doable.categories.service import CategoryLimitReached
+from doable.errors import PreconditionFailed
 from doable.sharing import service as sharing_service
 from doable.tasks import service
 from doable.tasks.access import Access, get_task_for
@@ -59,9 +60,7 @@ def create(user: User) -> Page:
         return render_template("tasks/new.html", form=form), 400
     try:
         task = service.create_task(user=user, **data)
-    except Conflict as exc:
-        if exc.problem_type is not ProblemType.CATEGORY_LIMIT_REACHED:
-            raise
+    except CategoryLimitReached as exc:
         form.add_errors({"categories": [exc.detail or "Too many categories."]})
         return render_template("tasks/new.html", form=form), 409
     flash(f"Task “{task.title}” created.", "success")
@@ -95,9 +94,7 @@ def update(user: User, task_id: int) -> Page:
         form.version.data = task_etag(current)
         form.form_errors.append(CHANGED_MEANWHILE)
         return detail_page(user, current, edit_form=form, status=409)
-    except Conflict as exc:
-        if exc.problem_type is not ProblemType.CATEGORY_LIMIT_REACHED:
-            raise  # e.g. a concurrent change: the error page says to retry
+    except CategoryLimitReached as exc:  # other conflicts: the error page says to retry
         form.add_errors({"categories": [exc.detail or "Too many categories."]})
         return detail_page(
             user, service.get_task(user=user, task_id=task_id), edit_form=form, status=409
