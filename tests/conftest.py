@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from doable import create_app
 from doable.config import JWT_KEY_LABEL, derive_key
 from doable.extensions import db
 from tests.factories import Account, ApiClient
+from tests.pages import Browser
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -184,6 +185,19 @@ def bob(api: ApiClient) -> Account:
 @pytest.fixture
 def carol(api: ApiClient) -> Account:
     return api.account("carol")
+
+
+@pytest.fixture
+def browse(app: Flask) -> Callable[..., Browser]:
+    """``browse(alice)``: a new browser, logged in as alice (or nobody)."""
+
+    def open_browser(account: Account | None = None) -> Browser:
+        browser = Browser(app.test_client())
+        if account is not None:
+            browser.login(account)
+        return browser
+
+    return open_browser
 
 
 @pytest.fixture

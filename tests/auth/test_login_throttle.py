@@ -16,7 +16,7 @@ from doable.auth.throttle import KNOWN_NETWORKS, claim_login_attempt
 from doable.errors import ProblemType
 from doable.extensions import db
 from tests.factories import PASSWORD, assert_problem
-from tests.web.conftest import Browser
+from tests.pages import Browser
 
 THROTTLE = {
     "RATELIMIT_ENABLED": True,

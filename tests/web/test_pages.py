@@ -15,7 +15,7 @@ from doable import create_app
 from doable.hooks import HTML_CSP
 from tests.conftest import base_config
 from tests.factories import Account, ApiClient, assert_problem
-from tests.web.conftest import Browser, csrf_token
+from tests.pages import Browser, csrf_token
 
 _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?[^<>]+>")
 INLINE = [

@@ -15,9 +15,13 @@ from flask import Blueprint, Response
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 
+from doable.attachments import views as attachments
+from doable.auth import views as auth
+from doable.categories import views as categories
 from doable.errors import error_page
+from doable.sharing import views as sharing
+from doable.tasks import views as tasks
 from doable.tasks.models import Priority, category_names
-from doable.web import attachments, auth, categories, sharing, tasks
 from doable.web.forms import label
 from doable.web.session import signed_in_user
 

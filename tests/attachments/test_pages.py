@@ -13,7 +13,7 @@ from doable.attachments.models import Attachment
 from doable.extensions import db
 from tests.attachments.test_api import MULTIPART, part_head
 from tests.factories import Account, ApiClient
-from tests.web.conftest import Browser, field_errors
+from tests.pages import Browser, field_errors
 
 
 def _files(app: Flask) -> list[tuple[int, str, int]]:

@@ -12,7 +12,7 @@ from flask import Flask
 from doable.auth.models import AuthSession, User
 from doable.extensions import db
 from tests.factories import PASSWORD, Account, ApiClient
-from tests.web.conftest import Browser, csrf_token, field_errors, input_value
+from tests.pages import Browser, csrf_token, field_errors, input_value
 
 NEW_USER = {
     "username": "dana",

@@ -11,7 +11,7 @@ from flask import Flask
 from doable.extensions import db
 from doable.sharing.models import Share
 from tests.factories import Account, ApiClient
-from tests.web.conftest import Browser, field_errors, input_value
+from tests.pages import Browser, field_errors, input_value
 
 
 def _shares(app: Flask) -> list[tuple[int, int, str]]:

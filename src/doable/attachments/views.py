@@ -12,9 +12,9 @@ from doable.errors import DoableError
 from doable.extensions import csrf
 from doable.tasks import service as tasks_service
 from doable.tasks.access import Access
+from doable.tasks.views import Page, detail_page
 from doable.web.forms import ConfirmForm, UploadForm
 from doable.web.session import login_required
-from doable.web.tasks import Page, detail_page
 
 bp = Blueprint("attachments", __name__)
 

@@ -12,7 +12,7 @@ from flask import Flask
 
 from doable.tasks.models import Task
 from tests.factories import Account, ApiClient, stored_task
-from tests.web.conftest import Browser, field_errors, input_value
+from tests.pages import Browser, field_errors, input_value
 
 pytestmark = pytest.mark.usefixtures("app")
 TASK_FORM = {

@@ -11,9 +11,9 @@ from doable.sharing import service
 from doable.sharing.schemas import ShareCreate
 from doable.tasks import service as tasks_service
 from doable.tasks.access import Access, get_task_for
+from doable.tasks.views import Page, detail_page
 from doable.web.forms import ShareForm
 from doable.web.session import login_required
-from doable.web.tasks import Page, detail_page
 
 bp = Blueprint("sharing", __name__)
 

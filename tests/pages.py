@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import html as html_module
 import re
-from collections.abc import Callable
 from typing import Any
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -70,16 +67,3 @@ class Browser:
     def session(self) -> dict[str, Any]:
         with self.client.session_transaction() as session:
             return dict(session)
-
-
-@pytest.fixture
-def browse(app: Flask) -> Callable[..., Browser]:
-    """``browse(alice)``: a new browser, logged in as alice (or nobody)."""
-
-    def open_browser(account: Account | None = None) -> Browser:
-        browser = Browser(app.test_client())
-        if account is not None:
-            browser.login(account)
-        return browser
-
-    return open_browser

@@ -19,9 +19,9 @@ from doable.auth.models import User
 from doable.auth.schemas import LoginRequest, UserCreate, UserDelete, UserUpdate
 from doable.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
 from doable.extensions import limiter
+from doable.tasks.views import Page
 from doable.web.forms import AccountForm, ConfirmForm, DeleteAccountForm, LoginForm, RegisterForm
 from doable.web.session import login_required, safe_next, sign_in, sign_out, signed_in_user
-from doable.web.tasks import Page
 
 bp = Blueprint("auth", __name__)
 #: The API's login/register limit, counted in the same bucket (scope ``auth``): the

@@ -9,9 +9,9 @@ from doable.categories import service
 from doable.categories.models import Category
 from doable.categories.schemas import CategoryCreate, CategoryUpdate
 from doable.errors import Conflict
+from doable.tasks.views import Page
 from doable.web.forms import CategoryForm, ConfirmForm
 from doable.web.session import login_required
-from doable.web.tasks import Page
 
 bp = Blueprint("categories", __name__)
 #: Categories a page lists, each with its edit form: the page stays small at any count.
