@@ -12,9 +12,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from doable import ops, rest, web
 from doable.attachments import api as attachments_api
+from doable.attachments import views as attachments_views
 from doable.auth import api as auth_api
+from doable.auth import views as auth_views
 from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
+from doable.categories import views as categories_views
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
 from doable.extensions import api, csrf, db, init_redis, jwt, limiter, migrate
@@ -23,7 +26,9 @@ from doable.logs import configure_logging
 from doable.realtime import init_realtime
 from doable.rest import BEARER_AUTH, IdConverter
 from doable.sharing import api as sharing_api
+from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
+from doable.tasks import views as tasks_views
 from doable.web.session import CookieSessionInterface
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -103,7 +108,13 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in app.blueprints.values():
         if isinstance(blueprint, rest.Blueprint):  # bearer tokens only, never cookies
             csrf.exempt(blueprint)
-    app.register_blueprint(web.bp)
+    register_pages(app)
+
+
+def register_pages(app: Flask) -> None:
+    """Each domain's pages, under the blueprint named ``web`` (endpoints ``web.tasks.detail``)."""
+    pages = (auth_views, tasks_views, sharing_views, attachments_views, categories_views)
+    app.register_blueprint(web.blueprint(*(area.bp for area in pages)))
 
 
 def register_cli(app: Flask) -> None:

@@ -6,14 +6,16 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 
 from doable.attachments import service
 from doable.attachments.download import file_response
+from doable.attachments.forms import UploadForm
 from doable.attachments.schemas import AttachmentUpload
 from doable.auth.models import User
 from doable.errors import DoableError
 from doable.extensions import csrf
 from doable.tasks import service as tasks_service
 from doable.tasks.access import Access
-from doable.tasks.views import Page, detail_page
-from doable.web.forms import ConfirmForm, UploadForm
+from doable.tasks.views import detail_page
+from doable.web import Page
+from doable.web.forms import ConfirmForm
 from doable.web.session import login_required
 
 bp = Blueprint("attachments", __name__)

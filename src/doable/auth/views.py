@@ -15,12 +15,13 @@ from flask import (
 
 from doable.auth import service
 from doable.auth.api import auth_rate_limit
+from doable.auth.forms import AccountForm, DeleteAccountForm, LoginForm, RegisterForm
 from doable.auth.models import User
 from doable.auth.schemas import LoginRequest, UserCreate, UserDelete, UserUpdate
 from doable.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
 from doable.extensions import limiter
-from doable.tasks.views import Page
-from doable.web.forms import AccountForm, ConfirmForm, DeleteAccountForm, LoginForm, RegisterForm
+from doable.web import Page
+from doable.web.forms import ConfirmForm
 from doable.web.session import login_required, safe_next, sign_in, sign_out, signed_in_user
 
 bp = Blueprint("auth", __name__)

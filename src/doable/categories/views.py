@@ -6,11 +6,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from doable.auth.models import User
 from doable.categories import service
+from doable.categories.forms import CategoryForm
 from doable.categories.models import Category
 from doable.categories.schemas import CategoryCreate, CategoryUpdate
 from doable.errors import Conflict
-from doable.tasks.views import Page
-from doable.web.forms import CategoryForm, ConfirmForm
+from doable.web import Page
+from doable.web.forms import ConfirmForm
 from doable.web.session import login_required
 
 bp = Blueprint("categories", __name__)

@@ -8,11 +8,12 @@ from flask import Blueprint, flash, redirect, url_for
 from doable.auth.models import User
 from doable.errors import BadRequest, Conflict, NotFound
 from doable.sharing import service
+from doable.sharing.forms import ShareForm
 from doable.sharing.schemas import ShareCreate
 from doable.tasks import service as tasks_service
 from doable.tasks.access import Access, get_task_for
-from doable.tasks.views import Page, detail_page
-from doable.web.forms import ShareForm
+from doable.tasks.views import detail_page
+from doable.web import Page
 from doable.web.session import login_required
 
 bp = Blueprint("sharing", __name__)

@@ -7,23 +7,25 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import ETags
-from werkzeug.wrappers import Response
 
 from doable.attachments import service as attachments_service
+from doable.attachments.forms import UploadForm
 from doable.auth.models import User
 from doable.categories import service as categories_service
 from doable.categories.service import CategoryLimitReached
 from doable.errors import PreconditionFailed
 from doable.sharing import service as sharing_service
+from doable.sharing.forms import ShareForm
 from doable.tasks import service
 from doable.tasks.access import Access, get_task_for
+from doable.tasks.forms import FilterForm, TaskForm
 from doable.tasks.models import Priority, Task, category_names
 from doable.tasks.schemas import TaskCreate, TaskListQuery, TaskUpdate, task_etag
-from doable.web.forms import ConfirmForm, FilterForm, ShareForm, TaskForm, UploadForm
+from doable.web import Page
+from doable.web.forms import ConfirmForm
 from doable.web.session import login_required
 
 bp = Blueprint("tasks", __name__)
-Page = str | tuple[str, int] | Response
 #: Category names the filter suggests: the most used ones; any other can still be typed.
 SUGGESTED_CATEGORIES = 50
 CHANGED_MEANWHILE = (
@@ -178,3 +180,11 @@ def _changes(task: Task, data: dict[str, Any]) -> dict[str, Any]:
 def _page_url(form: FilterForm, number: int) -> str:
     query: dict[str, Any] = form.query(str(number))
     return url_for(".index", **query)
+
+
+@bp.app_template_filter("priority")
+def _priority(value: int) -> str:
+    return Priority(value).label
+
+
+bp.add_app_template_filter(category_names, "categories")

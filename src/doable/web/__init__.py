@@ -1,42 +1,54 @@
-"""The server-rendered web UI (README, Web UI): pages over the same services as the API.
+"""What every page of the server-rendered web UI shares (README, Web UI).
 
-``bp`` holds one blueprint per area; ``app.py`` registers it like any other. Pages sign
-in with a session cookie (``session``), forms carry CSRF tokens (``forms``), and
-errors become pages in the same layout (``doable.errors.is_browser_route``).
+Each domain keeps its own pages (``doable.<domain>.views``) and forms; ``blueprint``
+gathers them under one blueprint named ``web``, so their endpoints read
+``web.<area>.<view>``. Pages sign in with a session cookie (``session``), forms carry
+CSRF tokens (``forms``), and errors become pages in the same layout
+(``doable.errors.is_browser_route``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
 
-from doable.attachments import views as attachments
-from doable.auth import views as auth
-from doable.categories import views as categories
 from doable.errors import error_page
-from doable.sharing import views as sharing
-from doable.tasks import views as tasks
-from doable.tasks.models import Priority, category_names
 from doable.web.forms import label
 from doable.web.session import signed_in_user
 
-bp = Blueprint("web", __name__)
+#: What a page view returns: the HTML, the HTML with a status, or a response (a redirect).
+Page = str | tuple[str, int] | Response
 log = logging.getLogger(__name__)
-for child in (auth.bp, tasks.bp, sharing.bp, attachments.bp, categories.bp):
-    bp.register_blueprint(child)
-
 CSRF_REFUSED = (
     "This form has expired or was not sent from this site. Go back, reload the page and "
     "submit it again."
 )
 
 
-@bp.app_context_processor
+def blueprint(*areas: Blueprint) -> Blueprint:
+    """The web UI of one app: the pages of each area (a domain's ``views.bp``) under
+    ``web``, with the layout context, the template filters and the CSRF error page
+    (an area may add filters of its own, like the tasks' ``priority``).
+
+    Built afresh for every app: a blueprint takes no more children once an app has
+    registered it, and an app has its own."""
+    bp = Blueprint("web", __name__)
+    bp.app_context_processor(_layout_context)
+    bp.app_errorhandler(CSRFError)(_csrf_refused)
+    for name, template_filter in FILTERS.items():
+        bp.add_app_template_filter(template_filter, name)
+    for area in areas:
+        bp.register_blueprint(area)
+    return bp
+
+
 def _layout_context() -> dict[str, Any]:
     """What base.html needs on every page, error pages included: the error page that
     says the database is down must not need the database."""
@@ -47,41 +59,30 @@ def _layout_context() -> dict[str, Any]:
         return {"me": None}
 
 
-@bp.app_errorhandler(CSRFError)
 def _csrf_refused(error: CSRFError) -> Response:
     return error_page(400, CSRF_REFUSED)
 
 
-@bp.app_template_filter("label")
-def _label(value: str) -> str:
-    return label(value)
-
-
-@bp.app_template_filter("priority")
-def _priority(value: int) -> str:
-    return Priority(value).label
-
-
-@bp.app_template_filter("categories")
-def _categories(task: Any) -> list[str]:
-    return category_names(task)
-
-
-@bp.app_template_filter("day")
 def _day(value: date) -> str:
     """``2026-01-05`` -> ``5 Jan 2026``."""
     return f"{value.day} {value:%b %Y}"
 
 
-@bp.app_template_filter("moment")
 def _moment(value: datetime) -> str:
     return f"{_day(value)}, {value:%H:%M} UTC"
 
 
-@bp.app_template_filter("size")
 def _size(value: int) -> str:
     if value < 1024:
         return f"{value} bytes"
     if value < 1024 * 1024:
         return f"{value / 1024:.1f} KB"
     return f"{value / 1024 / 1024:.1f} MB"
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "label": label,
+    "day": _day,
+    "moment": _moment,
+    "size": _size,
+}
