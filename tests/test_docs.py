@@ -236,3 +236,28 @@ def test_the_guide_checker_reads_names_and_refuses_missing_ones(tmp_path: Path):
     template = tmp_path / "macros.html"
     template.write_text("{% macro task_row(task) -%}{%- endmacro %}{% block content %}")
     assert undefined(template, {"task_row", "content", "field"}) == ["field"]
+
+
+#: A benchmark run cited as `bench/out/<run>/...`; "... at <commit>" cites one that only
+#: the history keeps.
+_CITED_RUN = re.compile(r"`bench/out/([^`/\s]+)/[^`]*`(?!\s+at\s+[0-9a-f]{7})")
+BENCH_OUT = ROOT / "bench" / "out"
+
+
+def cited_runs() -> set[str]:
+    return {
+        run
+        for document in (ROOT / "README.md", ROOT / "bench" / "README.md")
+        for run in _CITED_RUN.findall(document.read_text(encoding="utf-8"))
+    }
+
+
+def test_bench_out_holds_exactly_the_runs_the_readmes_cite():
+    kept = {path.name for path in BENCH_OUT.iterdir() if path.is_dir()}
+    assert sorted(cited_runs() - kept) == []  # cited, but not kept
+    assert sorted(kept - cited_runs()) == []  # kept, but cited nowhere
+
+
+def test_a_run_cited_at_a_commit_is_not_expected_in_bench_out():
+    text = "raw `bench/out/a/`, `bench/out/b/` at ea6c2e9, `bench/out/c/x.log`"
+    assert _CITED_RUN.findall(text) == ["a", "c"]
