@@ -223,10 +223,11 @@ def test_the_guide_checker_reads_names_and_refuses_missing_ones(tmp_path: Path):
         "`create_task`, `Task` and\n  `Task.owner` in [the models](../src/doable/x.py);\n"
         "the `list` in [y](../src/doable/y.py#top), see `src/doable/z.py` and [w](w.md).\n"
     )
-    guide = tmp_path / "guide.md"
-    guide.write_text(text)
-    names = dict(_NAMED.findall(text))
-    assert [*names.values()] == ["../src/doable/x.py", "../src/doable/y.py#top"]
+    named = [(re.findall(r"`([^`]+)`", names), target) for names, target in _NAMED.findall(text)]
+    assert named == [
+        (["create_task", "Task", "Task.owner"], "../src/doable/x.py"),
+        (["list"], "../src/doable/y.py#top"),
+    ]
     assert _repository_path(page, "../src/doable/y.py#top") == "src/doable/y.py"
     assert _PATH_SPAN.findall(text) == ["src/doable/z.py"]
     module = tmp_path / "x.py"
