@@ -4,6 +4,7 @@ cites a contract kept outside it; the contract is docs/api.md."""
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ SKIPPED_PATHS = {ROOT / "bench" / "out"}
 #: Built by concatenation so that this file does not cite them itself.
 OUTSIDE_CITATIONS = re.compile("|".join(map(re.escape, ["SPEC" + " §", ".." + "/shared"])))
 CITATION_ROOTS = ["src", "tests", "docs", "README.md"]
+#: The guide for readers of the Flask tutorial; its conventions are in its opening comment.
+GUIDE = ROOT / "docs" / "tutorial.md"
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1", re.MULTILINE | re.DOTALL)
 _CODE_SPAN = re.compile(r"(`+).+?\1", re.DOTALL)
@@ -134,3 +137,128 @@ def test_nothing_cites_a_contract_outside_the_repository():
         if OUTSIDE_CITATIONS.search(line)
     ]
     assert citing == []
+
+
+# The guide's references: "`name` in [path](target)" (names joined by ", ", " and ",
+# " or "), code spans holding a repository path, and links.
+_NAME_SPAN = r"`[A-Za-z_][\w.]*`"
+_NAMED = re.compile(
+    rf"((?:{_NAME_SPAN}(?:,\s+and\s+|,\s+|\s+and\s+|\s+or\s+))*{_NAME_SPAN})"
+    r"\s+in\s+\[[^\]]*\]\(\s*([^)\s]+)\s*\)"
+)
+_PATH_SPAN = re.compile(r"`((?:src|tests|docs|bench|scripts)/[^`\s]*)`")
+
+
+def guide_references(path: Path) -> dict[str, set[str]]:
+    """Repository path (relative to the root) -> the names the guide says it defines."""
+    text = _FENCE.sub("", path.read_text(encoding="utf-8"))
+    found: dict[str, set[str]] = {}
+    for target in links(path):
+        if not _SCHEME.match(target) and not target.startswith("#"):
+            found.setdefault(_repository_path(path, target), set())
+    for names, target in _NAMED.findall(text):
+        found.setdefault(_repository_path(path, target), set()).update(
+            re.findall(r"`([^`]+)`", names)
+        )
+    for span in _PATH_SPAN.findall(text):
+        found.setdefault(span.rstrip("/"), set())
+    return found
+
+
+def _repository_path(source: Path, target: str) -> str:
+    resolved = (source.parent / target.partition("#")[0]).resolve()
+    return resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else target
+
+
+def python_names(source: str) -> set[str]:
+    """Top-level functions, classes and assigned names, and ``Class.member``."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        for name in _defined(node):
+            names.add(name)
+            if isinstance(node, ast.ClassDef):
+                names.update(f"{name}.{member}" for item in node.body for member in _defined(item))
+    return names
+
+
+def _defined(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    if isinstance(node, ast.Assign | ast.AnnAssign):
+        return [target.id for target in targets if isinstance(target, ast.Name)]
+    return []
+
+
+def template_names(source: str) -> set[str]:
+    return set(re.findall(r"\{%-?\s*(?:macro|block)\s+(\w+)", source))
+
+
+def undefined(path: Path, names: set[str]) -> list[str]:
+    """The names of ``names`` that ``path`` does not define."""
+    if not names:
+        return []
+    source = path.read_text(encoding="utf-8") if path.is_file() else ""
+    readers = {".py": python_names, ".html": template_names}
+    if path.suffix not in readers:
+        return [f"{name} (names are only checked in .py and .html files)" for name in names]
+    return sorted(names - readers[path.suffix](source))
+
+
+_GUIDE_REFERENCES = sorted(guide_references(GUIDE).items())
+
+
+@pytest.mark.parametrize(
+    ("path", "names"), _GUIDE_REFERENCES, ids=[p for p, _ in _GUIDE_REFERENCES]
+)
+def test_the_guide_names_only_what_exists(path: str, names: set[str]):
+    assert (ROOT / path).exists(), f"docs/tutorial.md names {path}, which does not exist"
+    assert undefined(ROOT / path, names) == []
+
+
+def test_the_guide_checker_reads_names_and_refuses_missing_ones(tmp_path: Path):
+    docs = ROOT / "docs"
+    page = docs / "page.md"  # never written: references resolve from where it would be
+    text = (
+        "`create_task`, `Task` and\n  `Task.owner` in [the models](../src/doable/x.py);\n"
+        "the `list` in [y](../src/doable/y.py#top), see `src/doable/z.py` and [w](w.md).\n"
+    )
+    named = [(re.findall(r"`([^`]+)`", names), target) for names, target in _NAMED.findall(text)]
+    assert named == [
+        (["create_task", "Task", "Task.owner"], "../src/doable/x.py"),
+        (["list"], "../src/doable/y.py#top"),
+    ]
+    assert _repository_path(page, "../src/doable/y.py#top") == "src/doable/y.py"
+    assert _PATH_SPAN.findall(text) == ["src/doable/z.py"]
+    module = tmp_path / "x.py"
+    module.write_text("class Task:\n    owner: int\n\ndef create_task():\n    pass\n")
+    assert undefined(module, {"create_task", "Task", "Task.owner"}) == []
+    assert undefined(module, {"Task.title", "delete_task"}) == ["Task.title", "delete_task"]
+    template = tmp_path / "macros.html"
+    template.write_text("{% macro task_row(task) -%}{%- endmacro %}{% block content %}")
+    assert undefined(template, {"task_row", "content", "field"}) == ["field"]
+
+
+#: A benchmark run cited as `bench/out/<run>/...`; "... at <commit>" cites one that only
+#: the history keeps.
+_CITED_RUN = re.compile(r"`bench/out/([^`/\s]+)/[^`]*`(?!\s+at\s+[0-9a-f]{7})")
+BENCH_OUT = ROOT / "bench" / "out"
+
+
+def cited_runs() -> set[str]:
+    return {
+        run
+        for document in (ROOT / "README.md", ROOT / "bench" / "README.md")
+        for run in _CITED_RUN.findall(document.read_text(encoding="utf-8"))
+    }
+
+
+def test_bench_out_holds_exactly_the_runs_the_readmes_cite():
+    kept = {path.name for path in BENCH_OUT.iterdir() if path.is_dir()}
+    assert sorted(cited_runs() - kept) == []  # cited, but not kept
+    assert sorted(kept - cited_runs()) == []  # kept, but cited nowhere
+
+
+def test_a_run_cited_at_a_commit_is_not_expected_in_bench_out():
+    text = "raw `bench/out/a/`, `bench/out/b/` at ea6c2e9, `bench/out/c/x.log`"
+    assert _CITED_RUN.findall(text) == ["a", "c"]
