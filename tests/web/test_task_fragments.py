@@ -120,3 +120,19 @@ def test_fragment_for_nobody_signed_in_sends_to_the_login_page(
     assert response.headers["Location"] == f"/login?next=/tasks/{task_id}/{fragment}"
     assert "Private plan" not in response.get_data(as_text=True)
 
+
+def test_pages_give_their_script_the_urls_under_the_site_prefix(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account
+) -> None:
+    task_id = _task(api, alice)
+    browser = browse(alice)
+
+    for path in ["/tasks", f"/tasks/{task_id}"]:
+        html = browser.get(path, environ_overrides={"SCRIPT_NAME": "/doable"}).get_data(
+            as_text=True
+        )
+        script = _within(html, '<script type="module"', "</script>")
+        assert 'src="/doable/static/live/page.js"' in script, path
+        assert 'data-socket-url="/doable/socket.io/"' in script, path
+        assert 'data-row-url="/doable/tasks/{task_id}/row"' in script, path
+        assert 'data-summary-url="/doable/tasks/{task_id}/summary"' in script, path
