@@ -54,9 +54,9 @@ def node() -> str:
 class NodeClient:
     """One ``node listen.mjs`` process; its report lines, read with bounded waits."""
 
-    def __init__(self, node: str, base: str, token: str, transports: str, *flags: str) -> None:
+    def __init__(self, node: str, *args: str, script: Path = LISTEN) -> None:
         self.process = subprocess.Popen(
-            [node, str(LISTEN), base, token, transports, *flags],
+            [node, str(script), *args],
             cwd=JS,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

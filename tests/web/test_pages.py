@@ -260,7 +260,7 @@ def test_every_form_field_has_a_label(
 
 
 def test_static_assets_are_served_from_the_package(client) -> None:  # type: ignore[no-untyped-def]
-    with client.get("/static/style.css") as css, client.get("/static/live.js") as js:
+    with client.get("/static/style.css") as css, client.get("/static/live/page.js") as js:
         assert css.status_code == 200
         assert css.mimetype == "text/css"
         assert js.status_code == 200

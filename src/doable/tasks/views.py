@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    flash,
+    get_template_attribute,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.datastructures import ETags
 
 from doable.attachments import service as attachments_service
@@ -188,3 +196,35 @@ def _priority(value: int) -> str:
 
 
 bp.add_app_template_filter(category_names, "categories")
+
+
+# --- fragments: the open pages fetch these when an event says a task changed ------------
+
+
+@bp.get("/tasks/<int:task_id>/row")
+@login_required
+def row(user: User, task_id: int) -> Page:
+    """The task's row, as the list renders it."""
+    return _fragment("task_row", get_task_for(user, task_id, Access.VIEW))
+
+
+@bp.get("/tasks/<int:task_id>/summary")
+@login_required
+def summary(user: User, task_id: int) -> Page:
+    """The task's summary, as its own page renders it."""
+    return _fragment("task_summary", get_task_for(user, task_id, Access.VIEW))
+
+
+def _fragment(macro: str, task: Task) -> str:
+    """One macro of macros.html, the very one the pages call, rendered alone."""
+    return str(get_template_attribute("macros.html", macro)(task))
+
+
+@bp.app_template_global()
+def task_url_template(endpoint: str) -> str:
+    """``endpoint``'s URL with ``{task_id}`` where a task's id goes, for a script to fill
+    in, under whatever prefix the site is served: the one character in which the URLs of
+    tasks 0 and 1 differ."""
+    zero, one = url_for(endpoint, task_id=0), url_for(endpoint, task_id=1)
+    at = next(i for i, (a, b) in enumerate(zip(zero, one, strict=True)) if a != b)
+    return f"{zero[:at]}{{task_id}}{zero[at + 1 :]}"

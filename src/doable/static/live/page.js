@@ -1,0 +1,207 @@
+/* Live updates for the task pages: events from the socket (./socket.js) become changes
+ * to the page. A changed task is fetched from the server as the same fragment the page
+ * was rendered with (its list row, or its summary), so the markup has one source:
+ * templates/macros.html. Without JavaScript, or when the socket cannot connect, the
+ * pages work as they are; a reload always shows the truth.
+ *
+ * The event data itself is only read (ids, access), never put in the page.
+ */
+import { connect, websocketUrl } from "./socket.js";
+
+const script = document.getElementById("live-script");
+const list = document.getElementById("task-list");
+const notice = document.getElementById("live-notice");
+const root = document.documentElement;
+let lastEventId = null;
+let queue = Promise.resolve(); // events are applied one at a time, in order
+
+// --- the server's fragments ------------------------------------------------------------
+
+function fragmentUrl(kind, taskId) {
+  return script.dataset[kind + "Url"].replace("{task_id}", String(Number(taskId)));
+}
+
+/** The task's fragment as one element, or null when the task is no longer visible. */
+async function fetchFragment(kind, taskId) {
+  // No redirects: a signed-out answer is the login page, never a fragment.
+  const response = await fetch(fragmentUrl(kind, taskId), { redirect: "manual" });
+  if (response.status === 404) {
+    return null; // gone since the event: a later event says so
+  }
+  if (!response.ok) {
+    throw new Error("fragment answered " + response.status);
+  }
+  const template = document.createElement("template");
+  template.innerHTML = await response.text();
+  return template.content.firstElementChild;
+}
+
+// --- notices ---------------------------------------------------------------------------
+
+function tell(text) {
+  if (!notice) {
+    return;
+  }
+  notice.querySelector(".notice-text").textContent = text;
+  notice.hidden = false;
+}
+
+// --- the task list ---------------------------------------------------------------------
+
+function row(id) {
+  return list.querySelector('[data-task-id="' + Number(id) + '"]');
+}
+
+function defaultView() {
+  // Unfiltered, newest first, first page: a new task's place is known (the top).
+  return list.getAttribute("data-filtered") === "false" && list.getAttribute("data-page") === "1";
+}
+
+function setTotal(delta) {
+  const summary = document.getElementById("task-summary");
+  const total = Number(list.getAttribute("data-total")) + delta;
+  list.setAttribute("data-total", String(total));
+  if (summary) {
+    summary.textContent = total ? total + (total === 1 ? " task" : " tasks") : "";
+  }
+  const empty = document.getElementById("task-empty");
+  if (empty && total > 0) {
+    empty.hidden = true;
+  }
+}
+
+async function listAdded(data) {
+  if (row(data.id)) {
+    return listUpdated(data);
+  }
+  if (!defaultView() || data.access !== "owner") {
+    tell("New tasks are available.");
+    return;
+  }
+  const fresh = await fetchFragment("row", data.id);
+  if (!fresh || row(data.id)) {
+    return;
+  }
+  fresh.classList.add("is-new");
+  list.insertBefore(fresh, list.firstChild);
+  const perPage = Number(list.getAttribute("data-per-page"));
+  while (list.children.length > perPage) {
+    list.removeChild(list.lastChild); // it moved to the next page
+  }
+  setTotal(1);
+}
+
+async function listUpdated(data) {
+  if (row(data.id)) {
+    const fresh = await fetchFragment("row", data.id);
+    const current = row(data.id);
+    if (fresh && current) {
+      list.replaceChild(fresh, current);
+    }
+  }
+  if (list.getAttribute("data-filtered") === "true") {
+    tell("Tasks changed; refresh to apply your filters and sorting again.");
+  }
+}
+
+function listRemoved(data) {
+  const current = row(data.id);
+  if (current) {
+    list.removeChild(current);
+    setTotal(-1);
+    if (!list.children.length) {
+      tell("This page has no tasks left.");
+    }
+  }
+}
+
+function listUnshared(data) {
+  if (!data.user) { // a sharee who left is named to the owner, who keeps the task
+    listRemoved(data);
+  }
+}
+
+const onList = {
+  task_created: listAdded,
+  task_shared: listAdded,
+  task_updated: listUpdated,
+  task_deleted: listRemoved,
+  task_unshared: listUnshared,
+};
+
+// --- one task --------------------------------------------------------------------------
+
+function summary() {
+  return document.querySelector(".task-detail[data-task-id]");
+}
+
+const shown = summary();
+const accessShown = shown && shown.getAttribute("data-access"); // what the forms allow
+
+async function detailUpdated(data) {
+  const fresh = await fetchFragment("summary", data.id);
+  const current = summary();
+  if (!fresh || current.classList.contains("is-gone")) {
+    return;
+  }
+  const title = (node) => node.querySelector('[data-field="title"]').textContent;
+  if (document.title.startsWith(title(current))) { // "<title> · Doable"
+    document.title = title(fresh) + document.title.slice(title(current).length);
+  }
+  current.replaceWith(fresh);
+  if (document.getElementById("edit") || fresh.getAttribute("data-access") !== accessShown) {
+    tell("This task was just changed elsewhere; reload the page before editing it.");
+  }
+}
+
+function detailGone(text) {
+  summary().classList.add("is-gone");
+  tell(text);
+}
+
+function onDetail(name, data) {
+  if (Number(data.id) !== Number(shown.getAttribute("data-task-id"))) {
+    return undefined;
+  }
+  if (name === "task_updated" || name === "task_shared") {
+    return detailUpdated(data);
+  } else if (name === "task_deleted") {
+    detailGone("This task has been deleted.");
+  } else if (name === "task_unshared" && data.user) {
+    tell(data.user.username + " left this task; it is no longer shared with them.");
+  } else if (name === "task_unshared") {
+    detailGone("This task is no longer shared with you.");
+  }
+  return undefined;
+}
+
+// --- events ----------------------------------------------------------------------------
+
+function apply(name, data) {
+  if (list && Object.prototype.hasOwnProperty.call(onList, name)) {
+    return onList[name](data);
+  }
+  return shown ? onDetail(name, data) : undefined;
+}
+
+function onEvent(name, data) {
+  if (!data || typeof data !== "object") {
+    return;
+  }
+  if (typeof data.event_id === "number") {
+    if (lastEventId !== null && data.event_id > lastEventId + 1) {
+      tell("Some changes may have been missed while the connection was down.");
+    }
+    lastEventId = data.event_id;
+  }
+  queue = queue
+    .then(() => apply(name, data))
+    .catch(() => tell("This page could not follow a change; reload it to see the latest."));
+}
+
+if ((list || shown) && script && window.WebSocket) {
+  connect(websocketUrl(script.dataset.socketUrl, location.href), {
+    onEvent,
+    onState: (state) => root.setAttribute("data-live", state),
+  });
+}
