@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.factories import Account, ApiClient
-from tests.web.conftest import Browser
+from tests.pages import Browser
 
 pytestmark = pytest.mark.usefixtures("app")
 
