@@ -18,7 +18,7 @@ from werkzeug.test import TestResponse
 from doable.auth.models import User
 from doable.errors import ProblemType
 from doable.extensions import csrf, db
-from doable.hooks import accepts
+from doable.security import accepts
 from doable.sharing.models import Share
 from tests.factories import PASSWORD, Account, ApiClient, assert_problem_type
 

@@ -10,7 +10,8 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from doable import ops, rest, web
+from doable import health, web
+from doable.api.parsing import BEARER_AUTH, Blueprint, IdConverter
 from doable.attachments import api as attachments_api
 from doable.auth import api as auth_api
 from doable.auth.tokens import register_jwt_callbacks
@@ -18,10 +19,9 @@ from doable.categories import api as categories_api
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
 from doable.extensions import api, csrf, db, init_redis, jwt, limiter, migrate
-from doable.hooks import register_request_hooks
 from doable.logs import configure_logging
 from doable.realtime import init_realtime
-from doable.rest import BEARER_AUTH, IdConverter
+from doable.security import register_request_hooks
 from doable.sharing import api as sharing_api
 from doable.tasks import api as tasks_api
 from doable.web.session import CookieSessionInterface
@@ -94,14 +94,14 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    app.register_blueprint(ops.bp)
+    app.register_blueprint(health.bp)
     api.register_blueprint(auth_api.bp)
     api.register_blueprint(tasks_api.bp)
     api.register_blueprint(categories_api.bp)
     api.register_blueprint(sharing_api.bp)
     api.register_blueprint(attachments_api.bp)
     for blueprint in app.blueprints.values():
-        if isinstance(blueprint, rest.Blueprint):  # bearer tokens only, never cookies
+        if isinstance(blueprint, Blueprint):  # bearer tokens only, never cookies
             csrf.exempt(blueprint)
     app.register_blueprint(web.bp)
 

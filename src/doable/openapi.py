@@ -9,7 +9,7 @@ from typing import Any
 
 from apispec import BasePlugin
 
-#: Refusals of the request hooks (``doable.hooks``), whatever the route: a URL too
+#: Refusals of the request hooks (``doable.security``), whatever the route: a URL too
 #: long; a body of a type the route does not take (any method that may carry one); a
 #: body too large (a route that reads one).
 _EVERY_ROUTE = (HTTPStatus.REQUEST_URI_TOO_LONG,)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import url_for
 from flask_jwt_extended import current_user
 
+from doable.api.parsing import Blueprint, auth_required
 from doable.categories import service
 from doable.categories.schemas import (
     CategoryCreate,
@@ -16,7 +17,6 @@ from doable.categories.schemas import (
     CategoryRead,
     CategoryUpdate,
 )
-from doable.rest import Blueprint, auth_required
 
 bp = Blueprint(
     "categories", __name__, url_prefix="/api/categories", description="Your task categories"

@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo
 
-from doable.rest import bad_text_errors
+from doable.api.parsing import bad_text_errors
 from doable.sharing.models import Permission
 from doable.tasks.schemas import PRIORITIES, SORT_KEYS, STATUSES
 

@@ -33,7 +33,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """An answer that read a signed-in cookie, or sets or clears one, is about its
-        holder: no cache keeps it (the rest of that rule is in ``doable.hooks``; this runs
+        holder: no cache keeps it (the rest of that rule is in ``doable.security``; this runs
         after every hook). Pages that only could have read it (every template can) stay
         as they were for a visitor without one: they know nobody."""
         super().save_session(app, session, response)

@@ -1,0 +1,1 @@
+"""The JSON API's toolkit: what every API blueprint is built from."""
