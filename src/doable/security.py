@@ -1,21 +1,16 @@
-"""Request and response rules that hold for every route: request ids, body content
-types and sizes, security headers, and what caches may keep."""
+"""What every response says for its safety, and how long a URL may be: security
+headers, the Content Security Policy (Swagger UI's inline scripts allowed by hash),
+``Cache-Control``, and the 414 for an overlong URL."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import re
-import uuid
 
-from flask import Flask, Response, current_app, g, request
-from werkzeug.exceptions import RequestEntityTooLarge, RequestURITooLarge
+from flask import Response, current_app, request
+from werkzeug.exceptions import RequestURITooLarge
 
-from doable.errors import UnsupportedMediaType
-
-REQUEST_ID_HEADER = "X-Request-Id"
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
 JSON_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -35,35 +30,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "api-docs.openapi_json",
         "api-docs.openapi_swagger_ui",
         "ops.swagger_ui_asset",
-        "ops.healthz",
-        "ops.readyz",
+        "health.healthz",
+        "health.readyz",
     }
 )
 
 
-def accepts(*mimetypes: str):
-    """Declare the body content types a view takes (JSON when undeclared)."""
-
-    def decorator(view):
-        view.accepted_mimetypes = frozenset(mimetypes)
-        return view
-
-    return decorator
-
-
-def register_request_hooks(app: Flask) -> None:
-    app.before_request(_assign_request_id)
-    app.before_request(_check_url)
-    app.before_request(_check_body)
-    app.after_request(_finish_response)
-
-
-def _assign_request_id() -> None:
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = sent if _SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
-
-
-def _check_url() -> None:
+def check_url_length() -> None:
     """A URL longer than ``MAX_URL_LENGTH`` is refused with a 414 problem document.
     (``doable serve`` lets request lines up to 8190 bytes through to here; gunicorn
     answers longer ones itself.)"""
@@ -75,56 +48,9 @@ def _check_url() -> None:
         )
 
 
-def _has_body() -> bool:
-    return (
-        bool(request.content_length)
-        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    )
-
-
-def _check_body() -> None:
-    """API bodies must be of the declared type (415) and JSON ones stay small (413)."""
-    if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
-        return
-    if request.routing_exception is not None:
-        return  # no such route or method: that 404/405 is the answer, whatever the body
-    view = current_app.view_functions.get(request.endpoint or "")
-    if getattr(view, "requires_auth", False) and "Authorization" not in request.headers:
-        return  # a protected route answers 401 before it looks at the body
-    accepted = getattr(view, "accepted_mimetypes", None) or frozenset({"application/json"})
-    if "application/json" in accepted and request.is_json:
-        _limit_json_body(current_app.config["MAX_JSON_SIZE"])
-    if not _has_body() or request.mimetype in accepted:
-        return
-    if request.mimetype.endswith("+json") and "application/json" in accepted:
-        return
-    sent = request.mimetype or "none"
-    raise UnsupportedMediaType(
-        f"Send the body as {' or '.join(sorted(accepted))} (Content-Type sent: {sent})",
-        headers={"Accept-Post": ", ".join(sorted(accepted))},
-    )
-
-
-def _limit_json_body(limit: int) -> None:
-    """A JSON body over ``limit`` bytes is 413, sized or streamed. Werkzeug refuses a
-    sized one from its Content-Length, but cuts a streamed one (chunked, no
-    Content-Length) at the limit without a word, and the cut JSON would be a 400: read
-    it here, up to one byte past the limit, to tell (the parser reads the cached copy)."""
-    if request.content_length is not None:
-        request.max_content_length = limit
-        return
-    request.max_content_length = limit + 1
-    if len(request.get_data(cache=True)) > limit:
-        raise RequestEntityTooLarge()
-
-
-def _finish_response(response: Response) -> Response:
-    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+def add_security_headers(response: Response) -> Response:
+    """What a browser may do with the response, and what caches may keep of it."""
     headers = response.headers
-    if response.status_code not in (429, 503):
-        # Flask-Limiter adds Retry-After to every limited response; it only means
-        # something on a refusal.
-        headers.pop("Retry-After", None)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -7,7 +7,8 @@ from typing import Any
 from flask import current_app
 from flask_jwt_extended import current_user, get_jwt
 
-from doable.api.parsing import Blueprint, auth_required
+from doable.api import Blueprint
+from doable.api.auth import auth_required
 from doable.auth import service
 from doable.auth.schemas import (
     LoginRequest,

@@ -8,7 +8,8 @@ from typing import Any
 from flask import url_for
 from flask_jwt_extended import current_user
 
-from doable.api.parsing import Blueprint, auth_required
+from doable.api import Blueprint
+from doable.api.auth import auth_required
 from doable.categories import service
 from doable.categories.schemas import (
     CategoryCreate,
