@@ -27,9 +27,8 @@ from doable.schemas import ProblemSchema
 #: schema, always (``null`` where a field may be empty): the document says so.
 RESPONSE_ROLES = ("Read", "List", "Page", "Created")
 #: Refusals of the request checks (``doable.security``, ``doable.api.parsing``),
-#: whatever the route: a URL too
-#: long; a body of a type the route does not take (any method that may carry one); a
-#: body too large (a route that reads one).
+#: whatever the route: a URL too long; a body of a type the route does not take (any
+#: method that may carry one); a body too large (a route that reads one).
 _EVERY_ROUTE = (HTTPStatus.REQUEST_URI_TOO_LONG,)
 _BODY_METHODS = {"post", "put", "patch", "delete"}
 _READS_BODY = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE,)
