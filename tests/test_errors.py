@@ -15,10 +15,10 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from doable.api.parsing import accepts
 from doable.auth.models import User
 from doable.errors import ProblemType
 from doable.extensions import csrf, db
-from doable.hooks import accepts
 from doable.sharing.models import Share
 from tests.factories import PASSWORD, Account, ApiClient, assert_problem_type
 

@@ -10,7 +10,11 @@ from flask import Flask
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from doable import ops, rest, web
+from doable import health, openapi, web
+from doable.api import Blueprint as ApiBlueprint
+from doable.api import IdConverter
+from doable.api.auth import BEARER_AUTH
+from doable.api.parsing import check_api_body
 from doable.attachments import api as attachments_api
 from doable.attachments import views as attachments_views
 from doable.auth import api as auth_api
@@ -18,13 +22,15 @@ from doable.auth import views as auth_views
 from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
 from doable.categories import views as categories_views
+from doable.commands import register_commands
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
-from doable.extensions import api, csrf, db, init_redis, jwt, limiter, migrate
-from doable.hooks import register_request_hooks
-from doable.logs import configure_logging
+from doable.extensions import csrf, db, init_redis, jwt, limiter, migrate
+from doable.limits import drop_idle_retry_after
+from doable.logs import assign_request_id, configure_logging, send_request_id
+from doable.openapi import api
 from doable.realtime import init_realtime
-from doable.rest import BEARER_AUTH, IdConverter
+from doable.security import add_security_headers, check_url_length
 from doable.sharing import api as sharing_api
 from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
@@ -58,15 +64,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance_path_from_env(), instance_relative_config=True)
     load_config(app, config)
     configure_logging(app)
-    # First, so request ids exist before any extension's hook runs, and our response
-    # rules run after theirs (after-request hooks run in reverse order).
-    register_request_hooks(app)
+    register_request_rules(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
-    register_cli(app)
+    register_commands(app)
     trust_proxies(app)
     return app
+
+
+def register_request_rules(app: Flask) -> None:
+    """Our rules for every request and response, registered before any extension's hook:
+    before-request hooks run in the order registered, after-request hooks in reverse. So
+    a request has its id before anything may refuse it (the refusal quotes it), and ours
+    are the last word on the response's headers, in this order: its id, then the rest."""
+    app.before_request(assign_request_id)
+    app.before_request(check_url_length)
+    app.before_request(check_api_body)
+    app.after_request(add_security_headers)
+    app.after_request(drop_idle_retry_after)
+    app.after_request(send_request_id)
 
 
 def trust_proxies(app: Flask) -> None:
@@ -99,14 +116,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     app.url_map.converters["int"] = IdConverter
-    app.register_blueprint(ops.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.assets)
     api.register_blueprint(auth_api.bp)
     api.register_blueprint(tasks_api.bp)
     api.register_blueprint(categories_api.bp)
     api.register_blueprint(sharing_api.bp)
     api.register_blueprint(attachments_api.bp)
     for blueprint in app.blueprints.values():
-        if isinstance(blueprint, rest.Blueprint):  # bearer tokens only, never cookies
+        if isinstance(blueprint, ApiBlueprint):  # bearer tokens only, never cookies
             csrf.exempt(blueprint)
     register_pages(app)
 
@@ -115,9 +133,3 @@ def register_pages(app: Flask) -> None:
     """Each domain's pages, under the blueprint named ``web`` (endpoints ``web.tasks.detail``)."""
     pages = (auth_views, tasks_views, sharing_views, attachments_views, categories_views)
     app.register_blueprint(web.blueprint(*(area.bp for area in pages)))
-
-
-def register_cli(app: Flask) -> None:
-    from doable.cli import register_commands
-
-    register_commands(app)

@@ -1,4 +1,5 @@
-"""The ``doable`` command: ``serve``, ``db upgrade`` (Flask-Migrate), ``create-user``."""
+"""The ``doable`` command (``doable.__main__`` runs it): ``serve`` here, the app's own
+commands (``db upgrade`` from Flask-Migrate, ``doable.commands``) from the app it builds."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from typing import Any
 
 import click
 from flask import Config, Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup
 from gunicorn.app.base import BaseApplication
 
 from doable.config import ConfigError
-from doable.errors import DoableError
 
 #: Gunicorn's own lines (start, workers, signals) as JSON in production, like the app's.
 JSON_SERVER_LOGS = {
@@ -159,50 +159,3 @@ def serve_command(host: str, port: int, workers: int, worker_connections: int) -
             **({"logconfig_dict": JSON_SERVER_LOGS} if production else {}),
         }
     ).run()
-
-
-@click.command("create-user")
-@click.option("--username", required=True)
-@click.option("--email", required=True)
-@click.option(
-    "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
-)
-@with_appcontext
-def create_user_command(username: str, email: str, password_stdin: bool) -> None:
-    """Create an account."""
-    from marshmallow import ValidationError
-
-    from doable.auth import service
-    from doable.auth.schemas import UserCreate
-
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        data = UserCreate().load({"username": username, "email": email, "password": password})
-        user = service.register_user(**data)
-    except ValidationError as exc:
-        raise click.ClickException(f"invalid input: {exc.messages}") from exc
-    except DoableError as exc:
-        raise click.ClickException(str(exc.detail)) from exc
-    click.echo(f"Created user {user.username} (id {user.id})")
-
-
-@click.group("attachments")
-def attachments_group() -> None:
-    """Maintain stored attachment files."""
-
-
-@attachments_group.command("gc")
-@with_appcontext
-def attachments_gc_command() -> None:
-    """Remove stored files that no attachment row points at (left by a crash)."""
-    from doable.attachments.service import collect_garbage
-
-    click.echo(f"Removed {collect_garbage()} orphaned file(s)")
-
-
-def register_commands(app: Flask) -> None:
-    app.cli.add_command(create_user_command)
-    app.cli.add_command(attachments_group)

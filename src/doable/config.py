@@ -21,7 +21,7 @@ from typing import Any
 from flask import Config, Flask
 from limits import parse_many
 
-from doable.server import cooperative
+from doable.concurrency import cooperative
 
 ENV_PREFIX = "DOABLE"
 MIN_SECRET_LENGTH = 32

@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 from sqlalchemy.types import TypeDecorator
 
+from doable.concurrency import run_blocking
 from doable.errors import Conflict, ProblemType
-from doable.server import run_blocking
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -1,4 +1,8 @@
-"""Log lines that carry the request id: plain text in development, JSON in production.
+"""Request ids, and log lines that carry them: plain text in development, JSON in
+production.
+
+A request's id is the client's ``X-Request-Id`` when it sent a sane one, else a fresh
+one; every response returns it in that header, and a Problem Details body quotes it.
 
 Every request leaves one ``doable.access`` line: request id, user id, method, path,
 status and duration (``doable serve`` turns gunicorn's own access log off for it).
@@ -15,12 +19,15 @@ import logging
 import re
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
 access_log = logging.getLogger("doable.access")
+REQUEST_ID_HEADER = "X-Request-Id"
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PLAIN_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 #: C0 controls, DEL, C1 controls, the Unicode line and paragraph separators, and the
 #: backslash itself, so that an escape in the log always means an escaped character.
@@ -93,6 +100,16 @@ def share_handlers(name: str) -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     logger.handlers = [h for h in logging.getLogger("doable").handlers if h.doable_handler]  # type: ignore[attr-defined]
+
+
+def assign_request_id() -> None:
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = sent if _SANE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+
+
+def send_request_id(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+    return response
 
 
 def _start_clock() -> None:

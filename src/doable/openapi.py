@@ -1,17 +1,34 @@
-"""What the OpenAPI document says of every operation, stated once rather than on each
-route: its ``operationId``, that it is public when no token is asked for, and the
-refusals every route can answer before its view runs."""
+"""The OpenAPI document and its Swagger UI.
+
+``api`` is flask-smorest's ``Api``, rendering and documenting errors as Problem
+Details. What the document says of every operation is stated once here rather than
+on each route: its ``operationId``, that it is public when no token is asked for, the
+refusals every route can answer before its view runs, the rules each schema checks,
+and that a response carries every field. Swagger UI's files are served from the
+installed package, not from a CDN.
+"""
 
 from __future__ import annotations
 
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
+import flask_swagger_ui
 from apispec import BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, resolve_schema_cls
+from flask import Blueprint, Response, send_from_directory
+from flask_smorest import Api as _SmorestApi
 
-#: Refusals of the request hooks (``doable.hooks``), whatever the route: a URL too
-#: long; a body of a type the route does not take (any method that may carry one); a
-#: body too large (a route that reads one).
+from doable.errors import render_http_exception
+from doable.schemas import ProblemSchema
+
+#: Schemas in these roles are responses, and a response carries every field of its
+#: schema, always (``null`` where a field may be empty): the document says so.
+RESPONSE_ROLES = ("Read", "List", "Page", "Created")
+#: Refusals of the request checks (``doable.security``, ``doable.api.parsing``),
+#: whatever the route: a URL too long; a body of a type the route does not take (any
+#: method that may carry one); a body too large (a route that reads one).
 _EVERY_ROUTE = (HTTPStatus.REQUEST_URI_TOO_LONG,)
 _BODY_METHODS = {"post", "put", "patch", "delete"}
 _READS_BODY = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE,)
@@ -48,3 +65,64 @@ class OperationConventions(BasePlugin):
                 statuses.extend(_READS_BODY)
             for status in statuses:
                 responses.setdefault(str(status.value), status.name)
+
+
+class SchemaRulesPlugin(MarshmallowPlugin):
+    """Adds a schema's ``json_schema_rules`` (JSON Schema keywords for the rules its
+    ``@validates_schema`` hooks check, such as "exactly one of" or "at least one field")
+    to its component, so the document states every rule the API enforces; and marks every
+    field of a response schema required."""
+
+    def schema_helper(self, name: Any, _: Any, schema: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        json_schema = super().schema_helper(name, _, schema=schema, **kwargs)
+        if json_schema is None or schema is None:
+            return json_schema
+        schema_cls = resolve_schema_cls(schema)
+        json_schema.update(getattr(schema_cls, "json_schema_rules", None) or {})
+        if getattr(schema_cls, "__name__", "").endswith(RESPONSE_ROLES):
+            json_schema["required"] = list(json_schema.get("properties", {}))
+        return json_schema
+
+
+class Api(_SmorestApi):
+    """flask-smorest's Api, with errors rendered and documented as Problem Details."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error):
+        return render_http_exception(error)
+
+    def _register_responses(self):
+        """Document every error response as ``application/problem+json``."""
+        problem = {"application/problem+json": {"schema": "ProblemSchema"}}
+        for status in HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = problem
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            self.DEFAULT_ERROR_RESPONSE_NAME,
+            {"description": "Error (Problem Details)", "content": problem},
+            lazy=True,
+        )
+
+    def _register_pagination_header(self):
+        """Not used: pages are described by the list schemas (``TaskPage``)."""
+
+
+api = Api(
+    spec_kwargs={
+        "marshmallow_plugin": SchemaRulesPlugin(),
+        "extra_plugins": [OperationConventions()],
+    }
+)
+
+SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
+#: Swagger UI's files (``OPENAPI_SWAGGER_UI_URL``). The blueprint keeps the name it had
+#: when the health probes shared it, so the endpoint is still ``ops.swagger_ui_asset``.
+assets = Blueprint("ops", __name__)
+
+
+@assets.get("/api/docs/assets/<path:filename>")
+def swagger_ui_asset(filename: str) -> Response:
+    return send_from_directory(SWAGGER_UI_DIST, filename, max_age=86400)

@@ -12,8 +12,8 @@ What a connection may hold is bounded here, where it is read:
   ``DOABLE_REQUEST_BODY_TIMEOUT`` seconds, else the request is answered 408 and the
   connection closed (``DeadlineInput``).
 
-CPU-bound work (argon2) runs in gevent's thread pool (``run_blocking``) so it does not
-stall every other connection of the worker.
+CPU-bound work (argon2) runs in gevent's thread pool (``doable.concurrency``) so it
+does not stall every other connection of the worker.
 """
 
 from __future__ import annotations
@@ -23,42 +23,12 @@ import gc
 import resource
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import gevent
-from gevent import monkey
 from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.exceptions import RequestTimeout
-
-T = TypeVar("T")
-
-
-def cooperative() -> bool:
-    """True in a gevent worker (the standard library is monkey-patched)."""
-    return bool(monkey.is_module_patched("socket"))
-
-
-def run_blocking(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)``, in gevent's thread pool when other greenlets must keep
-    running meanwhile (it must release the GIL, as argon2's C code does). What it
-    raises is raised here, as a direct call would (and not also printed by the pool,
-    as an exception escaping a pool task would be: a wrong password is no error)."""
-    if not cooperative():
-        return function(*args)
-    result, error = gevent.get_hub().threadpool.apply(_outcome, (function, args))
-    if error is not None:
-        raise error
-    return result
-
-
-def _outcome(
-    function: Callable[..., T], args: tuple[Any, ...]
-) -> tuple[T | None, Exception | None]:
-    try:
-        return function(*args), None
-    except Exception as error:
-        return None, error
 
 
 class BodyTooSlow(RequestTimeout):

@@ -30,7 +30,7 @@ import redis
 import requests
 import sqlalchemy as sa
 
-from doable.ops import READY_FOR
+from doable.health import READY_FOR
 from tests import servers
 from tests.conftest import service_missing
 from tests.realtime.clients import PASSWORD

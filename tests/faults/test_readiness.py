@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from doable.ops import READY_FOR
+from doable.health import READY_FOR
 from tests.faults.conftest import RedisServer, wait_until
 
 CHECK_TIME = 2.5  # the longest one check may take: a refused connection, tried twice

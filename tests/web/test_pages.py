@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from doable import create_app
-from doable.hooks import HTML_CSP
+from doable.security import HTML_CSP
 from tests.conftest import base_config
 from tests.factories import Account, ApiClient, assert_problem
 from tests.pages import Browser, csrf_token

@@ -9,11 +9,12 @@ from typing import Any
 from flask import Response, url_for
 from flask_jwt_extended import current_user
 
+from doable.api import IF_NONE_MATCH, Blueprint
+from doable.api.auth import auth_required
+from doable.api.parsing import accepts
 from doable.attachments import service
 from doable.attachments.download import DOWNLOAD_RESPONSE, file_response
 from doable.attachments.schemas import AttachmentList, AttachmentRead, AttachmentUpload
-from doable.hooks import accepts
-from doable.rest import IF_NONE_MATCH, Blueprint, auth_required
 
 bp = Blueprint(
     "attachments", __name__, url_prefix="/api/tasks", description="Files attached to tasks"

@@ -7,6 +7,8 @@ from typing import Any
 from flask import current_app
 from flask_jwt_extended import current_user, get_jwt
 
+from doable.api import Blueprint
+from doable.api.auth import auth_required
 from doable.auth import service
 from doable.auth.schemas import (
     LoginRequest,
@@ -19,7 +21,6 @@ from doable.auth.schemas import (
     UserUpdate,
 )
 from doable.extensions import limiter
-from doable.rest import Blueprint, auth_required
 
 bp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
 

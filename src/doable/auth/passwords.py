@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
-from doable.server import run_blocking
+from doable.concurrency import run_blocking
 
 _DUMMY_PASSWORD = "not-a-real-password-used-to-equalise-timing"  # noqa: S105
 

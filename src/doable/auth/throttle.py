@@ -33,7 +33,8 @@ from sqlalchemy import update
 from doable.auth.models import User
 from doable.db import utcnow
 from doable.errors import ProblemType, TooManyRequests
-from doable.extensions import client_address_key, db
+from doable.extensions import db
+from doable.limits import client_address_key
 
 #: How many networks of recent successful logins an account remembers.
 KNOWN_NETWORKS = 5

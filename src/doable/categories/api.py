@@ -8,6 +8,8 @@ from typing import Any
 from flask import url_for
 from flask_jwt_extended import current_user
 
+from doable.api import Blueprint
+from doable.api.auth import auth_required
 from doable.categories import service
 from doable.categories.schemas import (
     CategoryCreate,
@@ -16,7 +18,6 @@ from doable.categories.schemas import (
     CategoryRead,
     CategoryUpdate,
 )
-from doable.rest import Blueprint, auth_required
 
 bp = Blueprint(
     "categories", __name__, url_prefix="/api/categories", description="Your task categories"

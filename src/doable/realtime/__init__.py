@@ -18,11 +18,11 @@ import logging
 
 from flask import Flask
 
+from doable.concurrency import cooperative
 from doable.extensions import init_socketio
 from doable.realtime import notifier, sockets
 from doable.realtime.gate import Gate
 from doable.realtime.registry import make_registry
-from doable.server import cooperative
 
 __all__ = ["init_realtime", "notifier", "sockets"]
 

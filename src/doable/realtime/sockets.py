@@ -24,11 +24,11 @@ from jwt import ExpiredSignatureError, PyJWTError
 from sqlalchemy.exc import SQLAlchemyError
 
 from doable import signals
+from doable.auth.cookie import SESSION_KEY, USER_KEY
 from doable.auth.tokens import live_session_ids, load_session_user, login_ids
 from doable.extensions import db
 from doable.realtime.gate import Gate, end_session
 from doable.realtime.registry import Registry
-from doable.web.session import SESSION_KEY, USER_KEY
 
 log = logging.getLogger(__name__)
 

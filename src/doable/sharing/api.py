@@ -6,7 +6,8 @@ from typing import Any
 
 from flask_jwt_extended import current_user
 
-from doable.rest import Blueprint, auth_required
+from doable.api import Blueprint
+from doable.api.auth import auth_required
 from doable.sharing import service
 from doable.sharing.schemas import ShareCreate, ShareList, ShareRead
 

@@ -8,7 +8,8 @@ from flask import Response, current_app, request, url_for
 from flask_jwt_extended import current_user
 from werkzeug.datastructures import ETags
 
-from doable.rest import IF_MATCH, IF_NONE_MATCH, Blueprint, auth_required
+from doable.api import IF_MATCH, IF_NONE_MATCH, Blueprint
+from doable.api.auth import auth_required
 from doable.tasks import service
 from doable.tasks.models import Task
 from doable.tasks.schemas import (

@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
-from doable.rest import bad_text_errors
+from doable.api.parsing import bad_text_errors
 
 
 def label(value: str) -> str:

@@ -1,9 +1,9 @@
 """Who is signed in to the web UI, and the cookie that says so.
 
 A web login is a login session row, like an API login: the signed cookie carries the
-user's id and the session's id (``user_id``, ``auth_session_id``, which the real-time
-layer reads too), and every request checks them with ``load_session_user``, the check
-behind every door. A revoked login (logout elsewhere, password change) is signed out.
+user's id and the session's id (``doable.auth.cookie``; the real-time layer reads them
+too), and every request checks them with ``load_session_user``, the check behind every
+door. A revoked login (logout elsewhere, password change) is signed out.
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ from flask import Flask, Response, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 from doable.auth import service as auth_service
+from doable.auth.cookie import SESSION_KEY, USER_KEY
 from doable.auth.models import AuthSession, User
 from doable.auth.tokens import load_session_user
 
-USER_KEY = "user_id"
-SESSION_KEY = "auth_session_id"
 _UNSET = object()
 
 
@@ -33,7 +32,7 @@ class CookieSessionInterface(SecureCookieSessionInterface):
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """An answer that read a signed-in cookie, or sets or clears one, is about its
-        holder: no cache keeps it (the rest of that rule is in ``doable.hooks``; this runs
+        holder: no cache keeps it (the rest of that rule is in ``doable.security``; this runs
         after every hook). Pages that only could have read it (every template can) stay
         as they were for a visitor without one: they know nobody."""
         super().save_session(app, session, response)

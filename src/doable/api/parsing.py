@@ -1,40 +1,75 @@
-"""The pieces every JSON API blueprint is built from."""
+"""How an API request is read: the body types and sizes a route takes, and the
+arguments parser (400 on invalid input, unknown query parameters refused, text the
+database cannot store refused everywhere)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from copy import deepcopy
-from functools import wraps
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-import flask_smorest
-from flask import current_app
-from flask_smorest.utils import deepupdate
+from flask import current_app, request
 from marshmallow import RAISE, ValidationError
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from doable.auth.tokens import authenticate, authenticated_user_id
-from doable.extensions import client_address_key, limiter
+from doable.errors import UnsupportedMediaType
 
-BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
-UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
-TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
-#: The conditional request headers a route honours, as OpenAPI header parameters.
-IF_MATCH = {
-    "in": "header",
-    "name": "If-Match",
-    "schema": {"type": "string"},
-    "description": "ETags (or `*`): change nothing and answer 412 unless one is current",
-}
-IF_NONE_MATCH = {
-    "in": "header",
-    "name": "If-None-Match",
-    "schema": {"type": "string"},
-    "description": "ETags (or `*`): answer 304 without a body when one is current",
-}
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def accepts(*mimetypes: str) -> Callable[[Any], Any]:
+    """Declare the body content types a view takes (JSON when undeclared)."""
+
+    def decorator(view: Any) -> Any:
+        view.accepted_mimetypes = frozenset(mimetypes)
+        return view
+
+    return decorator
+
+
+def _has_body() -> bool:
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
+
+
+def check_api_body() -> None:
+    """API bodies must be of the declared type (415) and JSON ones stay small (413)."""
+    if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
+        return
+    if request.routing_exception is not None:
+        return  # no such route or method: that 404/405 is the answer, whatever the body
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "requires_auth", False) and "Authorization" not in request.headers:
+        return  # a protected route answers 401 before it looks at the body
+    accepted = getattr(view, "accepted_mimetypes", None) or frozenset({"application/json"})
+    if "application/json" in accepted and request.is_json:
+        _limit_json_body(current_app.config["MAX_JSON_SIZE"])
+    if not _has_body() or request.mimetype in accepted:
+        return
+    if request.mimetype.endswith("+json") and "application/json" in accepted:
+        return
+    sent = request.mimetype or "none"
+    raise UnsupportedMediaType(
+        f"Send the body as {' or '.join(sorted(accepted))} (Content-Type sent: {sent})",
+        headers={"Accept-Post": ", ".join(sorted(accepted))},
+    )
+
+
+def _limit_json_body(limit: int) -> None:
+    """A JSON body over ``limit`` bytes is 413, sized or streamed. Werkzeug refuses a
+    sized one from its Content-Length, but cuts a streamed one (chunked, no
+    Content-Length) at the limit without a word, and the cut JSON would be a 400: read
+    it here, up to one byte past the limit, to tell (the parser reads the cached copy)."""
+    if request.content_length is not None:
+        request.max_content_length = limit
+        return
+    request.max_content_length = limit + 1
+    if len(request.get_data(cache=True)) > limit:
+        raise RequestEntityTooLarge()
 
 
 class Parser(FlaskParser):
@@ -106,54 +141,3 @@ def _fields_with_bad_text(data: Any, name: str = "body") -> Iterator[str]:
     elif isinstance(data, list | tuple):
         for value in data:
             yield from _fields_with_bad_text(value, name)
-
-
-class IdConverter(IntegerConverter):
-    """``<int:…>`` in routes: ASCII digits only (Werkzeug's also takes Arabic-Indic
-    ones) and at most ten of them; services answer 404 for ids out of range."""
-
-    regex = r"[0-9]{1,10}"
-
-
-class Blueprint(flask_smorest.Blueprint):
-    ARGUMENTS_PARSER = Parser()
-
-
-def caller_key() -> str:
-    """Rate-limit key of an API call: its user when it holds a live access token (the
-    check that authenticates the call, made once for both), else its address (an IPv6
-    client by its /64). So a dead token (expired, revoked, rotated, a refresh token)
-    spends the budget of whoever sends it, never its owner's."""
-    user_id = authenticated_user_id()
-    return f"user:{user_id}" if user_id is not None else f"ip:{client_address_key()}"
-
-
-def _api_rate_limit() -> str:
-    return str(current_app.config["API_RATE_LIMIT"])
-
-
-#: One budget per user across every authenticated route (``DOABLE_API_RATE_LIMIT``).
-api_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=caller_key)
-
-
-def auth_required(view: Any) -> Any:
-    """Require a valid access token, count the call against its user's rate limit, and
-    say both in the OpenAPI document."""
-
-    @wraps(view)
-    def authenticated(*args: Any, **kwargs: Any) -> Any:
-        authenticate()
-        return current_app.ensure_sync(view)(*args, **kwargs)
-
-    protected: Any = api_limit(authenticated)
-    protected.requires_auth = True  # read by hooks: authentication is answered first
-    protected._apidoc = deepupdate(
-        deepcopy(getattr(view, "_apidoc", {})),
-        {
-            "manual_doc": {
-                "security": [{"bearerAuth": []}],
-                "responses": {"401": UNAUTHORIZED_DOC, "429": TOO_MANY_REQUESTS_DOC},
-            }
-        },
-    )
-    return protected

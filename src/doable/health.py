@@ -1,4 +1,4 @@
-"""Operations routes: liveness, readiness, and the Swagger UI assets served locally."""
+"""Health probes: liveness (``/healthz``) and readiness (``/readyz``)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,16 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-import flask_swagger_ui
 import redis
-from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy import text
 
 from doable.extensions import db
 
-bp = Blueprint("ops", __name__)
+bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
-SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
 #: Seconds one readiness result answers for, in each process.
 READY_FOR = 1.0
 
@@ -66,11 +63,6 @@ def readyz() -> tuple[Response, int]:
     checks = current_app.extensions["doable.readiness"].checks()
     ready = all(state == "ok" for state in checks.values())
     return jsonify(status="ok" if ready else "unavailable", checks=checks), 200 if ready else 503
-
-
-@bp.get("/api/docs/assets/<path:filename>")
-def swagger_ui_asset(filename: str) -> Response:
-    return send_from_directory(SWAGGER_UI_DIST, filename, max_age=86400)
 
 
 def _run_checks() -> dict[str, str]:

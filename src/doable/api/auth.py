@@ -1,0 +1,59 @@
+"""Who may call an API route: ``auth_required``, the bearer scheme it documents, and
+the per-user rate limit it counts the call against."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from functools import wraps
+from typing import Any
+
+from flask import current_app
+from flask_smorest.utils import deepupdate
+
+from doable.auth.tokens import authenticate, authenticated_user_id
+from doable.extensions import limiter
+from doable.limits import client_address_key
+
+BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
+TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
+
+
+def caller_key() -> str:
+    """Rate-limit key of an API call: its user when it holds a live access token (the
+    check that authenticates the call, made once for both), else its address (an IPv6
+    client by its /64). So a dead token (expired, revoked, rotated, a refresh token)
+    spends the budget of whoever sends it, never its owner's."""
+    user_id = authenticated_user_id()
+    return f"user:{user_id}" if user_id is not None else f"ip:{client_address_key()}"
+
+
+def _api_rate_limit() -> str:
+    return str(current_app.config["API_RATE_LIMIT"])
+
+
+#: One budget per user across every authenticated route (``DOABLE_API_RATE_LIMIT``).
+api_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=caller_key)
+
+
+def auth_required(view: Any) -> Any:
+    """Require a valid access token, count the call against its user's rate limit, and
+    say both in the OpenAPI document."""
+
+    @wraps(view)
+    def authenticated(*args: Any, **kwargs: Any) -> Any:
+        authenticate()
+        return current_app.ensure_sync(view)(*args, **kwargs)
+
+    protected: Any = api_limit(authenticated)
+    protected.requires_auth = True  # read by check_api_body: authentication is answered first
+    protected._apidoc = deepupdate(
+        deepcopy(getattr(view, "_apidoc", {})),
+        {
+            "manual_doc": {
+                "security": [{"bearerAuth": []}],
+                "responses": {"401": UNAUTHORIZED_DOC, "429": TOO_MANY_REQUESTS_DOC},
+            }
+        },
+    )
+    return protected

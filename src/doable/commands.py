@@ -1,0 +1,59 @@
+"""The app's own commands, registered by ``create_app``: ``doable create-user`` and
+``doable attachments gc`` (``doable serve`` is the command line's, ``doable.cli``)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from doable.errors import DoableError
+
+
+@click.command("create-user")
+@click.option("--username", required=True)
+@click.option("--email", required=True)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
+)
+@with_appcontext
+def create_user_command(username: str, email: str, password_stdin: bool) -> None:
+    """Create an account."""
+    from marshmallow import ValidationError
+
+    from doable.auth import service
+    from doable.auth.schemas import UserCreate
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        data = UserCreate().load({"username": username, "email": email, "password": password})
+        user = service.register_user(**data)
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid input: {exc.messages}") from exc
+    except DoableError as exc:
+        raise click.ClickException(str(exc.detail)) from exc
+    click.echo(f"Created user {user.username} (id {user.id})")
+
+
+@click.group("attachments")
+def attachments_group() -> None:
+    """Maintain stored attachment files."""
+
+
+@attachments_group.command("gc")
+@with_appcontext
+def attachments_gc_command() -> None:
+    """Remove stored files that no attachment row points at (left by a crash)."""
+    from doable.attachments.service import collect_garbage
+
+    click.echo(f"Removed {collect_garbage()} orphaned file(s)")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(attachments_group)
