@@ -50,16 +50,7 @@ def share_task(
     task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     if email is not None:
         _spend_share_by_email(user)
-    other = find_user(username=username, email=email)
-    if other is None:
-        raise NotFound(
-            f"User '{username or email}' not found", problem_type=ProblemType.USER_NOT_FOUND
-        )
-    if other.id == task.user_id:
-        raise BadRequest(
-            "You cannot share a task with yourself",
-            problem_type=ProblemType.CANNOT_SHARE_WITH_SELF,
-        )
+    other = _sharee(task, username=username, email=email)
     share = db.session.get(Share, (task_id, other.id))
     created = share is None
     if share is None:
@@ -98,6 +89,21 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
     db.session.delete(share)
     owner_id = task.user_id if leaving else None
     publish(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)
+
+
+def _sharee(task: Task, *, username: str | None, email: str | None) -> User:
+    """The user to share ``task`` with: an existing user, not its owner."""
+    other = find_user(username=username, email=email)
+    if other is None:
+        raise NotFound(
+            f"User '{username or email}' not found", problem_type=ProblemType.USER_NOT_FOUND
+        )
+    if other.id == task.user_id:
+        raise BadRequest(
+            "You cannot share a task with yourself",
+            problem_type=ProblemType.CANNOT_SHARE_WITH_SELF,
+        )
+    return other
 
 
 def _spend_share_by_email(user: User) -> None:
