@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 from sqlalchemy.types import TypeDecorator
 
 from doable.concurrency import run_blocking
-from doable.errors import Conflict, ProblemType
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -36,18 +32,6 @@ def valid_id(value: int) -> bool:
     return 0 < value <= MAX_ID
 
 
-def commit_or_conflict(
-    session: Session | scoped_session[Any], detail: str, kind: ProblemType | None = None
-) -> None:
-    """Commit; a unique index refusing the write (a concurrent request took the same
-    name first) becomes a 409 with ``detail``, after a rollback."""
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Conflict(detail, problem_type=kind) from exc
-
-
 @dataclass(frozen=True, kw_only=True)
 class Paged:
     """One page of a list: each list adds its items (``tasks``, ``categories``)."""
@@ -59,29 +43,6 @@ class Paged:
     @property
     def pages(self) -> int:
         return math.ceil(self.total / self.per_page)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def use_case(func: Callable[P, R]) -> Callable[P, R]:
-    """A public service function is one unit of work: if it raises (a refusal, a
-    conflict, a bug), whatever it flushed is rolled back and its locks are released
-    there, before any caller (an API route, a page that shows the form again, the socket
-    tier) reads the same rows or renders a page."""
-
-    @functools.wraps(func)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except BaseException:
-            from doable.extensions import db  # the session lives with the extensions
-
-            db.session.rollback()
-            raise
-
-    return run
 
 
 def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from blinker import Namespace
 from flask import Flask
 
 from doable import signals
@@ -21,6 +22,7 @@ from doable.attachments.service import declared_type, display_name
 from doable.attachments.storage import FileSystemStorage, storage
 from doable.auth.models import User
 from doable.extensions import db
+from doable.unit_of_work import publish, unit_of_work
 from tests.factories import ApiClient
 
 KEY = re.compile(r"^[0-9a-f]{32}$")
@@ -291,15 +293,37 @@ def test_declared_type_returns_normalised_type_or_octet_stream(
 # --- side effects after commit -----------------------------------------------------------
 
 
+def after_commit(callback: Any) -> None:
+    """Run ``callback`` once the current transaction commits: a signal of its own,
+    published through the unit of work as a service publishes one."""
+    signal = Namespace().signal("after-commit")
+    signal.connect(lambda sender, **_: callback(), weak=False)
+    publish(signal)
+
+
+def refused_unit_of_work(*steps: Any) -> None:
+    """Run ``steps`` in a unit of work whose body then fails, so it rolls back."""
+
+    def run() -> None:
+        with unit_of_work():
+            for step in steps:
+                step()
+            raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        run()
+
+
 def test_after_commit_callback_is_dropped_on_rollback(app: Flask) -> None:
     ran: list[str] = []
     with app.app_context():
-        db.session.execute(sa.text("SELECT 1"))
-        signals.after_commit(db.session(), lambda: ran.append("rolled back"))
+        refused_unit_of_work(
+            lambda: db.session.execute(sa.text("SELECT 1")),
+            lambda: after_commit(lambda: ran.append("rolled back")),
+        )
 
-        db.session.rollback()
-        db.session.execute(sa.text("SELECT 1"))
-        db.session.commit()
+        with unit_of_work():
+            db.session.execute(sa.text("SELECT 1"))
 
     assert ran == []
 
@@ -307,13 +331,13 @@ def test_after_commit_callback_is_dropped_on_rollback(app: Flask) -> None:
 def test_after_commit_callback_runs_once_on_commit(app: Flask) -> None:
     ran: list[str] = []
     with app.app_context():
-        db.session.execute(sa.text("SELECT 1"))
-        signals.after_commit(db.session(), lambda: ran.append("committed"))
+        with unit_of_work():
+            db.session.execute(sa.text("SELECT 1"))
+            after_commit(lambda: ran.append("committed"))
 
-        db.session.commit()
         assert ran == ["committed"]
-        db.session.execute(sa.text("SELECT 1"))
-        db.session.commit()
+        with unit_of_work():
+            db.session.execute(sa.text("SELECT 1"))
 
     assert ran == ["committed"]
 
@@ -325,11 +349,11 @@ def test_after_commit_failing_callback_keeps_the_commit_and_runs_the_others(app:
         raise OSError("disk gone")
 
     with app.app_context():
-        db.session.add(User(username="zed", email="zed@example.com", password_hash="x"))
-        signals.after_commit(db.session(), fail)
-        signals.after_commit(db.session(), lambda: ran.append("second"))
+        with unit_of_work():
+            db.session.add(User(username="zed", email="zed@example.com", password_hash="x"))
+            after_commit(fail)
+            after_commit(lambda: ran.append("second"))
 
-        db.session.commit()
         db.session.rollback()
         names = db.session.scalars(sa.select(User.username)).all()
 
@@ -341,11 +365,13 @@ def test_after_commit_rolled_back_file_removal_keeps_the_file(app: Flask) -> Non
     with app.app_context():
         key = storage().save([b"keep me"])
         path = upload_dir(app) / key[:2] / key
-        db.session.execute(sa.text("SELECT 1"))
-        signals.after_commit(db.session(), lambda: storage().delete(key))
+        refused_unit_of_work(
+            lambda: db.session.execute(sa.text("SELECT 1")),
+            lambda: publish(signals.files_released, storage_keys=[key]),
+        )
 
-        db.session.rollback()
-        db.session.commit()
+        with unit_of_work():
+            pass
 
     assert path.read_bytes() == b"keep me"
 

@@ -4,6 +4,8 @@ object: what only an in-process test can arrange, such as a transaction that fai
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from doable import signals
 from doable.config import ConfigError
@@ -30,11 +32,14 @@ def test_a_rolled_back_delete_emits_nothing_and_keeps_the_task(app, api, alice, 
     task = task_shared_with(api, alice, bob, "Keep me")
     to_alice, to_bob = socket_for(app, alice), socket_for(app, bob)
 
-    def fail(sender, **kwargs):
+    def fail(session, flush_context, instances):
         raise RuntimeError("disk on fire")
 
-    with signals.task_deleting.connected_to(fail):
+    event.listen(Session, "before_flush", fail)
+    try:
         response = api.delete(f"/api/tasks/{task['id']}", alice.token)
+    finally:
+        event.remove(Session, "before_flush", fail)
 
     assert response.status_code == 500
     assert api.get(f"/api/tasks/{task['id']}", alice.token).status_code == 200

@@ -22,8 +22,9 @@ from doable.auth.models import User
 from doable.db import begin_write, valid_id
 from doable.errors import BadRequest, NotFound, PayloadTooLarge, ProblemType
 from doable.extensions import db
-from doable.tasks.access import Access, get_task_for
+from doable.tasks.access import Access, get_task_for, task_or_guard
 from doable.tasks.models import Task
+from doable.unit_of_work import publish, use_case
 
 log = logging.getLogger(__name__)
 
@@ -33,51 +34,57 @@ _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
 _UNSAFE_NAME_CHARS = set("\"'<>`\\/")
 
 
-def list_attachments(*, user: User, task_id: int) -> list[Attachment]:
-    get_task_for(user, task_id, Access.VIEW)
-    query = select(Attachment).where(Attachment.task_id == task_id).order_by(Attachment.id)
+def list_attachments(
+    *, user: User, task_id: int | None = None, task: Task | None = None
+) -> list[Attachment]:
+    """The task's attachments; a page that has already read ``task`` as ``user`` passes
+    it, and the access check is not run again."""
+    task = task_or_guard(user=user, task_id=task_id, task=task, need=Access.VIEW)
+    query = select(Attachment).where(Attachment.task_id == task.id).order_by(Attachment.id)
     return list(db.session.scalars(query))
 
 
-def may_upload(*, user: User, task_id: int) -> None:
+@use_case
+def may_upload(*, user: User, task_id: int) -> Task:
     """Refuse (404 / 403) an upload from its URL alone, before its body is read: nobody
     can make the server receive a large file for a task they may not edit. Then end the
     transaction, so no database connection is held while the body arrives (a slow
     client may take minutes)."""
-    get_task_for(user, task_id, Access.EDIT)
-    db.session.commit()
+    return get_task_for(user=user, task_id=task_id, need=Access.EDIT)
 
 
 def upload_attachment(*, user: User, task_id: int, file: FileStorage) -> Attachment:
     """Stream the upload to storage while hashing and counting it, then record it."""
-    task = get_task_for(user, task_id, Access.EDIT)
-    db.session.commit()  # nothing held while the file is copied
+    task = may_upload(user=user, task_id=task_id)  # nothing held while the file is copied
     digest, counted = hashlib.sha256(), [0]
     key = storage().save(_limited_chunks(file.stream, digest, counted))
+    stored = Attachment(
+        task_id=task.id,
+        user_id=user.id,
+        filename=display_name(file.filename),
+        content_type=declared_type(file.mimetype),
+        size=counted[0],
+        sha256=digest.hexdigest(),
+        storage_key=key,
+    )
     try:
-        size = counted[0]
-        if size == 0:
-            raise BadRequest(
-                "The file is empty",
-                problem_type=ProblemType.EMPTY_FILE,
-                errors={"file": ["The file is empty."]},
-            )
-        _check_quota(owner_id=task.user_id, adding=size)
-        attachment = Attachment(
-            task_id=task.id,
-            user_id=user.id,
-            filename=display_name(file.filename),
-            content_type=declared_type(file.mimetype),
-            size=size,
-            sha256=digest.hexdigest(),
-            storage_key=key,
-        )
-        db.session.add(attachment)
-        db.session.commit()
+        return _record(stored, owner_id=task.user_id)
     except BaseException:
-        db.session.rollback()
-        storage().delete(key)
+        storage().delete(key)  # its row was rolled back: no row points at the file
         raise
+
+
+@use_case
+def _record(attachment: Attachment, *, owner_id: int) -> Attachment:
+    """Add the row of a stored file, if the owner's quota has room for it."""
+    if attachment.size == 0:
+        raise BadRequest(
+            "The file is empty",
+            problem_type=ProblemType.EMPTY_FILE,
+            errors={"file": ["The file is empty."]},
+        )
+    _check_quota(owner_id=owner_id, adding=attachment.size)
+    db.session.add(attachment)
     return attachment
 
 
@@ -93,13 +100,25 @@ def open_attachment(*, user: User, task_id: int, attachment_id: int) -> tuple[At
         ) from None
 
 
+@use_case
 def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> None:
+    """Delete the attachment; its file is removed once that commits."""
     attachment = get_attachment(
         user=user, task_id=task_id, attachment_id=attachment_id, need=Access.EDIT
     )
-    _remove_files_after_commit([attachment.storage_key])
     db.session.delete(attachment)
-    db.session.commit()
+    publish(signals.files_released, storage_keys=[attachment.storage_key])
+
+
+def stored_files(*, task_ids: list[int] | None = None, owner_id: int | None = None) -> list[str]:
+    """The storage keys of the attachments of these tasks, or of every task of
+    ``owner_id``: read before deleting the rows, to release the files after commit."""
+    query = select(Attachment.storage_key).join(Task, Task.id == Attachment.task_id)
+    if task_ids is not None:
+        query = query.where(Attachment.task_id.in_(task_ids))
+    if owner_id is not None:
+        query = query.where(Task.user_id == owner_id)
+    return list(db.session.scalars(query))
 
 
 def collect_garbage() -> int:
@@ -165,7 +184,7 @@ def get_attachment(
     *, user: User, task_id: int, attachment_id: int, need: Access = Access.VIEW
 ) -> Attachment:
     """The task's attachment if ``user`` has ``need`` on the task (404/403 as for tasks)."""
-    get_task_for(user, task_id, need)
+    get_task_for(user=user, task_id=task_id, need=need)
     attachment = db.session.get(Attachment, attachment_id) if valid_id(attachment_id) else None
     if attachment is None or attachment.task_id != task_id:
         raise NotFound(
@@ -174,29 +193,9 @@ def get_attachment(
     return attachment
 
 
-def _remove_files_after_commit(keys: list[str]) -> None:
-    if not keys:
-        return
+@signals.files_released.connect
+def _remove_files(sender: Any, storage_keys: list[str], **_: Any) -> None:
+    """After commit: a failure leaves files for ``doable attachments gc``."""
     store = storage()
-
-    def remove() -> None:
-        for key in keys:
-            store.delete(key)
-
-    signals.after_commit(db.session(), remove)
-
-
-@signals.task_deleting.connect
-def _on_task_deleting(sender: Any, task_ids: list[int], **kwargs: Any) -> None:
-    query = select(Attachment.storage_key).where(Attachment.task_id.in_(task_ids))
-    _remove_files_after_commit(list(db.session.scalars(query)))
-
-
-@signals.account_deleting.connect
-def _on_account_deleting(sender: Any, user_id: int, **kwargs: Any) -> None:
-    query = (
-        select(Attachment.storage_key)
-        .join(Task, Task.id == Attachment.task_id)
-        .where(Task.user_id == user_id)
-    )
-    _remove_files_after_commit(list(db.session.scalars(query)))
+    for key in storage_keys:
+        store.delete(key)

@@ -1,4 +1,4 @@
-"""Account and session use cases. Each public function is one transaction."""
+"""Account and session use cases. Each public write is one unit of work."""
 
 from __future__ import annotations
 
@@ -9,22 +9,27 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from doable import signals
+from doable.attachments.service import stored_files
 from doable.auth.models import AuthSession, User, fold
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
 from doable.auth.throttle import claim_login_attempt, forget_login_failures
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
-from doable.db import commit_or_conflict, utcnow
+from doable.db import utcnow
 from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
+from doable.tasks.access import sharees_of_tasks_owned_by
+from doable.unit_of_work import on_conflict, publish, use_case
 
 INVALID_CREDENTIALS = "Invalid credentials"
+_REGISTERED = "Username or email is already registered"
 
 
+@use_case
 def register_user(*, username: str, email: str, password: str) -> User:
     _ensure_available(username=username, email=email)
     user = User(username=username, email=email, password_hash=hash_password(password))
     db.session.add(user)
-    commit_or_conflict(db.session, "Username or email is already registered")
+    on_conflict(Conflict(_REGISTERED))
     return user
 
 
@@ -34,6 +39,7 @@ def login(*, password: str, email: str | None = None, username: str | None = Non
     return issue_tokens(session=open_session(password=password, email=email, username=username))
 
 
+@use_case
 def open_session(
     *, password: str, email: str | None = None, username: str | None = None
 ) -> AuthSession:
@@ -47,50 +53,55 @@ def open_session(
     if needs_rehash(user.password_hash):  # first: no write may hold SQLite's lock meanwhile
         user.password_hash = hash_password(password)
     forget_login_failures(user)
-    return open_session_for(user)
+    return open_session_for(user=user)
 
 
-def open_session_for(user: User) -> AuthSession:
+@use_case
+def open_session_for(*, user: User) -> AuthSession:
     """Record a new login session for a user whose password was just checked or set
     (registering, changing it): without hashing it a second time."""
     session = AuthSession(
         id=uuid.uuid4().hex, user_id=user.id, refresh_jti=new_jti(), expires_at=_refresh_expiry()
     )
     db.session.add(session)
-    db.session.commit()
     return session
 
 
 def refresh(*, refresh_token: str) -> TokenPair:
     """Rotate a refresh token. Presenting a rotated one revokes its whole session."""
     claims = read_refresh_token(refresh_token)
-    next_jti = new_jti()
-    rotated = db.session.execute(
-        update(AuthSession)
-        .where(AuthSession.id == claims["sid"], AuthSession.refresh_jti == claims["jti"])
-        .where(AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
-        .values(refresh_jti=next_jti, expires_at=_refresh_expiry())
-    )
-    if rotated.rowcount != 1:  # type: ignore[attr-defined]
-        revoked = _revoke_sessions(AuthSession.id == claims["sid"])
-        db.session.commit()
-        _announce(revoked)
+    if not _rotate(session_id=claims["sid"], jti=claims["jti"]):
         raise Unauthorized(
             "Refresh token has been revoked or already used",
             problem_type=ProblemType.INVALID_TOKEN,
         )
-    db.session.commit()
     session = db.session.get(AuthSession, claims["sid"])
     assert session is not None
     return issue_tokens(session=session)
 
 
+@use_case
+def _rotate(*, session_id: str, jti: str) -> bool:
+    """Give the session a new refresh token id; if ``jti`` is not its current one (a
+    rotated token presented again), revoke the session instead (committed either way)."""
+    rotated = db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.refresh_jti == jti)
+        .where(AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
+        .values(refresh_jti=new_jti(), expires_at=_refresh_expiry())
+    )
+    if rotated.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    _announce(_revoke_sessions(AuthSession.id == session_id))
+    return False
+
+
+@use_case
 def logout(*, session_id: str) -> None:
-    revoked = _revoke_sessions(AuthSession.id == session_id)
-    db.session.commit()
-    _announce(revoked)
+    _announce(_revoke_sessions(AuthSession.id == session_id))
 
 
+@use_case
 def update_account(
     *, user: User, current_password: str, email: str | None = None, password: str | None = None
 ) -> User:
@@ -105,21 +116,23 @@ def update_account(
         user.password_hash = hash_password(password)
         revoked = _revoke_sessions(AuthSession.user_id == user.id)
     forget_login_failures(user)  # last: its write holds SQLite's lock until the commit
-    commit_or_conflict(db.session, "Username or email is already registered")
+    on_conflict(Conflict(_REGISTERED))
     _announce(revoked)
     return user
 
 
+@use_case
 def delete_account(*, user: User, current_password: str) -> None:
     """Delete the user; everything they own goes with them (foreign keys cascade). Like
     changing the email or password, it takes the current password: a stolen token or an
-    unattended browser is not enough to destroy the account."""
+    unattended browser is not enough to destroy the account. Once that commits, the
+    sharees of their tasks are told the tasks went, and the tasks' files are removed."""
     _check_current_password(user, current_password)
-    signals.send(signals.account_deleting, user_id=user.id)
-    user_id = user.id
+    for task_id, sharees in sharees_of_tasks_owned_by(user.id).items():
+        publish(signals.task_deleted, task_id=task_id, audience=sharees)
+    publish(signals.files_released, storage_keys=stored_files(owner_id=user.id))
     db.session.delete(user)
-    db.session.commit()
-    signals.send(signals.sessions_revoked, user_id=user_id, session_ids=None)
+    publish(signals.sessions_revoked, user_id=user.id, session_ids=None)
 
 
 def find_user(*, email: str | None = None, username: str | None = None) -> User | None:
@@ -154,12 +167,12 @@ def _revoke_sessions(condition) -> list[tuple[int, str]]:
 
 
 def _announce(revoked: list[tuple[int, str]]) -> None:
-    """After commit: tell listeners (open sockets) which logins just ended."""
+    """Once committed: tell listeners (open sockets) which logins just ended."""
     by_user: dict[int, list[str]] = {}
     for user_id, session_id in revoked:
         by_user.setdefault(user_id, []).append(session_id)
     for user_id, session_ids in by_user.items():
-        signals.send(signals.sessions_revoked, user_id=user_id, session_ids=session_ids)
+        publish(signals.sessions_revoked, user_id=user_id, session_ids=session_ids)
 
 
 def _ensure_available(*, username: str | None = None, email: str | None = None) -> None:

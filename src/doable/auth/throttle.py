@@ -35,6 +35,7 @@ from doable.db import utcnow
 from doable.errors import ProblemType, TooManyRequests
 from doable.extensions import db
 from doable.limits import client_address_key
+from doable.unit_of_work import unit_of_work
 
 #: How many networks of recent successful logins an account remembers.
 KNOWN_NETWORKS = 5
@@ -51,16 +52,16 @@ def claim_login_attempt(user: User) -> None:
     for _ in range(_CLAIM_TRIES):
         failures = user.login_failures
         _refuse_if_early(failures, user)
-        claimed = db.session.execute(
-            update(User)
-            .where(User.id == user.id, User.login_failures == failures)
-            .values(
-                login_failures=failures + 1,
-                login_failed_at=utcnow(),
-                updated_at=User.updated_at,  # a login attempt is not a profile change
+        with unit_of_work():  # committed whatever the password turns out to be
+            claimed = db.session.execute(
+                update(User)
+                .where(User.id == user.id, User.login_failures == failures)
+                .values(
+                    login_failures=failures + 1,
+                    login_failed_at=utcnow(),
+                    updated_at=User.updated_at,  # a login attempt is not a profile change
+                )
             )
-        )
-        db.session.commit()
         # An ORM UPDATE also updates ``user`` itself: a success then sees the count to reset.
         if claimed.rowcount == 1:  # type: ignore[attr-defined]
             return

@@ -50,7 +50,7 @@ def register() -> Page:
         except Conflict as exc:
             form.add_errors(exc.extra.get("errors") or {"username": [exc.detail]})
         else:
-            sign_in(service.open_session_for(user))
+            sign_in(service.open_session_for(user=user))
             flash(f"Welcome, {user.username}! Your account is ready.", "success")
             return redirect(url_for("web.tasks.index"))
     return render_template("auth/register.html", form=form), 400
@@ -122,7 +122,7 @@ def account(user: User) -> Page:
             form.add_errors(exc.extra.get("errors") or {"email": [exc.detail]})
         else:
             if "password" in data:  # that ended every login, this one too: open a new one
-                sign_in(service.open_session_for(user))
+                sign_in(service.open_session_for(user=user))
             flash("Your account is updated.", "success")
             return redirect(url_for(".account"))
     return render_template("auth/account.html", form=form), 400

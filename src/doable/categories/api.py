@@ -58,7 +58,7 @@ def create_category(data: dict[str, Any]) -> Any:
 @bp.alt_response(404, response="NOT_FOUND")
 def get_category(category_id: int) -> Any:
     """One of your categories"""
-    return service.get_category_for(current_user, category_id)
+    return service.get_category_for(user=current_user, category_id=category_id)
 
 
 @bp.route("/<int:category_id>", methods=["PUT", "PATCH"])

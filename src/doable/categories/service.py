@@ -1,4 +1,4 @@
-"""Category use cases. Public functions are one transaction; ``resolve_categories``
+"""Category use cases. Public writes are one unit of work each; ``resolve_categories``
 is a helper for the tasks service and only flushes."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import with_expression
-from sqlalchemy.orm.attributes import set_committed_value
 
+from doable import signals
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.db import Paged, begin_write, commit_or_conflict, use_case, valid_id
+from doable.db import Paged, begin_write, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
-from doable.tasks.events import notify_updated
+from doable.unit_of_work import on_conflict, publish, use_case
 
 
 def _task_count():
@@ -62,7 +62,7 @@ def most_used_names(*, user: User, limit: int) -> list[str]:
     return list(db.session.scalars(query))
 
 
-def get_category_for(user: User, category_id: int) -> Category:
+def get_category_for(*, user: User, category_id: int) -> Category:
     """The user's category, or NotFound (also for another user's)."""
     category = None
     if valid_id(category_id):
@@ -87,9 +87,8 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
     _ensure_room(user.id, 1)
     category = Category(user_id=user.id, name=name, color=color)
     db.session.add(category)
-    commit_or_conflict(db.session, _taken(name), ProblemType.CATEGORY_NAME_TAKEN)
-    set_committed_value(category, "task_count", 0)
-    return category
+    on_conflict(_taken_conflict(name))
+    return _with_task_count(user, category)
 
 
 @use_case
@@ -97,7 +96,7 @@ def update_category(
     *, user: User, category_id: int, name: str | None = None, **changes: str | None
 ) -> Category:
     """Rename or recolour. Tasks with the category change too, so they are announced."""
-    category = get_category_for(user, category_id)
+    category = get_category_for(user=user, category_id=category_id)
     if name is not None and name.strip() != category.name:
         name = name.strip()
         if name.lower() != category.name.lower():
@@ -105,20 +104,24 @@ def update_category(
         category.name = name
     for key, value in changes.items():
         setattr(category, key, value)
-    task_count = category.task_count
-    commit_or_conflict(db.session, _taken(category.name), ProblemType.CATEGORY_NAME_TAKEN)
-    set_committed_value(category, "task_count", task_count)  # the flush reset it
-    notify_updated(_tagged_task_ids(category.id))
-    return category
+    on_conflict(_taken_conflict(category.name))
+    publish(signals.tasks_changed, task_ids=_tagged_task_ids(category.id))
+    return _with_task_count(user, category)
 
 
+@use_case
 def delete_category(*, user: User, category_id: int) -> None:
     """Delete the category; its tasks stay, without it."""
-    category = get_category_for(user, category_id)
+    category = get_category_for(user=user, category_id=category_id)
     tagged = _tagged_task_ids(category.id)
     db.session.delete(category)
-    db.session.commit()
-    notify_updated(tagged)
+    publish(signals.tasks_changed, task_ids=tagged)
+
+
+def _with_task_count(user: User, category: Category) -> Category:
+    """The category after this write, read again with its task count (a flush forgets it)."""
+    db.session.flush()
+    return get_category_for(user=user, category_id=category.id)
 
 
 def resolve_categories(*, owner_id: int, names: list[str]) -> list[Category]:
@@ -183,3 +186,8 @@ def _ensure_room(owner_id: int, adding: int) -> None:
 
 def _taken(name: str) -> str:
     return f"You already have a category named '{name}'"
+
+
+def _taken_conflict(name: str) -> Conflict:
+    """A concurrent request took the name first (the unique index refused it)."""
+    return Conflict(_taken(name), problem_type=ProblemType.CATEGORY_NAME_TAKEN)

@@ -44,7 +44,7 @@ def create(user: User) -> Page:
 @bp.post("/categories/<int:category_id>")
 @login_required
 def update(user: User, category_id: int) -> Page:
-    category = service.get_category_for(user, category_id)
+    category = service.get_category_for(user=user, category_id=category_id)
     form = CategoryForm(prefix=_prefix(category))
     data = form.validate_with(CategoryUpdate(), form.category_fields())
     if data is not None:
@@ -61,7 +61,7 @@ def update(user: User, category_id: int) -> Page:
 @bp.route("/categories/<int:category_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(user: User, category_id: int) -> Page:
-    category = service.get_category_for(user, category_id)
+    category = service.get_category_for(user=user, category_id=category_id)
     form = ConfirmForm()
     if form.validate_on_submit():
         service.delete_category(user=user, category_id=category_id)

@@ -1,10 +1,10 @@
 """Domain signals in, Socket.IO events out.
 
 Each signal arrives after its transaction committed (a rolled-back change sends none)
-with the ids of the users who could see the task. Each of them gets the event in their
-room, the task read as they see it through the API (``access`` included) at emit time,
-and an ``event_id`` that increases by one per event they are sent, so a client can tell
-it missed some.
+with the users who can see the task (and, for the events that carry the task, their
+right on it). Each of them gets the event in their room, the task read as they see it
+through the API (``access`` included) at emit time, and an ``event_id`` that increases
+by one per event they are sent, so a client can tell it missed some.
 """
 
 from __future__ import annotations
@@ -22,33 +22,30 @@ from doable import signals
 from doable.auth.models import User
 from doable.extensions import db
 from doable.realtime.sockets import registry, room_of, server
-from doable.tasks.access import Access, access_levels, read_tasks_as
-from doable.tasks.models import Task
+from doable.tasks.access import Access, read_tasks_as
 from doable.tasks.schemas import OwnerRead, task_data
 
 log = logging.getLogger(__name__)
 
 
-def send_tasks(app: Flask, event: str, audiences: Mapping[int, Iterable[int]]) -> None:
-    """``event`` with the task, to each user of ``audiences[task_id]`` who can see it now.
+def send_tasks(app: Flask, event: str, audiences: Mapping[int, Mapping[int, Access]]) -> None:
+    """``event`` with the task, to each user of ``audiences[task_id]`` (their rights on
+    it, read once by whoever published the signal).
 
     A task reads the same to everyone with the same right on it, so it is read once per
     right (at most three times), as a user holding that right sees it.
     """
+    holders: dict[tuple[int, Access], list[int]] = defaultdict(list)
+    for task_id, levels in audiences.items():
+        for viewer_id, level in levels.items():
+            holders[task_id, level].append(viewer_id)
+    reads: dict[int, list[int]] = defaultdict(list)  # one holder of each right -> tasks
+    for (task_id, _), viewers in holders.items():
+        reads[viewers[0]].append(task_id)
+    seen: dict[tuple[int, Access], dict[str, Any]] = {}
     # A session of its own, so the objects the request is about to serialise keep their
     # viewer's ``access``; on the request's connection, so no second one is taken.
     with Session(bind=db.session.connection()) as session:
-        levels = access_levels(audiences, session)
-        holders: dict[tuple[int, Access], list[int]] = defaultdict(list)
-        for task_id, viewers in audiences.items():
-            for viewer_id in viewers:
-                level = levels.get(task_id, {}).get(viewer_id)
-                if level is not None:  # lost access since the signal was sent
-                    holders[task_id, level].append(viewer_id)
-        reads: dict[int, list[int]] = defaultdict(list)  # one holder of each right -> tasks
-        for (task_id, _), viewers in holders.items():
-            reads[viewers[0]].append(task_id)
-        seen: dict[tuple[int, Access], dict[str, Any]] = {}
         for viewer_id, task_ids in reads.items():
             for task in read_tasks_as(session, viewer_id, task_ids):
                 seen[task.id, Access.from_label(task.access or "")] = task_data(task)
@@ -82,17 +79,17 @@ def _emit(app: Flask, event: str, messages: list[tuple[int, dict[str, Any]]]) ->
 
 
 @signals.task_created.connect
-def _created(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+def _created(sender: Flask, task_id: int, audience: Mapping[int, Access], **_: Any) -> None:
     send_tasks(sender, "task_created", {task_id: audience})
 
 
 @signals.task_updated.connect
-def _updated(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+def _updated(sender: Flask, task_id: int, audience: Mapping[int, Access], **_: Any) -> None:
     send_tasks(sender, "task_updated", {task_id: audience})
 
 
 @signals.task_shared.connect
-def _shared(sender: Flask, task_id: int, audience: list[int], **_: Any) -> None:
+def _shared(sender: Flask, task_id: int, audience: Mapping[int, Access], **_: Any) -> None:
     send_tasks(sender, "task_shared", {task_id: audience})
 
 
@@ -114,22 +111,3 @@ def _unshared(
         for user in db.session.scalars(select(User).where(User.id.in_(audience))):
             messages.append((owner_id, {"id": task_id, "user": OwnerRead().dump(user)}))
     _emit(sender, "task_unshared", messages)
-
-
-@signals.account_deleting.connect
-def _account_deleting(sender: Flask, user_id: int, **_: Any) -> None:
-    """The user's tasks go with the account: once that commits, tell their sharees."""
-    owned = db.session.scalars(select(Task.id).where(Task.user_id == user_id)).all()
-    sharees = {
-        task_id: [viewer for viewer, level in levels.items() if level is not Access.OWNER]
-        for task_id, levels in access_levels(owned).items()
-    }
-
-    def tell_sharees() -> None:
-        for task_id, watchers in sharees.items():
-            try:
-                send_ids(sender, "task_deleted", task_id, watchers)
-            except Exception:
-                log.exception("could not send task_deleted for task %s", task_id)
-
-    signals.after_commit(db.session(), tell_sharees)

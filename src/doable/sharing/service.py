@@ -10,7 +10,6 @@ import time
 from flask import current_app
 from limits import parse
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from doable import signals
 from doable.auth.models import User
@@ -19,19 +18,23 @@ from doable.db import valid_id
 from doable.errors import BadRequest, Conflict, NotFound, ProblemType, TooManyRequests
 from doable.extensions import db, limiter
 from doable.sharing.models import Share
-from doable.tasks.access import Access, get_task_for
-from doable.tasks.events import notify_updated
+from doable.tasks.access import Access, get_task_for, task_or_guard
+from doable.tasks.models import Task
+from doable.unit_of_work import on_conflict, publish, use_case
 
 log = logging.getLogger(__name__)
 _BY_EMAIL = "share-by-email"
 
 
-def list_shares(*, user: User, task_id: int) -> list[Share]:
-    get_task_for(user, task_id, Access.OWNER)
-    query = select(Share).where(Share.task_id == task_id).order_by(Share.created_at, Share.user_id)
+def list_shares(*, user: User, task_id: int | None = None, task: Task | None = None) -> list[Share]:
+    """The task's shares, for its owner; a page that has already read ``task`` as
+    ``user`` passes it, and the access check is not run again (unless not the owner)."""
+    task = task_or_guard(user=user, task_id=task_id, task=task, need=Access.OWNER)
+    query = select(Share).where(Share.task_id == task.id).order_by(Share.created_at, Share.user_id)
     return list(db.session.scalars(query))
 
 
+@use_case
 def share_task(
     *,
     user: User,
@@ -44,9 +47,52 @@ def share_task(
 
     Returns the share and whether it is new.
     """
-    task = get_task_for(user, task_id, Access.OWNER)
+    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     if email is not None:
         _spend_share_by_email(user)
+    other = _sharee(task, username=username, email=email)
+    share = db.session.get(Share, (task_id, other.id))
+    created = share is None
+    if share is None:
+        share = Share(task_id=task_id, user_id=other.id, user=other, permission=permission)
+        db.session.add(share)
+    share.permission = permission
+    on_conflict(  # the same share made by a concurrent request
+        Conflict(
+            f"Task {task_id} was just shared with '{other.username}'; retry",
+            problem_type=ProblemType.CONCURRENT_UPDATE,
+        )
+    )
+    if created:
+        audience = {other.id: Access.from_label(permission)}
+        publish(signals.task_shared, task_id=task_id, audience=audience)
+    else:
+        publish(signals.tasks_changed, task_ids=[task_id])
+    return share, created
+
+
+@use_case
+def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
+    """Remove a share: the owner removes anyone's; a sharee removes only their own (leaves).
+
+    The user who lost access is sent ``task_unshared``; when they left by themselves,
+    the owner is told too, with who left.
+    """
+    leaving = user_id == user.id
+    task = get_task_for(user=user, task_id=task_id, need=Access.VIEW if leaving else Access.OWNER)
+    share = db.session.get(Share, (task_id, user_id)) if valid_id(user_id) else None
+    if share is None:
+        raise NotFound(
+            f"Task {task_id} is not shared with user {user_id}",
+            problem_type=ProblemType.SHARE_NOT_FOUND,
+        )
+    db.session.delete(share)
+    owner_id = task.user_id if leaving else None
+    publish(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)
+
+
+def _sharee(task: Task, *, username: str | None, email: str | None) -> User:
+    """The user to share ``task`` with: an existing user, not its owner."""
     other = find_user(username=username, email=email)
     if other is None:
         raise NotFound(
@@ -57,45 +103,7 @@ def share_task(
             "You cannot share a task with yourself",
             problem_type=ProblemType.CANNOT_SHARE_WITH_SELF,
         )
-    share = db.session.get(Share, (task_id, other.id))
-    created = share is None
-    if share is None:
-        share = Share(task_id=task_id, user_id=other.id, user=other, permission=permission)
-        db.session.add(share)
-    share.permission = permission
-    try:
-        db.session.commit()
-    except IntegrityError as exc:  # the same share made by a concurrent request
-        db.session.rollback()
-        raise Conflict(
-            f"Task {task_id} was just shared with '{other.username}'; retry",
-            problem_type=ProblemType.CONCURRENT_UPDATE,
-        ) from exc
-    if created:
-        signals.send(signals.task_shared, task_id=task_id, audience=[other.id])
-    else:
-        notify_updated([task_id])
-    return share, created
-
-
-def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
-    """Remove a share: the owner removes anyone's; a sharee removes only their own (leaves).
-
-    The user who lost access is sent ``task_unshared``; when they left by themselves,
-    the owner is told too, with who left.
-    """
-    leaving = user_id == user.id
-    task = get_task_for(user, task_id, Access.VIEW if leaving else Access.OWNER)
-    share = db.session.get(Share, (task_id, user_id)) if valid_id(user_id) else None
-    if share is None:
-        raise NotFound(
-            f"Task {task_id} is not shared with user {user_id}",
-            problem_type=ProblemType.SHARE_NOT_FOUND,
-        )
-    db.session.delete(share)
-    db.session.commit()
-    owner_id = task.user_id if leaving else None
-    signals.send(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)
+    return other
 
 
 def _spend_share_by_email(user: User) -> None:

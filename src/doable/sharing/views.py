@@ -22,7 +22,8 @@ bp = Blueprint("sharing", __name__)
 @bp.post("/tasks/<int:task_id>/share")
 @login_required
 def share(user: User, task_id: int) -> Page:
-    task = get_task_for(user, task_id, Access.OWNER)  # 404 / 403 pages before the form
+    # 404 / 403 pages before the form
+    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     form = ShareForm(prefix="share")
     data = form.validate_with(ShareCreate(), form.share_fields())
     if data is not None:
@@ -52,7 +53,7 @@ def unshare(user: User, task_id: int, user_id: int) -> Page:
 @login_required
 def leave(user: User, task_id: int) -> Page:
     """A sharee removes the task from their list; its owner keeps it."""
-    title = get_task_for(user, task_id, Access.VIEW).title
+    title = get_task_for(user=user, task_id=task_id, need=Access.VIEW).title
     service.unshare_task(user=user, task_id=task_id, user_id=user.id)
     flash(f"You left “{title}”; it is no longer shared with you.", "success")
     return redirect(url_for("web.tasks.index"))

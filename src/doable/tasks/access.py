@@ -90,7 +90,7 @@ def viewer(user: User) -> dict[str, int]:
 
 
 def get_task_for(
-    user: User, task_id: int, need: Access = Access.VIEW, *, for_update: bool = False
+    *, user: User, task_id: int, need: Access = Access.VIEW, for_update: bool = False
 ) -> Task:
     """The task if ``user`` has at least ``need`` on it.
 
@@ -104,6 +104,16 @@ def get_task_for(
         begin_write(db.session, select(Task.id).where(Task.id == task_id))
         task = _checked(user, task_id, need)  # as the previous writer left it
     return task
+
+
+def task_or_guard(
+    *, user: User, task_id: int | None = None, task: Task | None = None, need: Access
+) -> Task:
+    """``task`` if the caller already read it as ``user`` (``get_task_for``) with at
+    least ``need`` (a page showing it runs the guard once); else ``get_task_for``."""
+    if task is not None and task.access is not None and Access.from_label(task.access) >= need:
+        return task
+    return get_task_for(user=user, task_id=task.id if task else task_id or 0, need=need)
 
 
 def _checked(user: User, task_id: int, need: Access) -> Task:
@@ -163,3 +173,13 @@ def access_levels(
 def audience(task_ids: Iterable[int]) -> dict[int, list[int]]:
     """For each task, the ids of the users who can see it (owner first)."""
     return {task_id: list(users) for task_id, users in access_levels(task_ids).items()}
+
+
+def sharees_of_tasks_owned_by(owner_id: int) -> dict[int, list[int]]:
+    """For each task of ``owner_id`` shared with anyone, who it is shared with."""
+    owned = db.session.scalars(select(Task.id).where(Task.user_id == owner_id)).all()
+    sharees = {
+        task_id: [viewer for viewer, level in levels.items() if level is not Access.OWNER]
+        for task_id, levels in access_levels(owned).items()
+    }
+    return {task_id: viewers for task_id, viewers in sharees.items() if viewers}

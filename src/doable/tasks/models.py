@@ -17,7 +17,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship, with_expression
-from sqlalchemy.orm.attributes import set_committed_value
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
@@ -147,9 +146,3 @@ def category_names(task: Task) -> list[str]:
         if (task.category_names)
         else []
     )
-
-
-def remember_category_names(task: Task, categories: list[Category]) -> None:
-    """After writing ``task.categories``, keep ``category_names`` in step with them."""
-    names = CATEGORY_SEPARATOR.join(c.name for c in categories) or None
-    set_committed_value(task, "category_names", names)

@@ -1,4 +1,4 @@
-"""Task use cases. Each public function is one transaction; signals go out after commit."""
+"""Task use cases. Each public write is one unit of work; signals go out after commit."""
 
 from __future__ import annotations
 
@@ -20,31 +20,33 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from doable import signals
+from doable.attachments.service import stored_files
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
-from doable.db import Paged, use_case, utcnow
+from doable.db import Paged, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
-from doable.tasks import search
+from doable.tasks import (
+    events,  # noqa: F401  (connects the tasks_changed listener)
+    search,
+)
 from doable.tasks.access import (
     READ_TASK,
     Access,
     Scope,
     audience,
     get_task_for,
+    read_tasks_as,
     viewer,
     visible_branches,
 )
-from doable.tasks.events import notify_updated
-from doable.tasks.models import Priority, Task, TaskCount, remember_category_names
+from doable.tasks.models import Priority, Task, TaskCount, category_names
 from doable.tasks.schemas import task_etag
+from doable.unit_of_work import on_conflict, publish, use_case
 
 WRITE_ATTEMPTS = 3
 
@@ -84,86 +86,100 @@ def list_tasks(
 
 
 def get_task(*, user: User, task_id: int) -> Task:
-    return get_task_for(user, task_id, Access.VIEW)
+    return get_task_for(user=user, task_id=task_id, need=Access.VIEW)
 
 
-@use_case
+@use_case(retry=WRITE_ATTEMPTS)
 def create_task(*, user: User, categories: list[str] | None = None, **fields: Any) -> Task:
-    """Create a task owned by ``user``; category names it has not created yet are created."""
-    for attempt in range(1, WRITE_ATTEMPTS + 1):
-        try:
-            task = Task(user_id=user.id, owner=user, **fields)
-            task.categories = resolve_categories(owner_id=user.id, names=categories or [])
-            db.session.add(task)
-            _count_created(user.id)
-            db.session.commit()
-            break
-        except IntegrityError:  # a concurrent request created one of the categories
-            db.session.rollback()
-            if attempt == WRITE_ATTEMPTS:
-                raise
-    set_committed_value(task, "access", Access.OWNER.label)
-    remember_category_names(task, task.categories)
-    signals.send(signals.task_created, task_id=task.id, audience=[user.id])
+    """Create a task owned by ``user``; category names it has not created yet are created
+    (again from the start if a concurrent request created one of them first)."""
+    task = Task(user_id=user.id, owner=user, **fields)
+    task.categories = resolve_categories(owner_id=user.id, names=categories or [])
+    db.session.add(task)
+    _count_created(user.id)
+    task = _as_seen_by(user, task)
+    publish(signals.task_created, task_id=task.id, audience={user.id: Access.OWNER})
     return task
 
 
-@use_case
+class NothingToChange(Exception):
+    """The update would leave the task as it is (``write_unchanged=False``)."""
+
+
+@use_case(retry=WRITE_ATTEMPTS)
 def update_task(
-    *, user: User, task_id: int, changes: dict[str, Any], if_match: ETags | None = None
+    *,
+    user: User,
+    task_id: int,
+    changes: dict[str, Any],
+    if_match: ETags | None = None,
+    write_unchanged: bool = True,
 ) -> Task:
     """Apply ``changes``. With ``if_match``, refuse (412) unless the task is unchanged
     since the client read it; two writes racing on one version cannot both win.
     Without it, the last writer wins: concurrent writers take turns on the task's lock,
-    so each one succeeds (200) on top of the previous one's version."""
-    fields = dict(changes)
+    so each one succeeds (200) on top of the previous one's version.
+
+    ``write_unchanged=False`` (pages): only the fields that differ are written
+    (categories compared ignoring case and order), and if none does, nothing is written
+    or announced: ``NothingToChange``. The API's PUT/PATCH always writes (it moves
+    ``updated_at`` and is announced), as it always has."""
+    task = get_task_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    fields = dict(changes) if write_unchanged else _differences(task, changes)
+    if not fields and not write_unchanged:
+        raise NothingToChange(task_id)
+    _check_precondition(task, if_match)
+    if if_match is not None:  # someone wrote meanwhile: this version is gone
+        on_conflict(_changed(task_id), retry=False)
+    else:  # no precondition: take the newer version and apply the change to it
+        on_conflict(_kept_changing(task_id))
     names = fields.pop("categories", None)
-    for _ in range(WRITE_ATTEMPTS):
-        task = get_task_for(user, task_id, Access.EDIT, for_update=True)
-        access, names_before = task.access, task.category_names
-        _check_precondition(task, if_match)
-        try:
-            for name, value in fields.items():
-                setattr(task, name, value)
-            if names is not None:  # the task's categories are its owner's, whoever edits it
-                task.categories = resolve_categories(owner_id=task.user_id, names=names)
-            task.updated_at = utcnow()
-            db.session.commit()
-        except (StaleDataError, IntegrityError):
-            db.session.rollback()
-            if if_match is not None:
-                raise _changed(task_id) from None
-            continue  # no precondition: take the newer version and apply the change to it
-        # A flush resets query expressions: put back what this write did not change,
-        # as loaded values (assigning them would make the task dirty again).
-        set_committed_value(task, "access", access)
-        if names is None:
-            set_committed_value(task, "category_names", names_before)
-        else:
-            remember_category_names(task, task.categories)
-        notify_updated([task.id])
-        return task
-    raise Conflict(
-        f"Task {task_id} kept changing while it was being updated; try again",
-        problem_type=ProblemType.CONCURRENT_UPDATE,
-    )
+    for name, value in fields.items():
+        setattr(task, name, value)
+    if names is not None:  # the task's categories are its owner's, whoever edits it
+        task.categories = resolve_categories(owner_id=task.user_id, names=names)
+    task.updated_at = utcnow()
+    task = _as_seen_by(user, task)
+    publish(signals.tasks_changed, task_ids=[task.id])
+    return task
 
 
+@use_case
 def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> None:
     """Delete the task; with ``if_match``, only if unchanged since the client read it.
-    It waits for a concurrent write of the task to commit, then deletes what it wrote."""
-    task = get_task_for(user, task_id, Access.OWNER, for_update=True)
+    It waits for a concurrent write of the task to commit, then deletes what it wrote.
+    Its attachments' files are removed once the deletion commits."""
+    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER, for_update=True)
     _check_precondition(task, if_match)
+    on_conflict(_changed(task_id), retry=False)
     watchers = audience([task_id])[task_id]
-    signals.send(signals.task_deleting, task_ids=[task_id])
+    files = stored_files(task_ids=[task_id])  # before the rows go (the database cascades)
     db.session.delete(task)
     _count(task.user_id, -1)
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        raise _changed(task_id) from None
-    signals.send(signals.task_deleted, task_id=task_id, audience=watchers)
+    publish(signals.files_released, storage_keys=files)
+    publish(signals.task_deleted, task_id=task_id, audience=watchers)
+
+
+def _as_seen_by(user: User, task: Task) -> Task:
+    """The task after this write, read again as ``user`` sees it (in this transaction):
+    a flush forgets what the database computes for a reader (access, category names)."""
+    db.session.flush()
+    return read_tasks_as(db.session(), user.id, [task.id])[0]
+
+
+def _differences(task: Task, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of ``data`` that differ from the task (categories ignoring case and order)."""
+    changes = {
+        name: value
+        for name, value in data.items()
+        if name != "categories" and getattr(task, name) != value
+    }
+    names = data.get("categories")
+    if names is not None and {n.lower() for n in names} != {
+        n.lower() for n in category_names(task)
+    }:
+        changes["categories"] = names
+    return changes
 
 
 def _count_created(user_id: int) -> None:
@@ -193,6 +209,13 @@ def _check_precondition(task: Task, if_match: ETags | None) -> None:
 
 def _changed(task_id: int) -> PreconditionFailed:
     return PreconditionFailed(f"Task {task_id} has changed since you read it (If-Match)")
+
+
+def _kept_changing(task_id: int) -> Conflict:
+    return Conflict(
+        f"Task {task_id} kept changing while it was being updated; try again",
+        problem_type=ProblemType.CONCURRENT_UPDATE,
+    )
 
 
 def _filter_conditions(

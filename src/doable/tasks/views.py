@@ -86,19 +86,23 @@ def detail(user: User, task_id: int) -> Page:
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def update(user: User, task_id: int) -> Page:
-    task = get_task_for(user, task_id, Access.EDIT)  # before the form: 404 / 403 first
+    # before the form: 404 / 403 first
+    task = get_task_for(user=user, task_id=task_id, need=Access.EDIT)
     form = TaskForm()
     data = form.validate_with(TaskUpdate(), form.task_fields())
     if data is None:
         return detail_page(user, task, edit_form=form, status=400)
-    changes = _changes(task, data)
-    if not changes:
-        flash("Nothing to save: the task already looks like that.", "info")
-        return redirect(url_for(".detail", task_id=task_id))
     try:
         service.update_task(
-            user=user, task_id=task_id, changes=changes, if_match=ETags([form.version.data or ""])
+            user=user,
+            task_id=task_id,
+            changes=data,
+            if_match=ETags([form.version.data or ""]),
+            write_unchanged=False,
         )
+    except service.NothingToChange:
+        flash("Nothing to save: the task already looks like that.", "info")
+        return redirect(url_for(".detail", task_id=task_id))
     except PreconditionFailed:
         current = service.get_task(user=user, task_id=task_id)
         form.version.data = task_etag(current)
@@ -116,7 +120,7 @@ def update(user: User, task_id: int) -> Page:
 @bp.route("/tasks/<int:task_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(user: User, task_id: int) -> Page:
-    task = get_task_for(user, task_id, Access.OWNER)
+    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     form = ConfirmForm()
     if form.validate_on_submit():
         service.delete_task(user=user, task_id=task_id)
@@ -145,7 +149,7 @@ def detail_page(
     access = Access.from_label(task.access or "view")
     shares = []
     if access >= Access.OWNER:
-        shares = sharing_service.list_shares(user=user, task_id=task.id)
+        shares = sharing_service.list_shares(user=user, task=task)
     html = render_template(
         "tasks/detail.html",
         task=task,
@@ -155,7 +159,7 @@ def detail_page(
         share_form=share_form or ShareForm(formdata=None, prefix="share"),
         upload_form=upload_form or UploadForm(formdata=None, prefix="upload"),
         shares=shares,
-        attachments=attachments_service.list_attachments(user=user, task_id=task.id),
+        attachments=attachments_service.list_attachments(user=user, task=task),
     )
     return html, status
 
@@ -171,18 +175,6 @@ def _edit_form(task: Task) -> TaskForm:
         "version": task_etag(task),
     }
     return TaskForm(formdata=None, data=values)
-
-
-def _changes(task: Task, data: dict[str, Any]) -> dict[str, Any]:
-    """The fields of ``data`` that differ from the task (categories ignoring case and order)."""
-    changes = {
-        name: value
-        for name, value in data.items()
-        if name != "categories" and getattr(task, name) != value
-    }
-    if {n.lower() for n in data["categories"]} != {n.lower() for n in category_names(task)}:
-        changes["categories"] = data["categories"]
-    return changes
 
 
 def _page_url(form: FilterForm, number: int) -> str:
@@ -205,14 +197,14 @@ bp.add_app_template_filter(category_names, "categories")
 @login_required
 def row(user: User, task_id: int) -> Page:
     """The task's row, as the list renders it."""
-    return _fragment("task_row", get_task_for(user, task_id, Access.VIEW))
+    return _fragment("task_row", get_task_for(user=user, task_id=task_id, need=Access.VIEW))
 
 
 @bp.get("/tasks/<int:task_id>/summary")
 @login_required
 def summary(user: User, task_id: int) -> Page:
     """The task's summary, as its own page renders it."""
-    return _fragment("task_summary", get_task_for(user, task_id, Access.VIEW))
+    return _fragment("task_summary", get_task_for(user=user, task_id=task_id, need=Access.VIEW))
 
 
 def _fragment(macro: str, task: Task) -> str:
