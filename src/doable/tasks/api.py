@@ -82,9 +82,12 @@ def get_task(task_id: int) -> Response:
 @bp.alt_response(412, response="PRECONDITION_FAILED")
 def update_task(changes: dict[str, Any], task_id: int) -> Response:
     """Change some fields of a task (send If-Match to refuse lost updates)"""
-    task = service.update_task(
-        user=current_user, task_id=task_id, changes=changes, if_match=_if_match()
-    )
+    try:
+        task = service.update_task(
+            user=current_user, task_id=task_id, changes=changes, if_match=_if_match()
+        )
+    except service.NothingToChange:  # already so: the task as it is, same ETag
+        task = service.get_task(user=current_user, task_id=task_id)
     return _task_response(task)
 
 

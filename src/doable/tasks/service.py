@@ -103,7 +103,7 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
 
 
 class NothingToChange(Exception):
-    """The update would leave the task as it is (``write_unchanged=False``)."""
+    """The update would leave the task as it is: nothing was written."""
 
 
 @use_case(retry=WRITE_ATTEMPTS)
@@ -113,20 +113,20 @@ def update_task(
     task_id: int,
     changes: dict[str, Any],
     if_match: ETags | None = None,
-    write_unchanged: bool = True,
 ) -> Task:
     """Apply ``changes``. With ``if_match``, refuse (412) unless the task is unchanged
     since the client read it; two writes racing on one version cannot both win.
     Without it, the last writer wins: concurrent writers take turns on the task's lock,
     so each one succeeds (200) on top of the previous one's version.
 
-    ``write_unchanged=False`` (pages): only the fields that differ are written
-    (categories compared ignoring case and order), and if none does, nothing is written
-    or announced: ``NothingToChange``. The API's PUT/PATCH always writes (it moves
-    ``updated_at`` and is announced), as it always has."""
+    Only the fields that differ are written (categories compared ignoring case and
+    order). A change that changes nothing writes nothing and announces nothing: it
+    raises ``NothingToChange`` before the precondition is checked (the change is
+    already applied, whatever version the client read: RFC 9110, If-Match), so the API
+    answers with the task as it is and a page says there was nothing to save."""
     task = get_task_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
-    fields = dict(changes) if write_unchanged else _differences(task, changes)
-    if not fields and not write_unchanged:
+    fields = _differences(task, changes)
+    if not fields:
         raise NothingToChange(task_id)
     _check_precondition(task, if_match)
     if if_match is not None:  # someone wrote meanwhile: this version is gone

@@ -98,7 +98,6 @@ def update(user: User, task_id: int) -> Page:
             task_id=task_id,
             changes=data,
             if_match=ETags([form.version.data or ""]),
-            write_unchanged=False,
         )
     except service.NothingToChange:
         flash("Nothing to save: the task already looks like that.", "info")
