@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from doable import create_app
 from doable.config import JWT_KEY_LABEL, derive_key
 from doable.extensions import db
-from tests.factories import Account, ApiClient
+from tests.support.factories import Account, ApiClient
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from doable.errors import ProblemType
-from tests.factories import ApiClient, assert_problem, stored_task
+from tests.support.factories import ApiClient, assert_problem, stored_task
 
 
 def test_a_body_sent_to_no_route_is_404_not_415(api: ApiClient, alice):

@@ -14,7 +14,7 @@ from flask import Flask
 from doable.auth.models import User
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 
 from doable.tasks.schemas import TaskListQuery
 from tests.conftest import service_missing
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 BODY_METHODS = {"put", "post", "delete", "patch"}

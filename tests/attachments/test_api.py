@@ -25,7 +25,7 @@ from werkzeug.test import TestResponse
 from doable.attachments.models import Attachment
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 KEY = re.compile(r"^[0-9a-f]{32}$")

@@ -21,7 +21,7 @@ from doable.attachments.models import Attachment
 from doable.attachments.storage import FileSystemStorage
 from doable.errors import InsufficientStorage
 from doable.extensions import db
-from tests.factories import ApiClient, assert_problem
+from tests.support.factories import ApiClient, assert_problem
 
 NO_SPACE_ERRORS = [errno.ENOSPC, errno.EDQUOT]
 

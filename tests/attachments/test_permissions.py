@@ -16,7 +16,7 @@ from flask import Flask
 
 from doable.attachments.models import Attachment
 from doable.extensions import db
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 
 ROLES = ["owner", "edit", "view", "stranger"]
 SECRET = b"%PDF-1.7 secret plans \x00\xff"

@@ -21,7 +21,7 @@ from doable.attachments.service import declared_type, display_name
 from doable.attachments.storage import FileSystemStorage, storage
 from doable.auth.models import User
 from doable.extensions import db
-from tests.factories import ApiClient
+from tests.support.factories import ApiClient
 
 KEY = re.compile(r"^[0-9a-f]{32}$")
 BINARY = b"\x00\x01\xff\xfe\x80 not utf-8 \xc3\x28 \x00\x00 end"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from doable.auth.models import AuthSession, User
 from doable.extensions import db
-from tests.factories import PASSWORD, ApiClient, assert_problem
+from tests.support.factories import PASSWORD, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

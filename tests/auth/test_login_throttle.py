@@ -15,7 +15,7 @@ from doable.auth.service import find_user
 from doable.auth.throttle import KNOWN_NETWORKS, claim_login_attempt
 from doable.errors import ProblemType
 from doable.extensions import db
-from tests.factories import PASSWORD, assert_problem
+from tests.support.factories import PASSWORD, assert_problem
 from tests.web.conftest import Browser
 
 THROTTLE = {

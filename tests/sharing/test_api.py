@@ -17,7 +17,7 @@ from doable import signals
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 

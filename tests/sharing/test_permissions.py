@@ -13,7 +13,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 
 PROBLEM_JSON = "application/problem+json"
 ROLES = ["owner", "edit", "view", "stranger"]

@@ -13,7 +13,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.sharing.models import Share
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 from tests.web.conftest import Browser
 
 

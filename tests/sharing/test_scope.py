@@ -22,7 +22,7 @@ from doable.categories.models import Category
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.models import Priority, Task
-from tests.factories import Account, ApiClient, expected_order
+from tests.support.factories import Account, ApiClient, expected_order
 
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
 STATUSES = ["pending", "in_progress", "completed"]

@@ -20,7 +20,7 @@ from flask import Flask
 from doable import signals
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem, stored_task
+from tests.support.factories import Account, ApiClient, assert_problem, stored_task
 
 PROBLEM_JSON = "application/problem+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")

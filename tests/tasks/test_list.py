@@ -17,7 +17,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Priority, Task
-from tests.factories import Account, ApiClient, assert_problem, expected_order
+from tests.support.factories import Account, ApiClient, assert_problem, expected_order
 
 PROBLEM_JSON = "application/problem+json"
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
