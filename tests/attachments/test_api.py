@@ -25,7 +25,8 @@ from werkzeug.test import TestResponse
 from doable.attachments.models import Attachment
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.attachments import attachments_path, files_under, upload, upload_dir, uploaded
+from tests.support.factories import Account, ApiClient, assert_problem, share
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 KEY = re.compile(r"^[0-9a-f]{32}$")
@@ -35,35 +36,7 @@ BINARY = bytes(range(256)) + b"\x00\x00\xff\xfe\xc3\x28\xa0\xa1\xe2\x28\xa1\x00e
 BOUNDARY = "doable-test-boundary-7d1f"
 LIMIT = 1024
 
-
 # --- helpers -------------------------------------------------------------------------
-
-
-def attachments_path(task_id: int, attachment_id: int | None = None) -> str:
-    path = f"/api/tasks/{task_id}/attachments"
-    return path if attachment_id is None else f"{path}/{attachment_id}"
-
-
-def upload(
-    api: ApiClient,
-    token: str,
-    task_id: int,
-    content: bytes = b"%PDF-1.7 hello",
-    filename: str = "notes.pdf",
-    content_type: str = "application/pdf",
-) -> TestResponse:
-    return api.post(
-        attachments_path(task_id),
-        token,
-        data={"file": (io.BytesIO(content), filename, content_type)},
-        content_type="multipart/form-data",
-    )
-
-
-def uploaded(api: ApiClient, token: str, task_id: int, **kwargs: Any) -> dict[str, Any]:
-    response = upload(api, token, task_id, **kwargs)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()  # type: ignore[no-any-return]
 
 
 def part_head(name_params: str, content_type: str) -> bytes:
@@ -100,17 +73,6 @@ def download(api: ApiClient, token: str, task_id: int, attachment_id: int, **kw:
     return response
 
 
-def files_under(root: Path) -> list[Path]:
-    """Every file below ``root``, hidden ``.staging`` folder included."""
-    if not root.exists():
-        return []
-    return sorted(path for path in root.rglob("*") if path.is_file())
-
-
-def upload_dir(app: Flask) -> Path:
-    return Path(app.config["UPLOAD_DIR"])
-
-
 def stored_path(app: Flask, key: str) -> Path:
     return upload_dir(app) / key[:2] / key
 
@@ -132,15 +94,6 @@ def new_task(api: ApiClient, account: Account, title: str = "Trip") -> int:
     response = api.post("/api/tasks", account.token, json={"title": title})
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]  # type: ignore[no-any-return]
-
-
-def share(api: ApiClient, owner: Account, task_id: int, user: Account, permission: str) -> None:
-    response = api.post(
-        f"/api/tasks/{task_id}/share",
-        owner.token,
-        json={"username": user.username, "permission": permission},
-    )
-    assert response.status_code == 201, response.get_json()
 
 
 @contextmanager

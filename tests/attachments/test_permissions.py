@@ -16,6 +16,7 @@ from flask import Flask
 
 from doable.attachments.models import Attachment
 from doable.extensions import db
+from tests.support.attachments import files_under
 from tests.support.factories import Account, ApiClient, assert_problem
 
 ROLES = ["owner", "edit", "view", "stranger"]
@@ -23,14 +24,7 @@ SECRET = b"%PDF-1.7 secret plans \x00\xff"
 NEW_FILE = b"a new upload"
 MISSING = 999
 
-
 # --- helpers -------------------------------------------------------------------------
-
-
-def files_under(root: Path) -> list[Path]:
-    if not root.exists():
-        return []
-    return sorted(path for path in root.rglob("*") if path.is_file())
 
 
 def snapshot(app: Flask) -> dict[str, Any]:

@@ -16,13 +16,12 @@ from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem, share
 
 PROBLEM_JSON = "application/problem+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 CATEGORY_KEYS = {"id", "name", "color", "task_count", "created_at", "updated_at"}
 HUGE_ID = "99999999999999999999"
-
 
 # --- helpers -------------------------------------------------------------------------
 
@@ -42,15 +41,6 @@ def add_task(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
     response = api.post("/api/tasks", account.token, json={"title": "Learn Flask", **fields})
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
-
-
-def share(api: ApiClient, owner: Account, task_id: int, other: Account, permission: str) -> None:
-    response = api.post(
-        f"/api/tasks/{task_id}/share",
-        owner.token,
-        json={"username": other.username, "permission": permission},
-    )
-    assert response.status_code == 201, response.get_json()
 
 
 def category_rows(app: Flask) -> list[tuple[int, int, str, str | None]]:

@@ -5,8 +5,6 @@ or an account goes, and the signals sent after each committed change."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -17,10 +15,10 @@ from doable import signals
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.models import Task
-from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem, share
+from tests.support.signals import Event, SignalRecorder, recording
 
 PROBLEM_JSON = "application/problem+json"
-
 
 # --- helpers -------------------------------------------------------------------------
 
@@ -31,13 +29,8 @@ def add_task(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
     return response.get_json()  # type: ignore[no-any-return]
 
 
-def share(api: ApiClient, owner: Account, task_id: int, **body: Any) -> Any:
+def post_share(api: ApiClient, owner: Account, task_id: int, **body: Any) -> Any:
     return api.post(f"/api/tasks/{task_id}/share", owner.token, json=body)
-
-
-def shared(api: ApiClient, owner: Account, task_id: int, other: Account, permission: str) -> None:
-    response = share(api, owner, task_id, username=other.username, permission=permission)
-    assert response.status_code == 201, response.get_json()
 
 
 def share_rows(app: Flask) -> list[tuple[int, int, str]]:
@@ -77,7 +70,7 @@ def test_share_by_username_returns_201_and_stores_the_share(
     task: dict[str, Any],
     permission: str,
 ) -> None:
-    response = share(api, alice, task["id"], username="bob", permission=permission)
+    response = post_share(api, alice, task["id"], username="bob", permission=permission)
 
     assert response.status_code == 201
     assert response.mimetype == "application/json"
@@ -93,7 +86,7 @@ def test_share_by_username_returns_201_and_stores_the_share(
 def test_share_by_username_ignores_case(
     api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any], username: str
 ) -> None:
-    response = share(api, alice, task["id"], username=username, permission="view")
+    response = post_share(api, alice, task["id"], username=username, permission="view")
 
     assert response.status_code == 201
     assert response.get_json()["user"] == user_ref(bob)
@@ -104,7 +97,7 @@ def test_share_by_username_ignores_case(
 def test_share_by_email_ignores_case(
     api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any], email: str
 ) -> None:
-    response = share(api, alice, task["id"], email=email, permission="edit")
+    response = post_share(api, alice, task["id"], email=email, permission="edit")
 
     assert response.status_code == 201
     assert response.get_json() == {
@@ -125,9 +118,9 @@ def test_share_again_with_other_permission_returns_200_and_changes_it(
     first: str,
     second: str,
 ) -> None:
-    shared(api, alice, task["id"], bob, first)
+    share(api, alice, task["id"], bob, first)
 
-    response = share(api, alice, task["id"], email=bob.email, permission=second)
+    response = post_share(api, alice, task["id"], email=bob.email, permission=second)
 
     assert response.status_code == 200
     assert response.get_json() == {
@@ -141,10 +134,10 @@ def test_share_again_with_other_permission_returns_200_and_changes_it(
 def test_share_again_changes_what_the_sharee_sees(
     api: ApiClient, alice: Account, bob: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
     assert api.get(f"/api/tasks/{task['id']}", bob.token).get_json()["access"] == "view"
 
-    response = share(api, alice, task["id"], username="bob", permission="edit")
+    response = post_share(api, alice, task["id"], username="bob", permission="edit")
 
     assert response.status_code == 200
     assert api.get(f"/api/tasks/{task['id']}", bob.token).get_json()["access"] == "edit"
@@ -153,9 +146,9 @@ def test_share_again_changes_what_the_sharee_sees(
 def test_share_with_several_users_keeps_each_share(
     api: ApiClient, app: Flask, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
 
-    response = share(api, alice, task["id"], username="carol", permission="edit")
+    response = post_share(api, alice, task["id"], username="carol", permission="edit")
 
     assert response.status_code == 201
     assert share_rows(app) == [(task["id"], bob.id, "view"), (task["id"], carol.id, "edit")]
@@ -166,7 +159,7 @@ def test_share_makes_the_task_visible_to_the_sharee(
 ) -> None:
     assert_problem(api.get(f"/api/tasks/{task['id']}", bob.token), 404)
 
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
 
     response = api.get(f"/api/tasks/{task['id']}", bob.token)
     assert response.status_code == 200
@@ -187,9 +180,9 @@ def test_share_by_sharee_returns_403_and_changes_nothing(
     task: dict[str, Any],
     permission: str,
 ) -> None:
-    shared(api, alice, task["id"], bob, permission)
+    share(api, alice, task["id"], bob, permission)
 
-    response = share(api, bob, task["id"], username="carol", permission="view")
+    response = post_share(api, bob, task["id"], username="carol", permission="view")
 
     assert_problem(response, 403)
     assert share_rows(app) == [(task["id"], bob.id, permission)]
@@ -198,9 +191,9 @@ def test_share_by_sharee_returns_403_and_changes_nothing(
 def test_share_by_sharee_raising_own_permission_returns_403_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
 
-    response = share(api, bob, task["id"], username="bob", permission="edit")
+    response = post_share(api, bob, task["id"], username="bob", permission="edit")
 
     assert_problem(response, 403)
     assert share_rows(app) == [(task["id"], bob.id, "view")]
@@ -211,8 +204,8 @@ def test_share_by_stranger_returns_404_like_a_missing_task(
 ) -> None:
     never = 999
 
-    hidden = share(api, bob, task["id"], username="carol", permission="view")
-    missing = share(api, bob, never, username="carol", permission="view")
+    hidden = post_share(api, bob, task["id"], username="carol", permission="view")
+    missing = post_share(api, bob, never, username="carol", permission="view")
 
     hidden_body = assert_problem(hidden, 404)
     missing_body = assert_problem(missing, 404)
@@ -230,7 +223,7 @@ def test_share_by_stranger_returns_404_like_a_missing_task(
 def test_share_with_unknown_user_returns_404_and_stores_nothing(
     api: ApiClient, app: Flask, alice: Account, task: dict[str, Any], who: dict[str, str]
 ) -> None:
-    response = share(api, alice, task["id"], permission="view", **who)
+    response = post_share(api, alice, task["id"], permission="view", **who)
 
     assert_problem(response, 404)
     assert share_rows(app) == []
@@ -244,7 +237,7 @@ def test_share_with_unknown_user_returns_404_and_stores_nothing(
 def test_share_with_oneself_returns_400_and_stores_nothing(
     api: ApiClient, app: Flask, alice: Account, task: dict[str, Any], who: dict[str, str]
 ) -> None:
-    response = share(api, alice, task["id"], permission="edit", **who)
+    response = post_share(api, alice, task["id"], permission="edit", **who)
 
     assert_problem(response, 400)
     assert share_rows(app) == []
@@ -278,7 +271,7 @@ def test_share_invalid_body_returns_400_naming_fields_and_stores_nothing(
     body: dict[str, Any],
     fields: set[str],
 ) -> None:
-    response = share(api, alice, task["id"], **body)
+    response = post_share(api, alice, task["id"], **body)
 
     problem = assert_problem(response, 400)
     assert fields <= set(problem["errors"])
@@ -303,8 +296,8 @@ def test_share_without_token_returns_401_and_stores_nothing(
 def test_list_shares_returns_every_share_in_the_order_made(
     api: ApiClient, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], carol, "edit")
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], carol, "edit")
+    share(api, alice, task["id"], bob, "view")
 
     response = api.get(f"/api/tasks/{task['id']}/share", alice.token)
 
@@ -331,8 +324,8 @@ def test_list_shares_shows_only_that_tasks_shares(
     api: ApiClient, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
     other = add_task(api, alice, title="other")
-    shared(api, alice, other["id"], carol, "view")
-    shared(api, alice, task["id"], bob, "edit")
+    share(api, alice, other["id"], carol, "view")
+    share(api, alice, task["id"], bob, "edit")
 
     response = api.get(f"/api/tasks/{task['id']}/share", alice.token)
 
@@ -345,7 +338,7 @@ def test_list_shares_shows_only_that_tasks_shares(
 def test_list_shares_by_sharee_returns_403(
     api: ApiClient, alice: Account, bob: Account, task: dict[str, Any], permission: str
 ) -> None:
-    shared(api, alice, task["id"], bob, permission)
+    share(api, alice, task["id"], bob, permission)
 
     response = api.get(f"/api/tasks/{task['id']}/share", bob.token)
 
@@ -356,7 +349,7 @@ def test_list_shares_by_sharee_returns_403(
 def test_list_shares_by_stranger_returns_404(
     api: ApiClient, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
 
     response = api.get(f"/api/tasks/{task['id']}/share", carol.token)
 
@@ -370,8 +363,8 @@ def test_list_shares_by_stranger_returns_404(
 def test_unshare_returns_204_and_removes_only_that_share(
     api: ApiClient, app: Flask, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "edit")
-    shared(api, alice, task["id"], carol, "view")
+    share(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], carol, "view")
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", alice.token)
 
@@ -384,7 +377,7 @@ def test_unshare_returns_204_and_removes_only_that_share(
 def test_unshare_hides_the_task_from_the_former_sharee(
     api: ApiClient, alice: Account, bob: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], bob, "edit")
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", alice.token)
 
@@ -403,7 +396,7 @@ def test_unshare_user_the_task_is_not_shared_with_returns_404_and_changes_nothin
     task: dict[str, Any],
     target: str,
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
     user_id = {"never-shared": carol.id, "unknown-user": 999, "huge-id": 2**40}[target]
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{user_id}", alice.token)
@@ -415,7 +408,7 @@ def test_unshare_user_the_task_is_not_shared_with_returns_404_and_changes_nothin
 def test_unshare_twice_returns_404_the_second_time(
     api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
     assert api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", alice.token).status_code == 204
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", alice.token)
@@ -427,7 +420,7 @@ def test_unshare_twice_returns_404_the_second_time(
 def test_unshare_the_owner_returns_404(
     api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{alice.id}", alice.token)
 
@@ -445,8 +438,8 @@ def test_unshare_by_sharee_returns_403_and_changes_nothing(
     task: dict[str, Any],
     permission: str,
 ) -> None:
-    shared(api, alice, task["id"], bob, permission)
-    shared(api, alice, task["id"], carol, "view")
+    share(api, alice, task["id"], bob, permission)
+    share(api, alice, task["id"], carol, "view")
     before = share_rows(app)
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{carol.id}", bob.token)
@@ -465,8 +458,8 @@ def test_unshare_own_share_by_sharee_returns_204_and_the_owner_keeps_the_task(
     task: dict[str, Any],
     permission: str,
 ) -> None:
-    shared(api, alice, task["id"], bob, permission)
-    shared(api, alice, task["id"], carol, "view")
+    share(api, alice, task["id"], bob, permission)
+    share(api, alice, task["id"], carol, "view")
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", bob.token)
 
@@ -483,7 +476,7 @@ def test_unshare_own_share_by_sharee_returns_204_and_the_owner_keeps_the_task(
 def test_unshare_own_share_twice_returns_404_the_second_time(
     api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
     assert api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", bob.token).status_code == 204
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", bob.token)
@@ -496,7 +489,7 @@ def test_unshare_own_share_twice_returns_404_the_second_time(
 def test_unshare_by_stranger_returns_404_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", carol.token)
 
@@ -511,9 +504,9 @@ def test_delete_task_removes_its_shares(
     api: ApiClient, app: Flask, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
     other = add_task(api, alice, title="other")
-    shared(api, alice, task["id"], bob, "edit")
-    shared(api, alice, task["id"], carol, "view")
-    shared(api, alice, other["id"], bob, "view")
+    share(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], carol, "view")
+    share(api, alice, other["id"], bob, "view")
 
     response = api.delete(f"/api/tasks/{task['id']}", alice.token)
 
@@ -525,8 +518,8 @@ def test_delete_task_removes_its_shares(
 def test_delete_sharee_account_removes_their_shares_and_keeps_the_task(
     api: ApiClient, app: Flask, alice: Account, bob: Account, carol: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "edit")
-    shared(api, alice, task["id"], carol, "view")
+    share(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], carol, "view")
 
     response = api.delete("/api/me", bob.token, json={"current_password": bob.password})
 
@@ -542,7 +535,7 @@ def test_delete_sharee_account_removes_their_shares_and_keeps_the_task(
 def test_delete_owner_account_removes_their_tasks_and_shares(
     api: ApiClient, app: Flask, alice: Account, bob: Account, task: dict[str, Any]
 ) -> None:
-    shared(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], bob, "edit")
 
     response = api.delete("/api/me", alice.token, json={"current_password": alice.password})
 
@@ -555,50 +548,19 @@ def test_delete_owner_account_removes_their_tasks_and_shares(
 # --- signals -------------------------------------------------------------------------
 
 
-@dataclass
-class Event:
-    name: str
-    sender: Any
-    task_id: int
-    audience: list[int]
-    committed_shares: list[tuple[int, str]]
-
-
-@dataclass
-class SignalRecorder:
-    """Records every task signal with the task's shares as another connection sees
-    them: a signal sent before commit would see the old shares."""
-
-    events: list[Event] = field(default_factory=list)
-
-    def receiver(self, name: str) -> Any:
-        def receive(sender: Any, **payload: Any) -> None:
-            with db.engine.connect() as connection:
-                rows = connection.execute(
-                    sa.select(Share.user_id, Share.permission)
-                    .where(Share.task_id == payload["task_id"])
-                    .order_by(Share.user_id)
-                )
-                committed = [(user_id, permission) for user_id, permission in rows]
-            self.events.append(
-                Event(name, sender, payload["task_id"], list(payload["audience"]), committed)
-            )
-
-        return receive
+def committed_shares(connection: sa.Connection, task_id: int) -> list[tuple[int, str]]:
+    rows = connection.execute(
+        sa.select(Share.user_id, Share.permission)
+        .where(Share.task_id == task_id)
+        .order_by(Share.user_id)
+    )
+    return [(user_id, permission) for user_id, permission in rows]
 
 
 @pytest.fixture
 def recorder() -> Iterator[SignalRecorder]:
-    recorder = SignalRecorder()
-    with ExitStack() as stack:
-        for name, signal in [
-            ("created", signals.task_created),
-            ("updated", signals.task_updated),
-            ("deleted", signals.task_deleted),
-            ("shared", signals.task_shared),
-            ("unshared", signals.task_unshared),
-        ]:
-            stack.enter_context(signal.connected_to(recorder.receiver(name)))
+    names = ("created", "updated", "deleted", "shared", "unshared")
+    with recording(committed_shares, *names) as recorder:
         yield recorder
 
 
@@ -612,7 +574,7 @@ def test_share_sends_task_shared_to_the_sharee_once_after_commit(
 ) -> None:
     recorder.events.clear()
 
-    response = share(api, alice, task["id"], username="bob", permission="view")
+    response = post_share(api, alice, task["id"], username="bob", permission="view")
 
     assert response.status_code == 201
     assert recorder.events == [Event("shared", app, task["id"], [bob.id], [(bob.id, "view")])]
@@ -626,10 +588,10 @@ def test_share_again_sends_task_updated_once_after_commit(
     task: dict[str, Any],
     recorder: SignalRecorder,
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
     recorder.events.clear()
 
-    response = share(api, alice, task["id"], username="bob", permission="edit")
+    response = post_share(api, alice, task["id"], username="bob", permission="edit")
 
     assert response.status_code == 200
     assert recorder.events == [
@@ -645,7 +607,7 @@ def test_unshare_sends_task_unshared_to_the_former_sharee_once_after_commit(
     task: dict[str, Any],
     recorder: SignalRecorder,
 ) -> None:
-    shared(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], bob, "edit")
     recorder.events.clear()
 
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", alice.token)
@@ -663,8 +625,8 @@ def test_update_shared_task_sends_task_updated_to_owner_and_sharees(
     task: dict[str, Any],
     recorder: SignalRecorder,
 ) -> None:
-    shared(api, alice, task["id"], bob, "edit")
-    shared(api, alice, task["id"], carol, "view")
+    share(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], carol, "view")
     recorder.events.clear()
 
     response = api.patch(f"/api/tasks/{task['id']}", bob.token, json={"title": "by bob"})
@@ -704,11 +666,11 @@ def test_share_refused_sends_no_signal(
     body: dict[str, Any],
     status: int,
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], bob, "view")
     accounts = {"alice": alice, "bob": bob, "carol": carol}
     recorder.events.clear()
 
-    response = share(api, accounts[actor], task["id"], **body)
+    response = post_share(api, accounts[actor], task["id"], **body)
 
     assert_problem(response, status)
     assert recorder.events == []
@@ -730,8 +692,8 @@ def test_unshare_refused_sends_no_signal(
     target: str,
     status: int,
 ) -> None:
-    shared(api, alice, task["id"], bob, "view")
-    shared(api, alice, task["id"], carol, "view")
+    share(api, alice, task["id"], bob, "view")
+    share(api, alice, task["id"], carol, "view")
     accounts = {"bob": bob, "carol": carol, "dave": api.account("dave")}
     recorder.events.clear()
 
@@ -747,7 +709,7 @@ def test_unshare_refused_sends_no_signal(
 def test_unshare_names_the_owner_to_tell_only_when_the_sharee_left(
     api: ApiClient, alice: Account, bob: Account, task: dict[str, Any], leaving: bool
 ) -> None:
-    shared(api, alice, task["id"], bob, "edit")
+    share(api, alice, task["id"], bob, "edit")
     sent: list[dict[str, Any]] = []
 
     def receive(sender: Any, **payload: Any) -> None:

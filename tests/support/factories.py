@@ -103,6 +103,16 @@ class ApiClient:
         return headers
 
 
+def share(api: ApiClient, owner: Account, task_id: int, other: Account, permission: str) -> None:
+    """``owner`` shares the task with ``other``, which must succeed."""
+    response = api.post(
+        f"/api/tasks/{task_id}/share",
+        owner.token,
+        json={"username": other.username, "permission": permission},
+    )
+    assert response.status_code == 201, response.get_json()
+
+
 def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:
     """The response is a Problem Details document for ``status``; return its body."""
     assert response.status_code == status, response.get_data(as_text=True)

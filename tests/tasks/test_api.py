@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from doable import signals
 from doable.extensions import db
 from doable.tasks.models import Task
 from tests.support.factories import Account, ApiClient, assert_problem, stored_task
+from tests.support.signals import Event, SignalRecorder, recording
 
 PROBLEM_JSON = "application/problem+json"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -580,45 +578,13 @@ def test_task_route_without_valid_token_returns_401_and_changes_nothing(
 # --- domain signals --------------------------------------------------------------------
 
 
-@dataclass
-class Event:
-    name: str
-    sender: Any
-    task_id: int
-    audience: list[int]
-    committed_title: str | None
-
-
-@dataclass
-class SignalRecorder:
-    """Records every task signal, with the task's title as another connection sees it:
-    a signal sent before commit would see the old title (or no row at all)."""
-
-    events: list[Event] = field(default_factory=list)
-
-    def receiver(self, name: str) -> Any:
-        def receive(sender: Any, **payload: Any) -> None:
-            with db.engine.connect() as connection:
-                title = connection.execute(
-                    sa.select(Task.title).where(Task.id == payload["task_id"])
-                ).scalar_one_or_none()
-            self.events.append(
-                Event(name, sender, payload["task_id"], list(payload["audience"]), title)
-            )
-
-        return receive
+def committed_title(connection: sa.Connection, task_id: int) -> str | None:
+    return connection.execute(sa.select(Task.title).where(Task.id == task_id)).scalar_one_or_none()
 
 
 @pytest.fixture
 def recorder() -> Iterator[SignalRecorder]:
-    recorder = SignalRecorder()
-    with ExitStack() as stack:
-        for name, signal in [
-            ("created", signals.task_created),
-            ("updated", signals.task_updated),
-            ("deleted", signals.task_deleted),
-        ]:
-            stack.enter_context(signal.connected_to(recorder.receiver(name)))
+    with recording(committed_title, "created", "updated", "deleted") as recorder:
         yield recorder
 
 
