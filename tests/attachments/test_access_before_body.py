@@ -12,7 +12,7 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.attachments.test_api import (
+from tests.attachments.test_upload import (
     MULTIPART,
     attachments_path,
     files_under,

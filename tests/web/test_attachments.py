@@ -11,7 +11,7 @@ from flask import Flask
 
 from doable.attachments.models import Attachment
 from doable.extensions import db
-from tests.attachments.test_api import MULTIPART, part_head
+from tests.attachments.test_upload import MULTIPART, part_head
 from tests.factories import Account, ApiClient
 from tests.web.conftest import Browser, field_errors
 
