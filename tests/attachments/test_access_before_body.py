@@ -12,7 +12,8 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.attachments.test_upload import (
+from tests.servers import running_server, server_env
+from tests.support.attachments import (
     MULTIPART,
     attachments_path,
     files_under,
@@ -20,7 +21,6 @@ from tests.attachments.test_upload import (
     rows,
     upload_dir,
 )
-from tests.servers import running_server, server_env
 from tests.support.factories import PASSWORD
 
 DECLARED = 5_000_000  # under the upload limit; only the first KiB is ever sent

@@ -3,7 +3,7 @@ file removal) is a clean 404 naming the attachment, not a 500."""
 
 from __future__ import annotations
 
-from tests.attachments.test_upload import attachments_path, stored_path, uploaded
+from tests.support.attachments import attachments_path, stored_path, uploaded
 from tests.support.factories import assert_problem
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.attachments.test_upload import attachments_path, files_under, new_task, rows, upload_dir
+from tests.support.attachments import attachments_path, files_under, new_task, rows, upload_dir
 from tests.support.factories import ApiClient, assert_problem, at_once
 
 QUOTA = 3000

@@ -11,8 +11,8 @@ from flask import Flask
 
 from doable.attachments.models import Attachment
 from doable.extensions import db
-from tests.attachments.test_upload import MULTIPART, part_head
 from tests.factories import Account, ApiClient
+from tests.support.attachments import MULTIPART, part_head
 from tests.web.conftest import Browser, field_errors
 
 
