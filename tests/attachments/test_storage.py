@@ -4,7 +4,6 @@ content-type sanitisers, side effects that wait for a commit, and `doable attach
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,9 @@ from doable.attachments.service import declared_type, display_name
 from doable.attachments.storage import FileSystemStorage, storage
 from doable.auth.models import User
 from doable.extensions import db
-from tests.support.attachments import files_under, upload_dir, uploaded
+from tests.support.attachments import KEY, files_under, upload_dir, uploaded
 from tests.support.factories import ApiClient
 
-KEY = re.compile(r"^[0-9a-f]{32}$")
 BINARY = b"\x00\x01\xff\xfe\x80 not utf-8 \xc3\x28 \x00\x00 end"
 BAD_KEYS = [
     "../../etc/passwd",

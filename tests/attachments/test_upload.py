@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import random
-import re
 import threading
 import tracemalloc
 from pathlib import Path
@@ -33,9 +32,8 @@ from tests.support.attachments import (
     upload_dir,
     uploaded,
 )
-from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.factories import TIMESTAMP, Account, ApiClient, assert_problem
 
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 LIMIT = 1024
 
 

@@ -3,7 +3,6 @@ change the email or password with the current password."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -11,11 +10,7 @@ from argon2 import PasswordHasher
 from flask import Flask
 
 from tests.support.auth import revoked_flags, stored_user
-from tests.support.factories import PASSWORD, ApiClient, assert_problem
-
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-NEW_PASSWORD = "a brand new passphrase"
-
+from tests.support.factories import NEW_PASSWORD, PASSWORD, TIMESTAMP, ApiClient, assert_problem
 
 # --- GET /api/me -----------------------------------------------------------------------
 

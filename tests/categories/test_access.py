@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.support.categories import add_category, add_task, category_rows, links
-from tests.support.factories import Account, ApiClient, assert_problem
-
-HUGE_ID = "99999999999999999999"
-
+from tests.support.categories import add_category, category_rows, links
+from tests.support.factories import HUGE_ID, Account, ApiClient, assert_problem
+from tests.support.tasks import create
 
 # --- POST /api/categories ------------------------------------------------------------
 
@@ -48,7 +46,7 @@ def test_category_route_other_users_category_returns_404_like_a_missing_one(
     body: dict[str, Any] | None,
 ) -> None:
     bobs = add_category(api, bob, "Secret plans", "#111111")
-    add_task(api, bob, categories=["Secret plans"])
+    create(api, bob, categories=["Secret plans"])
     before = (category_rows(app), links(app))
     kwargs = {} if body is None else {"json": body}
     never = 999

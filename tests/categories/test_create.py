@@ -3,7 +3,6 @@ an optional colour, and refused bodies that store nothing."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,10 +10,7 @@ import pytest
 from flask import Flask
 
 from tests.support.categories import add_category, category_rows
-from tests.support.factories import Account, ApiClient, assert_problem
-
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-
+from tests.support.factories import TIMESTAMP, Account, ApiClient, assert_problem
 
 # --- POST /api/categories ------------------------------------------------------------
 

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tests.support.categories import (
-    add_category,
-    add_task,
-    category_rows,
-    counts,
-    links,
-    listed,
-    task_ids,
-)
+from tests.support.categories import add_category, category_rows, counts, links, listed
 from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.tasks import create, task_ids
 
 # --- DELETE /api/categories/<id> -----------------------------------------------------
 
@@ -32,8 +25,8 @@ def test_delete_category_returns_204_then_404(api: ApiClient, app: Flask, alice:
 def test_delete_category_keeps_its_tasks_without_it(
     api: ApiClient, app: Flask, alice: Account
 ) -> None:
-    both = add_task(api, alice, title="both", categories=["Study", "Home"])
-    only = add_task(api, alice, title="only", categories=["Study"])
+    both = create(api, alice, title="both", categories=["Study", "Home"])
+    only = create(api, alice, title="only", categories=["Study"])
     study = next(c for c in listed(api, alice) if c["name"] == "Study")
     home = next(c for c in listed(api, alice) if c["name"] == "Home")
 
@@ -53,7 +46,7 @@ def test_delete_category_then_same_name_on_task_creates_a_new_one(
     old = add_category(api, alice, "Study")
     assert api.delete(f"/api/categories/{old['id']}", alice.token).status_code == 204
 
-    task = add_task(api, alice, categories=["Study"])
+    task = create(api, alice, categories=["Study"])
 
     assert task["categories"] == ["Study"]
     rows = category_rows(app)

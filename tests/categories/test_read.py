@@ -10,8 +10,9 @@ from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.support.categories import add_category, add_task, counts, listed
+from tests.support.categories import add_category, counts, listed
 from tests.support.factories import Account, ApiClient
+from tests.support.tasks import create
 
 CATEGORY_KEYS = {"id", "name", "color", "task_count", "created_at", "updated_at"}
 
@@ -46,9 +47,9 @@ def test_list_categories_new_user_returns_empty_list(api: ApiClient, alice: Acco
 
 def test_list_categories_task_count_counts_linked_tasks(api: ApiClient, alice: Account) -> None:
     add_category(api, alice, "Empty")
-    add_task(api, alice, categories=["Study", "Home"])
-    add_task(api, alice, categories=["Study"])
-    add_task(api, alice)
+    create(api, alice, categories=["Study", "Home"])
+    create(api, alice, categories=["Study"])
+    create(api, alice)
 
     assert counts(api, alice) == {"Empty": 0, "Home": 1, "Study": 2}
 
@@ -56,8 +57,8 @@ def test_list_categories_task_count_counts_linked_tasks(api: ApiClient, alice: A
 def test_list_categories_task_count_drops_when_a_task_is_unlinked(
     api: ApiClient, alice: Account
 ) -> None:
-    first = add_task(api, alice, categories=["Study", "Home"])
-    add_task(api, alice, categories=["Study"])
+    first = create(api, alice, categories=["Study", "Home"])
+    create(api, alice, categories=["Study"])
 
     response = api.patch(f"/api/tasks/{first['id']}", alice.token, json={"categories": ["Home"]})
 
@@ -69,8 +70,8 @@ def test_list_categories_task_count_drops_when_a_task_is_unlinked(
 def test_list_categories_task_count_drops_when_a_task_is_deleted(
     api: ApiClient, alice: Account
 ) -> None:
-    first = add_task(api, alice, categories=["Study"])
-    add_task(api, alice, categories=["Study"])
+    first = create(api, alice, categories=["Study"])
+    create(api, alice, categories=["Study"])
 
     response = api.delete(f"/api/tasks/{first['id']}", alice.token)
 
@@ -80,7 +81,7 @@ def test_list_categories_task_count_drops_when_a_task_is_deleted(
 
 def test_get_category_returns_it_with_task_count(api: ApiClient, alice: Account) -> None:
     created = add_category(api, alice, "Study", "#abcdef")
-    add_task(api, alice, categories=["study"])
+    create(api, alice, categories=["study"])
 
     response = api.get(f"/api/categories/{created['id']}", alice.token)
 

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.support.categories import add_task
 from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.tasks import create
 
 
 def list_tasks(api: ApiClient, account: Account, **params: Any) -> Any:
@@ -29,7 +29,7 @@ def listed_ids(response: Any) -> list[int]:
 @pytest.fixture
 def tagged(api: ApiClient, alice: Account, bob: Account) -> dict[str, int]:
     """alice's tasks by title; bob's have the same category names and must not show."""
-    add_task(api, bob, title="bob study", categories=["Study"])
+    create(api, bob, title="bob study", categories=["Study"])
     specs = {
         "read flask book": ({"status": "pending"}, ["Study"]),
         "write flask notes": ({"status": "completed"}, ["study", "Home"]),
@@ -38,7 +38,7 @@ def tagged(api: ApiClient, alice: Account, bob: Account) -> dict[str, int]:
         "nothing": ({"status": "pending"}, []),
     }
     return {
-        title: add_task(api, alice, title=title, categories=names, **fields)["id"]
+        title: create(api, alice, title=title, categories=names, **fields)["id"]
         for title, (fields, names) in specs.items()
     }
 

@@ -9,16 +9,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.support.categories import (
-    add_category,
-    add_task,
-    category_rows,
-    counts,
-    links,
-    listed,
-    task_ids,
-)
+from tests.support.categories import add_category, category_rows, counts, links, listed
 from tests.support.factories import Account, ApiClient, assert_problem, share
+from tests.support.tasks import create, task_ids
 
 # --- names on tasks ------------------------------------------------------------------
 
@@ -26,7 +19,7 @@ from tests.support.factories import Account, ApiClient, assert_problem, share
 def test_create_task_with_new_category_names_creates_them_for_the_owner(
     api: ApiClient, app: Flask, alice: Account
 ) -> None:
-    task = add_task(api, alice, categories=["Study", "home"])
+    task = create(api, alice, categories=["Study", "home"])
 
     assert task["categories"] == ["home", "Study"]
     rows = category_rows(app)
@@ -40,7 +33,7 @@ def test_create_task_with_new_category_names_creates_them_for_the_owner(
 def test_create_task_with_names_repeated_ignoring_case_creates_one_category(
     api: ApiClient, app: Flask, alice: Account
 ) -> None:
-    task = add_task(api, alice, categories=["Study", "study", "STUDY"])
+    task = create(api, alice, categories=["Study", "study", "STUDY"])
 
     assert task["categories"] == ["Study"]
     assert category_rows(app) == [(1, alice.id, "Study", None)]
@@ -53,7 +46,7 @@ def test_create_task_with_existing_name_in_any_case_reuses_the_category(
 ) -> None:
     existing = add_category(api, alice, "Study", "#123456")
 
-    task = add_task(api, alice, categories=[name])
+    task = create(api, alice, categories=[name])
 
     assert task["categories"] == ["Study"]
     assert category_rows(app) == [(existing["id"], alice.id, "Study", "#123456")]
@@ -65,7 +58,7 @@ def test_create_task_with_name_another_user_has_creates_the_callers_own(
 ) -> None:
     bobs = add_category(api, bob, "Study")
 
-    task = add_task(api, alice, categories=["Study"])
+    task = create(api, alice, categories=["Study"])
 
     rows = category_rows(app)
     assert [(user_id, name) for _, user_id, name, _ in rows] == [
@@ -82,7 +75,7 @@ def test_update_task_categories_creates_missing_and_reuses_existing(
     api: ApiClient, app: Flask, alice: Account, method: str
 ) -> None:
     home = add_category(api, alice, "Home")
-    task = add_task(api, alice)
+    task = create(api, alice)
 
     response = getattr(api, method)(
         f"/api/tasks/{task['id']}", alice.token, json={"categories": ["HOME", "Work", "work"]}
@@ -102,7 +95,7 @@ def test_update_task_categories_creates_missing_and_reuses_existing(
 def test_update_task_categories_replaces_the_whole_set(
     api: ApiClient, app: Flask, alice: Account
 ) -> None:
-    task = add_task(api, alice, categories=["A", "B"])
+    task = create(api, alice, categories=["A", "B"])
 
     response = api.patch(f"/api/tasks/{task['id']}", alice.token, json={"categories": ["b", "C"]})
 
@@ -112,7 +105,7 @@ def test_update_task_categories_replaces_the_whole_set(
 
 
 def test_update_task_without_categories_keeps_them(api: ApiClient, alice: Account) -> None:
-    task = add_task(api, alice, categories=["Study"])
+    task = create(api, alice, categories=["Study"])
 
     response = api.patch(f"/api/tasks/{task['id']}", alice.token, json={"title": "renamed"})
 
@@ -123,7 +116,7 @@ def test_update_task_without_categories_keeps_them(api: ApiClient, alice: Accoun
 def test_update_task_by_edit_sharee_creates_categories_for_the_owner(
     api: ApiClient, app: Flask, alice: Account, bob: Account
 ) -> None:
-    task = add_task(api, alice, categories=["Home"])
+    task = create(api, alice, categories=["Home"])
     share(api, alice, task["id"], bob, "edit")
 
     response = api.patch(
@@ -170,7 +163,7 @@ def test_create_task_invalid_categories_returns_400_and_creates_nothing(
 def test_update_task_invalid_categories_returns_400_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account
 ) -> None:
-    task = add_task(api, alice, categories=["Study"])
+    task = create(api, alice, categories=["Study"])
     before = (category_rows(app), links(app))
 
     response = api.patch(
@@ -185,7 +178,7 @@ def test_update_task_invalid_categories_returns_400_and_changes_nothing(
 
 
 def test_rename_category_changes_the_etag_of_its_tasks(api: ApiClient, alice: Account) -> None:
-    task = add_task(api, alice, categories=["Study"])
+    task = create(api, alice, categories=["Study"])
     study = listed(api, alice)[0]
     old = api.get(f"/api/tasks/{task['id']}", alice.token)
     assert old.status_code == 200
@@ -202,7 +195,7 @@ def test_rename_category_changes_the_etag_of_its_tasks(api: ApiClient, alice: Ac
 
 
 def test_delete_category_changes_the_etag_of_its_tasks(api: ApiClient, alice: Account) -> None:
-    task = add_task(api, alice, categories=["Study"])
+    task = create(api, alice, categories=["Study"])
     study = listed(api, alice)[0]
     old = api.get(f"/api/tasks/{task['id']}", alice.token)
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.support.categories import add_category, add_task, category_rows
+from tests.support.categories import add_category, category_rows
 from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.tasks import create
 
 # --- PUT / PATCH /api/categories/<id> ------------------------------------------------
 
@@ -57,7 +58,7 @@ def test_update_category_color_null_clears_it(api: ApiClient, app: Flask, alice:
 
 def test_update_category_keeps_task_count(api: ApiClient, alice: Account) -> None:
     created = add_category(api, alice, "Study")
-    add_task(api, alice, categories=["Study"])
+    create(api, alice, categories=["Study"])
 
     response = api.patch(f"/api/categories/{created['id']}", alice.token, json={"name": "Learn"})
 

@@ -7,7 +7,8 @@ from typing import Any
 from flask import Flask
 
 from tests.support.factories import Account, ApiClient, assert_problem, share
-from tests.support.sharing import add_task, share_rows, task_ids, user_ref
+from tests.support.sharing import add_task, share_rows, user_ref
+from tests.support.tasks import task_ids
 
 # --- clean-up ------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from doable.tasks.models import Task
 from tests.support.factories import Account, ApiClient, assert_problem
 from tests.support.matrix import Matrix, accounts_by_role, assert_hidden_like_missing, share_by_role
 
-PROBLEM_JSON = "application/problem+json"
 TABLES = ["task", "share", "category", "task_category"]
 MISSING_TASK = 999
 

@@ -8,7 +8,8 @@ import pytest
 from flask import Flask
 
 from tests.support.factories import Account, ApiClient, assert_problem, share
-from tests.support.sharing import share_rows, task_ids
+from tests.support.sharing import share_rows
+from tests.support.tasks import task_ids
 
 # --- DELETE /api/tasks/<id>/share/<user_id> ------------------------------------------
 

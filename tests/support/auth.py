@@ -11,8 +11,6 @@ from doable.auth.models import AuthSession, User
 from doable.extensions import db
 from tests.support.factories import PASSWORD
 
-PROBLEM_JSON = "application/problem+json"
-
 
 def users(app: Flask) -> list[tuple[int, str, str]]:
     """Every stored user as (id, username, email), read straight from the database."""

@@ -10,10 +10,7 @@ from flask import Flask
 
 from doable.categories.models import Category, task_category
 from doable.extensions import db
-from doable.tasks.models import Task
 from tests.support.factories import Account, ApiClient
-
-PROBLEM_JSON = "application/problem+json"
 
 
 def add_category(
@@ -23,12 +20,6 @@ def add_category(
     if color is not None:
         body["color"] = color
     response = api.post("/api/categories", account.token, json=body)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()  # type: ignore[no-any-return]
-
-
-def add_task(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
-    response = api.post("/api/tasks", account.token, json={"title": "Learn Flask", **fields})
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
 
@@ -49,11 +40,6 @@ def links(app: Flask) -> set[tuple[int, int]]:
     with app.app_context():
         rows = db.session.execute(sa.select(task_category.c.task_id, task_category.c.category_id))
         return {(task_id, category_id) for task_id, category_id in rows}
-
-
-def task_ids(app: Flask) -> set[int]:
-    with app.app_context():
-        return set(db.session.scalars(sa.select(Task.id)))
 
 
 def listed(api: ApiClient, account: Account) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ the one password every test user has."""
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +18,13 @@ from werkzeug.test import TestResponse
 from doable.errors import ProblemType
 
 PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a brand new passphrase"
 HTTP_WAIT = 5.0  # the longest one HTTP call to a real server may take
 PROBLEM_TYPES = {kind.uri: kind for kind in ProblemType}
+PROBLEM_JSON = "application/problem+json"
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+#: An id far beyond any row, and beyond a 64-bit integer.
+HUGE_ID = "99999999999999999999"
 _counter = itertools.count(1)
 
 

@@ -9,16 +9,12 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.sharing.models import Share
-from doable.tasks.models import Task
 from tests.support.factories import Account, ApiClient
-
-PROBLEM_JSON = "application/problem+json"
+from tests.support.tasks import create
 
 
 def add_task(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
-    response = api.post("/api/tasks", account.token, json={"title": "Plan the trip", **fields})
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()  # type: ignore[no-any-return]
+    return create(api, account, **{"title": "Plan the trip", **fields})
 
 
 def post_share(api: ApiClient, owner: Account, task_id: int, **body: Any) -> Any:
@@ -34,11 +30,6 @@ def share_rows(app: Flask) -> list[tuple[int, int, str]]:
             )
         )
         return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
-def task_ids(app: Flask) -> set[int]:
-    with app.app_context():
-        return set(db.session.scalars(sa.select(Task.id)))
 
 
 def user_ref(account: Account) -> dict[str, Any]:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
 from tests.support.factories import Account, ApiClient
-
-PROBLEM_JSON = "application/problem+json"
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
 
 def task_count(app: Flask) -> int:
@@ -30,3 +27,8 @@ def create(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
     response = api.post("/api/tasks", account.token, json=body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
+
+
+def task_ids(app: Flask) -> set[int]:
+    with app.app_context():
+        return set(db.session.scalars(sa.select(Task.id)))

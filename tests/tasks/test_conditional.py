@@ -12,9 +12,15 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.support.factories import Account, ApiClient, assert_problem, at_once, stored_task
+from tests.support.factories import (
+    PROBLEM_JSON,
+    Account,
+    ApiClient,
+    assert_problem,
+    at_once,
+    stored_task,
+)
 
-PROBLEM_JSON = "application/problem+json"
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
 RACE_ROUNDS = 10
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from tests.support.factories import Account, ApiClient, assert_problem, stored_task
-from tests.support.tasks import TIMESTAMP, parse_timestamp, task_count
+from tests.support.factories import TIMESTAMP, Account, ApiClient, assert_problem, stored_task
+from tests.support.tasks import parse_timestamp, task_count
 
 
 def without_categories(body: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from doable.extensions import db
 from doable.tasks.models import Priority, Task
 from tests.support.factories import Account, ApiClient, assert_problem, expected_order
 
-PROBLEM_JSON = "application/problem+json"
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
 STATUSES = ["pending", "in_progress", "completed"]
 PRIORITIES = ["low", "medium", "high"]

@@ -6,11 +6,8 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.support.factories import Account, ApiClient, assert_problem, stored_task
+from tests.support.factories import HUGE_ID, Account, ApiClient, assert_problem, stored_task
 from tests.support.tasks import create, task_count
-
-HUGE_ID = "99999999999999999999"
-
 
 # --- GET /api/tasks/<id> ---------------------------------------------------------------
 

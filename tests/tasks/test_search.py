@@ -11,8 +11,6 @@ import pytest
 from doable.errors import ProblemType
 from tests.support.factories import Account, ApiClient, assert_problem
 
-PROBLEM_JSON = "application/problem+json"
-
 # title -> (description, status)
 ALICE_TASKS = {
     "Learn Flask": ("Complete the tutorial", "in_progress"),

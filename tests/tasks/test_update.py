@@ -11,8 +11,8 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.support.factories import Account, ApiClient, assert_problem, stored_task
-from tests.support.tasks import TIMESTAMP, create, parse_timestamp
+from tests.support.factories import TIMESTAMP, Account, ApiClient, assert_problem, stored_task
+from tests.support.tasks import create, parse_timestamp
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
