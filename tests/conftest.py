@@ -203,6 +203,14 @@ def statements(app: Flask) -> Iterator[list[str]]:
 
 
 @pytest.fixture
+def spec(client: FlaskClient) -> dict[str, Any]:
+    """The app's OpenAPI document."""
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.json  # type: ignore[return-value]
+
+
+@pytest.fixture
 def runner(app: Flask) -> Any:
     return app.test_cli_runner()
 

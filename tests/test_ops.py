@@ -77,13 +77,6 @@ def _nulls(node: Any, where: str = "") -> Iterator[str]:
 
 
 @pytest.fixture
-def spec(client: FlaskClient) -> dict[str, Any]:
-    response = client.get("/api/openapi.json")
-    assert response.status_code == 200
-    return response.json  # type: ignore[return-value]
-
-
-@pytest.fixture
 def docs_page(client: FlaskClient) -> Any:
     response = client.get("/api/docs")
     assert response.status_code == 200

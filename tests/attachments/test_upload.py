@@ -293,3 +293,58 @@ def test_upload_concurrently_to_one_task_stores_every_file(
     )
     by_name = {r["filename"]: stored_path(app, r["storage_key"]).read_bytes() for r in stored}
     assert by_name == {f"{n}.bin": contents[n] for n in range(workers)}
+
+
+# --- schemathesis findings: multipart bodies and routes --------------------------
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_a_body_sent_to_no_route_is_404_not_415(api: ApiClient, alice):
+    """An id too long to be one matches no route; the body's type must not matter."""
+    response = api.post(
+        "/api/tasks/906024667838/attachments",
+        alice.token,
+        data={"file": (io.BytesIO(b"x"), "a.txt")},
+        content_type="multipart/form-data",
+    )
+    assert_problem(response, 404)
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_a_method_the_route_lacks_is_405_with_allow_not_415(api: ApiClient, alice):
+    task = api.post("/api/tasks", alice.token, json={"title": "t"}).json
+    response = api.client.put(
+        f"/api/tasks/{task['id']}/attachments",
+        headers={"Authorization": f"Bearer {alice.token}"},
+        data={"file": (io.BytesIO(b"x"), "a.txt")},
+        content_type="multipart/form-data",
+    )
+    assert_problem(response, 405)
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_an_upload_with_other_form_fields_is_refused_and_stores_nothing(app, api: ApiClient, alice):
+    task = api.post("/api/tasks", alice.token, json={"title": "t"}).json
+    response = api.post(
+        f"/api/tasks/{task['id']}/attachments",
+        alice.token,
+        data={"file": (io.BytesIO(b"data"), "a.txt"), "owner_id": "2"},
+        content_type="multipart/form-data",
+    )
+    body = assert_problem(response, 400)
+    assert body["errors"] == {"owner_id": ["Unknown field."]}
+    listed = api.get(f"/api/tasks/{task['id']}/attachments", alice.token).json
+    assert listed["attachments"] == []
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_a_file_sent_as_a_plain_field_is_refused(api: ApiClient, alice):
+    task = api.post("/api/tasks", alice.token, json={"title": "t"}).json
+    response = api.post(
+        f"/api/tasks/{task['id']}/attachments",
+        alice.token,
+        data={"file": "not a file"},
+        content_type="multipart/form-data",
+    )
+    assert "file" in assert_problem(response, 400)["errors"]

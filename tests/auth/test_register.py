@@ -223,3 +223,18 @@ def test_register_username_with_trailing_newline_returns_400(api: ApiClient, app
     assert "username" in response.json["errors"]
     with app.app_context():
         assert db.session.query(User).count() == 0
+
+
+def test_register_password_with_nul_returns_400_and_creates_no_user(
+    api: ApiClient, app: Flask
+) -> None:
+    response = api.register("nully", password="long\x00enough")
+    assert "password" in assert_problem(response, 400)["errors"]
+    with app.app_context():
+        assert db.session.query(User).count() == 0
+
+
+def test_register_returns_the_seed_body(api):
+    response = api.register("alice", email="alice@example.com", password="secret123")
+    assert response.status_code == 201
+    assert response.json == {"message": "User created successfully", "user_id": 1}

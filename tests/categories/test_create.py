@@ -3,6 +3,7 @@ an optional colour, and refused bodies that store nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,3 +137,40 @@ def test_create_category_name_another_user_has_returns_201(
 
     assert response.status_code == 201
     assert category_rows(app) == [(1, bob.id, "Study", None), (2, alice.id, "study", None)]
+
+
+# --- names against the documented pattern ----------------------------------------
+
+
+SAMPLES = [
+    "Work",
+    "Été",
+    " padded ",
+    " ",
+    "",
+    "a\tb",
+    "a\nb",
+    "a\n",
+    "x\u0085",
+    "\u00a0",
+    "a\u202eb",
+    "zero\u200bwidth",
+    "soft\u00adhyphen",
+    "\ufeffbom",
+    "日本語",
+    "a" * 50,
+]
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+@pytest.mark.parametrize("name", SAMPLES)
+def test_a_category_name_is_accepted_exactly_when_the_documented_pattern_matches(
+    spec, api: ApiClient, alice, name
+):
+    field = spec["components"]["schemas"]["CategoryCreate"]["properties"]["name"]
+    documented = (
+        field["minLength"] <= len(name) <= field["maxLength"]
+        and re.search(field["pattern"], name) is not None  # JSON Schema: search semantics
+    )
+    response = api.post("/api/categories", alice.token, json={"name": name})
+    assert (response.status_code == 201) == documented, response.json

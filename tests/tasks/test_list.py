@@ -477,3 +477,27 @@ def test_list_statement_count_does_not_grow_with_page_size(
 
     assert counts[5] > 0, "the listener saw no statements"
     assert counts[5] == counts[50] == counts[100], counts
+
+
+# --- hostile queries -------------------------------------------------------------
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_a_url_too_long_is_a_414_problem_not_gunicorn_s_html_page(api: ApiClient, alice):
+    """Repeated query parameters made a 7,650-character URL; gunicorn answered it with
+    an HTML 414 of its own. Doable now takes request lines up to gunicorn's maximum and
+    refuses URLs over DOABLE_MAX_URL_LENGTH itself."""
+    response = api.get("/api/tasks?" + "&".join(["page=1"] * 800), alice.token)
+    body = assert_problem(response, 414)
+    assert "at most 4096" in body["detail"]
+    assert api.get("/api/tasks?" + "&".join(["page=1"] * 2), alice.token).status_code == 400
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "category=a%00", "status=pending&q=%00"])
+def test_list_query_with_nul_returns_400_naming_the_parameter(
+    api: ApiClient, alice: Account, query: str
+) -> None:
+    response = api.get(f"/api/tasks?{query}", alice.token)
+    errors = assert_problem(response, 400)["errors"]
+    assert set(errors) <= {"q", "category"}
+    assert errors
