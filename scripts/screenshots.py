@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the test support code that starts servers and drives pages
 
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, Visitor  # noqa: E402
-from tests.servers import running_server, server_env  # noqa: E402
 from tests.support.factories import PASSWORD  # noqa: E402
+from tests.support.servers import running_server, server_env  # noqa: E402
 
 DESKTOP = {"width": 1200, "height": 800}
 PHONE = {"width": 375, "height": 740}

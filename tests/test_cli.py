@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from doable.auth.models import User
 from doable.extensions import db
-from tests.servers import (
+from tests.support.servers import (
     DOABLE,
     accepted,
     logged,
@@ -229,7 +229,7 @@ def test_production_server_logs_only_json_lines(tmp_path: Path):
 def test_sigterm_closes_open_sockets_instead_of_waiting_for_them(tmp_path: Path):
     """An open Socket.IO connection holds a worker thread; shutting down closes it
     (the client reconnects elsewhere) rather than waiting out the graceful timeout."""
-    from tests.realtime.clients import listen, new_user
+    from tests.support.realtime import listen, new_user
 
     env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path)
     process, base = start_server(env, log_path=tmp_path / "serve.log")

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from tests.conftest import _create_postgres_database, _drop_postgres_database
-from tests.servers import running_server, server_env
+from tests.support.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent / "fuzz"

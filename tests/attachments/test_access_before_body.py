@@ -12,7 +12,6 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.servers import running_server, server_env
 from tests.support.attachments import (
     MULTIPART,
     attachments_path,
@@ -22,6 +21,7 @@ from tests.support.attachments import (
     upload_dir,
 )
 from tests.support.factories import PASSWORD
+from tests.support.servers import running_server, server_env
 
 DECLARED = 5_000_000  # under the upload limit; only the first KiB is ever sent
 FIRST_PART = part_head('filename="big.bin"', "application/octet-stream") + b"x" * 1024

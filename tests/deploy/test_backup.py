@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _create_postgres_database, _drop_postgres_database
-from tests.realtime.clients import log_in, new_user
-from tests.servers import DOABLE, running_server, server_env
 from tests.support.factories import Account
+from tests.support.realtime import log_in, new_user
+from tests.support.servers import DOABLE, running_server, server_env
 
 pytestmark = pytest.mark.slow
 

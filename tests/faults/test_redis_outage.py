@@ -33,9 +33,9 @@ from tests.faults.conftest import (
     readiness,
     server_env,
 )
-from tests.realtime.clients import Listener, listen, new_user, refused
-from tests.servers import running_server
 from tests.support.factories import PASSWORD, Account
+from tests.support.realtime import Listener, listen, new_user, refused
+from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 

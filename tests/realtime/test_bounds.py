@@ -31,10 +31,10 @@ import socketio
 import websocket
 
 from tests.conftest import REDIS_TEST_URL
-from tests.realtime.clients import WAIT, new_user
 from tests.realtime.conftest import _env, shared_services
-from tests.servers import running_server
 from tests.support.factories import Account
+from tests.support.realtime import WAIT, new_user
+from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.realtime.clients import Listener, listen, new_user
 from tests.realtime.conftest import Deployment
 from tests.support.factories import PASSWORD, Account
+from tests.support.realtime import Listener, listen, new_user
 
 pytestmark = pytest.mark.slow
 

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import service_missing
-from tests.realtime.clients import WAIT, new_user
 from tests.realtime.conftest import Deployment
 from tests.realtime.test_connect import claims_of, forged_access_token
 from tests.support.factories import Account
+from tests.support.realtime import WAIT, new_user
 
 pytestmark = pytest.mark.slow
 

@@ -1,3 +1,5 @@
-"""What the tests share, laid out like the app: data factories and the API client
-(``factories``), the files attachments leave on disk (``files``), the permission-matrix
-engine (``matrix``) and the signal recorder (``signals``)."""
+"""What the tests share, laid out like the app: data factories, the one account type and
+the API client (``factories``); per-domain helpers (``tasks``, ``categories``,
+``sharing``, ``attachments``, ``auth``); the permission-matrix engine (``matrix``); the
+signal recorder (``signals``); real ``doable serve`` processes (``servers``) and
+Socket.IO clients against them (``realtime``)."""
