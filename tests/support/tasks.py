@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Flask
@@ -32,3 +33,24 @@ def create(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
 def task_ids(app: Flask) -> set[int]:
     with app.app_context():
         return set(db.session.scalars(sa.select(Task.id)))
+
+
+def set_timestamps(app: Flask, times: dict[int, tuple[datetime, datetime]]) -> None:
+    """Give each task id its (created_at, updated_at), straight in the database."""
+    with app.app_context():
+        for task_id, (created, updated) in times.items():
+            db.session.execute(
+                sa.update(Task)
+                .where(Task.id == task_id)
+                .values(created_at=created, updated_at=updated)
+            )
+        db.session.commit()
+
+
+def get_list(api: ApiClient, account: Account, params: dict[str, Any]) -> Any:
+    """GET /api/tasks with ``params`` as the query."""
+    return api.get(f"/api/tasks?{urlencode(params)}", account.token)
+
+
+def ids(rows: list[Any]) -> list[int]:
+    return [row.id for row in rows]

@@ -12,12 +12,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Priority, Task
 from tests.support.factories import Account, ApiClient, assert_problem, expected_order
+from tests.support.tasks import get_list, ids, set_timestamps
 
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
 STATUSES = ["pending", "in_progress", "completed"]
@@ -70,14 +70,7 @@ def spread_timestamps(app: Flask, task_ids: list[int]) -> dict[int, tuple[dateti
         created = BASE_TIME + timedelta(minutes=(n * 17) % 23)
         updated = BASE_TIME + timedelta(days=1, minutes=(n * 7) % 19)
         times[task_id] = (created, updated)
-    with app.app_context():
-        for task_id, (created, updated) in times.items():
-            db.session.execute(
-                sa.update(Task)
-                .where(Task.id == task_id)
-                .values(created_at=created, updated_at=updated)
-            )
-        db.session.commit()
+    set_timestamps(app, times)
     return times
 
 
@@ -145,14 +138,6 @@ def select_rows(rows: list[Row], params: dict[str, str]) -> list[Row]:
     }
     chosen = [row for row in rows if all(tests[k](row, v) for k, v in params.items() if k in tests)]
     return expected_order(chosen, params.get("sort", "-created_at"))
-
-
-def ids(rows: list[Row]) -> list[int]:
-    return [row.id for row in rows]
-
-
-def get_list(api: ApiClient, account: Account, params: dict[str, Any]) -> Any:
-    return api.get(f"/api/tasks?{urlencode(params)}", account.token)
 
 
 def assert_listing(response: Any, expected: list[Row], page: int, per_page: int) -> list[int]:
