@@ -22,8 +22,8 @@ from flask.testing import FlaskClient
 from doable import create_app
 from doable.config import JWT_KEY_LABEL, derive_key
 from doable.extensions import db
-from tests.factories import Account, ApiClient
-from tests.pages import Browser
+from tests.support.factories import Account, ApiClient
+from tests.support.pages import Browser
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -214,6 +214,14 @@ def statements(app: Flask) -> Iterator[list[str]]:
             yield seen
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def spec(client: FlaskClient) -> dict[str, Any]:
+    """The app's OpenAPI document."""
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return response.json  # type: ignore[return-value]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.factories import PASSWORD, Account, ApiClient
+from tests.support.factories import PASSWORD, Account, ApiClient
 
 
 def test_api_answers_for_a_user_are_no_store(api: ApiClient, alice: Account) -> None:

@@ -16,7 +16,16 @@ import sqlalchemy as sa
 
 from doable.auth.models import User
 from doable.extensions import db
-from tests.servers import DOABLE, running_server, server_env, start_server, stop_server
+from tests.support.servers import (
+    DOABLE,
+    accepted,
+    logged,
+    running_server,
+    server_env,
+    start_server,
+    stop_server,
+    wait_for,
+)
 
 
 def test_create_user_with_password_on_stdin_creates_a_working_account(app, runner, api):
@@ -185,9 +194,11 @@ def test_sigterm_lets_the_request_in_flight_finish(tmp_path: Path):
         connection.putheader("Content-Length", str(len(head) + len(content) + len(tail)))
         connection.endheaders()
         connection.send(head + content[:1000])
-        time.sleep(0.5)  # the request is being read by a worker thread
+        # A worker holds the request (it is off the listen queue) and reads its body...
+        wait_for(accepted(connection.sock), "the request accepted by a worker")
         os.killpg(process.pid, signal.SIGTERM)
-        time.sleep(1.0)
+        # ...and the rest of the body arrives once the shutdown is under way.
+        wait_for(logged(tmp_path / "serve.log", "Handling signal: term"), "shutdown begun")
         connection.send(content[1000:] + tail)
         response = connection.getresponse()
         status, answer = response.status, response.read()
@@ -218,7 +229,7 @@ def test_production_server_logs_only_json_lines(tmp_path: Path):
 def test_sigterm_closes_open_sockets_instead_of_waiting_for_them(tmp_path: Path):
     """An open Socket.IO connection holds a worker thread; shutting down closes it
     (the client reconnects elsewhere) rather than waiting out the graceful timeout."""
-    from tests.realtime.clients import listen, new_user
+    from tests.support.realtime import listen, new_user
 
     env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path)
     process, base = start_server(env, log_path=tmp_path / "serve.log")

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from doable.extensions import db
-from tests.factories import assert_problem
+from tests.support.factories import assert_problem
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def tight_app(make_app, database_url):
 
 
 def test_a_write_that_notifies_sharees_needs_only_one_connection(tight_app):
-    from tests.factories import ApiClient
+    from tests.support.factories import ApiClient
 
     api = ApiClient(tight_app.test_client())
     alice, bob = api.account("alice"), api.account("bob")
@@ -36,7 +36,7 @@ def test_a_write_that_notifies_sharees_needs_only_one_connection(tight_app):
 
 
 def test_no_free_connection_in_time_is_503_with_retry_after(tight_app):
-    from tests.factories import ApiClient
+    from tests.support.factories import ApiClient
 
     api = ApiClient(tight_app.test_client())
     alice = api.account("alice")

@@ -18,7 +18,7 @@ from doable.db import begin_write
 from doable.errors import ProblemType
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
 
 
 @pytest.fixture

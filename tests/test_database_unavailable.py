@@ -18,7 +18,7 @@ from doable import create_app
 from doable.errors import DATABASE_RETRY_AFTER, database_unavailable
 from doable.extensions import csrf, db
 from tests.conftest import base_config
-from tests.factories import PASSWORD, assert_problem
+from tests.support.factories import PASSWORD, assert_problem
 
 UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody:hunter2@127.0.0.1:1/none"
 

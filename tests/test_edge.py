@@ -8,7 +8,7 @@ import pytest
 from flask import Flask, request
 
 from doable.config import ConfigError
-from tests.factories import ApiClient
+from tests.support.factories import ApiClient
 
 PAGE_ORIGIN = "https://app.example.com"
 

@@ -20,9 +20,8 @@ from doable.auth.models import User
 from doable.errors import ProblemType
 from doable.extensions import csrf, db
 from doable.sharing.models import Share
-from tests.factories import PASSWORD, Account, ApiClient, assert_problem_type
+from tests.support.factories import PASSWORD, PROBLEM_JSON, Account, ApiClient, assert_problem_type
 
-PROBLEM_JSON = "application/problem+json"
 SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 USER = {"username": "alice", "email": "alice@example.com", "password": PASSWORD}
 

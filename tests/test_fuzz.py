@@ -1,6 +1,7 @@
 """Schemathesis against a live ``doable serve`` on PostgreSQL, with every check, two
 users (so it also tries each one's objects as the other), a fixed seed and a time
-budget: zero failures. Each finding it ever made is a test in test_fuzz_findings.py.
+budget: zero failures. Each finding it ever made is a test in the module of the behaviour
+it concerns, marked "Found by schemathesis".
 
 Left out, because they would end the identities the run uses: ``POST /api/logout`` and
 ``DELETE /api/me`` (both tested on their own). ``ensure_resource_availability`` is off:
@@ -20,7 +21,7 @@ import pytest
 import requests
 
 from tests.conftest import _create_postgres_database, _drop_postgres_database
-from tests.servers import running_server, server_env
+from tests.support.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent / "fuzz"

@@ -20,12 +20,12 @@ from doable import create_app
 from doable.auth.schemas import UserCreate
 from doable.extensions import db
 from tests.conftest import base_config
+from tests.support.factories import PROBLEM_JSON
 
 UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody@127.0.0.1:1/none"
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 # Routes that serve the documentation itself rather than being documented in it.
 DOCS_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "ops.swagger_ui_asset"}
-PROBLEM_JSON = "application/problem+json"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "request_id"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 # OpenAPI keywords whose value may legitimately be JSON null.
@@ -74,13 +74,6 @@ def _nulls(node: Any, where: str = "") -> Iterator[str]:
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from _nulls(value, f"{where}/{index}")
-
-
-@pytest.fixture
-def spec(client: FlaskClient) -> dict[str, Any]:
-    response = client.get("/api/openapi.json")
-    assert response.status_code == 200
-    return response.json  # type: ignore[return-value]
 
 
 @pytest.fixture

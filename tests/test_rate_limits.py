@@ -16,7 +16,7 @@ from doable.extensions import db
 from doable.tasks.models import Task
 from tests.auth.test_tokens import claims_of
 from tests.conftest import TEST_JWT_KEY
-from tests.factories import Account, ApiClient
+from tests.support.factories import Account, ApiClient
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import running_server, server_env
+from tests.support.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 from flask import Flask
 
-from tests.attachments.test_api import (
+from tests.support.attachments import (
     MULTIPART,
     attachments_path,
     files_under,
@@ -20,8 +20,8 @@ from tests.attachments.test_api import (
     rows,
     upload_dir,
 )
-from tests.factories import PASSWORD
-from tests.servers import running_server, server_env
+from tests.support.factories import PASSWORD
+from tests.support.servers import running_server, server_env
 
 DECLARED = 5_000_000  # under the upload limit; only the first KiB is ever sent
 FIRST_PART = part_head('filename="big.bin"', "application/octet-stream") + b"x" * 1024

@@ -6,7 +6,6 @@ real tmpfs through a real server."""
 from __future__ import annotations
 
 import errno
-import io
 import logging
 import os
 from pathlib import Path
@@ -21,7 +20,8 @@ from doable.attachments.models import Attachment
 from doable.attachments.storage import FileSystemStorage
 from doable.errors import InsufficientStorage
 from doable.extensions import db
-from tests.factories import ApiClient, assert_problem
+from tests.support.attachments import files_under, upload
+from tests.support.factories import ApiClient, assert_problem
 
 NO_SPACE_ERRORS = [errno.ENOSPC, errno.EDQUOT]
 
@@ -70,10 +70,6 @@ class _FillingFile:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
-
-
-def files_under(root: Path) -> list[Path]:
-    return sorted(path for path in root.rglob("*") if path.is_file()) if root.exists() else []
 
 
 # --- the store -------------------------------------------------------------------------
@@ -144,28 +140,28 @@ def attachment_rows(app: Flask) -> int:
         return int(db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) or 0)
 
 
-def upload(api: ApiClient, token: str, task_id: int, content: bytes) -> Any:
-    return api.post(
-        f"/api/tasks/{task_id}/attachments",
-        token,
-        data={"file": (io.BytesIO(content), "notes.txt", "text/plain")},
-        content_type="multipart/form-data",
-    )
-
-
 def test_upload_to_a_full_disk_returns_507_and_keeps_nothing_until_there_is_room(
     app: Flask, api: ApiClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice = api.account("alice")
     task_id = api.post("/api/tasks", alice.token, json={"title": "Trip"}).get_json()["id"]
-    first = upload(api, alice.token, task_id, b"fits on the disk")
+    first = upload(
+        api,
+        alice.token,
+        task_id,
+        b"fits on the disk",
+        filename="notes.txt",
+        content_type="text/plain",
+    )
     assert first.status_code == 201
     upload_dir = Path(app.config["UPLOAD_DIR"])
     stored_before = files_under(upload_dir)
     disk = SmallDisk(free=100)
     monkeypatch.setattr(storage_module, "os", disk)
 
-    full = upload(api, alice.token, task_id, b"x" * 200_000)
+    full = upload(
+        api, alice.token, task_id, b"x" * 200_000, filename="notes.txt", content_type="text/plain"
+    )
 
     problem = assert_problem(full, 507)
     assert problem["title"] == "Insufficient Storage"
@@ -176,7 +172,9 @@ def test_upload_to_a_full_disk_returns_507_and_keeps_nothing_until_there_is_room
     assert [item["id"] for item in listed["attachments"]] == [first.get_json()["id"]]
 
     disk.free = 10**9  # an operator made room
-    again = upload(api, alice.token, task_id, b"x" * 200_000)
+    again = upload(
+        api, alice.token, task_id, b"x" * 200_000, filename="notes.txt", content_type="text/plain"
+    )
 
     assert again.status_code == 201, again.get_json()
     assert attachment_rows(app) == 2

@@ -3,8 +3,8 @@ file removal) is a clean 404 naming the attachment, not a 500."""
 
 from __future__ import annotations
 
-from tests.attachments.test_api import attachments_path, stored_path, uploaded
-from tests.factories import assert_problem
+from tests.support.attachments import attachments_path, stored_path, uploaded
+from tests.support.factories import assert_problem
 
 
 def test_downloading_an_attachment_whose_file_is_missing_is_404(app, api, alice, caplog):

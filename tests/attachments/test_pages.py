@@ -11,9 +11,9 @@ from flask import Flask
 
 from doable.attachments.models import Attachment
 from doable.extensions import db
-from tests.attachments.test_api import MULTIPART, part_head
-from tests.factories import Account, ApiClient
-from tests.pages import Browser, field_errors
+from tests.support.attachments import MULTIPART, part_head
+from tests.support.factories import Account, ApiClient
+from tests.support.pages import Browser, field_errors
 
 
 def _files(app: Flask) -> list[tuple[int, str, int]]:

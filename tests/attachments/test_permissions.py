@@ -16,21 +16,15 @@ from flask import Flask
 
 from doable.attachments.models import Attachment
 from doable.extensions import db
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.attachments import files_under
+from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.matrix import Matrix, accounts_by_role, assert_hidden_like_missing, share_by_role
 
-ROLES = ["owner", "edit", "view", "stranger"]
 SECRET = b"%PDF-1.7 secret plans \x00\xff"
 NEW_FILE = b"a new upload"
 MISSING = 999
 
-
 # --- helpers -------------------------------------------------------------------------
-
-
-def files_under(root: Path) -> list[Path]:
-    if not root.exists():
-        return []
-    return sorted(path for path in root.rglob("*") if path.is_file())
 
 
 def snapshot(app: Flask) -> dict[str, Any]:
@@ -62,21 +56,10 @@ class World:
 
 @pytest.fixture
 def world(api: ApiClient) -> World:
-    accounts = {
-        "owner": api.account("alice"),
-        "edit": api.account("bob"),
-        "view": api.account("carol"),
-        "stranger": api.account("dave"),
-    }
+    accounts = accounts_by_role(api)
     alice = accounts["owner"]
     task_id = api.post("/api/tasks", alice.token, json={"title": "Plan"}).get_json()["id"]
-    for role in ("edit", "view"):
-        shared = api.post(
-            f"/api/tasks/{task_id}/share",
-            alice.token,
-            json={"username": accounts[role].username, "permission": role},
-        )
-        assert shared.status_code == 201, shared.get_json()
+    share_by_role(api, accounts, task_id)
     attached = api.post(f"/api/tasks/{task_id}/attachments", alice.token, **multipart(SECRET))
     assert attached.status_code == 201, attached.get_json()
     dave = accounts["stranger"]
@@ -91,24 +74,15 @@ ROUTES: dict[str, tuple[str, str]] = {
     "delete": ("delete", "/api/tasks/{task}/attachments/{attachment}"),
 }
 #: route -> status for (owner, edit, view, stranger)
-EXPECTED: dict[str, tuple[int, int, int, int]] = {
-    "upload": (201, 201, 403, 404),
-    "list": (200, 200, 200, 404),
-    "download": (200, 200, 200, 404),
-    "delete": (204, 204, 403, 404),
-}
+MATRIX = Matrix(
+    {
+        "upload": (201, 201, 403, 404),
+        "list": (200, 200, 200, 404),
+        "download": (200, 200, 200, 404),
+        "delete": (204, 204, 403, 404),
+    }
+)
 READS = {"list", "download"}
-CASES = [
-    (route, role, statuses[n])
-    for route, statuses in EXPECTED.items()
-    for n, role in enumerate(ROLES)
-]
-ALLOWED = [case for case in CASES if case[2] < 400]
-REFUSED = [case for case in CASES if case[2] >= 400]
-
-
-def case_id(case: tuple[str, str, int]) -> str:
-    return f"{case[0]}-{case[1]}-{case[2]}"
 
 
 def call(
@@ -136,13 +110,10 @@ def call_as(api: ApiClient, world: World, role: str, route: str, task_id: int | 
 
 
 def test_matrix_covers_every_route_and_role() -> None:
-    assert {(route, role) for route, role, _ in CASES} == {
-        (route, role) for route in ROUTES for role in ROLES
-    }
-    assert all(EXPECTED[route][3] == 404 for route in ROUTES)  # never 403 for strangers
+    MATRIX.assert_covers(ROUTES)
 
 
-@pytest.mark.parametrize(("route", "role", "status"), REFUSED, ids=[case_id(c) for c in REFUSED])
+@MATRIX.parametrize(MATRIX.refused)
 def test_attachment_route_refused_role_returns_status_and_changes_nothing(
     api: ApiClient, app: Flask, world: World, route: str, role: str, status: int
 ) -> None:
@@ -158,7 +129,7 @@ def test_attachment_route_refused_role_returns_status_and_changes_nothing(
     assert snapshot(app) == before
 
 
-@pytest.mark.parametrize(("route", "role", "status"), ALLOWED, ids=[case_id(c) for c in ALLOWED])
+@MATRIX.parametrize(MATRIX.allowed)
 def test_attachment_route_allowed_role_returns_status_and_writes_only_when_writing(
     api: ApiClient, app: Flask, world: World, route: str, role: str, status: int
 ) -> None:
@@ -206,16 +177,7 @@ def test_attachment_route_stranger_gets_the_same_404_as_for_a_missing_task(
     hidden = call_as(api, world, "stranger", route)
     missing = call_as(api, world, "owner", route, task_id=MISSING)
 
-    hidden_body = assert_problem(hidden, 404)
-    missing_body = assert_problem(missing, 404)
-    unique = {"detail", "request_id"}
-    assert {k: v for k, v in hidden_body.items() if k not in unique} == {
-        k: v for k, v in missing_body.items() if k not in unique
-    }
-    assert hidden_body["detail"].replace(str(world.task_id), "<id>") == missing_body[
-        "detail"
-    ].replace(str(MISSING), "<id>")
-    assert dict(hidden.headers).keys() == dict(missing.headers).keys()
+    assert_hidden_like_missing(hidden, missing, world.task_id, MISSING)
     assert snapshot(app) == before
 
 

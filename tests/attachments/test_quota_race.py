@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.attachments.test_api import attachments_path, files_under, new_task, rows, upload_dir
-from tests.factories import ApiClient, assert_problem, at_once
+from tests.support.attachments import attachments_path, files_under, new_task, rows, upload_dir
+from tests.support.factories import ApiClient, assert_problem, at_once
 
 QUOTA = 3000
 FILE_SIZE = 1000

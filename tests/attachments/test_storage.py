@@ -4,8 +4,6 @@ content-type sanitisers, side effects that wait for a commit, and `doable attach
 from __future__ import annotations
 
 import hashlib
-import io
-import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +21,9 @@ from doable.attachments.storage import FileSystemStorage, storage
 from doable.auth.models import User
 from doable.extensions import db
 from doable.unit_of_work import publish, unit_of_work
-from tests.factories import ApiClient
+from tests.support.attachments import KEY, files_under, upload_dir, uploaded
+from tests.support.factories import ApiClient
 
-KEY = re.compile(r"^[0-9a-f]{32}$")
 BINARY = b"\x00\x01\xff\xfe\x80 not utf-8 \xc3\x28 \x00\x00 end"
 BAD_KEYS = [
     "../../etc/passwd",
@@ -40,35 +38,12 @@ BAD_KEYS = [
     "/etc/0123456789abcdef0123456789a",
 ]
 
-
 # --- helpers -------------------------------------------------------------------------
-
-
-def files_under(root: Path) -> list[Path]:
-    """Every file below ``root`` (hidden folders such as ``.staging`` included)."""
-    if not root.exists():
-        return []
-    return sorted(path for path in root.rglob("*") if path.is_file())
 
 
 def chunks_then_fail(*chunks: bytes) -> Iterator[bytes]:
     yield from chunks
     raise RuntimeError("client went away")
-
-
-def upload_dir(app: Flask) -> Path:
-    return Path(app.config["UPLOAD_DIR"])
-
-
-def upload(api: ApiClient, token: str, task_id: int, content: bytes) -> dict[str, Any]:
-    response = api.post(
-        f"/api/tasks/{task_id}/attachments",
-        token,
-        data={"file": (io.BytesIO(content), "kept.bin", "application/pdf")},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()  # type: ignore[no-any-return]
 
 
 def stored_keys(app: Flask) -> list[str]:
@@ -384,8 +359,8 @@ def test_gc_removes_files_without_a_row_and_keeps_the_others(
 ) -> None:
     alice = api.account("alice")
     task_id = api.post("/api/tasks", alice.token, json={"title": "t"}).get_json()["id"]
-    upload(api, alice.token, task_id, b"first")
-    upload(api, alice.token, task_id, b"second")
+    uploaded(api, alice.token, task_id, content=b"first", filename="kept.bin")
+    uploaded(api, alice.token, task_id, content=b"second", filename="kept.bin")
     (kept_a, kept_b) = stored_keys(app)
     with app.app_context():
         orphans = [storage().save([b"orphan one"]), storage().save([b"orphan two"])]
@@ -405,7 +380,7 @@ def test_gc_removes_files_without_a_row_and_keeps_the_others(
 def test_gc_without_orphans_removes_nothing(app: Flask, api: ApiClient, runner: Any) -> None:
     alice = api.account("alice")
     task_id = api.post("/api/tasks", alice.token, json={"title": "t"}).get_json()["id"]
-    body = upload(api, alice.token, task_id, BINARY)
+    body = uploaded(api, alice.token, task_id, content=BINARY, filename="kept.bin")
     before = files_under(upload_dir(app))
 
     result = runner.invoke(args=["attachments", "gc"])

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from doable.auth.models import User
 from doable.extensions import db
-from tests.factories import PASSWORD, ApiClient, assert_problem
+from tests.support.factories import PASSWORD, ApiClient, assert_problem
 
 SAS_UPPER = "\u03a3\u0391\u03a3"  # capital sigma, alpha, sigma
 SAS_FINAL = "\u03c3\u03b1\u03c2"  # small sigma, alpha, final sigma

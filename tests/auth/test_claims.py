@@ -15,7 +15,7 @@ from flask import Flask
 
 from tests.auth.test_tokens import assert_unauthorized, claims_of, future_claims, session_of
 from tests.conftest import TEST_JWT_KEY, TEST_SECRET
-from tests.factories import Account, ApiClient
+from tests.support.factories import Account, ApiClient
 
 REQUIRED = ["exp", "iat", "jti", "sub", "type"]
 

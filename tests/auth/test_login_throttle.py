@@ -15,8 +15,8 @@ from doable.auth.service import find_user
 from doable.auth.throttle import KNOWN_NETWORKS, claim_login_attempt
 from doable.errors import ProblemType
 from doable.extensions import db
-from tests.factories import PASSWORD, assert_problem
-from tests.pages import Browser
+from tests.support.factories import PASSWORD, assert_problem
+from tests.support.pages import Browser
 
 THROTTLE = {
     "RATELIMIT_ENABLED": True,

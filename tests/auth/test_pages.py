@@ -11,8 +11,8 @@ from flask import Flask
 
 from doable.auth.models import AuthSession, User
 from doable.extensions import db
-from tests.factories import PASSWORD, Account, ApiClient
-from tests.pages import Browser, csrf_token, field_errors, input_value
+from tests.support.factories import PASSWORD, Account, ApiClient
+from tests.support.pages import Browser, csrf_token, field_errors, input_value
 
 NEW_USER = {
     "username": "dana",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import running_server, server_env
+from tests.support.servers import running_server, server_env
 
 
 def _register(base: str, name: str) -> requests.Response:

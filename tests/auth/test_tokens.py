@@ -20,11 +20,7 @@ from sqlalchemy import select
 from doable.auth.models import AuthSession
 from doable.extensions import db
 from tests.conftest import TEST_JWT_KEY
-from tests.factories import PASSWORD, Account, ApiClient
-
-PROBLEM_JSON = "application/problem+json"
-NEW_PASSWORD = "a brand new passphrase"
-
+from tests.support.factories import NEW_PASSWORD, PASSWORD, PROBLEM_JSON, Account, ApiClient
 
 # --- helpers -------------------------------------------------------------------------
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import service_missing
-from tests.factories import PASSWORD
-from tests.servers import running_server, server_env
+from tests.support.factories import PASSWORD
+from tests.support.servers import running_server, server_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [

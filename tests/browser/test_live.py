@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Visitor
 from tests.conftest import service_missing
-from tests.factories import PASSWORD
 from tests.faults.conftest import RedisServer
-from tests.servers import running_server, server_env
+from tests.support.factories import PASSWORD
+from tests.support.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 

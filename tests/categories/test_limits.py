@@ -15,7 +15,7 @@ from doable.categories.models import Category, task_category
 from doable.errors import ProblemType
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem, at_once
+from tests.support.factories import Account, ApiClient, assert_problem, at_once
 
 LIMIT = 6
 

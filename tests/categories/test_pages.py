@@ -12,8 +12,8 @@ from flask import Flask
 
 from doable.categories.models import Category
 from doable.extensions import db
-from tests.factories import Account, ApiClient
-from tests.pages import Browser, field_errors, input_value
+from tests.support.factories import Account, ApiClient
+from tests.support.pages import Browser, field_errors, input_value
 
 
 def _categories(app: Flask) -> list[tuple[int, str, str | None]]:

@@ -31,10 +31,10 @@ import requests
 import sqlalchemy as sa
 
 from doable.health import READY_FOR
-from tests import servers
 from tests.conftest import service_missing
-from tests.realtime.clients import PASSWORD
-from tests.servers import free_port
+from tests.support import servers
+from tests.support.factories import PASSWORD
+from tests.support.servers import free_port
 
 WAIT = 10.0  # the longest any one service operation may take
 SMALL_DISK_BYTES = 2 * 1024 * 1024

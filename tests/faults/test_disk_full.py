@@ -22,7 +22,7 @@ from tests.faults.conftest import (
     register_and_log_in,
     server_env,
 )
-from tests.servers import running_server
+from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 

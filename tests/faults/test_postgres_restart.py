@@ -26,7 +26,7 @@ from tests.faults.conftest import (
     server_env,
     wait_until,
 )
-from tests.servers import running_server
+from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 

@@ -33,8 +33,9 @@ from tests.faults.conftest import (
     readiness,
     server_env,
 )
-from tests.realtime.clients import PASSWORD, Listener, User, listen, new_user, refused
-from tests.servers import running_server
+from tests.support.factories import PASSWORD, Account
+from tests.support.realtime import Listener, listen, new_user, refused
+from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +125,7 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
     listeners: list[Listener] = []
     with running_server(env, "--workers", "2", log_path=log_path) as base:
         try:
-            alice: User = new_user(base, "faults")  # a registration and a login: 2 of LIMIT
+            alice: Account = new_user(base, "faults")  # a registration and a login: 2 of LIMIT
             auth = {"Authorization": f"Bearer {alice.token}"}
             tasks = f"{base}/api/tasks"
             kept_open = listen(alice)

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from tests.conftest import _create_postgres_database, _drop_postgres_database
 from tests.faults.conftest import log_records, register_and_log_in, server_env, wait_until
-from tests.servers import start_server, stop_server
+from tests.support.servers import start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

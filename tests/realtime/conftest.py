@@ -23,7 +23,7 @@ from tests.conftest import (
     _drop_postgres_database,
     service_missing,
 )
-from tests.servers import running_server, server_env
+from tests.support.servers import running_server, server_env
 
 
 @dataclass

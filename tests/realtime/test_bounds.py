@@ -31,9 +31,10 @@ import socketio
 import websocket
 
 from tests.conftest import REDIS_TEST_URL
-from tests.realtime.clients import WAIT, User, new_user
 from tests.realtime.conftest import _env, shared_services
-from tests.servers import running_server
+from tests.support.factories import Account
+from tests.support.realtime import WAIT, new_user
+from tests.support.servers import running_server
 
 pytestmark = pytest.mark.slow
 
@@ -351,7 +352,7 @@ def test_slow_headers_and_slow_bodies_neither_block_others_nor_stay(bounded):
     assert refreshed.status_code == 200, refreshed.text
 
 
-def _connect(client: socketio.Client, base: str, user: User) -> None:
+def _connect(client: socketio.Client, base: str, user: Account) -> None:
     client.connect(
         base,
         auth={"token": user.token},
@@ -361,13 +362,13 @@ def _connect(client: socketio.Client, base: str, user: User) -> None:
     )
 
 
-def _client(base: str, user: User) -> socketio.Client:
+def _client(base: str, user: Account) -> socketio.Client:
     client = socketio.Client(reconnection=False)
     _connect(client, base, user)
     return client
 
 
-def _refusal(base: str, user: User) -> dict[str, Any]:
+def _refusal(base: str, user: Account) -> dict[str, Any]:
     client = socketio.Client(reconnection=False)
     errors: list[Any] = []
     client.on("connect_error", lambda data=None: errors.append(data))
@@ -377,7 +378,7 @@ def _refusal(base: str, user: User) -> dict[str, Any]:
     return errors[0]
 
 
-def _eventually_connected(base: str, user: User) -> socketio.Client:
+def _eventually_connected(base: str, user: Account) -> socketio.Client:
     """The server forgets a closed socket as soon as it notices the close: retry a
     refusal for the cap briefly, as a client told ``retry: true`` would."""
     deadline = time.monotonic() + WAIT

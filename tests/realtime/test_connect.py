@@ -9,7 +9,8 @@ import jwt
 import pytest
 
 from tests.conftest import TEST_JWT_KEY
-from tests.realtime.clients import PASSWORD, Listener, listen, log_in, new_user, refused
+from tests.support.factories import PASSWORD
+from tests.support.realtime import Listener, listen, log_in, new_user, refused
 
 pytestmark = pytest.mark.slow
 

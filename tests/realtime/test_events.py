@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.realtime.clients import PASSWORD, Listener, User, listen, new_user
 from tests.realtime.conftest import Deployment
+from tests.support.factories import PASSWORD, Account
+from tests.support.realtime import Listener, listen, new_user
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def listeners() -> Iterator[list[Listener]]:
 
 @pytest.fixture
 def watch(deployment: Deployment, listeners: list[Listener]):
-    def connect(user: User) -> Listener:
+    def connect(user: Account) -> Listener:
         listener = listen(user, deployment.listen_url)
         listeners.append(listener)
         return listener
@@ -35,13 +36,13 @@ def watch(deployment: Deployment, listeners: list[Listener]):
     return connect
 
 
-def change(user: User, deployment: Deployment, method: str, path: str, **kwargs):
+def change(user: Account, deployment: Deployment, method: str, path: str, **kwargs):
     response = user.call(method, path, base=deployment.change_url, **kwargs)
     assert response.status_code < 300, response.text
     return response.json() if response.content else None
 
 
-def read_as(user: User, deployment: Deployment, task_id: int) -> dict:
+def read_as(user: Account, deployment: Deployment, task_id: int) -> dict:
     response = user.call("GET", f"/api/tasks/{task_id}", base=deployment.change_url)
     assert response.status_code == 200, response.text
     return response.json()

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import service_missing
-from tests.realtime.clients import WAIT, User, new_user
 from tests.realtime.conftest import Deployment
 from tests.realtime.test_connect import claims_of, forged_access_token
+from tests.support.factories import Account
+from tests.support.realtime import WAIT, new_user
 
 pytestmark = pytest.mark.slow
 
@@ -134,14 +135,14 @@ def js(node: str) -> Iterator[Callable[..., NodeClient]]:
         client.close()
 
 
-def make_task(user: User, deployment: Deployment) -> dict[str, Any]:
+def make_task(user: Account, deployment: Deployment) -> dict[str, Any]:
     created = user.call("POST", "/api/tasks", base=deployment.change_url, json={"title": "Draft"})
     assert created.status_code == 201, created.text
     task: dict[str, Any] = created.json()
     return task
 
 
-def rename(user: User, deployment: Deployment, task_id: int, title: str) -> None:
+def rename(user: Account, deployment: Deployment, task_id: int, title: str) -> None:
     response = user.call(
         "PATCH", f"/api/tasks/{task_id}", base=deployment.change_url, json={"title": title}
     )

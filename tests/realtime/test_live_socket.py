@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.realtime.clients import WAIT, new_user
 from tests.realtime.conftest import Deployment
 from tests.realtime.test_js_client import JS, NodeClient, make_task, node, rename
+from tests.support.realtime import WAIT, new_user
 
 pytestmark = pytest.mark.slow
 LIVE_SOCKET = JS / "live_socket.mjs"

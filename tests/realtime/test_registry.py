@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from doable.realtime.registry import LocalRegistry, RedisRegistry
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 def test_local_ids_count_up_per_user_from_the_current_time():

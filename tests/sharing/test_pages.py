@@ -10,8 +10,8 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.sharing.models import Share
-from tests.factories import Account, ApiClient
-from tests.pages import Browser, field_errors, input_value
+from tests.support.factories import Account, ApiClient
+from tests.support.pages import Browser, field_errors, input_value
 
 
 def _shares(app: Flask) -> list[tuple[int, int, str]]:

@@ -13,10 +13,9 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.matrix import Matrix, accounts_by_role, assert_hidden_like_missing, share_by_role
 
-PROBLEM_JSON = "application/problem+json"
-ROLES = ["owner", "edit", "view", "stranger"]
 TABLES = ["task", "share", "category", "task_category"]
 MISSING_TASK = 999
 
@@ -52,13 +51,8 @@ class World:
 
 @pytest.fixture
 def world(api: ApiClient) -> World:
-    alice = api.account("alice")
-    accounts = {
-        "owner": alice,
-        "edit": api.account("bob"),
-        "view": api.account("carol"),
-        "stranger": api.account("dave"),
-    }
+    accounts = accounts_by_role(api)
+    alice = accounts["owner"]
     api.account("erin")
     response = api.post(
         "/api/tasks",
@@ -67,13 +61,7 @@ def world(api: ApiClient) -> World:
     )
     assert response.status_code == 201, response.get_json()
     task_id = response.get_json()["id"]
-    for role in ("edit", "view"):
-        shared = api.post(
-            f"/api/tasks/{task_id}/share",
-            alice.token,
-            json={"username": accounts[role].username, "permission": role},
-        )
-        assert shared.status_code == 201, shared.get_json()
+    share_by_role(api, accounts, task_id)
     return World(task_id, accounts)
 
 
@@ -98,38 +86,26 @@ ROUTES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "unshare": ("delete", "/api/tasks/{task}/share/{view_user}", None),
 }
 #: route -> status for (owner, edit, view, stranger)
-EXPECTED: dict[str, tuple[int, int, int, int]] = {
-    "get-task": (200, 200, 200, 404),
-    "put-task": (200, 200, 403, 404),
-    "patch-task": (200, 200, 403, 404),
-    "delete-task": (204, 403, 403, 404),
-    "share": (201, 403, 403, 404),
-    "list-shares": (200, 403, 403, 404),
-    # removing the view sharee's share: the owner may, and so may that sharee (leaving)
-    "unshare": (204, 403, 204, 404),
-}
+MATRIX = Matrix(
+    {
+        "get-task": (200, 200, 200, 404),
+        "put-task": (200, 200, 403, 404),
+        "patch-task": (200, 200, 403, 404),
+        "delete-task": (204, 403, 403, 404),
+        "share": (201, 403, 403, 404),
+        "list-shares": (200, 403, 403, 404),
+        # removing the view sharee's share: the owner may, and so may that sharee (leaving)
+        "unshare": (204, 403, 204, 404),
+    }
+)
 READS = {"get-task", "list-shares"}
-CASES = [
-    (route, role, statuses[n])
-    for route, statuses in EXPECTED.items()
-    for n, role in enumerate(ROLES)
-]
-ALLOWED = [case for case in CASES if case[2] < 400]
-REFUSED = [case for case in CASES if case[2] >= 400]
-
-
-def case_id(case: tuple[str, str, int]) -> str:
-    return f"{case[0]}-{case[1]}-{case[2]}"
 
 
 def test_matrix_covers_every_route_and_role() -> None:
-    assert {(route, role) for route, role, _ in CASES} == {
-        (route, role) for route in ROUTES for role in ROLES
-    }
-    assert all(EXPECTED[route][3] == 404 for route in ROUTES)  # never 403 for strangers
+    MATRIX.assert_covers(ROUTES)
 
 
-@pytest.mark.parametrize(("route", "role", "status"), REFUSED, ids=[case_id(c) for c in REFUSED])
+@MATRIX.parametrize(MATRIX.refused)
 def test_task_route_refused_role_returns_status_and_changes_nothing(
     api: ApiClient, app: Flask, world: World, route: str, role: str, status: int
 ) -> None:
@@ -144,7 +120,7 @@ def test_task_route_refused_role_returns_status_and_changes_nothing(
     assert snapshot(app) == before
 
 
-@pytest.mark.parametrize(("route", "role", "status"), ALLOWED, ids=[case_id(c) for c in ALLOWED])
+@MATRIX.parametrize(MATRIX.allowed)
 def test_task_route_allowed_role_returns_status_and_writes_only_when_writing(
     api: ApiClient, app: Flask, world: World, route: str, role: str, status: int
 ) -> None:
@@ -161,7 +137,7 @@ def test_task_route_allowed_role_returns_status_and_writes_only_when_writing(
 
 ACCESS_CASES = [
     (route, role)
-    for route, role, status in ALLOWED
+    for route, role, status in MATRIX.allowed
     if route in ("get-task", "put-task", "patch-task") and status == 200
 ]
 
@@ -185,17 +161,7 @@ def test_task_route_stranger_gets_the_same_404_as_for_a_missing_task(
     hidden = call(api, world, "stranger", route)
     missing = call(api, world, "owner", route, task_id=MISSING_TASK)
 
-    hidden_body = assert_problem(hidden, 404)
-    missing_body = assert_problem(missing, 404)
-    assert set(hidden_body) == set(missing_body)
-    unique = {"detail", "request_id"}
-    assert {k: v for k, v in hidden_body.items() if k not in unique} == {
-        k: v for k, v in missing_body.items() if k not in unique
-    }
-    assert hidden_body["detail"].replace(str(world.task_id), "<id>") == missing_body[
-        "detail"
-    ].replace(str(MISSING_TASK), "<id>")
-    assert dict(hidden.headers).keys() == dict(missing.headers).keys()
+    assert_hidden_like_missing(hidden, missing, world.task_id, MISSING_TASK)
 
 
 # --- the roles in detail -------------------------------------------------------------

@@ -13,8 +13,8 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.sharing.models import Share
-from tests.factories import Account, ApiClient, assert_problem
-from tests.pages import Browser
+from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.pages import Browser
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 from doable.auth.models import User
@@ -22,7 +21,8 @@ from doable.categories.models import Category
 from doable.extensions import db
 from doable.sharing.models import Share
 from doable.tasks.models import Priority, Task
-from tests.factories import Account, ApiClient, expected_order
+from tests.support.factories import Account, ApiClient, expected_order, share
+from tests.support.tasks import get_list, ids, set_timestamps
 
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
 STATUSES = ["pending", "in_progress", "completed"]
@@ -92,14 +92,7 @@ def spread_timestamps(app: Flask, task_ids: list[int]) -> dict[int, tuple[dateti
         )
         for n, task_id in enumerate(task_ids)
     }
-    with app.app_context():
-        for task_id, (created, updated) in times.items():
-            db.session.execute(
-                sa.update(Task)
-                .where(Task.id == task_id)
-                .values(created_at=created, updated_at=updated)
-            )
-        db.session.commit()
+    set_timestamps(app, times)
     return times
 
 
@@ -117,21 +110,11 @@ def data(api: ApiClient, app: Flask) -> DataSet:
     access: dict[int, str] = {task["id"]: "owner" for task in made["alice"]}
     for position, permission in BOB_SHARES.items():
         task_id = made["bob"][position]["id"]
-        response = api.post(
-            f"/api/tasks/{task_id}/share",
-            bob.token,
-            json={"username": "alice", "permission": permission},
-        )
-        assert response.status_code == 201, response.get_json()
+        share(api, bob, task_id, alice, permission)
         access[task_id] = permission
     # Shares with carol must not reach alice; one of these tasks is shared with both.
     for task in (made["bob"][1], made["bob"][2]):
-        response = api.post(
-            f"/api/tasks/{task['id']}/share",
-            bob.token,
-            json={"username": "carol", "permission": "edit"},
-        )
-        assert response.status_code == 201, response.get_json()
+        share(api, bob, task["id"], carol, "edit")
     every = [(owner, task) for owner, tasks in made.items() for task in tasks]
     times = spread_timestamps(app, sorted(task["id"] for _, task in every))
     rows = [
@@ -181,14 +164,6 @@ def expected(rows: list[Row], params: dict[str, str]) -> list[Row]:
         if all(tests[key](row, value) for key, value in params.items() if key in tests)
     ]
     return expected_order(chosen, params.get("sort", "-created_at"))
-
-
-def ids(rows: list[Row]) -> list[int]:
-    return [row.id for row in rows]
-
-
-def get_list(api: ApiClient, account: Account, params: dict[str, Any]) -> Any:
-    return api.get(f"/api/tasks?{urlencode(params)}", account.token)
 
 
 def assert_listing(response: Any, want: list[Row], page: int, per_page: int) -> list[int]:

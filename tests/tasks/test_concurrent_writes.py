@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from tests.factories import Account, ApiClient, assert_problem, at_once, stored_task
+from tests.support.factories import Account, ApiClient, assert_problem, at_once, stored_task
 
 WRITERS = 16
 

@@ -10,11 +10,18 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from doable.errors import ProblemType
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, assert_problem, at_once, stored_task
+from tests.support.factories import (
+    PROBLEM_JSON,
+    Account,
+    ApiClient,
+    assert_problem,
+    at_once,
+    stored_task,
+)
 
-PROBLEM_JSON = "application/problem+json"
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
 RACE_ROUNDS = 10
 
@@ -349,3 +356,18 @@ def test_update_writes_the_task_row_exactly_once(
     assert response.status_code == 200
     assert len(updates) == 1
     assert version == 2
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+@pytest.mark.parametrize("sent", ["", '"not-the-etag"'])
+def test_an_if_match_that_is_empty_or_stale_is_412_and_changes_nothing(
+    app, api: ApiClient, alice, sent
+):
+    """With If-Match declared, schemathesis sent an empty one: no listed ETag is current,
+    so the condition is false (412), rather than the header being taken as absent."""
+    task = api.post("/api/tasks", alice.token, json={"title": "before"}).json
+    response = api.patch(
+        f"/api/tasks/{task['id']}", alice.token, json={"title": "after"}, headers={"If-Match": sent}
+    )
+    assert assert_problem(response, 412)["type"] == ProblemType.PRECONDITION_FAILED.uri
+    assert stored_task(app, task["id"])["title"] == "before"

@@ -9,7 +9,7 @@ from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Task, TaskCount
-from tests.factories import Account, ApiClient
+from tests.support.factories import Account, ApiClient
 
 
 def _counter(app: Flask, user_id: int) -> int | None:

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.factories import Account, ApiClient
-from tests.pages import Browser
+from tests.support.factories import Account, ApiClient
+from tests.support.pages import Browser
 
 pytestmark = pytest.mark.usefixtures("app")
 

@@ -12,14 +12,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 
 from doable.extensions import db
 from doable.tasks.models import Priority, Task
-from tests.factories import Account, ApiClient, assert_problem, expected_order
+from tests.support.factories import Account, ApiClient, assert_problem, expected_order
+from tests.support.tasks import get_list, ids, set_timestamps
 
-PROBLEM_JSON = "application/problem+json"
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
 STATUSES = ["pending", "in_progress", "completed"]
 PRIORITIES = ["low", "medium", "high"]
@@ -71,14 +70,7 @@ def spread_timestamps(app: Flask, task_ids: list[int]) -> dict[int, tuple[dateti
         created = BASE_TIME + timedelta(minutes=(n * 17) % 23)
         updated = BASE_TIME + timedelta(days=1, minutes=(n * 7) % 19)
         times[task_id] = (created, updated)
-    with app.app_context():
-        for task_id, (created, updated) in times.items():
-            db.session.execute(
-                sa.update(Task)
-                .where(Task.id == task_id)
-                .values(created_at=created, updated_at=updated)
-            )
-        db.session.commit()
+    set_timestamps(app, times)
     return times
 
 
@@ -146,14 +138,6 @@ def select_rows(rows: list[Row], params: dict[str, str]) -> list[Row]:
     }
     chosen = [row for row in rows if all(tests[k](row, v) for k, v in params.items() if k in tests)]
     return expected_order(chosen, params.get("sort", "-created_at"))
-
-
-def ids(rows: list[Row]) -> list[int]:
-    return [row.id for row in rows]
-
-
-def get_list(api: ApiClient, account: Account, params: dict[str, Any]) -> Any:
-    return api.get(f"/api/tasks?{urlencode(params)}", account.token)
 
 
 def assert_listing(response: Any, expected: list[Row], page: int, per_page: int) -> list[int]:
@@ -478,3 +462,27 @@ def test_list_statement_count_does_not_grow_with_page_size(
 
     assert counts[5] > 0, "the listener saw no statements"
     assert counts[5] == counts[50] == counts[100], counts
+
+
+# --- hostile queries -------------------------------------------------------------
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_a_url_too_long_is_a_414_problem_not_gunicorn_s_html_page(api: ApiClient, alice):
+    """Repeated query parameters made a 7,650-character URL; gunicorn answered it with
+    an HTML 414 of its own. Doable now takes request lines up to gunicorn's maximum and
+    refuses URLs over DOABLE_MAX_URL_LENGTH itself."""
+    response = api.get("/api/tasks?" + "&".join(["page=1"] * 800), alice.token)
+    body = assert_problem(response, 414)
+    assert "at most 4096" in body["detail"]
+    assert api.get("/api/tasks?" + "&".join(["page=1"] * 2), alice.token).status_code == 400
+
+
+@pytest.mark.parametrize("query", ["q=a%00b", "category=a%00", "status=pending&q=%00"])
+def test_list_query_with_nul_returns_400_naming_the_parameter(
+    api: ApiClient, alice: Account, query: str
+) -> None:
+    response = api.get(f"/api/tasks?{query}", alice.token)
+    errors = assert_problem(response, 400)["errors"]
+    assert set(errors) <= {"q", "category"}
+    assert errors

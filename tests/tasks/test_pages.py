@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 
 from doable.tasks.models import Task
-from tests.factories import Account, ApiClient, stored_task
-from tests.pages import Browser, field_errors, input_value
+from tests.support.factories import Account, ApiClient, stored_task
+from tests.support.pages import Browser, field_errors, input_value
 
 pytestmark = pytest.mark.usefixtures("app")
 TASK_FORM = {

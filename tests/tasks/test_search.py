@@ -9,9 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from doable.errors import ProblemType
-from tests.factories import Account, ApiClient, assert_problem
-
-PROBLEM_JSON = "application/problem+json"
+from tests.support.factories import Account, ApiClient, assert_problem
 
 # title -> (description, status)
 ALICE_TASKS = {

@@ -7,9 +7,7 @@ the shapes that session shows.
 
 from __future__ import annotations
 
-import re
-
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+from tests.support.factories import TIMESTAMP
 
 
 def test_seed_curl_session_works_unchanged(client):

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 
 from doable import signals
-from tests.factories import Account, ApiClient, stored_task
-from tests.pages import Browser
+from tests.support.factories import Account, ApiClient, stored_task
+from tests.support.pages import Browser
 
 TASK = {
     "title": "Write the report",
@@ -87,7 +87,9 @@ def test_a_write_that_changes_one_field_moves_the_version_and_is_announced(
 ) -> None:
     before = api.get(f"/api/tasks/{task['id']}", alice.token)
 
-    response = api.patch(f"/api/tasks/{task['id']}", alice.token, json={**TASK, "status": "completed"})
+    response = api.patch(
+        f"/api/tasks/{task['id']}", alice.token, json={**TASK, "status": "completed"}
+    )
 
     assert response.status_code == 200
     assert response.get_json()["status"] == "completed"

@@ -14,8 +14,8 @@ from flask import Flask
 from doable import create_app
 from doable.security import HTML_CSP
 from tests.conftest import base_config
-from tests.factories import Account, ApiClient, assert_problem
-from tests.pages import Browser, csrf_token
+from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.pages import Browser, csrf_token
 
 _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?[^<>]+>")
 INLINE = [

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _create_postgres_database, _drop_postgres_database
-from tests.realtime.clients import User, log_in, new_user
-from tests.servers import DOABLE, running_server, server_env
+from tests.support.factories import Account
+from tests.support.realtime import log_in, new_user
+from tests.support.servers import DOABLE, running_server, server_env
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def _run(*command: str, env: dict[str, str] | None = None) -> None:
     assert done.returncode == 0, done.stderr.decode()
 
 
-def _state(user: User, base: str) -> dict:
+def _state(user: Account, base: str) -> dict:
     """Everything the user can read: their task list, and the bytes of each attachment."""
     tasks = user.call("GET", "/api/tasks?sort=title", base=base).json()["tasks"]
     files = {}

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -99,3 +99,43 @@ def _wait_until_up(base: str, process: subprocess.Popen[bytes], log: Path, limit
             pass
         time.sleep(0.1)
     raise RuntimeError(f"doable serve did not answer within {limit}s:\n{log.read_text()}")
+
+
+def wait_for(happened: Callable[[], bool], what: str, limit: float = 15.0) -> None:
+    """Return as soon as ``happened()`` is true; fail, naming ``what``, after ``limit``
+    seconds. The wait for an event a test can observe, never a guess at how long it takes."""
+    deadline = time.monotonic() + limit
+    while not happened():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {limit}s")
+        time.sleep(0.02)
+
+
+def logged(log_path: Path, line: str) -> Callable[[], bool]:
+    """Whether the server has written ``line`` to its log (for ``wait_for``)."""
+    return lambda: line in log_path.read_text(errors="replace")
+
+
+def accepted(client: socket.socket) -> Callable[[], bool]:
+    """Whether the server has accepted the connection of ``client`` (for ``wait_for``).
+
+    Linux lists each TCP socket in /proc/net/tcp; the server's end of a connection has
+    inode 0 while it waits in the listen queue and gets one when accept() opens it."""
+    local, remote = (
+        _proc_address(*address) for address in (client.getsockname(), client.getpeername())
+    )
+
+    def happened() -> bool:
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            fields = line.split()
+            if (fields[1], fields[2]) == (remote, local):
+                return fields[9] != "0"
+        return False
+
+    return happened
+
+
+def _proc_address(host: str, port: int) -> str:
+    """``127.0.0.1``, 8080 as /proc/net/tcp writes it: ``0100007F:1F90``."""
+    packed = socket.inet_aton(host)
+    return f"{int.from_bytes(packed, 'little'):08X}:{port:04X}"

@@ -6,34 +6,19 @@ import itertools
 import queue
 import threading
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 import socketio
 
-PASSWORD = "correct horse battery"
-WAIT = 5.0  # the longest any test waits for one thing to happen
+from tests.support.factories import HTTP_WAIT, PASSWORD, Account
+
+WAIT = HTTP_WAIT  # the longest any test waits for one thing to happen
 QUIET = 0.5  # how long "nothing arrives" is watched, after proof that delivery works
 _names = itertools.count(1)
 
 
-@dataclass
-class User:
-    base: str
-    id: int
-    username: str
-    token: str
-    refresh_token: str
-
-    def call(self, method: str, path: str, *, base: str | None = None, **kwargs: Any):
-        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        return requests.request(
-            method, f"{base or self.base}{path}", headers=headers, timeout=WAIT, **kwargs
-        )
-
-
-def new_user(base: str, prefix: str = "rt") -> User:
+def new_user(base: str, prefix: str = "rt") -> Account:
     name = f"{prefix}{next(_names)}_{uuid.uuid4().hex[:6]}"
     body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
     registered = requests.post(f"{base}/api/register", json=body, timeout=WAIT)
@@ -41,12 +26,20 @@ def new_user(base: str, prefix: str = "rt") -> User:
     return log_in(base, name, registered.json()["user_id"])
 
 
-def log_in(base: str, username: str, user_id: int) -> User:
+def log_in(base: str, username: str, user_id: int) -> Account:
     body = {"username": username, "password": PASSWORD}
     login = requests.post(f"{base}/api/login", json=body, timeout=WAIT)
     assert login.status_code == 200, login.text
     tokens = login.json()
-    return User(base, user_id, username, tokens["token"], tokens["refresh_token"])
+    return Account(
+        id=user_id,
+        username=username,
+        email=f"{username}@example.com",
+        password=PASSWORD,
+        token=tokens["token"],
+        refresh_token=tokens["refresh_token"],
+        base=base,
+    )
 
 
 class Listener:
@@ -89,7 +82,7 @@ class Listener:
             self.client.disconnect()
 
 
-def listen(user: User, base: str | None = None) -> Listener:
+def listen(user: Account, base: str | None = None) -> Listener:
     return Listener().connect(base or user.base, auth={"token": user.token})
 
 

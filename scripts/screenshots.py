@@ -1,24 +1,34 @@
-"""Screenshots of the main pages for the README: ``scripts/screenshots`` runs this with
-``DOABLE_SCREENSHOTS`` set to the folder to write (``docs/screenshots``)."""
+"""Take the README's screenshots (docs/screenshots/*.png) of the main pages.
+
+Run by hand from the repository root, with Debian's Chromium at /usr/bin/chromium:
+
+    ./scripts/screenshots                        # the venv wrapper; writes docs/screenshots
+    .venv/bin/python scripts/screenshots.py [FOLDER]
+
+It starts a throwaway ``doable serve`` on a temporary SQLite file, seeds Maya's tasks
+through the API and photographs each page at desktop width and one at 375 px. It is not
+a test: it asserts nothing (the pages' behaviour is tested in tests/browser/).
+"""
 
 from __future__ import annotations
 
-import os
+import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
-from tests.factories import PASSWORD
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the test support code that starts servers and drives pages
 
-OUTPUT = os.environ.get("DOABLE_SCREENSHOTS")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not OUTPUT, reason="set DOABLE_SCREENSHOTS=<folder> to take screenshots"),
-]
+from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, Visitor  # noqa: E402
+from tests.support.factories import PASSWORD  # noqa: E402
+from tests.support.servers import running_server, server_env  # noqa: E402
+
 DESKTOP = {"width": 1200, "height": 800}
+PHONE = {"width": 375, "height": 740}
 
 
 def _api(base: str, username: str) -> dict[str, str]:
@@ -89,11 +99,10 @@ def _seed(base: str) -> int:
     return int(shown["id"])
 
 
-def test_take_screenshots_of_the_main_pages(visitors: Any, server: str) -> None:
-    folder = Path(OUTPUT or ".")
+def take_screenshots(browser: Any, server: str, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     shown = _seed(server)
-    visitor = visitors(viewport=DESKTOP)
+    visitor = Visitor(browser.new_context(viewport=DESKTOP), server)
     page = visitor.page
 
     def shot(name: str, path: str) -> None:
@@ -107,7 +116,27 @@ def test_take_screenshots_of_the_main_pages(visitors: Any, server: str) -> None:
     shot("categories", "/categories")
     shot("account", "/account")
     shot("not-found", "/tasks/999999")
-    phone = visitors(viewport={"width": 375, "height": 740})
+    phone = Visitor(browser.new_context(viewport=PHONE), server)
     phone.login("maya")
     phone.page.goto(f"{server}/tasks")
     phone.page.screenshot(path=str(folder / "tasks-375px.png"), full_page=True)
+
+
+def main(argv: list[str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    folder = Path(argv[0]) if argv else ROOT / "docs" / "screenshots"
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
+        env = server_env(f"sqlite:///{tmp}/doable.sqlite3", Path(tmp))
+        env["DOABLE_RATELIMIT_ENABLED"] = "false"
+        with running_server(env, log_path=Path(tmp) / "serve.log") as server:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
+            )
+            take_screenshots(browser, server, folder)
+            browser.close()
+    print(f"screenshots written to {folder}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -10,7 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.factories import Account
+from tests.support.factories import Account
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"')
 

@@ -17,8 +17,9 @@ from tests.conftest import (
     _create_postgres_database,
     _drop_postgres_database,
 )
-from tests.realtime.clients import PASSWORD, listen, new_user
-from tests.servers import running_server, server_env
+from tests.support.factories import PASSWORD
+from tests.support.realtime import listen, new_user
+from tests.support.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
 API_LIMIT = 6

@@ -20,12 +20,12 @@ import socketio
 import urllib3
 
 from tests.conftest import REDIS_TEST_URL, service_missing
-from tests.realtime.clients import WAIT, Listener
 from tests.realtime.conftest import _forget_prefix, _redis_available
-from tests.servers import free_port, running_server, server_env
+from tests.support.realtime import WAIT, Listener
+from tests.support.servers import free_port, running_server, server_env
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 PAGE_HOST = "tasks.example.com"
 HSTS = "max-age=63072000; includeSubDomains"

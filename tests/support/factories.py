@@ -1,13 +1,16 @@
-"""Test data and a small JSON client over Flask's test client."""
+"""Test data and a small JSON client over Flask's test client; the one account type and
+the one password every test user has."""
 
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -15,22 +18,39 @@ from werkzeug.test import TestResponse
 from doable.errors import ProblemType
 
 PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a brand new passphrase"
+HTTP_WAIT = 5.0  # the longest one HTTP call to a real server may take
 PROBLEM_TYPES = {kind.uri: kind for kind in ProblemType}
+PROBLEM_JSON = "application/problem+json"
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+#: An id far beyond any row, and beyond a 64-bit integer.
+HUGE_ID = "99999999999999999999"
 _counter = itertools.count(1)
 
 
 @dataclass
 class Account:
+    """A registered, logged-in user; ``base`` is the server it lives on when the test
+    talks to a real ``doable serve`` over HTTP (empty for Flask's test client)."""
+
     id: int
     username: str
     email: str
     password: str
     token: str
     refresh_token: str
+    base: str = ""
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    def call(self, method: str, path: str, *, base: str | None = None, **kwargs: Any) -> Any:
+        """``method path`` on the real server as this user, over HTTP."""
+        headers = {**self.auth, **kwargs.pop("headers", {})}
+        return requests.request(
+            method, f"{base or self.base}{path}", headers=headers, timeout=HTTP_WAIT, **kwargs
+        )
 
 
 class ApiClient:
@@ -87,6 +107,16 @@ class ApiClient:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers
+
+
+def share(api: ApiClient, owner: Account, task_id: int, other: Account, permission: str) -> None:
+    """``owner`` shares the task with ``other``, which must succeed."""
+    response = api.post(
+        f"/api/tasks/{task_id}/share",
+        owner.token,
+        json={"username": other.username, "permission": permission},
+    )
+    assert response.status_code == 201, response.get_json()
 
 
 def assert_problem(response: TestResponse, status: int) -> dict[str, Any]:

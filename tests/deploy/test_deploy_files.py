@@ -15,9 +15,9 @@ import pytest
 
 from doable.cli import serve_command
 from doable.config import DEFAULTS
-from tests.servers import DOABLE
+from tests.support.servers import DOABLE
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHELL_VALUES = {"$PORT": "5000", "%i": "5001"}  # %i: the systemd template unit's port
 
 

@@ -1,0 +1,56 @@
+"""Tasks made through the API and read straight from the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from flask import Flask
+
+from doable.extensions import db
+from doable.tasks.models import Task
+from tests.support.factories import Account, ApiClient
+
+
+def task_count(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.query(Task).count())
+
+
+def parse_timestamp(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def create(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
+    body = {"title": "Learn Flask", **fields}
+    response = api.post("/api/tasks", account.token, json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def task_ids(app: Flask) -> set[int]:
+    with app.app_context():
+        return set(db.session.scalars(sa.select(Task.id)))
+
+
+def set_timestamps(app: Flask, times: dict[int, tuple[datetime, datetime]]) -> None:
+    """Give each task id its (created_at, updated_at), straight in the database."""
+    with app.app_context():
+        for task_id, (created, updated) in times.items():
+            db.session.execute(
+                sa.update(Task)
+                .where(Task.id == task_id)
+                .values(created_at=created, updated_at=updated)
+            )
+        db.session.commit()
+
+
+def get_list(api: ApiClient, account: Account, params: dict[str, Any]) -> Any:
+    """GET /api/tasks with ``params`` as the query."""
+    return api.get(f"/api/tasks?{urlencode(params)}", account.token)
+
+
+def ids(rows: list[Any]) -> list[int]:
+    return [row.id for row in rows]
