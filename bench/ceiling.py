@@ -6,26 +6,17 @@ the benchmark is reported as a ratio to this one.
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask, jsonify
 from flask_jwt_extended import JWTManager, get_jwt_identity, jwt_required
 
-from doable.config import JWT_KEY_LABEL, derive_key
+from doable.config import instance_path_from_env, load_config
 
 
 def create_app() -> Flask:
-    app = Flask(__name__)
-    app.config.update(
-        # Doable signs its tokens with a key derived from SECRET_KEY: verify them the same way
-        JWT_SECRET_KEY=derive_key(os.environ["SECRET_KEY"], JWT_KEY_LABEL),
-        JWT_ALGORITHM="HS256",
-        JWT_DECODE_ALGORITHMS=["HS256"],
-        # Read by doable.server.Worker, the worker class doable serve runs (run.py)
-        REQUEST_HEADER_TIMEOUT=10,
-        REQUEST_BODY_TIMEOUT=20,
-        REQUEST_BODY_MIN_RATE=1000,
-    )
+    app = Flask(__name__, instance_path=instance_path_from_env())
+    # Doable's settings from the same environment: tokens verified with the key Doable
+    # derives from SECRET_KEY, and the read deadlines doable.server.Worker applies (run.py)
+    load_config(app)
     JWTManager(app)
 
     @app.get("/ping")

@@ -31,6 +31,7 @@ from doable.logs import assign_request_id, configure_logging, send_request_id
 from doable.openapi import api
 from doable.realtime import init_realtime
 from doable.security import add_security_headers, check_url_length
+from doable.settings import settings
 from doable.sharing import api as sharing_api
 from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
@@ -90,7 +91,7 @@ def trust_proxies(app: Flask) -> None:
     """Behind ``DOABLE_PROXY_HOPS`` reverse proxies, read the client's address, scheme and
     host from their ``X-Forwarded-*`` headers. Applied last, around Socket.IO too, so its
     Origin check compares with the public origin."""
-    hops = app.config["PROXY_HOPS"]
+    hops = settings(app).proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
@@ -105,8 +106,9 @@ def register_extensions(app: Flask) -> None:
     jwt.init_app(app)
     register_jwt_callbacks(app)
     limiter.init_app(app)
-    if app.config["CORS_ORIGINS"]:  # off unless origins are listed
-        CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}}, **CORS_OPTIONS)
+    origins = list(settings(app).cors_origins)
+    if origins:  # off unless origins are listed
+        CORS(app, resources={r"/api/*": {"origins": origins}}, **CORS_OPTIONS)
     csrf.init_app(app)
     app.session_interface = CookieSessionInterface()
     api.init_app(app, spec_kwargs={"servers": [{"url": "/"}], "info": API_INFO})

@@ -25,6 +25,8 @@ from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
 
+from doable.settings import settings
+
 access_log = logging.getLogger("doable.access")
 REQUEST_ID_HEADER = "X-Request-Id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -85,7 +87,7 @@ def configure_logging(app: Flask) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.doable_handler = True  # type: ignore[attr-defined]
     handler.addFilter(RequestContextFilter())
-    if app.config["ENV"] == "production":
+    if settings(app).env == "production":
         handler.setFormatter(JSONFormatter())
     else:
         handler.setFormatter(PlainFormatter(PLAIN_FORMAT))

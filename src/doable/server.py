@@ -30,6 +30,8 @@ from gunicorn import util
 from gunicorn.workers.ggevent import GeventWorker
 from werkzeug.exceptions import RequestTimeout
 
+from doable.settings import settings
+
 
 class BodyTooSlow(RequestTimeout):
     description = "The request body arrived too slowly; send it at a steady rate and try again."
@@ -83,10 +85,10 @@ class Worker(GeventWorker):
     def load_wsgi(self) -> None:
         super().load_wsgi()
         tune_garbage_collector()
-        config = self.wsgi.config
-        self.header_timeout = float(config["REQUEST_HEADER_TIMEOUT"])
-        self.body_grace = float(config["REQUEST_BODY_TIMEOUT"])
-        self.body_min_rate = int(config["REQUEST_BODY_MIN_RATE"])
+        bounds = settings(self.wsgi)
+        self.header_timeout = float(bounds.request_header_timeout)
+        self.body_grace = float(bounds.request_body_timeout)
+        self.body_min_rate = bounds.request_body_min_rate
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         """The request's body read under its deadline; one that came too slowly is

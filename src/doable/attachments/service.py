@@ -11,7 +11,6 @@ import unicodedata
 from collections.abc import Iterator
 from typing import IO, Any, BinaryIO
 
-from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
@@ -22,6 +21,7 @@ from doable.auth.models import User
 from doable.db import begin_write, valid_id
 from doable.errors import BadRequest, NotFound, PayloadTooLarge, ProblemType
 from doable.extensions import db
+from doable.settings import settings
 from doable.tasks.access import Access, get_task_for, task_or_guard
 from doable.tasks.models import Task
 from doable.unit_of_work import publish, use_case
@@ -149,7 +149,7 @@ def declared_type(raw: str | None) -> str:
 
 
 def _limited_chunks(stream: IO[bytes], digest: Any, counted: list[int]) -> Iterator[bytes]:
-    limit = current_app.config["MAX_UPLOAD_SIZE"]
+    limit = settings().max_upload_size
     while chunk := stream.read(CHUNK):
         counted[0] += len(chunk)
         if counted[0] > limit:
@@ -166,7 +166,7 @@ def _check_quota(*, owner_id: int, adding: int) -> None:
     owner's tasks take turns from here to their commit (``begin_write`` on the owner's
     row), so racing ones see each other's files and never exceed it together."""
     begin_write(db.session, select(User.id).where(User.id == owner_id))
-    quota = current_app.config["USER_QUOTA"]
+    quota = settings().user_quota
     used = db.session.scalar(
         select(func.coalesce(func.sum(Attachment.size), 0))
         .join(Task, Task.id == Attachment.task_id)

@@ -16,6 +16,7 @@ from typing import BinaryIO, Protocol
 from flask import current_app
 
 from doable.errors import InsufficientStorage
+from doable.settings import settings
 
 _KEY = re.compile(r"[0-9a-f]{32}")  # always fullmatch: "$" would accept a final "\n"
 #: A full disk, or the user's disk quota (a filesystem's, not Doable's ``USER_QUOTA``).
@@ -92,7 +93,5 @@ class FileSystemStorage:
 def storage() -> Storage:
     """The app's storage (one per app, built on first use)."""
     if "doable.storage" not in current_app.extensions:
-        current_app.extensions["doable.storage"] = FileSystemStorage(
-            current_app.config["UPLOAD_DIR"]
-        )
+        current_app.extensions["doable.storage"] = FileSystemStorage(settings().upload_dir)
     return current_app.extensions["doable.storage"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_jwt_extended import current_user, get_jwt
 
 from doable.api import Blueprint
@@ -21,16 +20,17 @@ from doable.auth.schemas import (
     UserUpdate,
 )
 from doable.extensions import limiter
+from doable.settings import settings
 
 bp = Blueprint("auth", __name__, url_prefix="/api", description="Accounts and tokens")
 
 
 def auth_rate_limit() -> str:
-    return str(current_app.config["AUTH_RATE_LIMIT"])
+    return settings().auth_rate_limit
 
 
 def refresh_rate_limit() -> str:
-    return str(current_app.config["REFRESH_RATE_LIMIT"])
+    return settings().refresh_rate_limit
 
 
 auth_limit = limiter.shared_limit(auth_rate_limit, scope="auth")

@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
 from doable.concurrency import run_blocking
+from doable.settings import settings
 
 _DUMMY_PASSWORD = "not-a-real-password-used-to-equalise-timing"  # noqa: S105
 
@@ -19,11 +20,11 @@ _DUMMY_PASSWORD = "not-a-real-password-used-to-equalise-timing"  # noqa: S105
 def _hasher() -> PasswordHasher:
     state = current_app.extensions.setdefault("doable.passwords", {})
     if "hasher" not in state:
-        config = current_app.config
+        cost = settings()
         hasher = PasswordHasher(
-            time_cost=config["ARGON2_TIME_COST"],
-            memory_cost=config["ARGON2_MEMORY_COST"],
-            parallelism=config["ARGON2_PARALLELISM"],
+            time_cost=cost.argon2_time_cost,
+            memory_cost=cost.argon2_memory_cost,
+            parallelism=cost.argon2_parallelism,
         )
         dummy_hash = run_blocking(hasher.hash, _DUMMY_PASSWORD)  # other requests run here
         # The dummy hash before the hasher: whoever finds the hasher finds both.

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from doable import signals
@@ -17,6 +16,7 @@ from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_to
 from doable.db import utcnow
 from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
+from doable.settings import settings
 from doable.tasks.access import sharees_of_tasks_owned_by
 from doable.unit_of_work import on_conflict, publish, use_case
 
@@ -152,7 +152,7 @@ def _check_current_password(user: User, current_password: str) -> None:
 
 
 def _refresh_expiry():
-    return utcnow() + timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL"])
+    return utcnow() + timedelta(seconds=settings().refresh_token_ttl)
 
 
 def _revoke_sessions(condition) -> list[tuple[int, str]]:

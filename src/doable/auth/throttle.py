@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 from sqlalchemy import update
 
 from doable.auth.models import User
@@ -35,6 +35,7 @@ from doable.db import utcnow
 from doable.errors import ProblemType, TooManyRequests
 from doable.extensions import db
 from doable.limits import client_address_key
+from doable.settings import settings
 from doable.unit_of_work import unit_of_work
 
 #: How many networks of recent successful logins an account remembers.
@@ -47,7 +48,7 @@ _CLAIM_TRIES = 3
 def claim_login_attempt(user: User) -> None:
     """Count a login attempt on ``user`` before its password is checked (committed, so
     other processes see it at once), or raise ``TooManyRequests`` if it must wait."""
-    if not current_app.config["RATELIMIT_ENABLED"] or _network() in _known(user):
+    if not settings().ratelimit_enabled or _network() in _known(user):
         return
     for _ in range(_CLAIM_TRIES):
         failures = user.login_failures
@@ -104,11 +105,11 @@ _DETAIL = "Too many failed logins for this account; wait before trying again"
 
 
 def _refuse_if_early(failures: int, user: User) -> None:
-    config = current_app.config
-    over = failures - config["LOGIN_FREE_ATTEMPTS"]
+    config = settings()
+    over = failures - config.login_free_attempts
     if over < 0 or user.login_failed_at is None:
         return
-    delay = min(config["LOGIN_DELAY"] * 2 ** min(over, 32), config["LOGIN_MAX_DELAY"])
+    delay = min(config.login_delay * 2 ** min(over, 32), config.login_max_delay)
     wait = (user.login_failed_at + timedelta(seconds=delay) - utcnow()).total_seconds()
     if wait > 0:
         raise TooManyRequests(

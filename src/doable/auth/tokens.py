@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, current_app, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from flask_jwt_extended import (
     create_access_token,
     create_refresh_token,
@@ -29,6 +29,7 @@ from doable.auth.models import AuthSession, User
 from doable.db import utcnow, valid_id
 from doable.errors import ProblemType, Unauthorized, bearer_challenge, problem
 from doable.extensions import db, jwt
+from doable.settings import settings
 
 #: Claims every token must carry (Flask-JWT-Extended would fill in a missing type or jti).
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
@@ -55,7 +56,7 @@ def issue_tokens(*, session: AuthSession) -> TokenPair:
     refresh = create_refresh_token(
         identity=identity, additional_claims={**claims, "jti": session.refresh_jti}
     )
-    return TokenPair(access, refresh, current_app.config["ACCESS_TOKEN_TTL"])
+    return TokenPair(access, refresh, settings().access_token_ttl)
 
 
 def read_refresh_token(token: str) -> dict[str, Any]:
@@ -129,7 +130,7 @@ def _decode_key(_header: dict[str, Any], claims: dict[str, Any]) -> str:
             raise MissingRequiredClaimError(claim)
     if claims["type"] not in TOKEN_TYPES:
         raise InvalidTokenError("Unknown token type")
-    return str(current_app.config["JWT_SECRET_KEY"])
+    return settings().jwt_secret_key
 
 
 def _canonical_bearer_scheme() -> None:

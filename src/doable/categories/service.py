@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import with_expression
 
@@ -15,6 +14,7 @@ from doable.categories.models import Category, task_category
 from doable.db import Paged, begin_write, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
+from doable.settings import settings
 from doable.unit_of_work import on_conflict, publish, use_case
 
 
@@ -173,7 +173,7 @@ def _ensure_room(owner_id: int, adding: int) -> None:
     # Writers adding to one owner's categories take turns from here to their commit, so
     # two of them cannot both see room for the last one.
     begin_write(db.session, select(User.id).where(User.id == owner_id))
-    limit = int(current_app.config["MAX_CATEGORIES_PER_USER"])
+    limit = settings().max_categories_per_user
     have = db.session.scalar(select(func.count()).where(Category.user_id == owner_id)) or 0
     if have + adding > limit:
         raise CategoryLimitReached(

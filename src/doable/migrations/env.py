@@ -8,11 +8,12 @@ from flask import current_app
 
 from doable.db import UTCDateTime
 from doable.logs import share_handlers
+from doable.settings import settings
 from doable.tasks.search import is_search_object
 
 logger = logging.getLogger("alembic.env")
 config = context.config
-if current_app.config["ENV"] == "production":
+if settings().env == "production":
     share_handlers("alembic")  # JSON lines, like every other line in production
 elif config.config_file_name:
     fileConfig(config.config_file_name, disable_existing_loggers=False)

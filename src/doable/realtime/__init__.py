@@ -23,13 +23,14 @@ from doable.extensions import init_socketio
 from doable.realtime import notifier, sockets
 from doable.realtime.gate import Gate
 from doable.realtime.registry import make_registry
+from doable.settings import settings
 
 __all__ = ["init_realtime", "notifier", "sockets"]
 
 
 def init_realtime(app: Flask) -> None:
-    redis_url = app.config["REDIS_URL"]
-    prefix = app.config["REDIS_PREFIX"]
+    config = settings(app)
+    redis_url, prefix = config.redis_url, config.redis_prefix
     socketio = init_socketio(
         app,
         # Under `doable serve` (gevent) a socket is a greenlet; elsewhere (tests in one
@@ -38,16 +39,16 @@ def init_realtime(app: Flask) -> None:
         # Long-polling needs every request of a session to reach this process: one
         # process, or a front that pins clients (docs/deploy.md). `doable serve`
         # refuses several workers on one port unless this is websocket only.
-        transports=app.config["REALTIME_TRANSPORTS"],
+        transports=list(config.realtime_transports),
         # Handlers run in the connection's own greenlet, one message at a time: what a
         # client sends can never start work of its own.
         async_handlers=False,
         message_queue=redis_url,
         channel=f"{prefix}:socketio",
         # Never [] (that turns the Origin check off): same origin plus the allow-list.
-        cors_allowed_origins=sockets.origin_checker(app.config["REALTIME_ALLOWED_ORIGINS"]),
+        cors_allowed_origins=sockets.origin_checker(config.realtime_allowed_origins),
         manage_session=False,
-        ping_interval=app.config["REALTIME_PING_INTERVAL"],
+        ping_interval=config.realtime_ping_interval,
         ping_timeout=20,
         max_http_buffer_size=64 * 1024,
         logger=_library_logger("socketio.server"),
@@ -56,12 +57,12 @@ def init_realtime(app: Flask) -> None:
     socketio.server.eio.async_handlers = False
     sockets.register(socketio)
     app.extensions["doable.realtime"] = make_registry(
-        redis_url, prefix, app.config["REALTIME_SESSION_CHECK"]
+        redis_url, prefix, config.realtime_session_check
     )
     app.extensions["doable.realtime.gate"] = Gate(
         socketio.server,
-        app.config["REALTIME_CONNECT_TIMEOUT"],
-        app.config["REALTIME_MAX_SOCKETS_PER_ADDRESS"],
+        config.realtime_connect_timeout,
+        config.realtime_max_sockets_per_address,
     )
 
 

@@ -29,6 +29,7 @@ from doable.auth.tokens import live_session_ids, load_session_user, login_ids
 from doable.extensions import db
 from doable.realtime.gate import Gate, end_session
 from doable.realtime.registry import Registry
+from doable.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def connect(auth: Any = None) -> None:
     eio_sid = server().manager.eio_sid_from_sid(sid, "/")
     # (Flask-SocketIO's test client opens no Engine.IO session the gate could see.)
     gated = gate().is_open(eio_sid)
-    if gate().sessions_from(eio_sid) > current_app.config["REALTIME_MAX_SOCKETS_PER_ADDRESS"]:
+    if gate().sessions_from(eio_sid) > settings().realtime_max_sockets_per_address:
         raise Refused(
             "address_socket_limit",
             "Too many open connections from your address; close some and retry",
@@ -95,7 +96,7 @@ def connect(auth: Any = None) -> None:
     except Exception:
         log.exception("socket registry unavailable")
         raise _unavailable() from None
-    if held > current_app.config["REALTIME_MAX_SOCKETS_PER_USER"]:
+    if held > settings().realtime_max_sockets_per_user:
         _forget(user_id, sid)
         raise Refused(
             "user_socket_limit",
@@ -180,7 +181,7 @@ class LocalSockets:
 
     def _check_while_held(self) -> None:
         """Runs while this process holds a socket; the next ``add`` starts it again."""
-        interval = self.app.config["REALTIME_SESSION_CHECK"]
+        interval = settings(self.app).realtime_session_check
         while True:
             time.sleep(interval)
             with self.lock:

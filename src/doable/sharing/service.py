@@ -7,7 +7,6 @@ import logging
 import math
 import time
 
-from flask import current_app
 from limits import parse
 from sqlalchemy import select
 
@@ -17,6 +16,7 @@ from doable.auth.service import find_user
 from doable.db import valid_id
 from doable.errors import BadRequest, Conflict, NotFound, ProblemType, TooManyRequests
 from doable.extensions import db, limiter
+from doable.settings import settings
 from doable.sharing.models import Share
 from doable.tasks.access import Access, get_task_for, task_or_guard
 from doable.tasks.models import Task
@@ -114,7 +114,7 @@ def _spend_share_by_email(user: User) -> None:
     as every limit does."""
     if not limiter.enabled:
         return
-    budget = parse(current_app.config["SHARE_BY_EMAIL_RATE_LIMIT"])
+    budget = parse(settings().share_by_email_rate_limit)
     key = f"user:{user.id}"
     try:
         if limiter.limiter.hit(budget, _BY_EMAIL, key):

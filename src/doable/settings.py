@@ -1,0 +1,304 @@
+"""The settings of one app: a frozen, typed object, built once by ``doable.config``.
+
+Each setting's type names its parser, which turns what the environment or the caller
+gave (text, JSON read from the environment, or a Python value) into that type, or stops
+start-up with a ``ConfigError`` naming the variable to fix. The code reads them as
+attributes of ``settings()`` (the current app's) or ``settings(app)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_origin, get_type_hints
+
+from flask import Flask, current_app
+from limits import parse_many
+
+ENV_PREFIX = "DOABLE"
+#: Where ``doable.config`` keeps the settings it built, in ``app.extensions``
+EXTENSION_KEY = "doable.settings"
+#: Field metadata: the ``app.config`` key when it is not the upper-cased name, and the
+#: variable an error names when it is not ``DOABLE_<key>``
+KEY = "key"
+VARIABLE = "variable"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_HOST = re.compile(r"\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\]")
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+_ENVIRONMENTS = ("development", "production", "testing")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+# --- one parser per type: (the value given, the variable's name) -> the typed value ---
+
+
+def _from_digits(value: Any) -> Any:
+    """``"60"`` as 60 (an override or a JSON-less variable may be text)."""
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    value = _from_digits(value)
+    if not _is_int(value) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _count(value: Any, name: str) -> int:
+    value = _from_digits(value)
+    if not _is_int(value) or value < 0:
+        raise ConfigError(f"{name} must be 0 or a positive integer, got {value!r}")
+    return int(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if _is_int(value) and value in (0, 1):
+        value = str(value)  # from_prefixed_env parses "1" as JSON: the number 1
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        value = value.strip().lower() in _TRUE
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
+def _rate_limit(value: Any, name: str) -> str:
+    try:
+        parse_many(str(value))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '10 per minute', got {value!r}"
+        ) from exc
+    return str(value)
+
+
+def _items(value: Any) -> Any:
+    """A comma-separated string as its list of items; anything else as it is."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+def _origins(value: Any, name: str) -> tuple[str, ...]:
+    """``scheme://host[:port]`` origins, from a list or a comma-separated string."""
+    value = _items(value)
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{name} must be a list of origins, got {value!r}")
+    for origin in value:
+        if not (isinstance(origin, str) and _ORIGIN.fullmatch(origin)):
+            raise ConfigError(
+                f"{name}: {origin!r} is not an origin such as https://tasks.example.com "
+                "(scheme and host, optional port, no path; '*' is not allowed)"
+            )
+    return tuple(origin.lower() for origin in value)
+
+
+def _host_names(value: Any, name: str) -> tuple[str, ...] | None:
+    """None (any host), or names from a list or a comma-separated string."""
+    if value is None:
+        return None
+    value = _items(value)
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{name} must be a comma-separated list of host names")
+    for host in value:
+        if not (isinstance(host, str) and _HOST.fullmatch(host)):
+            raise ConfigError(
+                f"{name}: {host!r} is not a host name such as tasks.example.com "
+                "(a leading dot also allows its subdomains)"
+            )
+    return tuple(host.lower() for host in value)
+
+
+def _transports(value: Any, name: str) -> tuple[str, ...]:
+    """Socket.IO transports: ``polling`` and/or ``websocket``, list or comma-separated."""
+    given = value
+    if isinstance(value, str):
+        value = [item.lower() for item in _items(value)]
+    if (
+        not isinstance(value, list | tuple)
+        or "websocket" not in value
+        or not set(value) <= {"polling", "websocket"}
+    ):
+        raise ConfigError(
+            f"{name} must be websocket, or polling,websocket (the web pages use "
+            f"WebSocket), got {given!r}"
+        )
+    return tuple(dict.fromkeys(value))
+
+
+def _environment(value: Any, name: str) -> Any:
+    if value not in _ENVIRONMENTS:
+        raise ConfigError(f"{name} must be development, production or testing, got {value!r}")
+    return value
+
+
+def _redis_url(value: Any, name: str) -> str | None:
+    if value and not str(value).startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{name} must start with redis://, rediss:// or unix://, got {value!r}")
+    return str(value) if value else None
+
+
+def _text(value: Any, name: str) -> str:
+    return str(value)
+
+
+PositiveInt = Annotated[int, _positive_int]
+Count = Annotated[int, _count]  # 0 or more
+Flag = Annotated[bool, _flag]
+RateLimit = Annotated[str, _rate_limit]
+Origins = Annotated[tuple[str, ...], _origins]
+HostNames = Annotated[tuple[str, ...] | None, _host_names]
+Transports = Annotated[tuple[str, ...], _transports]
+Environment = Annotated[Literal["development", "production", "testing"], _environment]
+RedisUrl = Annotated[str | None, _redis_url]
+Text = Annotated[str, _text]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    """Doable's own settings. A field ``x`` is read from ``app.config["X"]``, which the
+    environment fills from ``DOABLE_X`` (README, Configuration)."""
+
+    env: Environment = "development"
+    access_token_ttl: PositiveInt = 900
+    refresh_token_ttl: PositiveInt = 2_592_000
+    ratelimit_enabled: Flag = True
+    auth_rate_limit: RateLimit = "10 per minute"
+    # Every authenticated API call, per user (a script may be busy; a runaway one stops)
+    api_rate_limit: RateLimit = "600 per minute"
+    max_upload_size: PositiveInt = 10 * 1024 * 1024
+    user_quota: PositiveInt = 1024 * 1024 * 1024
+    max_json_size: PositiveInt = 1024 * 1024
+    # Longest URL (path and query) accepted; longer ones get a 414 problem document
+    max_url_length: PositiveInt = 4096
+    redis_url: RedisUrl = field(default=None, metadata={VARIABLE: "REDIS_URL"})
+    # Namespaces Doable's Redis keys and its Socket.IO channel (several installs, one Redis)
+    redis_prefix: Text = "doable"
+    # Origins besides the server's own whose pages may open sockets (browsers send Origin)
+    realtime_allowed_origins: Origins = ()
+    # Seconds between Socket.IO pings: how soon a vanished client is noticed
+    realtime_ping_interval: PositiveInt = 25
+    # Seconds between re-checks of the logins behind this process's open sockets
+    realtime_session_check: PositiveInt = 30
+    # Socket.IO transports offered: long-polling (then the upgrade) and WebSocket
+    realtime_transports: Transports = ("polling", "websocket")
+    # Seconds an Engine.IO connection may stay open without a valid Socket.IO CONNECT
+    realtime_connect_timeout: PositiveInt = 10
+    # Open sockets one user may hold (all processes), and one client address (this process)
+    realtime_max_sockets_per_user: PositiveInt = 50
+    realtime_max_sockets_per_address: PositiveInt = 1000
+    # Seconds a client may take to send a request line and headers (also the keep-alive
+    # idle limit), and the body's grace period and minimum rate in bytes a second
+    request_header_timeout: PositiveInt = 10
+    request_body_timeout: PositiveInt = 20
+    request_body_min_rate: PositiveInt = 1000
+    # Per account, from any address: failed logins allowed before it slows down, then the
+    # seconds to wait before the next try (doubling per failure) and their cap
+    login_free_attempts: PositiveInt = 5
+    login_delay: PositiveInt = 2
+    login_max_delay: PositiveInt = 300
+    # POST /api/token/refresh per client address (a client refreshes every 15 minutes)
+    refresh_rate_limit: RateLimit = "30 per minute"
+    # Shares by email per user, API and web together: each answers whether an address
+    # has an account, so sweeping addresses must be slow
+    share_by_email_rate_limit: RateLimit = "30 per hour"
+    # Categories one user may have (made by them, or by name by their tasks' edit sharees)
+    max_categories_per_user: PositiveInt = 500
+    # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
+    proxy_hops: Count = 0
+    # Host names the server answers to (None: any); e.g. "tasks.example.com"
+    trusted_hosts: HostNames = None
+    # Origins whose pages may call the API from a browser (CORS); none by default
+    cors_origins: Origins = ()
+    # Bounds on a form body (web UI): number of fields and bytes of non-file fields
+    max_form_parts: PositiveInt = 200
+    max_form_memory_size: PositiveInt = 500_000
+    # PostgreSQL connections each worker keeps, and how many more it may open in a burst.
+    # Only requests hold one (sockets do not), so this is not --threads.
+    db_pool_size: PositiveInt = 10
+    db_max_overflow: Count = 10
+    # Seconds a request waits for a free connection before it is answered 503
+    db_pool_timeout: PositiveInt = 10
+    # argon2id cost (argon2-cffi's RFC 9106 low-memory profile); raising it rehashes on login
+    argon2_time_cost: PositiveInt = 3
+    argon2_memory_cost: PositiveInt = 65536
+    argon2_parallelism: PositiveInt = 4
+
+    # Resolved by doable.config (no parser of their own): DATABASE_URL, else SQLite in
+    # the instance folder; DOABLE_UPLOAD_DIR, else the instance's uploads folder; the
+    # cookie key and the JWT key, derived from SECRET_KEY (DOABLE_JWT_SECRET_KEY, when
+    # set, signs JWTs with a key of its own).
+    database_url: str = field(metadata={KEY: "SQLALCHEMY_DATABASE_URI"})
+    upload_dir: Path
+    secret_key: str = field(repr=False)
+    jwt_secret_key: str = field(repr=False)
+
+
+Parser = Callable[[Any, str], Any]
+
+
+def config_key(setting: Field[Any]) -> str:
+    return str(setting.metadata.get(KEY, setting.name.upper()))
+
+
+def variable(setting: Field[Any]) -> str:
+    """The name an error gives: the environment variable that sets it."""
+    return str(setting.metadata.get(VARIABLE, f"{ENV_PREFIX}_{config_key(setting)}"))
+
+
+def _parsed_fields() -> list[tuple[Field[Any], Parser]]:
+    hints = get_type_hints(Settings, include_extras=True)
+    return [
+        (setting, hints[setting.name].__metadata__[0])
+        for setting in fields(Settings)
+        if get_origin(hints[setting.name]) is Annotated
+    ]
+
+
+_PARSED = _parsed_fields()
+
+
+def config_value(value: Any) -> Any:
+    """A setting as ``app.config`` has always held it: lists, and paths as text."""
+    if isinstance(value, tuple):
+        return list(value)
+    return str(value) if isinstance(value, Path) else value
+
+
+def defaults() -> dict[str, Any]:
+    """The parsed settings' defaults, keyed like ``app.config``."""
+    return {config_key(setting): config_value(setting.default) for setting, _ in _PARSED}
+
+
+def parse(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that have a parser, read from ``raw`` (keyed like ``app.config``),
+    in the order they are declared; the first malformed one raises ``ConfigError``."""
+    return {
+        setting.name: parser(raw[config_key(setting)], variable(setting))
+        for setting, parser in _PARSED
+    }
+
+
+def as_config(built: Settings) -> dict[str, Any]:
+    """Every setting, keyed and shaped as ``app.config`` holds it."""
+    return {
+        config_key(setting): config_value(getattr(built, setting.name)) for setting in fields(built)
+    }
+
+
+def settings(app: Flask | None = None) -> Settings:
+    """The settings ``doable.config.load_config`` built for ``app`` (default: the current app)."""
+    built: Settings = (current_app if app is None else app).extensions[EXTENSION_KEY]
+    return built
