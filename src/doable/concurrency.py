@@ -26,7 +26,10 @@ def run_blocking(function: Callable[..., T], *args: Any) -> T:
     as an exception escaping a pool task would be: a wrong password is no error)."""
     if not cooperative():
         return function(*args)
-    result, error = gevent.get_hub().threadpool.apply(_outcome, (function, args))
+    outcome: tuple[T, BaseException | None] = gevent.get_hub().threadpool.apply(
+        _outcome, (function, args)
+    )
+    result, error = outcome
     if error is not None:
         raise error
     return result

@@ -19,6 +19,7 @@ from apispec import BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin, resolve_schema_cls
 from flask import Blueprint, Response, send_from_directory
 from flask_smorest import Api as _SmorestApi
+from werkzeug.exceptions import HTTPException
 
 from doable.errors import render_http_exception
 from doable.schemas import ProblemSchema
@@ -74,7 +75,7 @@ class SchemaRulesPlugin(MarshmallowPlugin):
     field of a response schema required."""
 
     def schema_helper(self, name: Any, _: Any, schema: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
-        json_schema = super().schema_helper(name, _, schema=schema, **kwargs)
+        json_schema = super().schema_helper(name, _, schema=schema, **kwargs)  # type: ignore[no-untyped-call]
         if json_schema is None or schema is None:
             return json_schema
         schema_cls = resolve_schema_cls(schema)
@@ -89,10 +90,10 @@ class Api(_SmorestApi):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def handle_http_exception(self, error):
+    def handle_http_exception(self, error: HTTPException) -> Response:
         return render_http_exception(error)
 
-    def _register_responses(self):
+    def _register_responses(self) -> None:
         """Document every error response as ``application/problem+json``."""
         problem = {"application/problem+json": {"schema": "ProblemSchema"}}
         for status in HTTPStatus:
@@ -106,7 +107,7 @@ class Api(_SmorestApi):
             lazy=True,
         )
 
-    def _register_pagination_header(self):
+    def _register_pagination_header(self) -> None:
         """Not used: pages are described by the list schemas (``TaskPage``)."""
 
 

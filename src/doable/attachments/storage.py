@@ -94,4 +94,5 @@ def storage() -> Storage:
     """The app's storage (one per app, built on first use)."""
     if "doable.storage" not in current_app.extensions:
         current_app.extensions["doable.storage"] = FileSystemStorage(settings().upload_dir)
-    return current_app.extensions["doable.storage"]
+    built: Storage = current_app.extensions["doable.storage"]
+    return built

@@ -160,7 +160,8 @@ def authenticate() -> User:
         request.environ[_AUTHENTICATION] = outcome
     if isinstance(outcome, Exception):
         raise outcome
-    return outcome
+    user: User = outcome
+    return user
 
 
 def authenticated_user_id() -> int | None:

@@ -2,9 +2,14 @@
 
 import logging
 from logging.config import fileConfig
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
 from flask import current_app
+from sqlalchemy.schema import SchemaItem
 
 from doable.db import UTCDateTime
 from doable.logs import share_handlers
@@ -23,14 +28,16 @@ config.set_main_option(
 )
 
 
-def render_item(type_, obj, autogen_context):
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Write our column types as plain SQLAlchemy ones, so revisions import nothing of ours."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
 
 
-def include_object(obj, name, type_, reflected, compare_to):
+def include_object(
+    obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
     """Full-text search structures differ by backend and are written by hand."""
     return not is_search_object(name)
 
@@ -49,8 +56,15 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    def skip_empty(context_, revision, directives):
-        if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+    def skip_empty(
+        context_: MigrationContext, revision: object, directives: list[MigrationScript]
+    ) -> None:
+        upgrade = directives[0].upgrade_ops
+        if (
+            getattr(config.cmd_opts, "autogenerate", False)
+            and upgrade is not None
+            and upgrade.is_empty()
+        ):
             directives[:] = []
             logger.info("No changes in schema detected.")
 

@@ -43,11 +43,13 @@ def room_of(user_id: int) -> str:
 
 
 def registry(app: Flask | None = None) -> Registry:
-    return (app or current_app).extensions["doable.realtime"]
+    found: Registry = (app or current_app).extensions["doable.realtime"]
+    return found
 
 
 def gate(app: Flask | None = None) -> Gate:
-    return (app or current_app).extensions["doable.realtime.gate"]
+    found: Gate = (app or current_app).extensions["doable.realtime.gate"]
+    return found
 
 
 def server(app: Flask | None = None) -> Any:
