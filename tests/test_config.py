@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import FrozenInstanceError
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from doable.config import (
     derive_key,
     normalise_database_url,
 )
+from doable.settings import settings
 
 #: A fixed random key (what ``secrets.token_urlsafe(36)`` prints)
 STRONG_SECRET = "rv4VFrjzv2fhJQqVU2l-j8mXOy5U3HVa8sF5CqjbtDMYA0Tk"
@@ -465,6 +467,52 @@ def test_create_app_with_overrides_wins_over_env(monkeypatch: pytest.MonkeyPatch
     assert app.config["JWT_ACCESS_TOKEN_EXPIRES"] == timedelta(seconds=120)
     assert app.config["SECRET_KEY"] == derive_key("o" * 48, COOKIE_KEY_LABEL)
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:///override.sqlite3"
+
+
+# --- the typed settings --------------------------------------------------------------
+
+
+def test_create_app_keeps_typed_settings_that_app_config_mirrors(
+    monkeypatch: pytest.MonkeyPatch, instance: Path
+) -> None:
+    monkeypatch.setenv("DOABLE_CORS_ORIGINS", "https://Tasks.Example.com, http://localhost:8080")
+    monkeypatch.setenv("DOABLE_REALTIME_TRANSPORTS", "websocket")
+    monkeypatch.setenv("DOABLE_PROXY_HOPS", "1")
+
+    app = create_app({"SECRET_KEY": STRONG_SECRET})
+
+    typed = settings(app)
+    assert typed.cors_origins == ("https://tasks.example.com", "http://localhost:8080")
+    assert typed.realtime_transports == ("websocket",)
+    assert typed.proxy_hops == 1
+    assert typed.upload_dir == (instance / "uploads").resolve()
+    assert typed.jwt_secret_key == derive_key(STRONG_SECRET, JWT_KEY_LABEL)
+    assert app.config["CORS_ORIGINS"] == ["https://tasks.example.com", "http://localhost:8080"]
+    assert app.config["REALTIME_TRANSPORTS"] == ["websocket"]
+    assert app.config["PROXY_HOPS"] == 1
+
+
+def test_settings_without_an_app_reads_the_current_one() -> None:
+    app = create_app({"ACCESS_TOKEN_TTL": 60, "SECRET_KEY": STRONG_SECRET})
+
+    with app.app_context():
+        assert settings().access_token_ttl == 60
+
+
+def test_settings_cannot_be_changed_once_built() -> None:
+    typed = settings(create_app({"SECRET_KEY": STRONG_SECRET}))
+
+    with pytest.raises(FrozenInstanceError):
+        typed.access_token_ttl = 1  # type: ignore[misc]
+
+
+def test_settings_repr_leaves_the_signing_keys_out() -> None:
+    app = create_app({"SECRET_KEY": STRONG_SECRET})
+
+    shown = repr(settings(app))
+
+    assert app.config["SECRET_KEY"] not in shown
+    assert app.config["JWT_SECRET_KEY"] not in shown
 
 
 # --- the command line reports a bad setting without a traceback --------------------
