@@ -8,11 +8,12 @@ import sys
 from typing import Any
 
 import click
-from flask import Config, Flask
+from flask import Flask
 from flask.cli import FlaskGroup
 from gunicorn.app.base import BaseApplication
 
 from doable.config import ConfigError
+from doable.settings import Settings
 
 #: Gunicorn's own lines (start, workers, signals) as JSON in production, like the app's.
 JSON_SERVER_LOGS = {
@@ -53,17 +54,16 @@ def main() -> None:
     cli.main(prog_name="doable")
 
 
-def _settings() -> Config:
+def _settings() -> Settings:
     """The checked settings alone, without building the app: the master process of
     ``doable serve`` starts no extension (their threads would not survive the fork)."""
     from doable.config import instance_path_from_env, load_config
 
     bare = Flask("doable", instance_path=instance_path_from_env())
     try:
-        load_config(bare)
+        return load_config(bare)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
-    return bare.config
 
 
 class GunicornServer(BaseApplication):
@@ -104,12 +104,12 @@ def serve_command(host: str, port: int, workers: int, worker_connections: int) -
     from doable.server import raise_open_files_limit
 
     config = _settings()
-    if workers > 1 and not config["REDIS_URL"]:
+    if workers > 1 and not config.redis_url:
         raise click.UsageError(
             "--workers > 1 needs REDIS_URL: rate limits and real-time events are shared "
             "between worker processes through Redis"
         )
-    if workers > 1 and "polling" in config["REALTIME_TRANSPORTS"]:
+    if workers > 1 and "polling" in config.realtime_transports:
         raise click.UsageError(
             "--workers > 1 cannot serve Socket.IO over long-polling: the requests of one "
             "polling session must all reach the same process, and workers on one port "
@@ -132,7 +132,7 @@ def serve_command(host: str, port: int, workers: int, worker_connections: int) -
     # patched for gevent, and boot in a fraction of the time.
     import doable.app  # noqa: F401
 
-    production = config["ENV"] == "production"
+    production = config.env == "production"
     GunicornServer(
         {
             "bind": f"{host}:{port}",

@@ -21,6 +21,7 @@ from redis.retry import Retry
 
 from doable.db import Base
 from doable.limits import client_address_key
+from doable.settings import settings
 
 # Objects stay readable after commit: a request serialises what it just wrote.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
@@ -50,7 +51,7 @@ def init_redis(app: Flask) -> redis.Redis | None:
     are). A command is tried once more on a fresh connection, at once: a pooled one may
     have died with a Redis restart, and a real outage still answers within seconds.
     """
-    url = app.config["REDIS_URL"]
+    url, prefix = settings(app).redis_url, settings(app).redis_prefix
     client = None
     if url:
         client = redis.Redis.from_url(
@@ -58,7 +59,7 @@ def init_redis(app: Flask) -> redis.Redis | None:
             socket_connect_timeout=1,
             socket_timeout=1,
             retry=Retry(NoBackoff(), 1),
-            client_name=re.sub(r"[^!-~]", "_", f"{app.config['REDIS_PREFIX']}:app"),
+            client_name=re.sub(r"[^!-~]", "_", f"{prefix}:app"),
         )
     app.extensions["doable.redis"] = client
     return client

@@ -8,8 +8,10 @@ import base64
 import hashlib
 import re
 
-from flask import Response, current_app, request
+from flask import Response, request
 from werkzeug.exceptions import RequestURITooLarge
+
+from doable.settings import settings
 
 _INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
 
@@ -41,10 +43,10 @@ def check_url_length() -> None:
     (``doable serve`` lets request lines up to 8190 bytes through to here; gunicorn
     answers longer ones itself.)"""
     raw = request.environ.get("RAW_URI") or request.full_path
-    if len(raw) > current_app.config["MAX_URL_LENGTH"]:
+    limit = settings().max_url_length
+    if len(raw) > limit:
         raise RequestURITooLarge(
-            f"The URL is {len(raw)} characters long; at most "
-            f"{current_app.config['MAX_URL_LENGTH']} are accepted"
+            f"The URL is {len(raw)} characters long; at most {limit} are accepted"
         )
 
 

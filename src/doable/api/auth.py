@@ -13,6 +13,7 @@ from flask_smorest.utils import deepupdate
 from doable.auth.tokens import authenticate, authenticated_user_id
 from doable.extensions import limiter
 from doable.limits import client_address_key
+from doable.settings import settings
 
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
@@ -29,7 +30,7 @@ def caller_key() -> str:
 
 
 def _api_rate_limit() -> str:
-    return str(current_app.config["API_RATE_LIMIT"])
+    return settings().api_rate_limit
 
 
 #: One budget per user across every authenticated route (``DOABLE_API_RATE_LIMIT``).

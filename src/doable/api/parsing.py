@@ -15,6 +15,7 @@ from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from doable.errors import UnsupportedMediaType
+from doable.settings import settings
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -47,7 +48,7 @@ def check_api_body() -> None:
         return  # a protected route answers 401 before it looks at the body
     accepted = getattr(view, "accepted_mimetypes", None) or frozenset({"application/json"})
     if "application/json" in accepted and request.is_json:
-        _limit_json_body(current_app.config["MAX_JSON_SIZE"])
+        _limit_json_body(settings().max_json_size)
     if not _has_body() or request.mimetype in accepted:
         return
     if request.mimetype.endswith("+json") and "application/json" in accepted:
