@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from doable import signals
 from doable.attachments.service import stored_files
@@ -151,11 +151,11 @@ def _check_current_password(user: User, current_password: str) -> None:
         raise ValidationFailed({"current_password": ["Current password is incorrect."]})
 
 
-def _refresh_expiry():
+def _refresh_expiry() -> datetime:
     return utcnow() + timedelta(seconds=settings().refresh_token_ttl)
 
 
-def _revoke_sessions(condition) -> list[tuple[int, str]]:
+def _revoke_sessions(condition: ColumnElement[bool]) -> list[tuple[int, str]]:
     """Revoke the live sessions matching ``condition``; return (user id, session id) of each."""
     revoked = db.session.execute(
         update(AuthSession)

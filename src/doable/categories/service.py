@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import with_expression
+from sqlalchemy.sql.base import ExecutableOption
 
 from doable import signals
 from doable.auth.models import User
@@ -18,7 +19,7 @@ from doable.settings import settings
 from doable.unit_of_work import on_conflict, publish, use_case
 
 
-def _task_count():
+def _task_count() -> ExecutableOption:
     """Tasks per category, as a column of the same query (no query per category)."""
     count = select(func.count()).where(task_category.c.category_id == Category.id)
     return with_expression(Category.task_count, count.scalar_subquery())

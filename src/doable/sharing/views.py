@@ -43,7 +43,8 @@ def share(user: User, task_id: int) -> Page:
 @login_required
 def unshare(user: User, task_id: int, user_id: int) -> Page:
     if user_id == user.id:
-        return leave(task_id=task_id)
+        left: Page = leave(task_id=task_id)
+        return left
     service.unshare_task(user=user, task_id=task_id, user_id=user_id)
     flash("The task is no longer shared with that user.", "success")
     return redirect(url_for("web.tasks.detail", task_id=task_id))

@@ -130,7 +130,8 @@ _task_read = TaskRead()
 
 def task_data(task: Any) -> dict[str, Any]:
     """A task as the API shows it to the viewer it was read for (``access``)."""
-    return _task_read.dump(task)
+    data: dict[str, Any] = _task_read.dump(task)
+    return data
 
 
 def task_body(task: Any) -> bytes:

@@ -97,7 +97,8 @@ def postgres_document() -> ColumnElement[str]:
         )
 
     joined = words(Task.title).op("||")(literal_column(f"' {FIELD_BREAK} '"))
-    return joined.op("||")(words(Task.description))
+    document: ColumnElement[str] = joined.op("||")(words(Task.description))
+    return document
 
 
 def _websearch(groups: list[list[Term]]) -> str:

@@ -77,7 +77,8 @@ class SchemaForm(Form):
             self.add_errors(bad_text)
             return None
         try:
-            return schema.load(data)
+            loaded: dict[str, Any] = schema.load(data)
+            return loaded
         except ValidationError as exc:
             self.add_errors(exc.messages if isinstance(exc.messages, Mapping) else {})
             return None

@@ -45,7 +45,7 @@ def signed_in_user() -> User | None:
 
     Requests without the cookie (every API call) cost nothing: no query is made.
     """
-    user = g.get("web_user", _UNSET)
+    user: User | None = g.get("web_user", _UNSET)
     if user is _UNSET:
         user = None
         if USER_KEY in session:
