@@ -129,7 +129,7 @@ def test_download_with_current_etag_answers_the_documented_304(
 @pytest.mark.parametrize(
     ("component", "fields"),
     [
-        ("LoginRequest", {"username", "email", "password"}),
+        ("LoginCreate", {"username", "email", "password"}),
         ("ShareCreate", {"username", "email", "permission"}),
         ("UserUpdate", {"email", "password", "current_password"}),
     ],
@@ -161,13 +161,13 @@ def test_no_request_body_is_a_union_at_its_top(spec: dict[str, Any]) -> None:
     ("component", "path", "body"),
     [
         (
-            "LoginRequest",
+            "LoginCreate",
             "/api/login",
             {"username": "a", "email": "a@example.com", "password": "x"},
         ),
-        ("LoginRequest", "/api/login", {"password": "x"}),
-        ("LoginRequest", "/api/login", {"username": "nobody", "password": "x"}),
-        ("LoginRequest", "/api/login", {"email": "nobody@example.com", "password": "x"}),
+        ("LoginCreate", "/api/login", {"password": "x"}),
+        ("LoginCreate", "/api/login", {"username": "nobody", "password": "x"}),
+        ("LoginCreate", "/api/login", {"email": "nobody@example.com", "password": "x"}),
         ("UserUpdate", "/api/me", {"current_password": "x"}),
         ("UserUpdate", "/api/me", {"current_password": "x", "email": "new@example.com"}),
         ("UserUpdate", "/api/me", {"current_password": "x", "password": "a-new-password"}),
@@ -319,7 +319,7 @@ EXACTLY_ONE_USER_REFERENCE = {
 @pytest.mark.parametrize(
     ("component", "rule"),
     [
-        ("LoginRequest", EXACTLY_ONE_USER_REFERENCE),
+        ("LoginCreate", EXACTLY_ONE_USER_REFERENCE),
         ("ShareCreate", EXACTLY_ONE_USER_REFERENCE),
         (
             "UserUpdate",

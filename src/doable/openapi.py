@@ -26,7 +26,7 @@ from doable.schemas import ProblemSchema
 
 #: Schemas in these roles are responses, and a response carries every field of its
 #: schema, always (``null`` where a field may be empty): the document says so.
-RESPONSE_ROLES = ("Read", "List", "Page", "Created")
+RESPONSE_ROLES = ("Read", "List", "Page")
 #: Refusals of the request checks (``doable.security``, ``doable.api.parsing``),
 #: whatever the route: a URL too long; a body of a type the route does not take (any
 #: method that may carry one); a body too large (a route that reads one).

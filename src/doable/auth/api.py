@@ -10,11 +10,11 @@ from doable.api import Blueprint
 from doable.api.auth import auth_required
 from doable.auth import service
 from doable.auth.schemas import (
-    LoginRequest,
-    RefreshRequest,
+    LoginCreate,
+    RefreshCreate,
+    RegistrationRead,
     TokenRead,
     UserCreate,
-    UserCreated,
     UserDelete,
     UserRead,
     UserUpdate,
@@ -42,7 +42,7 @@ refresh_limit = limiter.shared_limit(refresh_rate_limit, scope="refresh")
 @bp.post("/register")
 @auth_limit
 @bp.arguments(UserCreate)
-@bp.response(201, UserCreated)
+@bp.response(201, RegistrationRead)
 @bp.alt_response(409, response="CONFLICT")
 @bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def register(data: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def register(data: dict[str, Any]) -> dict[str, Any]:
 
 @bp.post("/login")
 @auth_limit
-@bp.arguments(LoginRequest)
+@bp.arguments(LoginCreate)
 @bp.response(200, TokenRead)
 @bp.alt_response(401, response="UNAUTHORIZED")
 @bp.alt_response(429, response="TOO_MANY_REQUESTS")
@@ -64,7 +64,7 @@ def login(data: dict[str, Any]) -> Any:
 
 @bp.post("/token/refresh")
 @refresh_limit
-@bp.arguments(RefreshRequest)
+@bp.arguments(RefreshCreate)
 @bp.response(200, TokenRead)
 @bp.alt_response(401, response="UNAUTHORIZED")
 @bp.alt_response(429, response="TOO_MANY_REQUESTS")

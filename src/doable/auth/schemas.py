@@ -31,16 +31,16 @@ class UserCreate(Schema):
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
 
 
-class UserCreated(Schema):
+class RegistrationRead(Schema):
     message = fields.String(dump_default="User created successfully")
     user_id = fields.Integer()
 
 
-class LoginRequest(UserReference):
+class LoginCreate(UserReference):
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
 
 
-class RefreshRequest(Schema):
+class RefreshCreate(Schema):
     refresh_token = fields.String(required=True, validate=validate.Length(min=1, max=4096))
 
 

@@ -17,7 +17,7 @@ from doable.auth import service
 from doable.auth.api import auth_rate_limit
 from doable.auth.forms import AccountForm, DeleteAccountForm, LoginForm, RegisterForm
 from doable.auth.models import User
-from doable.auth.schemas import LoginRequest, UserCreate, UserDelete, UserUpdate
+from doable.auth.schemas import LoginCreate, UserCreate, UserDelete, UserUpdate
 from doable.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
 from doable.extensions import limiter
 from doable.web import Page
@@ -65,7 +65,7 @@ def login() -> Page:
     form = LoginForm()
     if not form.is_submitted():
         return render_template("auth/login.html", form=form, target=target)
-    credentials = form.validate_with(LoginRequest(), form.credentials())
+    credentials = form.validate_with(LoginCreate(), form.credentials())
     if credentials is not None:
         try:
             auth_session = service.open_session(**credentials)
