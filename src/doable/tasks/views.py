@@ -86,12 +86,12 @@ def detail(user: User, task_id: int) -> Page:
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def update(user: User, task_id: int) -> Page:
-    # before the form: 404 / 403 first
-    task = get_task_for(user=user, task_id=task_id, need=Access.EDIT)
     form = TaskForm()
     data = form.validate_with(TaskUpdate(), form.task_fields())
-    if data is None:
+    if data is None:  # the guard first: 404 / 403 before the form's errors
+        task = get_task_for(user=user, task_id=task_id, need=Access.EDIT)
         return detail_page(user, task, edit_form=form, status=400)
+    # valid: the service runs the guard (404 / 403), once, as it locks the task
     try:
         service.update_task(
             user=user,
