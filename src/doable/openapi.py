@@ -119,9 +119,8 @@ api = Api(
 )
 
 SWAGGER_UI_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
-#: Swagger UI's files (``OPENAPI_SWAGGER_UI_URL``). The blueprint keeps the name it had
-#: when the health probes shared it, so the endpoint is still ``ops.swagger_ui_asset``.
-assets = Blueprint("ops", __name__)
+#: Swagger UI's files (``OPENAPI_SWAGGER_UI_URL``), served from the installed package.
+assets = Blueprint("swagger_ui", __name__)
 
 
 @assets.get("/api/docs/assets/<path:filename>")

@@ -31,7 +31,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "static",
         "api-docs.openapi_json",
         "api-docs.openapi_swagger_ui",
-        "ops.swagger_ui_asset",
+        "swagger_ui.swagger_ui_asset",
         "health.healthz",
         "health.readyz",
     }

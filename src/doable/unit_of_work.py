@@ -40,10 +40,11 @@ together. Delivery after commit stays as it is, or becomes a relay that reads th
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, NoReturn, ParamSpec, TypeVar, overload
 
 from blinker import NamedSignal
 from sqlalchemy import event
@@ -55,6 +56,7 @@ from doable import signals
 from doable.errors import Conflict, DoableError
 from doable.extensions import db
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -70,8 +72,11 @@ _REFUSED = (IntegrityError, StaleDataError)
 
 
 def publish(signal: NamedSignal, **payload: Any) -> None:
-    """Deliver ``signal`` with ``payload`` once the current transaction commits."""
-    db.session().info.setdefault(_PUBLISHED, []).append((signal, payload))
+    """Deliver ``signal`` with ``payload`` once the current unit of work commits."""
+    session = db.session()
+    if not session.info.get(_RUNNING):
+        raise RuntimeError("publish() outside a unit of work: nothing would deliver it")
+    session.info.setdefault(_PUBLISHED, []).append((signal, payload))
 
 
 def on_conflict(error: DoableError, *, retry: bool = True) -> None:
@@ -112,11 +117,27 @@ def _attempt() -> Iterator[_Work]:
         yield work
         work.commit()
     except BaseException:
-        session.rollback()
-        session.info.pop(_PUBLISHED, None)
+        _roll_back(session)
         raise
     finally:
         running.remove(work)
+
+
+def _roll_back(session: Session) -> None:
+    """Undo the attempt and drop what it published. A rollback that fails (the
+    connection died) must not hide the error that brought us here."""
+    session.info.pop(_PUBLISHED, None)
+    try:
+        session.rollback()
+    except Exception:
+        log.debug("rollback failed after an error", exc_info=True)
+
+
+def _raise_refusal(work: _Work, error: BaseException) -> NoReturn:
+    refusal = work.refusal(error)
+    if refusal is error:
+        raise error
+    raise refusal from error
 
 
 def _deliver() -> None:
@@ -132,7 +153,7 @@ def unit_of_work() -> Iterator[None]:
         with _attempt() as work:
             yield
     except _REFUSED as error:
-        raise work.refusal(error) from error
+        _raise_refusal(work, error)
     _deliver()
 
 
@@ -154,7 +175,7 @@ def use_case(func: Any = None, /, *, retry: int = 1) -> Any:
                 except _REFUSED as error:
                     if attempt < retry and work.retry:
                         continue
-                    raise work.refusal(error) from error
+                    _raise_refusal(work, error)
                 _deliver()
                 return result
             raise AssertionError("unreachable: the last attempt returns or raises")

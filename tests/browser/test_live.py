@@ -139,8 +139,9 @@ def test_page_socket_of_a_revoked_login_is_refused_and_stops_retrying(
 def test_page_socket_refused_while_redis_is_away_retries_and_comes_back(
     browser: Any, tmp_path: Path
 ) -> None:
-    """Redis briefly away: the server refuses new sockets with ``retry: true``; live.js
-    keeps trying with backoff instead of giving up, and is live again once Redis is."""
+    """Redis briefly away: the server refuses new sockets with ``retry: true``;
+    static/live/socket.js keeps trying with backoff instead of giving up, and is live
+    again once Redis is."""
     binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
     if not binary:
         service_missing("redis-server is not installed")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 
+from doable import signals
 from tests.support.categories import add_category, category_rows
 from tests.support.factories import Account, ApiClient, assert_problem
 from tests.support.tasks import create
@@ -138,3 +140,41 @@ def test_update_category_invalid_body_returns_400_and_changes_nothing(
     if field is not None:
         assert set(problem["errors"]) == {field}
     assert category_rows(app) == [(created["id"], alice.id, "Study", "#123456")]
+
+
+@pytest.fixture
+def announced(app: Flask) -> Iterator[list[int]]:
+    """Ids of the tasks announced as updated while the test runs."""
+    seen: list[int] = []
+
+    def record(sender: Any, task_id: int, **_: Any) -> None:
+        seen.append(task_id)
+
+    with signals.task_updated.connected_to(record, sender=app):
+        yield seen
+
+
+def test_update_category_to_what_it_is_announces_nothing(
+    api: ApiClient, alice: Account, announced: list[int]
+) -> None:
+    created = add_category(api, alice, "Study", "#123456")
+    create(api, alice, title="Read", categories=["Study"])
+
+    response = api.patch(
+        f"/api/categories/{created['id']}", alice.token, json={"name": "Study", "color": "#123456"}
+    )
+
+    assert response.status_code == 200
+    assert announced == []
+
+
+def test_renaming_a_category_announces_its_tasks(
+    api: ApiClient, alice: Account, announced: list[int]
+) -> None:
+    created = add_category(api, alice, "Study", "#123456")
+    task = create(api, alice, title="Read", categories=["Study"])
+
+    response = api.patch(f"/api/categories/{created['id']}", alice.token, json={"name": "study"})
+
+    assert response.status_code == 200
+    assert announced == [task["id"]]

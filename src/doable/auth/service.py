@@ -53,13 +53,17 @@ def open_session(
     if needs_rehash(user.password_hash):  # first: no write may hold SQLite's lock meanwhile
         user.password_hash = hash_password(password)
     forget_login_failures(user)
-    return open_session_for(user=user)
+    return _new_session(user)
 
 
 @use_case
 def open_session_for(*, user: User) -> AuthSession:
     """Record a new login session for a user whose password was just checked or set
     (registering, changing it): without hashing it a second time."""
+    return _new_session(user)
+
+
+def _new_session(user: User) -> AuthSession:
     session = AuthSession(
         id=uuid.uuid4().hex, user_id=user.id, refresh_jti=new_jti(), expires_at=_refresh_expiry()
     )
@@ -106,6 +110,7 @@ def update_account(
     *, user: User, current_password: str, email: str | None = None, password: str | None = None
 ) -> User:
     """Change email and/or password. A new password ends every session of the user."""
+    on_conflict(Conflict(_REGISTERED))  # first: the writes below flush the new email
     _check_current_password(user, current_password)
     if email is not None:
         if fold(email) != user.email_key:
@@ -116,7 +121,6 @@ def update_account(
         user.password_hash = hash_password(password)
         revoked = _revoke_sessions(AuthSession.user_id == user.id)
     forget_login_failures(user)  # last: its write holds SQLite's lock until the commit
-    on_conflict(Conflict(_REGISTERED))
     _announce(revoked)
     return user
 

@@ -96,17 +96,21 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
 def update_category(
     *, user: User, category_id: int, name: str | None = None, **changes: str | None
 ) -> Category:
-    """Rename or recolour. Tasks with the category change too, so they are announced."""
+    """Rename or recolour. Tasks with the category change too, so they are announced
+    (unless nothing changed: a write that changes nothing announces nothing)."""
     category = get_category_for(user=user, category_id=category_id)
-    if name is not None and name.strip() != category.name:
-        name = name.strip()
-        if name.lower() != category.name.lower():
-            _ensure_free(user.id, name)
-        category.name = name
+    new_name = name.strip() if name is not None else category.name
+    renamed = new_name != category.name
+    if renamed:
+        if new_name.lower() != category.name.lower():
+            _ensure_free(user.id, new_name)
+        category.name = new_name
+    recoloured = any(getattr(category, key) != value for key, value in changes.items())
     for key, value in changes.items():
         setattr(category, key, value)
     on_conflict(_taken_conflict(category.name))
-    publish(signals.tasks_changed, task_ids=_tagged_task_ids(category.id))
+    if renamed or recoloured:
+        publish(signals.tasks_changed, task_ids=_tagged_task_ids(category.id))
     return _with_task_count(user, category)
 
 

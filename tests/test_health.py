@@ -25,7 +25,11 @@ from tests.support.factories import PROBLEM_JSON
 UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody@127.0.0.1:1/none"
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 # Routes that serve the documentation itself rather than being documented in it.
-DOCS_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "ops.swagger_ui_asset"}
+DOCS_ENDPOINTS = {
+    "api-docs.openapi_json",
+    "api-docs.openapi_swagger_ui",
+    "swagger_ui.swagger_ui_asset",
+}
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "request_id"}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 # OpenAPI keywords whose value may legitimately be JSON null.
