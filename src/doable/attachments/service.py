@@ -101,13 +101,14 @@ def open_attachment(*, user: User, task_id: int, attachment_id: int) -> tuple[At
 
 
 @use_case
-def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> None:
+def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> Attachment:
     """Delete the attachment; its file is removed once that commits."""
     attachment = get_attachment(
         user=user, task_id=task_id, attachment_id=attachment_id, need=Access.EDIT
     )
     db.session.delete(attachment)
     publish(signals.files_released, storage_keys=[attachment.storage_key])
+    return attachment  # as it was: a page names what it deleted
 
 
 def stored_files(*, task_ids: list[int] | None = None, owner_id: int | None = None) -> list[str]:

@@ -58,14 +58,14 @@ def download(user: User, task_id: int, attachment_id: int) -> Page:
 @bp.route("/tasks/<int:task_id>/attachments/<int:attachment_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(user: User, task_id: int, attachment_id: int) -> Page:
+    form = ConfirmForm()
+    if form.validate_on_submit():  # the service runs the guard (404 / 403)
+        deleted = service.delete_attachment(user=user, task_id=task_id, attachment_id=attachment_id)
+        flash(f"Deleted “{deleted.filename}”.", "success")
+        return redirect(url_for("web.tasks.detail", task_id=task_id))
     attachment = service.get_attachment(
         user=user, task_id=task_id, attachment_id=attachment_id, need=Access.EDIT
     )
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        service.delete_attachment(user=user, task_id=task_id, attachment_id=attachment_id)
-        flash(f"Deleted “{attachment.filename}”.", "success")
-        return redirect(url_for("web.tasks.detail", task_id=task_id))
     return render_template(
         "confirm.html",
         form=form,

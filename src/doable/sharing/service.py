@@ -72,7 +72,7 @@ def share_task(
 
 
 @use_case
-def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
+def unshare_task(*, user: User, task_id: int, user_id: int) -> Task:
     """Remove a share: the owner removes anyone's; a sharee removes only their own (leaves).
 
     The user who lost access is sent ``task_unshared``; when they left by themselves,
@@ -89,6 +89,7 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> None:
     db.session.delete(share)
     owner_id = task.user_id if leaving else None
     publish(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)
+    return task
 
 
 def _sharee(task: Task, *, username: str | None, email: str | None) -> User:

@@ -54,7 +54,6 @@ def unshare(user: User, task_id: int, user_id: int) -> Page:
 @login_required
 def leave(user: User, task_id: int) -> Page:
     """A sharee removes the task from their list; its owner keeps it."""
-    title = get_task_for(user=user, task_id=task_id, need=Access.VIEW).title
-    service.unshare_task(user=user, task_id=task_id, user_id=user.id)
-    flash(f"You left “{title}”; it is no longer shared with you.", "success")
+    left = service.unshare_task(user=user, task_id=task_id, user_id=user.id)
+    flash(f"You left “{left.title}”; it is no longer shared with you.", "success")
     return redirect(url_for("web.tasks.index"))

@@ -145,7 +145,7 @@ def update_task(
 
 
 @use_case
-def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> None:
+def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> Task:
     """Delete the task; with ``if_match``, only if unchanged since the client read it.
     It waits for a concurrent write of the task to commit, then deletes what it wrote.
     Its attachments' files are removed once the deletion commits."""
@@ -158,6 +158,7 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> N
     _count(task.user_id, -1)
     publish(signals.files_released, storage_keys=files)
     publish(signals.task_deleted, task_id=task_id, audience=watchers)
+    return task  # as it was: a page names what it deleted
 
 
 def _as_seen_by(user: User, task: Task) -> Task:

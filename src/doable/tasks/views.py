@@ -119,12 +119,12 @@ def update(user: User, task_id: int) -> Page:
 @bp.route("/tasks/<int:task_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(user: User, task_id: int) -> Page:
-    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        service.delete_task(user=user, task_id=task_id)
-        flash(f"Task “{task.title}” deleted.", "success")
+    if form.validate_on_submit():  # the service runs the guard (404 / 403)
+        deleted = service.delete_task(user=user, task_id=task_id)
+        flash(f"Task “{deleted.title}” deleted.", "success")
         return redirect(url_for(".index"))
+    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     return render_template(
         "confirm.html",
         form=form,
