@@ -10,7 +10,6 @@ from doable.errors import BadRequest, Conflict, NotFound
 from doable.sharing import service
 from doable.sharing.forms import ShareForm
 from doable.sharing.schemas import ShareCreate
-from doable.tasks import service as tasks_service
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.views import detail_page
 from doable.web import Page
@@ -22,20 +21,19 @@ bp = Blueprint("sharing", __name__)
 @bp.post("/tasks/<int:task_id>/share")
 @login_required
 def share(user: User, task_id: int) -> Page:
-    # 404 / 403 pages before the form
-    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     form = ShareForm(prefix="share")
     data = form.validate_with(ShareCreate(), form.share_fields())
-    if data is not None:
+    if data is not None:  # the service runs the guard (404 / 403)
         try:
             shared, created = service.share_task(user=user, task_id=task_id, **data)
         except (NotFound, BadRequest, Conflict) as exc:  # no such user, yourself, a race
             form.add_errors({"who": [exc.detail or "Cannot share with this user."]})
-            task = tasks_service.get_task(user=user, task_id=task_id)  # as it is now
         else:
             verb = "Shared with" if created else "Changed the permission of"
             flash(f"{verb} {shared.user.username}: {shared.permission}.", "success")
             return redirect(url_for("web.tasks.detail", task_id=task_id))
+    # the form's errors, shown to the owner only (404 / 403 pages first), as it is now
+    task = get_task_for(user=user, task_id=task_id, need=Access.OWNER)
     return detail_page(user, task, share_form=form, status=400)
 
 
