@@ -11,6 +11,11 @@ The production configurations run ``doable serve --workers 2`` on one port, whic
 allows only with ``DOABLE_REALTIME_TRANSPORTS=websocket`` (long-polling cannot be pinned
 to one worker); this benchmark makes no Socket.IO connection, so that setting changes
 nothing it measures.
+
+The ``tutorial-*`` configurations serve ``bench/baseline/app.py`` instead (the tutorial's
+app, issue 15) on gunicorn with 2 sync workers, next to ``bench/baseline/ceiling.py``
+(its JWT check alone) on the same shape; its tables are seeded with the same rows, and
+the measured user's token is minted as the tutorial's login mints it.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import jwt
 import requests
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from werkzeug.security import generate_password_hash
 
 from doable.auth.models import fold
 
@@ -65,13 +72,22 @@ class Config:
     backend: str  # sqlite | postgresql
     workers: int
     redis: bool
+    app: str = "doable"  # doable | tutorial (bench/baseline/app.py)
 
 
 CONFIGS = {
     "prod-sqlite": Config("prod-sqlite", "sqlite", 2, True),
     "prod-postgresql": Config("prod-postgresql", "postgresql", 2, True),
     "embedded": Config("embedded", "sqlite", 1, False),
+    "tutorial-sqlite": Config("tutorial-sqlite", "sqlite", 2, False, "tutorial"),
+    "tutorial-postgresql": Config("tutorial-postgresql", "postgresql", 2, False, "tutorial"),
 }
+BASELINE = HERE / "baseline"
+#: Doable's priorities 1..3 as the tutorial's app names them (it stores the names)
+TUTORIAL_PRIORITIES = {1: "low", 2: "medium", 3: "high"}
+#: Scenarios the tutorial's app has no feature for: it ignores ``q`` and would answer a
+#: first page, which is not a search
+TUTORIAL_SKIPS = {"text search"}
 
 
 @dataclass
@@ -174,25 +190,7 @@ class Database:
 
     def add_tasks(self, user_id: int, count: int, rng: random.Random) -> None:
         """Insert ``count`` varied tasks for the user."""
-        start = datetime.now(UTC) - timedelta(days=365)
-        today = date.today()
-        rows = []
-        for i in range(count):
-            created = start + timedelta(seconds=i * 30 + rng.random())
-            due = None if rng.random() < 0.3 else today + timedelta(days=rng.randint(-60, 120))
-            rows.append(
-                {
-                    "user_id": user_id,
-                    "title": f"Task {i} {rng.choice(WORDS)} {rng.choice(WORDS)}",
-                    "description": " ".join(rng.choice(WORDS) for _ in range(8)),
-                    "status": rng.choice(STATUSES),
-                    "priority": rng.randint(1, 3),
-                    "due_date": due,
-                    "version": 1,
-                    "created_at": created,
-                    "updated_at": created,
-                }
-            )
+        rows = task_rows(user_id, count, rng)
         insert = sa.text(
             "INSERT INTO task (user_id, title, description, status, priority, due_date, "
             "version, created_at, updated_at) VALUES (:user_id, :title, :description, :status, "
@@ -210,6 +208,9 @@ class Database:
                 ),
                 {"u": user_id},
             )
+        self.analyze()
+
+    def analyze(self) -> None:
         # What autovacuum would soon do on a live PostgreSQL: update statistics and the
         # visibility map (without it index-only scans visit every heap page).
         maintenance = "VACUUM ANALYZE task" if self.backend == "postgresql" else "ANALYZE"
@@ -224,6 +225,91 @@ class Database:
                     sa.text("SELECT COUNT(*) FROM task WHERE user_id = :u"), {"u": user_id}
                 ).scalar_one()
             )
+
+
+def task_rows(user_id: int, count: int, rng: random.Random) -> list[dict[str, object]]:
+    """``count`` varied tasks for the user, as Doable stores them."""
+    start = datetime.now(UTC) - timedelta(days=365)
+    today = date.today()
+    rows: list[dict[str, object]] = []
+    for i in range(count):
+        created = start + timedelta(seconds=i * 30 + rng.random())
+        due = None if rng.random() < 0.3 else today + timedelta(days=rng.randint(-60, 120))
+        rows.append(
+            {
+                "user_id": user_id,
+                "title": f"Task {i} {rng.choice(WORDS)} {rng.choice(WORDS)}",
+                "description": " ".join(rng.choice(WORDS) for _ in range(8)),
+                "status": rng.choice(STATUSES),
+                "priority": rng.randint(1, 3),
+                "due_date": due,
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
+    return rows
+
+
+class TutorialDatabase(Database):
+    """The same rows in the tutorial app's tables (``db.create_all()``): its users carry a
+    werkzeug hash, its tasks a priority name and no version; no counter to keep."""
+
+    def __init__(self, backend: str, workdir: Path, admin_url: str) -> None:
+        super().__init__(backend, workdir, admin_url)
+        self.password_hash = generate_password_hash(PASSWORD)
+
+    def create_schema(self) -> None:
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from app import app, db; app.app_context().push(); db.create_all()",
+            ],
+            cwd=BASELINE,
+            env={**os.environ, "DATABASE_URL": self.url, "SECRET_KEY": SECRET},
+            check=True,
+            capture_output=True,
+        )
+
+    def add_user(self, username: str) -> int:
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        'INSERT INTO "user" (username, email, password_hash, created_at) '
+                        "VALUES (:u, :e, :h, :t) RETURNING id"
+                    ),
+                    {
+                        "u": username,
+                        "e": f"{username}@example.com",
+                        "h": self.password_hash,
+                        "t": datetime.now(UTC).replace(tzinfo=None),  # its utcnow()
+                    },
+                ).scalar_one()
+            )
+
+    def add_tasks(self, user_id: int, count: int, rng: random.Random) -> None:
+        rows = []
+        for row in task_rows(user_id, count, rng):
+            del row["version"]
+            row["priority"] = TUTORIAL_PRIORITIES[row["priority"]]  # type: ignore[index]
+            row["created_at"] = row["updated_at"] = row["created_at"].replace(tzinfo=None)  # type: ignore[attr-defined]
+            rows.append(row)
+        insert = sa.text(
+            "INSERT INTO task (user_id, title, description, status, priority, due_date, "
+            "created_at, updated_at) VALUES (:user_id, :title, :description, :status, "
+            ":priority, :due_date, :created_at, :updated_at)"
+        )
+        with self.engine.begin() as conn:
+            for chunk in range(0, len(rows), 5000):
+                conn.execute(insert, rows[chunk : chunk + 5000])
+        self.analyze()
+
+    def token(self, user_id: int) -> str:
+        """What the tutorial's ``/api/login`` hands out: a 24-hour HS256 JWT."""
+        claims = {"user_id": user_id, "exp": datetime.now(UTC) + timedelta(hours=24)}
+        return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
 def run_wrk(
@@ -379,8 +465,52 @@ def start_servers(config: Config, db: Database, workdir: Path, args: argparse.Na
     return server, ceiling, base, ceiling_base
 
 
-def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Result]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"doable-bench-{config.name}-"))
+def start_tutorial_servers(  # type: ignore[no-untyped-def]
+    config: Config, db: Database, workdir: Path, args: argparse.Namespace
+):
+    """The tutorial's app and its ceiling, each on gunicorn with 2 sync workers."""
+    env = {**os.environ, "DATABASE_URL": db.url, "SECRET_KEY": SECRET}
+    log = (workdir / f"{config.name}-serve.log").open("wb")
+    processes, bases = [], []
+    for module in ("app:app", "ceiling:app"):
+        port = free_port()
+        processes.append(
+            subprocess.Popen(
+                [
+                    GUNICORN,
+                    "--chdir",
+                    str(BASELINE),
+                    "-k",
+                    "sync",
+                    "-w",
+                    str(config.workers),
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--access-logfile",
+                    "-",
+                    "--access-logformat",
+                    '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+                    module,
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
+        bases.append(f"http://127.0.0.1:{port}")
+    # Any answer means up: both answer 401 without a token.
+    wait_up(f"{bases[0]}/api/tasks", processes[0])
+    wait_up(f"{bases[1]}/ping", processes[1])
+    return processes[0], processes[1], bases[0], bases[1]
+
+
+def prepare_database(config: Config, workdir: Path, args: argparse.Namespace) -> Database:
+    """The configuration's fresh database, its schema created (by the app's own means)."""
+    if config.app == "tutorial":
+        tutorial = TutorialDatabase(config.backend, workdir, args.postgres_admin_url)
+        tutorial.create_schema()
+        return tutorial
     db = Database(config.backend, workdir, args.postgres_admin_url)
     env = {
         **os.environ,
@@ -389,19 +519,40 @@ def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Re
         "DOABLE_INSTANCE_PATH": str(workdir / "instance"),
     }
     subprocess.run([DOABLE, "db", "upgrade"], env=env, check=True, capture_output=True)
+    return db
+
+
+def login_token(db: Database, base: str, user_id: int) -> str:
+    """The measured user's token: minted the tutorial's way, or from Doable's login."""
+    if isinstance(db, TutorialDatabase):
+        return db.token(user_id)
+    login = requests.post(
+        f"{base}/api/login", json={"username": "bench", "password": PASSWORD}, timeout=30
+    )
+    login.raise_for_status()
+    return str(login.json()["token"])
+
+
+def wanted(config: Config, name: str, args: argparse.Namespace) -> bool:
+    """Whether to run scenario ``name``: asked for, and one the app has."""
+    if config.app == "tutorial" and name in TUTORIAL_SKIPS:
+        return False
+    return not args.scenarios or name in args.scenarios
+
+
+def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Result]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"doable-bench-{config.name}-"))
+    db = prepare_database(config, workdir, args)
     rng = random.Random(42)
     print(f"[{config.name}] seeding {OTHER_USERS} x {OTHER_TASKS} tasks of other users", flush=True)
     for k in range(OTHER_USERS):
         db.add_tasks(db.add_user(f"other{k}"), OTHER_TASKS, rng)
     main_id = db.add_user("bench")
-    server, ceiling, base, ceiling_base = start_servers(config, db, workdir, args)
+    start = start_tutorial_servers if config.app == "tutorial" else start_servers
+    server, ceiling, base, ceiling_base = start(config, db, workdir, args)
     results: list[Result] = []
     try:
-        login = requests.post(
-            f"{base}/api/login", json={"username": "bench", "password": PASSWORD}, timeout=30
-        )
-        login.raise_for_status()
-        token = login.json()["token"]
+        token = login_token(db, base, main_id)
         for n in args.sizes:
             have = db.count_tasks(main_id)
             print(f"[{config.name}] N={n}: seeding {n - have} tasks", flush=True)
@@ -419,7 +570,7 @@ def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Re
             )
             results.append(Result(config.name, n, "ceiling", rps, p50, p99, err, total))
             for name, method, path, body in scenarios(n):
-                if args.scenarios and name not in args.scenarios:
+                if not wanted(config, name, args):
                     continue
                 raw = out / f"{config.name}-{n}-{name.replace(' ', '-')}.txt"
                 rps, p50, p99, err, total = run_wrk(
