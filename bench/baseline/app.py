@@ -172,9 +172,7 @@ def get_tasks(current_user):
 @app.route("/api/tasks/<int:task_id>", methods=["GET"])
 @token_required
 def get_task(current_user, task_id):
-    task = Task.query.filter_by(id=task_id, user_id=current_user.id).first()
-    if not task:
-        return jsonify({"error": "Task not found"}), 404
+    task = Task.query.filter_by(id=task_id, user_id=current_user.id).first_or_404()
     return jsonify(task.to_dict())
 
 
@@ -196,9 +194,7 @@ def create_task(current_user):
 @app.route("/api/tasks/<int:task_id>", methods=["PUT"])
 @token_required
 def update_task(current_user, task_id):
-    task = Task.query.filter_by(id=task_id, user_id=current_user.id).first()
-    if not task:
-        return jsonify({"error": "Task not found"}), 404
+    task = Task.query.filter_by(id=task_id, user_id=current_user.id).first_or_404()
     data = request.get_json(silent=True)
     if not data:
         return jsonify({"error": "No data provided"}), 400
@@ -212,9 +208,7 @@ def update_task(current_user, task_id):
 @app.route("/api/tasks/<int:task_id>", methods=["DELETE"])
 @token_required
 def delete_task(current_user, task_id):
-    task = Task.query.filter_by(id=task_id, user_id=current_user.id).first()
-    if not task:
-        return jsonify({"error": "Task not found"}), 404
+    task = Task.query.filter_by(id=task_id, user_id=current_user.id).first_or_404()
     db.session.delete(task)
     db.session.commit()
     return "", 204
