@@ -12,6 +12,7 @@ from flask import Flask
 
 from doable.categories.models import Category
 from doable.extensions import db
+from tests.support.categories import add_category
 from tests.support.factories import Account, ApiClient
 from tests.support.pages import Browser, field_errors, input_value
 
@@ -235,3 +236,14 @@ def test_edit_past_the_category_limit_shows_the_task_as_stored(
     assert '<h1 data-field="title">Kept</h1>' in shown
     assert "Refused" not in shown.split("<form")[0]  # the heading, before the edit form
     assert api.get(f"/api/tasks/{task_id}", alice.token).get_json()["title"] == "Kept"
+
+
+def test_each_row_edit_form_is_named_after_its_category(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account
+) -> None:
+    """A row's fields carry the prefix the save route reads them back with."""
+    category = add_category(api, alice, "Study", "#123456")
+
+    html = browse(alice).get("/categories").get_data(as_text=True)
+
+    assert f'name="category-{category["id"]}-name"' in html

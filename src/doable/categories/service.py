@@ -96,8 +96,8 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
 def update_category(
     *, user: User, category_id: int, name: str | None = None, **changes: str | None
 ) -> Category:
-    """Rename or recolour. Tasks with the category change too, so they are announced
-    (unless nothing changed: a write that changes nothing announces nothing)."""
+    """Rename or recolour. A rename changes the tasks with the category, so they are
+    announced; a recolour or a write that changes nothing announces nothing."""
     category = get_category_for(user=user, category_id=category_id)
     new_name = name.strip() if name is not None else category.name
     renamed = new_name != category.name
@@ -105,22 +105,22 @@ def update_category(
         if new_name.lower() != category.name.lower():
             _ensure_free(user.id, new_name)
         category.name = new_name
-    recoloured = any(getattr(category, key) != value for key, value in changes.items())
     for key, value in changes.items():
         setattr(category, key, value)
     on_conflict(_taken_conflict(category.name))
-    if renamed or recoloured:
+    if renamed:  # tasks show their categories' names, not their colours
         publish(signals.tasks_changed, task_ids=_tagged_task_ids(category.id))
     return _with_task_count(user, category)
 
 
 @use_case
-def delete_category(*, user: User, category_id: int) -> None:
+def delete_category(*, user: User, category_id: int) -> Category:
     """Delete the category; its tasks stay, without it."""
     category = get_category_for(user=user, category_id=category_id)
     tagged = _tagged_task_ids(category.id)
     db.session.delete(category)
     publish(signals.tasks_changed, task_ids=tagged)
+    return category  # as it was: a page names what it deleted
 
 
 def _with_task_count(user: User, category: Category) -> Category:

@@ -7,7 +7,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from doable.auth.models import User
 from doable.categories import service
 from doable.categories.forms import CategoryForm
-from doable.categories.models import Category
 from doable.categories.schemas import CategoryCreate, CategoryUpdate
 from doable.errors import Conflict
 from doable.web import Page
@@ -44,10 +43,11 @@ def create(user: User) -> Page:
 @bp.post("/categories/<int:category_id>")
 @login_required
 def update(user: User, category_id: int) -> Page:
-    category = service.get_category_for(user=user, category_id=category_id)
-    form = CategoryForm(prefix=_prefix(category))
+    form = CategoryForm(prefix=_prefix(category_id))
     data = form.validate_with(CategoryUpdate(), form.category_fields())
-    if data is not None:
+    if data is None:  # the guard first: 404 before the form's errors
+        service.get_category_for(user=user, category_id=category_id)
+    else:  # the service runs the guard
         try:
             category = service.update_category(user=user, category_id=category_id, **data)
         except Conflict as exc:
@@ -55,18 +55,18 @@ def update(user: User, category_id: int) -> Page:
         else:
             flash(f"Category “{category.name}” saved.", "success")
             return redirect(url_for(".index"))
-    return _page(user, CategoryForm(formdata=None), {category.id: form}, status=400)
+    return _page(user, CategoryForm(formdata=None), {category_id: form}, status=400)
 
 
 @bp.route("/categories/<int:category_id>/delete", methods=["GET", "POST"])
 @login_required
 def delete(user: User, category_id: int) -> Page:
-    category = service.get_category_for(user=user, category_id=category_id)
     form = ConfirmForm()
-    if form.validate_on_submit():
-        service.delete_category(user=user, category_id=category_id)
-        flash(f"Category “{category.name}” deleted; its tasks stay.", "success")
+    if form.validate_on_submit():  # the service runs the guard
+        deleted = service.delete_category(user=user, category_id=category_id)
+        flash(f"Category “{deleted.name}” deleted; its tasks stay.", "success")
         return redirect(url_for(".index"))
+    category = service.get_category_for(user=user, category_id=category_id)
     count = category.task_count or 0
     return render_template(
         "confirm.html",
@@ -78,8 +78,8 @@ def delete(user: User, category_id: int) -> Page:
     )
 
 
-def _prefix(category: Category) -> str:
-    return f"category-{category.id}"
+def _prefix(category_id: int) -> str:
+    return f"category-{category_id}"
 
 
 def _page(
@@ -95,7 +95,7 @@ def _page(
         category.id: (row_forms or {}).get(category.id)
         or CategoryForm(
             formdata=None,
-            prefix=_prefix(category),
+            prefix=_prefix(category.id),
             data={"name": category.name, "color": category.color or ""},
         )
         for category in categories

@@ -149,12 +149,10 @@ def read_tasks_as(session: Session, viewer_id: int, task_ids: Iterable[int]) -> 
     return [task for task in tasks if task.access is not None]
 
 
-def access_levels(
-    task_ids: Iterable[int], session: Session | None = None
-) -> dict[int, dict[int, Access]]:
+def access_levels(task_ids: Iterable[int]) -> dict[int, dict[int, Access]]:
     """For each task, every user who can see it and their right (owner first)."""
     ids = list(task_ids)
-    session = session or db.session()
+    session = db.session()
     levels: dict[int, dict[int, Access]] = {}
     if not ids:
         return levels
@@ -177,9 +175,13 @@ def audience(task_ids: Iterable[int]) -> dict[int, list[int]]:
 
 def sharees_of_tasks_owned_by(owner_id: int) -> dict[int, list[int]]:
     """For each task of ``owner_id`` shared with anyone, who it is shared with."""
-    owned = db.session.scalars(select(Task.id).where(Task.user_id == owner_id)).all()
-    sharees = {
-        task_id: [viewer for viewer, level in levels.items() if level is not Access.OWNER]
-        for task_id, levels in access_levels(owned).items()
-    }
-    return {task_id: viewers for task_id, viewers in sharees.items() if viewers}
+    shares = (
+        select(Share.task_id, Share.user_id)
+        .join(Task, Task.id == Share.task_id)
+        .where(Task.user_id == owner_id)
+        .order_by(Share.task_id, Share.user_id)
+    )
+    sharees: dict[int, list[int]] = {}
+    for task_id, user_id in db.session.execute(shares):
+        sharees.setdefault(task_id, []).append(user_id)
+    return sharees

@@ -181,11 +181,11 @@ def _page_url(form: FilterForm, number: int) -> str:
     return url_for(".index", **query)
 
 
-@bp.app_template_filter("priority")
 def _priority(value: int) -> str:
     return Priority(value).label
 
 
+bp.add_app_template_filter(_priority, "priority")
 bp.add_app_template_filter(category_names, "categories")
 
 
