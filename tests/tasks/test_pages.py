@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask import Flask
 
 from doable.tasks.models import Task
-from tests.support.factories import Account, ApiClient, stored_task
+from tests.support.factories import Account, ApiClient, share, stored_task
 from tests.support.pages import Browser, field_errors, input_value
+from tests.support.tasks import create
 
 pytestmark = pytest.mark.usefixtures("app")
 TASK_FORM = {
@@ -23,21 +23,6 @@ TASK_FORM = {
     "due_date": "2030-01-31",
     "categories": "work, Q3 ",
 }
-
-
-def _task(api: ApiClient, owner: Account, **fields: Any) -> dict[str, Any]:
-    response = api.post("/api/tasks", owner.token, json={"title": "A task", **fields})
-    assert response.status_code == 201, response.json
-    return response.json  # type: ignore[no-any-return]
-
-
-def _share(api: ApiClient, owner: Account, task_id: int, other: Account, permission: str) -> None:
-    response = api.post(
-        f"/api/tasks/{task_id}/share",
-        owner.token,
-        json={"username": other.username, "permission": permission},
-    )
-    assert response.status_code == 201
 
 
 def _row_ids(html: str) -> list[int]:
@@ -57,10 +42,10 @@ def _edit_form(page: str) -> dict[str, str]:
 def test_list_shows_own_and_shared_tasks_newest_first(
     api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account
 ) -> None:
-    first = _task(api, alice, title="Mine")
-    theirs = _task(api, bob, title="Bob's")
-    _task(api, bob, title="Bob's secret")
-    _share(api, bob, theirs["id"], alice, "view")
+    first = create(api, alice, title="Mine")
+    theirs = create(api, bob, title="Bob's")
+    create(api, bob, title="Bob's secret")
+    share(api, bob, theirs["id"], alice, "view")
 
     response = browse(alice).get("/tasks")
 
@@ -74,9 +59,9 @@ def test_list_shows_own_and_shared_tasks_newest_first(
 def test_list_marks_overdue_tasks_but_not_completed_or_future_ones(
     api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    late = _task(api, alice, title="Late", due_date="2020-01-01")
-    _task(api, alice, title="Done late", due_date="2020-01-01", status="completed")
-    _task(api, alice, title="Future", due_date="2999-01-01")
+    late = create(api, alice, title="Late", due_date="2020-01-01")
+    create(api, alice, title="Done late", due_date="2020-01-01", status="completed")
+    create(api, alice, title="Future", due_date="2999-01-01")
 
     html = browse(alice).get("/tasks").get_data(as_text=True)
 
@@ -88,15 +73,15 @@ def test_list_marks_overdue_tasks_but_not_completed_or_future_ones(
 def test_list_filters_by_every_form_field_and_keeps_the_values(
     api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    match = _task(
+    match = create(
         api, alice, title="Report draft", status="pending", priority="high",
         due_date="2030-05-10", categories=["work"],
     )  # fmt: skip
-    _task(
+    create(
         api, alice, title="Report final", status="completed", priority="high", categories=["work"]
     )
-    _task(api, alice, title="Report other", status="pending", priority="low", categories=["work"])
-    _task(api, alice, title="Groceries", status="pending", priority="high", categories=["work"])
+    create(api, alice, title="Report other", status="pending", priority="low", categories=["work"])
+    create(api, alice, title="Groceries", status="pending", priority="high", categories=["work"])
     query = {
         "q": "report", "status": "pending", "priority": "high", "category": "WORK",
         "due_after": "2030-05-01", "due_before": "2030-05-31", "overdue": "false",
@@ -143,8 +128,8 @@ def test_list_bad_page_number_says_so_above_the_filters(
 def test_list_pagination_links_keep_the_filters(
     api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    ids = [_task(api, alice, title=f"Task {n}", priority="high")["id"] for n in range(12)]
-    _task(api, alice, title="Low one", priority="low")
+    ids = [create(api, alice, title=f"Task {n}", priority="high")["id"] for n in range(12)]
+    create(api, alice, title="Low one", priority="low")
     browser = browse(alice)
 
     first = browser.get("/tasks", query_string={"priority": "high", "sort": "title"})
@@ -238,7 +223,7 @@ def test_new_task_blank_title_is_refused_like_the_api(
 def test_task_page_of_a_stranger_is_a_404_page(
     api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account
 ) -> None:
-    task = _task(api, bob, title="Bob's secret")
+    task = create(api, bob, title="Bob's secret")
 
     response = browse(alice).get(f"/tasks/{task['id']}")
 
@@ -263,7 +248,7 @@ def test_stranger_writes_are_404_and_change_nothing(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account,
     method: str, path: str,
 ) -> None:  # fmt: skip
-    task = _task(api, bob, title="Bob's")
+    task = create(api, bob, title="Bob's")
     browser = browse(alice)
     url = path.format(id=task["id"])
 
@@ -276,7 +261,7 @@ def test_stranger_writes_are_404_and_change_nothing(
 def test_owner_page_shows_edit_delete_share_and_upload_controls(
     api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Mine")
+    task = create(api, alice, title="Mine")
 
     html = browse(alice).get(f"/tasks/{task['id']}").get_data(as_text=True)
 
@@ -289,8 +274,8 @@ def test_owner_page_shows_edit_delete_share_and_upload_controls(
 def test_view_sharee_page_has_no_edit_controls(
     api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account
 ) -> None:
-    task = _task(api, bob, title="Bob's plan", description="Shared to read")
-    _share(api, bob, task["id"], alice, "view")
+    task = create(api, bob, title="Bob's plan", description="Shared to read")
+    share(api, bob, task["id"], alice, "view")
 
     response = browse(alice).get(f"/tasks/{task['id']}")
 
@@ -306,8 +291,8 @@ def test_view_sharee_page_has_no_edit_controls(
 def test_edit_sharee_page_has_edit_and_upload_but_no_delete_or_share(
     api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account
 ) -> None:
-    task = _task(api, bob, title="Bob's plan")
-    _share(api, bob, task["id"], alice, "edit")
+    task = create(api, bob, title="Bob's plan")
+    share(api, bob, task["id"], alice, "edit")
 
     html = browse(alice).get(f"/tasks/{task['id']}").get_data(as_text=True)
 
@@ -320,8 +305,8 @@ def test_edit_sharee_page_has_edit_and_upload_but_no_delete_or_share(
 def test_view_sharee_forged_edit_is_a_403_page_and_changes_nothing(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account
 ) -> None:
-    task = _task(api, bob, title="Bob's plan")
-    _share(api, bob, task["id"], alice, "view")
+    task = create(api, bob, title="Bob's plan")
+    share(api, bob, task["id"], alice, "view")
 
     response = browse(alice).post(f"/tasks/{task['id']}", {**TASK_FORM, "title": "Hijacked"})
 
@@ -336,8 +321,8 @@ def test_sharee_forged_delete_is_a_403_page_and_keeps_the_task(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account,
     permission: str,
 ) -> None:  # fmt: skip
-    task = _task(api, bob, title="Bob's plan")
-    _share(api, bob, task["id"], alice, permission)
+    task = create(api, bob, title="Bob's plan")
+    share(api, bob, task["id"], alice, permission)
 
     response = browse(alice).post(f"/tasks/{task['id']}/delete")
 
@@ -351,7 +336,7 @@ def test_sharee_forged_delete_is_a_403_page_and_keeps_the_task(
 def test_edit_saves_the_changed_fields(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Old", categories=["home"])
+    task = create(api, alice, title="Old", categories=["home"])
     browser = browse(alice)
     page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
 
@@ -369,8 +354,8 @@ def test_edit_saves_the_changed_fields(
 def test_edit_by_edit_sharee_saves(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account
 ) -> None:
-    task = _task(api, bob, title="Bob's plan")
-    _share(api, bob, task["id"], alice, "edit")
+    task = create(api, bob, title="Bob's plan")
+    share(api, bob, task["id"], alice, "edit")
     browser = browse(alice)
     page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
 
@@ -383,7 +368,7 @@ def test_edit_by_edit_sharee_saves(
 def test_edit_invalid_field_shows_error_and_keeps_the_typed_values(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Old")
+    task = create(api, alice, title="Old")
     browser = browse(alice)
     page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
     form = {**TASK_FORM, **_edit_form(page), "title": "", "description": "typed text"}
@@ -402,7 +387,7 @@ def test_edit_invalid_field_shows_error_and_keeps_the_typed_values(
 def test_edit_of_a_task_changed_meanwhile_is_refused_and_keeps_both_versions(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Original")
+    task = create(api, alice, title="Original")
     browser = browse(alice)
     page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
     api.patch(f"/api/tasks/{task['id']}", alice.token, json={"title": "Changed elsewhere"})
@@ -427,7 +412,7 @@ def test_edit_of_a_task_changed_meanwhile_is_refused_and_keeps_both_versions(
 def test_edit_without_a_version_is_refused(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Original")
+    task = create(api, alice, title="Original")
 
     response = browse(alice).post(f"/tasks/{task['id']}", {**TASK_FORM, "title": "Blind"})
 
@@ -438,7 +423,7 @@ def test_edit_without_a_version_is_refused(
 def test_edit_with_nothing_changed_writes_nothing(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Same", categories=["Home"])
+    task = create(api, alice, title="Same", categories=["Home"])
     browser = browse(alice)
     page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
     before = stored_task(app, task["id"])
@@ -457,7 +442,7 @@ def test_edit_with_nothing_changed_writes_nothing(
 def test_delete_get_asks_for_confirmation_and_keeps_the_task(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Keep me?")
+    task = create(api, alice, title="Keep me?")
 
     response = browse(alice).get(f"/tasks/{task['id']}/delete")
 
@@ -471,7 +456,7 @@ def test_delete_get_asks_for_confirmation_and_keeps_the_task(
 def test_delete_post_deletes_the_task_and_goes_to_the_list(
     app: Flask, api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
-    task = _task(api, alice, title="Bye")
+    task = create(api, alice, title="Bye")
     browser = browse(alice)
 
     response = browser.post(f"/tasks/{task['id']}/delete")
@@ -487,7 +472,7 @@ def test_overdue_property_agrees_with_the_overdue_filter(
 ) -> None:
     for due, status in [("2020-01-01", "pending"), ("2020-01-01", "completed"),
                         ("2999-01-01", "pending"), (None, "pending")]:  # fmt: skip
-        _task(api, alice, due_date=due, status=status)
+        create(api, alice, due_date=due, status=status)
     listed = {t["id"] for t in api.get("/api/tasks?overdue=true", alice.token).json["tasks"]}
     with app.app_context():
         from doable.extensions import db
