@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask_cors import CORS
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from doable import health, openapi, web
@@ -38,6 +40,7 @@ from doable.tasks import api as tasks_api
 from doable.tasks import views as tasks_views
 from doable.web.session import CookieSessionInterface
 
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 #: What a page on an allowed origin may send and read (tokens, not cookies: no credentials).
 CORS_OPTIONS: dict[str, Any] = {
@@ -98,9 +101,22 @@ def trust_proxies(app: Flask) -> None:
         )
 
 
+def release_session(_: BaseException | None = None) -> None:
+    """End the request's session. Its connection may have died after the response was
+    built (the database restarted): closing then fails on the rollback, and that must not
+    turn a finished answer into a 500. SQLAlchemy has already invalidated the connection;
+    drop the session, and the pool opens a fresh connection next time."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        log.warning("the database connection was lost as the request ended", exc_info=True)
+        db.session.registry.clear()
+
+
 def register_extensions(app: Flask) -> None:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app)
+    app.teardown_appcontext(release_session)  # runs before Flask-SQLAlchemy's own
     init_redis(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     jwt.init_app(app)
