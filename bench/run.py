@@ -12,10 +12,14 @@ allows only with ``DOABLE_REALTIME_TRANSPORTS=websocket`` (long-polling cannot b
 to one worker); this benchmark makes no Socket.IO connection, so that setting changes
 nothing it measures.
 
-The ``tutorial-*`` configurations serve ``bench/baseline/app.py`` instead (the tutorial's
-app, issue 15) on gunicorn with 2 sync workers, next to ``bench/baseline/ceiling.py``
-(its JWT check alone) on the same shape; its tables are seeded with the same rows, and
-the measured user's token is minted as the tutorial's login mints it.
+Each configuration runs side by side with its baseline, ``tutorial-<backend>``:
+``bench/baseline/app.py`` (the tutorial's app, issue 15) on gunicorn with 2 sync workers,
+next to ``bench/baseline/ceiling.py`` (its JWT check alone) on the same shape; its tables
+are seeded with the same rows, and the measured user's token is minted as the tutorial's
+login mints it. Both servers stay up while ``--rounds`` interleaved rounds run every
+scenario on one, then the other (the order alternating by round); the tables report
+each figure's median over the rounds. What the POST scenario adds is removed after each
+round, so every round sees N tasks.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ import random
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -53,12 +58,13 @@ WORDS = [f"word{n:03d}" for n in range(200)]
 OTHER_USERS, OTHER_TASKS = 10, 10_000
 STATUSES = ["pending", "in_progress", "completed"]
 WRK_SCRIPT = """
-local method, template, body, lo, hi = "{method}", "{path}", [[{body}]], {lo}, {hi}
+local method, template, body = "{method}", "{path}", [[{body}]]
+local ids = {{{ids}}}
 local headers = {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}
 local statuses = {{"pending", "in_progress", "completed"}}
 math.randomseed(os.time() + math.floor(os.clock() * 1000000))
 request = function()
-  local path = string.gsub(template, "{{id}}", tostring(math.random(lo, hi)))
+  local path = string.gsub(template, "{{id}}", tostring(ids[math.random(1, #ids)]))
   local b = string.gsub(body, "{{status}}", statuses[math.random(1, 3)])
   if method == "GET" then b = nil end
   return wrk.format(method, path, headers, b)
@@ -101,6 +107,7 @@ class Result:
     errors: int
     requests: int
     non_2xx: int = 0  # of ``errors``: answers that were not 2xx/3xx (the rest: socket errors)
+    round: int = 1
 
 
 def add_service_options(parser: argparse.ArgumentParser) -> None:
@@ -147,7 +154,8 @@ class Database:
         if backend == "sqlite":
             self.url = f"sqlite:///{workdir / 'bench.sqlite3'}"
         else:
-            name = f"doable_bench_{os.getpid()}"
+            # One database per app: Doable's and the tutorial's run side by side.
+            name = f"{type(self).__name__.lower()}_bench_{os.getpid()}"
             admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -209,6 +217,21 @@ class Database:
         maintenance = "VACUUM ANALYZE task" if self.backend == "postgresql" else "ANALYZE"
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text(maintenance))
+
+    def trim(self, user_id: int, last_id: int) -> None:
+        """Remove the user's tasks after ``last_id`` (what the POST scenario added)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.text("DELETE FROM task WHERE user_id = :u AND id > :last"),
+                {"u": user_id, "last": last_id},
+            )
+            conn.execute(
+                sa.text(
+                    "UPDATE task_count SET owned = (SELECT count(*) FROM task WHERE user_id = :u) "
+                    "WHERE user_id = :u"
+                ),
+                {"u": user_id},
+            )
 
     def count_tasks(self, user_id: int) -> int:
         """The POST scenario (run last) adds tasks; the next size seeds only the rest."""
@@ -307,6 +330,13 @@ class TutorialDatabase(Database):
             insert_tasks(conn, rows)
         self.analyze()
 
+    def trim(self, user_id: int, last_id: int) -> None:
+        with self.engine.begin() as conn:  # no counter to keep
+            conn.execute(
+                sa.text("DELETE FROM task WHERE user_id = :u AND id > :last"),
+                {"u": user_id, "last": last_id},
+            )
+
     def token(self, user_id: int) -> str:
         """What the tutorial's ``/api/login`` hands out: a 24-hour HS256 JWT."""
         claims = {"user_id": user_id, "exp": datetime.now(UTC) + timedelta(hours=24)}
@@ -319,14 +349,14 @@ def run_wrk(
     method: str,
     path: str,
     body: str,
-    id_range: tuple[int, int],
+    ids: list[int],
     args: argparse.Namespace,
     raw_path: Path,
 ) -> tuple[float, float, float, int, int]:
     script = raw_path.with_suffix(".lua")
     script.write_text(
         WRK_SCRIPT.format(
-            method=method, path=path, body=body, token=token, lo=id_range[0], hi=id_range[1]
+            method=method, path=path, body=body, token=token, ids=",".join(map(str, ids))
         )
     )
     done = subprocess.run(
@@ -541,7 +571,28 @@ def wanted(config: Config, name: str, args: argparse.Namespace) -> bool:
     return not args.scenarios or name in args.scenarios
 
 
-def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Result]:
+@dataclass
+class Target:
+    """One server under test: its database, the app and its ceiling, the measured user."""
+
+    config: Config
+    db: Database
+    server: subprocess.Popen[bytes]
+    ceiling: subprocess.Popen[bytes]
+    base: str
+    ceiling_base: str
+    main_id: int
+    token: str = ""
+    ids: list[int] = field(default_factory=list)
+
+    def close(self) -> None:
+        stop(self.server)
+        stop(self.ceiling)
+        self.db.drop()
+
+
+def open_target(config: Config, args: argparse.Namespace) -> Target:
+    """A fresh database seeded with the other users' tasks, and its servers started."""
     workdir = Path(tempfile.mkdtemp(prefix=f"doable-bench-{config.name}-"))
     db = prepare_database(config, workdir, args)
     rng = random.Random(42)
@@ -551,87 +602,176 @@ def bench_config(config: Config, args: argparse.Namespace, out: Path) -> list[Re
     main_id = db.add_user("bench")
     start = start_tutorial_servers if config.app == "tutorial" else start_servers
     server, ceiling, base, ceiling_base = start(config, db, workdir, args)
+    target = Target(config, db, server, ceiling, base, ceiling_base, main_id)
+    try:
+        target.token = login_token(db, base, main_id)
+    except BaseException:
+        target.close()
+        raise
+    return target
+
+
+def grow(target: Target, n: int) -> None:
+    """Give the measured user ``n`` tasks (seeded after those it has)."""
+    have = target.db.count_tasks(target.main_id)
+    print(f"[{target.config.name}] N={n}: seeding {n - have} tasks", flush=True)
+    target.db.add_tasks(target.main_id, n - have, random.Random(n))
+    target.ids = _main_ids(target.db, target.main_id)
+
+
+def measure(
+    target: Target,
+    scenario: tuple[str, str, str, str],
+    n: int,
+    run: int,
+    args: argparse.Namespace,
+    out: Path,
+) -> Result:
+    """One wrk run of ``scenario`` against ``target`` (or its ceiling: ``ceiling``)."""
+    name, method, path, body = scenario
+    base = target.ceiling_base if name == "ceiling" else target.base
+    raw = out / f"{target.config.name}-{n}-r{run}-{name.replace(' ', '-')}.txt"
+    first = str(target.ids[0])
+    rps, p50, p99, err, total = run_wrk(
+        base,
+        target.token,
+        method,
+        path.replace("{first}", first),
+        body,
+        target.ids,
+        args,
+        raw,
+    )
+    refused = non_2xx(raw.read_text())
+    print(
+        f"[{target.config.name}] N={n} round {run} {name}: {rps:.0f} req/s p50 {p50:.1f} ms "
+        f"p99 {p99:.1f} ms errors {err}",
+        flush=True,
+    )
+    return Result(target.config.name, n, name, rps, p50, p99, err, total, refused, run)
+
+
+def bench_layout(configs: list[Config], args: argparse.Namespace, out: Path) -> list[Result]:
+    """``configs`` side by side (Doable and the tutorial's app on one backend): for each
+    N, ``--rounds`` rounds, each running every scenario on each target in turn (the
+    order alternating by round), so a slow spell of the machine hits both."""
+    targets: list[Target] = []
     results: list[Result] = []
     try:
-        token = login_token(db, base, main_id)
+        for config in configs:
+            targets.append(open_target(config, args))
         for n in args.sizes:
-            have = db.count_tasks(main_id)
-            print(f"[{config.name}] N={n}: seeding {n - have} tasks", flush=True)
-            db.add_tasks(main_id, n - have, rng)
-            id_range = _main_ids(db, main_id)
-            rps, p50, p99, err, total = run_wrk(
-                ceiling_base,
-                token,
-                "GET",
-                "/ping",
-                "",
-                id_range,
-                args,
-                out / f"{config.name}-{n}-ceiling.txt",
-            )
-            results.append(Result(config.name, n, "ceiling", rps, p50, p99, err, total))
-            for name, method, path, body in scenarios(n):
-                if not wanted(config, name, args):
-                    continue
-                raw = out / f"{config.name}-{n}-{name.replace(' ', '-')}.txt"
-                rps, p50, p99, err, total = run_wrk(
-                    base,
-                    token,
-                    method,
-                    path.replace("{first}", str(id_range[0])),
-                    body,
-                    id_range,
-                    args,
-                    raw,
-                )
-                refused = non_2xx(raw.read_text())
-                results.append(Result(config.name, n, name, rps, p50, p99, err, total, refused))
-                print(
-                    f"[{config.name}] N={n} {name}: {rps:.0f} req/s p50 {p50:.1f} ms "
-                    f"p99 {p99:.1f} ms errors {err}",
-                    flush=True,
+            for target in targets:
+                grow(target, n)
+            for run in range(1, args.rounds + 1):
+                turn = targets if run % 2 else targets[::-1]
+                for scenario in [("ceiling", "GET", "/ping", ""), *scenarios(n)]:
+                    for target in turn:
+                        if scenario[0] == "ceiling" or wanted(target.config, scenario[0], args):
+                            results.append(measure(target, scenario, n, run, args, out))
+                for target in turn:  # what POST added goes, so every round sees N tasks
+                    target.db.trim(target.main_id, target.ids[-1])
+                (out / "results.json").write_text(
+                    json.dumps([asdict(r) for r in results], indent=1)
                 )
     finally:
-        stop(server)
-        stop(ceiling)
-        db.drop()
+        for target in targets:
+            target.close()
     return results
 
 
-def _main_ids(db: Database, user_id: int) -> tuple[int, int]:
-    """The main user's ids: one contiguous range, as nobody else writes after it starts."""
+def _main_ids(db: Database, user_id: int) -> list[int]:
+    """The measured user's task ids, in order (POST runs trimmed leave gaps)."""
     with db.engine.connect() as conn:
-        lo, hi = conn.execute(
-            sa.text("SELECT MIN(id), MAX(id) FROM task WHERE user_id = :u"), {"u": user_id}
-        ).one()
-        count = conn.execute(
-            sa.text("SELECT COUNT(*) FROM task WHERE user_id = :u AND id BETWEEN :a AND :b"),
-            {"u": user_id, "a": lo, "b": hi},
-        ).scalar_one()
-    if count != hi - lo + 1:
-        raise RuntimeError("the main user's task ids are not contiguous")
-    return int(lo), int(hi)
+        query = sa.text("SELECT id FROM task WHERE user_id = :u ORDER BY id")
+        return [int(i) for i in conn.execute(query, {"u": user_id}).scalars()]
+
+
+def medians(results: list[Result]) -> list[Result]:
+    """One row per (config, N, scenario): the median round's req/s, p50 and p99 (each
+    its own median), and every round's errors added up."""
+    groups: dict[tuple[str, int, str], list[Result]] = {}
+    for r in results:
+        groups.setdefault((r.config, r.n, r.scenario), []).append(r)
+    return [
+        Result(
+            config,
+            n,
+            scenario,
+            statistics.median(r.rps for r in runs),
+            statistics.median(r.p50_ms for r in runs),
+            statistics.median(r.p99_ms for r in runs),
+            sum(r.errors for r in runs),
+            sum(r.requests for r in runs),
+            sum(r.non_2xx for r in runs),
+            len(runs),
+        )
+        for (config, n, scenario), runs in groups.items()
+    ]
 
 
 def table(results: list[Result]) -> str:
-    ceilings = {(r.config, r.n): r.rps for r in results if r.scenario == "ceiling"}
+    """Medians of each app next to its baseline (the tutorial's app on the same backend)
+    and its ceiling; ``round`` in a median row is the number of rounds."""
+    rows = medians(results)
+    by_key = {(r.config, r.n, r.scenario): r for r in rows}
     lines = [
-        "| config | N | scenario | req/s | of ceiling | p50 ms | p99 ms | errors |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| config | N | scenario | req/s | of ceiling | p50 ms | p99 ms | non-2xx | errors "
+        "| baseline req/s | baseline p50 ms | ÷ baseline |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
-        ratio = r.rps / ceilings[(r.config, r.n)]
+    for r in rows:
+        if r.scenario == "ceiling" or r.config.startswith("tutorial"):
+            continue
+        ceiling = by_key[(r.config, r.n, "ceiling")].rps
+        base = by_key.get((baseline_of(CONFIGS[r.config]).name, r.n, r.scenario))
+        versus = (
+            f"{base.rps:,.0f} | {base.p50_ms:.1f} | {r.rps / base.rps:.2f}x"
+            if base
+            else "— | — | —"
+        )
         lines.append(
-            f"| {r.config} | {r.n:,} | {r.scenario} | {r.rps:,.0f} | {ratio:.2f} | "
-            f"{r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+            f"| {r.config} | {r.n:,} | {r.scenario} | {r.rps:,.0f} | {r.rps / ceiling:.2f} | "
+            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.non_2xx} | {r.errors} | {versus} |"
         )
     return "\n".join(lines)
+
+
+def growth(results: list[Result]) -> str:
+    """p50 at the largest N over p50 at the smallest, per config and scenario."""
+    rows = medians(results)
+    sizes = sorted({r.n for r in rows})
+    p50 = {(r.config, r.n, r.scenario): r.p50_ms for r in rows}
+    lines = ["| config | scenario | p50 growth |", "|---|---|---:|"]
+    for r in rows:
+        if (
+            r.n != sizes[0]
+            or r.scenario == "ceiling"
+            or (r.config, sizes[-1], r.scenario) not in p50
+        ):
+            continue
+        lines.append(
+            f"| {r.config} | {r.scenario} "
+            f"| {p50[(r.config, sizes[-1], r.scenario)] / r.p50_ms:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def baseline_of(config: Config) -> Config:
+    """The tutorial's app on ``config``'s backend."""
+    return CONFIGS[f"tutorial-{config.backend}"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--configs", default="prod-sqlite,prod-postgresql,embedded")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="leave out the tutorial's app (by default each config runs next to it)",
+    )
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size")
     parser.add_argument("--duration", type=int, default=8, help="seconds per scenario")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
@@ -654,10 +794,15 @@ def main() -> None:
     out.mkdir(parents=True)
     results: list[Result] = []
     for name in args.configs.split(","):
-        results += bench_config(CONFIGS[name], args, out)
+        config = CONFIGS[name]
+        layout = [config]
+        if not args.no_baseline and config.app == "doable":
+            layout.append(baseline_of(config))
+        results += bench_layout(layout, args, out)
         (out / "results.json").write_text(json.dumps([asdict(r) for r in results], indent=1))
-    print(table(results))
-    (out / "results.md").write_text(table(results) + "\n")
+    report = table(results) + "\n\n" + growth(results)
+    print(report)
+    (out / "results.md").write_text(report + "\n")
     failed = [r for r in results if r.scenario in ERROR_FREE and r.non_2xx]
     if failed:
         names = ", ".join(f"{r.config} N={r.n} {r.scenario}: {r.non_2xx}" for r in failed)
