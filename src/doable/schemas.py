@@ -70,7 +70,12 @@ class Timestamp(fields.DateTime):
     """
 
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
-        return None if value is None else value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+        return timestamp(value)
+
+
+def timestamp(value: datetime | None) -> str | None:
+    """A moment as the API writes it (``Timestamp``)."""
+    return None if value is None else value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 #: The highest ``page`` a list accepts: beyond any real list, below what offsets can hold.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from flask_jwt_extended import current_user
 from werkzeug.datastructures import ETags
 
@@ -19,6 +19,7 @@ from doable.tasks.schemas import (
     TaskRead,
     TaskUpdate,
     body_etag,
+    page_data,
     task_body,
 )
 
@@ -46,9 +47,9 @@ def _task_response(task: Task, status: int = 200, **headers: str) -> Response:
 @auth_required
 @bp.arguments(TaskListQuery, location="query", as_kwargs=True)
 @bp.response(200, TaskPage)
-def list_tasks(**query: Any) -> Any:
+def list_tasks(**query: Any) -> Response:
     """List the tasks you can see, filtered, sorted and paginated"""
-    return service.list_tasks(user=current_user, **query)
+    return jsonify(page_data(service.list_tasks(user=current_user, **query)))
 
 
 @bp.post("")
