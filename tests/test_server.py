@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -124,3 +125,43 @@ def test_searches_on_the_thread_pool_answer_right_beside_concurrent_writes(tmp_p
             f"{base}/api/tasks", params={"q": "thread"}, headers=auth, timeout=30
         ).json()
         assert written["total"] == 4 * 10
+
+
+def test_a_write_waiting_for_another_process_lets_the_worker_serve_the_rest(tmp_path: Path):
+    """Another process holds SQLite's write lock: a write waits for it, then succeeds,
+    and meanwhile the worker goes on answering reads (``doable.db.CooperativeCursor``
+    waits with gevent's sleep; SQLite's own busy handler sleeps in C and would stop the
+    whole worker until the lock came free)."""
+    database = tmp_path / "doable.sqlite3"
+    env = server_env(f"sqlite:///{database}", tmp_path, DOABLE_RATELIMIT_ENABLED="false")
+    with running_server(env, log_path=tmp_path / "serve.log") as base:
+        body = {"username": "dan", "email": "dan@example.com", "password": "secret123"}
+        assert requests.post(f"{base}/api/register", json=body, timeout=30).status_code == 201
+        login = {"username": "dan", "password": "secret123"}
+        token = requests.post(f"{base}/api/login", json=login, timeout=30).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+
+        holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write, in progress
+        answers: list[int] = []
+
+        def write() -> None:
+            made = requests.post(
+                f"{base}/api/tasks", json={"title": "after the lock"}, headers=auth, timeout=30
+            )
+            answers.append(made.status_code)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            for _ in range(50):  # a stalled worker would leave these unanswered
+                read = requests.get(f"{base}/api/tasks", headers=auth, timeout=5)
+                assert read.status_code == 200
+            assert answers == [], "the write went through while another process held the lock"
+        finally:
+            holder.execute("COMMIT")
+            holder.close()
+        writer.join(30)
+        assert answers == [201]
+        listed = requests.get(f"{base}/api/tasks", headers=auth, timeout=30).json()
+        assert [task["title"] for task in listed["tasks"]] == ["after the lock"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -106,33 +107,69 @@ class TimestampMixin:
     )
 
 
-class CooperativeCursor(sqlite3.Cursor):
-    """A SQLite cursor that runs full-text searches on gevent's thread pool
-    (``run_blocking``).
+#: How long a statement waits for another connection's hold on SQLite (as busy_timeout).
+LOCK_WAIT = 15.0
+#: Statements before which sqlite3 opens a transaction by itself: the first write.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
-    SQLite works in C with the GIL released, so a long query used to overlap with other
+
+class CooperativeCursor(sqlite3.Cursor):
+    """A SQLite cursor for the event loop of ``doable serve``.
+
+    Waiting for the write lock: SQLite's own busy handler sleeps in C, up to 100 ms at a
+    time, and on the event loop that stops every other connection of the worker (the
+    write p99 of two processes writing one file reached a second, bench/README.md). So
+    these connections have no busy timeout: a write takes the lock itself
+    (``BEGIN IMMEDIATE``, before its first statement), and a statement outside a
+    transaction that finds the database busy is tried again after a short sleep, which
+    gevent turns into a yield, for up to ``LOCK_WAIT`` seconds. Inside a write
+    transaction nothing waits: the lock is held (WAL).
+
+    Full-text searches (``MATCH``) go to gevent's thread pool (``run_blocking``): SQLite
+    works in C with the GIL released, so a long query used to overlap with other
     requests on the second core under threads; on the event loop it stops the worker's
     every other connection instead, and text search alone fell to half the requests a
-    second (bench/README.md). A search through the FTS5 index (``MATCH``) is the one
-    long statement Doable runs, so it goes to the pool; every other statement is short,
-    and the hop to a thread and back would cost more than it saves.
-
-    Only outside a write transaction: a request that has written never yields until it
-    commits, so it never holds SQLite's write lock while another request's write waits
-    for it in SQLite's busy handler."""
-
-    def _off_loop(self, sql: str) -> bool:
-        return not self.connection.in_transaction and " MATCH " in sql
+    second. It is the one long statement Doable runs; every other statement is short,
+    and the hop to a thread and back would cost more than it saves. Only outside a
+    write transaction: a request that has written never yields until it commits, so no
+    other request of the worker waits for a lock it holds."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> CooperativeCursor:
-        if self._off_loop(sql):
-            return run_blocking(super().execute, sql, parameters)
-        return super().execute(sql, parameters)
+        if self.connection.in_transaction:
+            return super().execute(sql, parameters)
+        head = sql.lstrip()[:15].upper()
+        if head.startswith(_WRITES) or head == "BEGIN IMMEDIATE":
+            self._patiently(super().execute, "BEGIN IMMEDIATE", ())
+            return self if head == "BEGIN IMMEDIATE" else super().execute(sql, parameters)
+        if " MATCH " in sql:
+            return self._patiently(run_blocking, super().execute, sql, parameters)
+        return self._patiently(super().execute, sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> CooperativeCursor:
+        if not self.connection.in_transaction:
+            self._patiently(super().execute, "BEGIN IMMEDIATE", ())
+        return super().executemany(sql, parameters)
+
+    def _patiently(self, call: Any, *args: Any) -> CooperativeCursor:
+        """``call(*args)``, again after short sleeps while SQLite answers "busy"."""
+        deadline = time.monotonic() + LOCK_WAIT
+        pause = 0.0005
+        while True:
+            try:
+                call(*args)
+                return self
+            except sqlite3.OperationalError as error:
+                busy = error.sqlite_errorcode == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)  # gevent yields: the worker's other requests go on
+            pause = min(pause * 2, 0.01)
 
 
 class CooperativeConnection(sqlite3.Connection):
     """Hands out ``CooperativeCursor``; ``doable serve`` opens SQLite with it (the
-    connection is used by one request at a time, from the pool's threads in turn)."""
+    connection is used by one request at a time, from the pool's threads in turn), with
+    no busy timeout: its cursors wait for locks themselves."""
 
     def cursor(self, factory: Any = CooperativeCursor) -> Any:
         return super().cursor(factory)
@@ -154,6 +191,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    wait = 0 if isinstance(dbapi_connection, CooperativeConnection) else int(LOCK_WAIT * 1000)
+    cursor.execute(f"PRAGMA busy_timeout={wait}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
