@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from doable.extensions import db
-from doable.tasks.models import Task
+from doable.tasks.models import Priority, Task
 from tests.support.factories import Account, ApiClient
 
 
@@ -28,6 +28,24 @@ def create(api: ApiClient, account: Account, **fields: Any) -> dict[str, Any]:
     response = api.post("/api/tasks", account.token, json=body)
     assert response.status_code == 201, response.get_json()
     return response.get_json()  # type: ignore[no-any-return]
+
+
+def insert_tasks(app: Flask, user_id: int, count: int) -> None:
+    """``count`` tasks of ``user_id`` (statuses, priorities and due dates in turn),
+    straight in the database: many at once, without counting them (``task_count``)."""
+    statuses = ["pending", "in_progress", "completed"]
+    with app.app_context():
+        db.session.add_all(
+            Task(
+                user_id=user_id,
+                title=f"task{n:03d}",
+                status=statuses[n % 3],
+                priority=Priority((n % 3) + 1),
+                due_date=date(2026, 1, 1) + timedelta(days=n % 40) if n % 4 else None,
+            )
+            for n in range(count)
+        )
+        db.session.commit()
 
 
 def task_ids(app: Flask) -> set[int]:

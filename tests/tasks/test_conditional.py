@@ -21,6 +21,7 @@ from tests.support.factories import (
     at_once,
     stored_task,
 )
+from tests.support.sharing import post_share
 
 STRONG_ETAG = re.compile(r'^"[^"]+"$')
 RACE_ROUNDS = 10
@@ -107,6 +108,48 @@ def test_write_response_etag_equals_the_next_gets(
 
     fetched = api.get(path, alice.token)
 
+    assert fetched.get_json() == response.get_json()
+    assert fetched.headers["ETag"] == response.headers["ETag"]
+
+
+@pytest.mark.parametrize(
+    ("created", "change"),
+    [
+        ([], {"categories": ["Work", "home"]}),
+        (["Work", "Home"], {"categories": ["HOME", "garden"]}),
+        (["Work"], {"categories": []}),
+        (["Work", "Home"], {"priority": "high"}),
+    ],
+)
+def test_write_answer_with_categories_equals_the_next_gets(
+    api: ApiClient, alice: Account, created: list[str], change: dict[str, Any]
+) -> None:
+    """A write answers with the task as it wrote it, not read again: the categories it
+    gave (or kept), in the case the owner's existing categories have, as a read sees."""
+    api.post("/api/categories", alice.token, json={"name": "home"})
+    response = api.post("/api/tasks", alice.token, json={"title": "T", "categories": created})
+    path = path_of(response.get_json())
+    assert api.get(path, alice.token).get_json() == response.get_json()
+
+    response = api.put(path, alice.token, json=change)
+
+    assert response.status_code == 200
+    fetched = api.get(path, alice.token)
+    assert fetched.get_json() == response.get_json()
+    assert fetched.headers["ETag"] == response.headers["ETag"]
+
+
+def test_an_editor_s_write_answers_with_their_access(
+    api: ApiClient, alice: Account, bob: Account, task: dict[str, Any]
+) -> None:
+    shared = post_share(api, alice, task["id"], username="bob", permission="edit")
+    assert shared.status_code in (200, 201), shared.get_json()
+
+    response = api.put(path_of(task), bob.token, json={"title": "Bob's", "categories": ["B"]})
+
+    assert response.status_code == 200
+    assert response.get_json()["access"] == "edit"
+    fetched = api.get(path_of(task), bob.token)
     assert fetched.get_json() == response.get_json()
     assert fetched.headers["ETag"] == response.headers["ETag"]
 

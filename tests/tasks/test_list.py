@@ -14,10 +14,8 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 
-from doable.extensions import db
-from doable.tasks.models import Priority, Task
 from tests.support.factories import Account, ApiClient, assert_problem, expected_order
-from tests.support.tasks import get_list, ids, set_timestamps
+from tests.support.tasks import get_list, ids, insert_tasks, set_timestamps
 
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
 STATUSES = ["pending", "in_progress", "completed"]
@@ -425,21 +423,6 @@ def test_list_several_bad_parameters_names_every_one(api: ApiClient) -> None:
 
 
 # --- statements per request -------------------------------------------------------------
-
-
-def insert_tasks(app: Flask, user_id: int, count: int) -> None:
-    with app.app_context():
-        db.session.add_all(
-            Task(
-                user_id=user_id,
-                title=f"task{n:03d}",
-                status=STATUSES[n % 3],
-                priority=Priority((n % 3) + 1),
-                due_date=date(2026, 1, 1) + timedelta(days=n % 40) if n % 4 else None,
-            )
-            for n in range(count)
-        )
-        db.session.commit()
 
 
 @pytest.mark.parametrize("sort", ["-created_at", "title", "due_date"])

@@ -83,6 +83,17 @@ _GET_TASK = (
     .execution_options(populate_existing=True)
 )
 
+#: The task's id if the viewer has one of ``labels`` on it, locking its row (PostgreSQL:
+#: ``FOR NO KEY UPDATE``, as ``begin_write``; SQLite has no row locks and ignores it).
+_LOCK_TASK = (
+    select(Task.id)
+    .where(
+        Task.id == bindparam("task_id", type_=Integer),
+        _ACCESS.in_(bindparam("labels", expanding=True)),
+    )
+    .with_for_update(of=Task, key_share=True)
+)
+
 
 def viewer(user: User) -> dict[str, int]:
     """The parameters a statement using ``READ_TASK`` needs."""
@@ -99,11 +110,31 @@ def get_task_for(
     it, so concurrent writers of the task wait for each other's commit here
     (``begin_write``) and each reads the version the previous one wrote.
     """
-    task = _checked(user, task_id, need)
-    if for_update:  # only once allowed: a stranger's request takes no lock
+    if for_update:
+        _lock_if_allowed(user, task_id, need)
+    return _checked(user, task_id, need)  # after the lock: as the previous writer left it
+
+
+def _lock_if_allowed(user: User, task_id: int, need: Access) -> None:
+    """Take the task's write lock if ``user`` has ``need`` on it, else raise as
+    ``_checked`` does: only a caller allowed takes it, so a stranger's request never
+    waits for another's lock nor makes anyone wait for its own.
+
+    One statement finds whether the caller is allowed and, on PostgreSQL, locks the row
+    (a row the access condition leaves out is never locked); SQLite then takes its
+    write lock (``begin_write``). The task is read after that, in a statement of its
+    own: one that waited for the lock sees what the previous writer committed, in the
+    task and in the tables the read joins (categories, shares)."""
+    allowed = None
+    if valid_id(task_id):
+        params = {"task_id": task_id, **viewer(user)}
+        need_at_least = [access.label for access in Access if access >= need]
+        allowed = db.session.scalar(_LOCK_TASK, {**params, "labels": need_at_least})
+    if allowed is None:
+        _checked(user, task_id, need)  # raises NotFound or Forbidden, locking nothing
+    if allowed is None or db.session.get_bind().dialect.name == "sqlite":
+        # SQLite, or PostgreSQL when access was granted after the statement above.
         begin_write(db.session, select(Task.id).where(Task.id == task_id))
-        task = _checked(user, task_id, need)  # as the previous writer left it
-    return task
 
 
 def task_or_guard(
@@ -168,9 +199,11 @@ def access_levels(task_ids: Iterable[int]) -> dict[int, dict[int, Access]]:
     return levels
 
 
-def audience(task_ids: Iterable[int]) -> dict[int, list[int]]:
-    """For each task, the ids of the users who can see it (owner first)."""
-    return {task_id: list(users) for task_id, users in access_levels(task_ids).items()}
+def audience(task: Task) -> list[int]:
+    """The ids of the users who can see ``task``, read as it is: its owner, then the
+    users it is shared with by id (as ``access_levels`` orders them)."""
+    sharees = select(Share.user_id).where(Share.task_id == task.id).order_by(Share.user_id)
+    return [task.user_id, *db.session.scalars(sharees)]
 
 
 def sharees_of_tasks_owned_by(owner_id: int) -> dict[int, list[int]]:

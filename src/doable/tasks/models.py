@@ -65,8 +65,12 @@ class Task(TimestampMixin, db.Model):  # type: ignore[name-defined]
     version: Mapped[int] = mapped_column(nullable=False)
 
     owner: Mapped[User] = relationship(lazy="joined", innerjoin=True)
-    #: Written through this relationship; read through ``category_names``.
-    categories: Mapped[list[Category]] = relationship(secondary="task_category")
+    #: Written through this relationship; read through ``category_names``. Deleting a
+    #: task leaves its ``task_category`` rows to the database's ON DELETE CASCADE
+    #: (``passive_deletes``) rather than loading them first.
+    categories: Mapped[list[Category]] = relationship(
+        secondary="task_category", passive_deletes=True
+    )
     #: The names of the task's categories joined by ``CATEGORY_SEPARATOR``, computed in
     #: the statement that loads the task (``READ_TASK``): no extra query per page.
     category_names: Mapped[str | None] = query_expression()

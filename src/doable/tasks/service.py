@@ -20,6 +20,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.datastructures import ETags
 
 from doable import signals
@@ -40,11 +41,10 @@ from doable.tasks.access import (
     Scope,
     audience,
     get_task_for,
-    read_tasks_as,
     viewer,
     visible_branches,
 )
-from doable.tasks.models import Priority, Task, TaskCount, category_names
+from doable.tasks.models import CATEGORY_SEPARATOR, Priority, Task, TaskCount, category_names
 from doable.tasks.schemas import task_etag
 from doable.unit_of_work import on_conflict, publish, use_case
 
@@ -96,8 +96,8 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     task = Task(user_id=user.id, owner=user, **fields)
     task.categories = resolve_categories(owner_id=user.id, names=categories or [])
     db.session.add(task)
+    _flush_as_seen(task, access=Access.OWNER.label, category_names=_joined(task.categories))
     _count_created(user.id)
-    task = _as_seen_by(user, task)
     publish(signals.task_created, task_id=task.id, audience={user.id: Access.OWNER})
     return task
 
@@ -125,6 +125,7 @@ def update_task(
     already applied, whatever version the client read: RFC 9110, If-Match), so the API
     answers with the task as it is and a page says there was nothing to save."""
     task = get_task_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    access, shown_names = task.access, task.category_names  # a flush forgets them
     fields = _differences(task, changes)
     if not fields:
         raise NothingToChange(task_id)
@@ -138,8 +139,9 @@ def update_task(
         setattr(task, name, value)
     if names is not None:  # the task's categories are its owner's, whoever edits it
         task.categories = resolve_categories(owner_id=task.user_id, names=names)
+        shown_names = _joined(task.categories)
     task.updated_at = utcnow()
-    task = _as_seen_by(user, task)
+    _flush_as_seen(task, access=access, category_names=shown_names)
     publish(signals.tasks_changed, task_ids=[task.id])
     return task
 
@@ -152,7 +154,7 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
     task = get_task_for(user=user, task_id=task_id, need=Access.OWNER, for_update=True)
     _check_precondition(task, if_match)
     on_conflict(_changed(task_id), retry=False)
-    watchers = audience([task_id])[task_id]
+    watchers = audience(task)
     files = stored_files(task_ids=[task_id])  # before the rows go (the database cascades)
     db.session.delete(task)
     _count(task.user_id, -1)
@@ -161,11 +163,22 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
     return task  # as it was: a page names what it deleted
 
 
-def _as_seen_by(user: User, task: Task) -> Task:
-    """The task after this write, read again as ``user`` sees it (in this transaction):
-    a flush forgets what the database computes for a reader (access, category names)."""
+def _flush_as_seen(task: Task, *, access: str | None, category_names: str | None) -> None:
+    """Write the task, and keep it as its reader sees it without reading it again.
+
+    A flush forgets what the database computes for a reader (``READ_TASK``: the
+    caller's ``access`` and the task's ``category_names``), and the caller knows both:
+    the access it read the task with (a write does not change it), and the names it
+    read or the categories it gave the task (``_joined``). Every other field is what
+    the request wrote: the database computes none of them."""
     db.session.flush()
-    return read_tasks_as(db.session(), user.id, [task.id])[0]
+    set_committed_value(task, "access", access)
+    set_committed_value(task, "category_names", category_names)
+
+
+def _joined(categories: list[Category]) -> str | None:
+    """``category_names`` as ``READ_TASK`` computes it for a task with ``categories``."""
+    return CATEGORY_SEPARATOR.join(category.name for category in categories) or None
 
 
 def _differences(task: Task, data: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""How many SQL statements each hot request runs (docs/architecture.md, Performance): a
+fixed number, the same whether the user has 3 tasks or 60.
+
+A request is counted as a whole, from its start to its response: every statement the
+app sends through its engine, for the caller's authentication, the use case, and what
+runs in the request after the commit. That last part is the real-time notifier today
+(``signals`` delivered after commit: who can see the task, and the task read as each
+of them sees it); the counts that include it say so. A transaction's ``COMMIT`` is not
+a statement here (the driver sends it), SQLite's ``BEGIN IMMEDIATE`` is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from doable.extensions import db
+from tests.support.factories import Account, ApiClient
+from tests.support.tasks import create, insert_tasks
+
+# Per request: (SQLite, PostgreSQL). Each list names the statements in order.
+
+#: The caller with their login session; the task as they see it (access, categories).
+GET_ONE = (2, 2)
+#: The caller; the total per visibility branch (owned from the owner's counter, shared
+#: counted); the page's rows with their owners, access and category names.
+LIST_FIRST_PAGE = (3, 3)
+#: The same three: with filters, the owned tasks are counted instead of the counter read.
+LIST_FILTERED_PAGE = (3, 3)
+#: The same three: the page's rows are cut from the index at the offset, not fetched.
+LIST_LAST_PAGE = (3, 3)
+#: The caller; whether they may edit the task (PostgreSQL: and its row lock); SQLite
+#: only: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE. After the commit,
+#: the notifier (3, included here): the task's owner, its shares, the task read as
+#: seen by the right of the people it goes to.
+PUT_ONE_FIELD = (8, 7)
+#: The caller; the INSERT; the owner's task counter. After the commit, the notifier
+#: (1, included here): the task read as its owner sees it.
+POST = (4, 4)
+#: The caller; whether they own the task (PostgreSQL: and its row lock); SQLite only:
+#: ``BEGIN IMMEDIATE``; the task as they see it; who it is shared with; its
+#: attachments' stored files; the DELETE (its categories and shares go by ON DELETE
+#: CASCADE); the owner's task counter. The notifier sends to the audience read before
+#: the delete and reads nothing.
+DELETE = (8, 7)
+
+PER_PAGE = 10
+
+
+@pytest.fixture(params=[3, 60], ids=lambda count: f"{count}_tasks")
+def owner(request: pytest.FixtureRequest, api: ApiClient, app: Flask) -> Account:
+    """Alice with 3 or 60 tasks, and her task counter started (as after any create)."""
+    alice = api.account("alice")
+    insert_tasks(app, alice.id, request.param - 1)
+    create(api, alice)
+    return alice
+
+
+def counted(statements: list[str], send: Callable[[], Any]) -> int:
+    """The statements of one request, ``send``, after the same request has warmed up."""
+    response = send()
+    assert response.status_code < 300, response.get_json()
+    statements.clear()
+    response = send()
+    assert response.status_code < 300, response.get_json()
+    assert statements, "the listener saw no statements"
+    return len(statements)
+
+
+def expected(app: Flask, counts: tuple[int, int]) -> int:
+    with app.app_context():
+        return counts[0] if db.engine.dialect.name == "sqlite" else counts[1]
+
+
+def listing(statements: list[str]) -> str:
+    """The statements, one a line, to read in a failure."""
+    return "\n".join(" ".join(statement.split())[:160] for statement in statements)
+
+
+def task_ids(api: ApiClient, account: Account) -> list[int]:
+    response = api.get("/api/tasks?per_page=100", account.token)
+    return [task["id"] for task in response.get_json()["tasks"]]
+
+
+def test_get_one(api: ApiClient, app: Flask, statements: list[str], owner: Account) -> None:
+    task_id = task_ids(api, owner)[-1]
+
+    count = counted(statements, lambda: api.get(f"/api/tasks/{task_id}", owner.token))
+
+    assert count == expected(app, GET_ONE), listing(statements)
+
+
+@pytest.mark.parametrize(
+    ("query", "counts"),
+    [
+        ("", LIST_FIRST_PAGE),
+        ("status=pending&priority=low", LIST_FILTERED_PAGE),
+        ("page=last", LIST_LAST_PAGE),
+    ],
+    ids=["first", "filtered", "last"],
+)
+def test_list_page(
+    api: ApiClient,
+    app: Flask,
+    statements: list[str],
+    owner: Account,
+    query: str,
+    counts: tuple[int, int],
+) -> None:
+    if query == "page=last":
+        total = api.get("/api/tasks", owner.token).get_json()["total"]
+        query = f"page={math.ceil(total / PER_PAGE)}"
+
+    count = counted(
+        statements, lambda: api.get(f"/api/tasks?per_page={PER_PAGE}&{query}", owner.token)
+    )
+
+    assert count == expected(app, counts), listing(statements)
+
+
+def test_put_one_field(api: ApiClient, app: Flask, statements: list[str], owner: Account) -> None:
+    task_id = task_ids(api, owner)[-1]
+    titles = iter(["First", "Second"])
+
+    count = counted(
+        statements,
+        lambda: api.put(f"/api/tasks/{task_id}", owner.token, json={"title": next(titles)}),
+    )
+
+    assert count == expected(app, PUT_ONE_FIELD), listing(statements)
+
+
+def test_post(api: ApiClient, app: Flask, statements: list[str], owner: Account) -> None:
+    count = counted(statements, lambda: api.post("/api/tasks", owner.token, json={"title": "New"}))
+
+    assert count == expected(app, POST), listing(statements)
+
+
+def test_delete(api: ApiClient, app: Flask, statements: list[str], owner: Account) -> None:
+    doomed = iter(task_ids(api, owner)[:2])
+
+    count = counted(statements, lambda: api.delete(f"/api/tasks/{next(doomed)}", owner.token))
+
+    assert count == expected(app, DELETE), listing(statements)
