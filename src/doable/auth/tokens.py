@@ -30,6 +30,7 @@ from jwt import (
     PyJWTError,
 )
 from jwt import decode as decode_jwt
+from jwt.types import Options
 from sqlalchemy import ColumnElement, bindparam, select
 
 from doable.auth.models import AuthSession, User
@@ -152,7 +153,7 @@ def read_token(token: str) -> dict[str, Any]:
 
 def _decode(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
     audience = jwt_config.decode_audience
-    options = {
+    options: Options = {
         "verify_aud": audience is not None,
         "verify_sub": jwt_config.verify_sub,
         "verify_exp": verify_exp,
@@ -165,7 +166,7 @@ def _decode(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
         audience=audience,
         issuer=jwt_config.decode_issuer,
         leeway=jwt_config.leeway,
-        options=options,  # type: ignore[arg-type]
+        options=options,
     )
     return claims
 
@@ -173,9 +174,8 @@ def _decode(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
 def _first_fault(token: str, refusal: PyJWTError) -> None:
     """Raise the fault of a refused token that Flask-JWT-Extended would have named
     before ``refusal``, if any (an error path: the cost of a second read is no matter)."""
-    unverified = {"verify_signature": False}
-    algorithms = jwt_config.decode_algorithms
-    _check_claims(decode_jwt(token, algorithms=algorithms, options=unverified))  # type: ignore[arg-type]
+    unverified: Options = {"verify_signature": False}
+    _check_claims(decode_jwt(token, algorithms=jwt_config.decode_algorithms, options=unverified))
     if isinstance(refusal, ExpiredSignatureError):
         _decode(token, verify_exp=False)
 
