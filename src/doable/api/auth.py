@@ -1,5 +1,5 @@
-"""Who may call an API route: ``auth_required``, the bearer scheme it documents, and
-the per-user rate limit it counts the call against."""
+"""Who may call an API route: ``auth_required``, the bearer scheme it documents, the
+per-user rate limit it counts the call against, and ``current_user``, the caller."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from typing import Any
 
 from flask import current_app
 from flask_smorest.utils import deepupdate
+from werkzeug.local import LocalProxy
 
+from doable.auth.models import User
 from doable.auth.tokens import authenticate, authenticated_user_id
 from doable.extensions import limiter
 from doable.limits import client_address_key
@@ -18,6 +20,9 @@ from doable.settings import settings
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
 TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
+
+#: The user calling a route behind :func:`auth_required` (checked once per request).
+current_user: User = LocalProxy(authenticate)  # type: ignore[assignment]
 
 
 def caller_key() -> str:

@@ -7,10 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, url_for
-from flask_jwt_extended import current_user
 
 from doable.api import IF_NONE_MATCH, Blueprint
-from doable.api.auth import auth_required
+from doable.api.auth import auth_required, current_user
 from doable.api.parsing import accepts
 from doable.attachments import service
 from doable.attachments.download import DOWNLOAD_RESPONSE, file_response

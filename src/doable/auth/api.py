@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_jwt_extended import current_user, get_jwt
-
 from doable.api import Blueprint
-from doable.api.auth import auth_required
+from doable.api.auth import auth_required, current_user
 from doable.auth import service
 from doable.auth.schemas import (
     LoginCreate,
@@ -19,6 +17,7 @@ from doable.auth.schemas import (
     UserRead,
     UserUpdate,
 )
+from doable.auth.tokens import login_session_id
 from doable.extensions import limiter
 from doable.settings import settings
 
@@ -78,7 +77,7 @@ def refresh(data: dict[str, Any]) -> Any:
 @bp.response(204)
 def logout() -> None:
     """Revoke this access token and its refresh token"""
-    service.logout(session_id=get_jwt()["sid"])
+    service.logout(session_id=login_session_id())
 
 
 @bp.get("/me")

@@ -1,29 +1,37 @@
-"""Access and refresh tokens: issuing them, and turning every bad token into a 401.
+"""Access and refresh tokens: issuing them, reading them, and turning every bad token
+into a 401.
 
 An access token names its user (``sub``) and its login session (``sid``); it is good
 while it has not expired and its session has not been revoked. Both are checked in
 the one query that loads the caller. Every token, access or refresh, must carry
 ``exp``, ``iat``, ``jti``, ``sub`` and ``type``; one without them is invalid even when
 its signature is right.
+
+Flask-JWT-Extended issues the tokens; :func:`read_token` reads them, for every door
+(API calls, the refresh route, socket connects), with one PyJWT decode and the
+library's settings (algorithms, leeway, audience, issuer).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask, Response, g, has_request_context, request
-from flask_jwt_extended import (
-    create_access_token,
-    create_refresh_token,
-    decode_token,
-    get_current_user,
-    verify_jwt_in_request,
+from flask_jwt_extended import create_access_token, create_refresh_token
+from flask_jwt_extended.config import config as jwt_config
+from jwt import (
+    ExpiredSignatureError,
+    InvalidTokenError,
+    MissingRequiredClaimError,
+    PyJWTError,
 )
-from jwt import InvalidTokenError, MissingRequiredClaimError, PyJWTError
-from sqlalchemy import select
+from jwt import decode as decode_jwt
+from jwt.types import Options
+from sqlalchemy import ColumnElement, bindparam, select
 
 from doable.auth.models import AuthSession, User
 from doable.db import utcnow, valid_id
@@ -34,7 +42,9 @@ from doable.settings import settings
 #: Claims every token must carry (Flask-JWT-Extended would fill in a missing type or jti).
 REQUIRED_CLAIMS = ("exp", "iat", "jti", "sub", "type")
 TOKEN_TYPES = ("access", "refresh")
-_AUTHENTICATION = "doable.authentication"  # request environ: its outcome, user or error
+_AUTHENTICATION = "doable.authentication"  # request environ: its outcome, caller or error
+_BEARER = "Bearer"
+_EXPECTED = f"Expected 'Authorization: {_BEARER} <JWT>'"
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,7 @@ def issue_tokens(*, session: AuthSession) -> TokenPair:
 def read_refresh_token(token: str) -> dict[str, Any]:
     """Verify a refresh token's signature, expiry and type; return its claims."""
     try:
-        claims = decode_token(token)
+        claims = read_token(token)
     except PyJWTError as exc:
         raise Unauthorized(
             "Invalid or expired refresh token", problem_type=ProblemType.INVALID_TOKEN
@@ -72,9 +82,18 @@ def read_refresh_token(token: str) -> dict[str, Any]:
     return claims
 
 
-def _live() -> tuple[Any, ...]:
-    """A login session that still lets its holder in: not revoked, not expired."""
-    return (AuthSession.revoked_at.is_(None), AuthSession.expires_at > utcnow())
+def _live(now: Any) -> tuple[ColumnElement[bool], ...]:
+    """A login session that still lets its holder in at ``now``: not revoked, not expired."""
+    return (AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
+
+
+#: The user of a live login session: built once, run with its ids and the time.
+_SESSION_USER = (
+    select(User)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(User.id == bindparam("user_id"), AuthSession.id == bindparam("session_id"))
+    .where(*_live(bindparam("now")))
+)
 
 
 def login_ids(user_id: object, session_id: object) -> tuple[int, str] | None:
@@ -98,13 +117,8 @@ def load_session_user(user_id: object, session_id: object) -> User | None:
     if ids is None:
         return None
     user_id, session_id = ids
-    query = (
-        select(User)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(User.id == user_id, AuthSession.id == session_id)
-        .where(*_live())
-    )
-    user = db.session.execute(query).scalar_one_or_none()
+    values = {"user_id": user_id, "session_id": session_id, "now": utcnow()}
+    user = db.session.execute(_SESSION_USER, values).scalar_one_or_none()
     if user is not None and has_request_context():
         g.user_id = user.id  # for the access log line
     return user
@@ -115,53 +129,139 @@ def live_session_ids(session_ids: Iterable[str]) -> list[str]:
     ids = list(session_ids)
     if not ids:
         return []
-    query = select(AuthSession.id).where(AuthSession.id.in_(ids), *_live())
+    query = select(AuthSession.id).where(AuthSession.id.in_(ids), *_live(utcnow()))
     return list(db.session.scalars(query))
 
 
-def _decode_key(_header: dict[str, Any], claims: dict[str, Any]) -> str:
-    """The key that verifies every token, once its claims are complete.
+def read_token(token: str) -> dict[str, Any]:
+    """The claims of a token of ours, access or refresh, checked in one PyJWT decode: its
+    signature and algorithm, its expiry, and every required claim. A bad token raises
+    PyJWT's error.
 
-    Flask-JWT-Extended's one hook that sees a token's claims before it fills in
-    defaults for a missing ``type`` or ``jti``; every decode passes through it (API
-    requests, the refresh route, socket connects)."""
+    The one reader of tokens. It refuses what Flask-JWT-Extended's ``decode_token``
+    refused, with the same error: for a refused token the checks run again in the
+    library's order to name the fault it found first (the claims before the signature;
+    for an expired token, a malformed ``sub`` or ``jti``), so no answer changed."""
+    try:
+        claims = _decode(token)
+    except PyJWTError as refusal:
+        _first_fault(token, refusal)
+        raise
+    _check_claims(claims)
+    return claims
+
+
+def _decode(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
+    audience = jwt_config.decode_audience
+    options: Options = {
+        "verify_aud": audience is not None,
+        "verify_sub": jwt_config.verify_sub,
+        "verify_exp": verify_exp,
+        "require": list(REQUIRED_CLAIMS),
+    }
+    claims: dict[str, Any] = decode_jwt(
+        token,
+        settings().jwt_secret_key,
+        algorithms=jwt_config.decode_algorithms,
+        audience=audience,
+        issuer=jwt_config.decode_issuer,
+        leeway=jwt_config.leeway,
+        options=options,
+    )
+    return claims
+
+
+def _first_fault(token: str, refusal: PyJWTError) -> None:
+    """Raise the fault of a refused token that Flask-JWT-Extended would have named
+    before ``refusal``, if any (an error path: the cost of a second read is no matter)."""
+    unverified: Options = {"verify_signature": False}
+    _check_claims(decode_jwt(token, algorithms=jwt_config.decode_algorithms, options=unverified))
+    if isinstance(refusal, ExpiredSignatureError):
+        _decode(token, verify_exp=False)
+
+
+def _check_claims(claims: dict[str, Any]) -> None:
+    """What PyJWT's ``require`` lets through: an empty required claim, an unknown type."""
     for claim in REQUIRED_CLAIMS:
         if claims.get(claim) in (None, ""):
             raise MissingRequiredClaimError(claim)
     if claims["type"] not in TOKEN_TYPES:
         raise InvalidTokenError("Unknown token type")
-    return settings().jwt_secret_key
 
 
-def _canonical_bearer_scheme() -> None:
-    """Authentication schemes are case-insensitive (RFC 9110): ``bearer`` and ``BEARER``
-    mean ``Bearer``, which is the only spelling Flask-JWT-Extended matches."""
-    scheme, space, rest = request.headers.get("Authorization", "").strip().partition(" ")
-    if space and scheme != "Bearer" and scheme.lower() == "bearer":
-        request.environ["HTTP_AUTHORIZATION"] = f"Bearer {rest}"
+def _bearer_token(authorization: str) -> str:
+    """The token of an ``Authorization`` header, read as Flask-JWT-Extended reads one
+    (one ``Bearer`` credential among comma-separated ones), with the same refusals.
+
+    Authentication schemes are case-insensitive (RFC 9110): a first scheme spelled
+    ``bearer`` or ``BEARER`` means ``Bearer``."""
+    scheme, space, rest = authorization.strip().partition(" ")
+    if space and scheme != _BEARER and scheme.lower() == "bearer":
+        authorization = f"{_BEARER} {rest}"
+    authorization = authorization.strip().strip(",")
+    if not authorization:
+        raise Unauthorized("Missing Authorization Header")
+    fields = [s for s in re.split(r",\s*", authorization) if s and s.split()[0] == _BEARER]
+    if len(fields) != 1:
+        raise Unauthorized(f"Missing '{_BEARER}' type in 'Authorization' header. {_EXPECTED}")
+    parts = fields[0].split()
+    if len(parts) != 2:
+        raise _invalid(f"Invalid token: Bad Authorization header. {_EXPECTED}")
+    return parts[1]
+
+
+def _invalid(detail: str) -> Unauthorized:
+    return Unauthorized(detail, problem_type=ProblemType.INVALID_TOKEN)
+
+
+class _Caller(NamedTuple):
+    user: User
+    session_id: str
+
+
+def _caller() -> _Caller:
+    token = _bearer_token(request.headers.get("Authorization", ""))
+    try:
+        claims = read_token(token)
+    except ExpiredSignatureError:
+        raise _invalid("Token has expired") from None
+    except PyJWTError as exc:
+        raise _invalid(f"Invalid token: {exc}") from None
+    if claims["type"] == "refresh":
+        raise _invalid("Invalid token: Only non-refresh tokens are allowed")
+    user = load_session_user(claims["sub"], claims.get("sid"))
+    if user is None:  # ended or unknown login session, deleted user, malformed ids
+        raise _invalid("Token has been revoked")
+    return _Caller(user, claims["sid"])
+
+
+def _authenticated() -> _Caller:
+    """Checked once per request, and the outcome kept in the request (not ``g``, which
+    outlives a request when an app context was already pushed): the rate-limit key and
+    the view share it."""
+    outcome = request.environ.get(_AUTHENTICATION)
+    if outcome is None:
+        try:
+            outcome = _caller()
+        except Exception as exc:  # kept; raised again below, answered by its handler
+            outcome = exc
+        request.environ[_AUTHENTICATION] = outcome
+    if isinstance(outcome, Exception):
+        raise outcome
+    caller: _Caller = outcome
+    return caller
 
 
 def authenticate() -> User:
     """The caller of this API request: the user of its live access token (valid
     signature, unexpired, type access, login session neither revoked nor expired).
+    A bad token raises :class:`Unauthorized`, answered 401."""
+    return _authenticated().user
 
-    Checked once per request, and the outcome kept in the request (not ``g``, which
-    outlives a request when an app context was already pushed): the rate-limit key and
-    the view share it. A bad token raises the library's error, answered 401 by its
-    handlers."""
-    outcome = request.environ.get(_AUTHENTICATION)
-    if outcome is None:
-        try:
-            _canonical_bearer_scheme()
-            verify_jwt_in_request()
-            outcome = get_current_user()
-        except Exception as exc:  # kept; raised again below, for the handlers
-            outcome = exc
-        request.environ[_AUTHENTICATION] = outcome
-    if isinstance(outcome, Exception):
-        raise outcome
-    user: User = outcome
-    return user
+
+def login_session_id() -> str:
+    """The login session of this API request's access token (see :func:`authenticate`)."""
+    return _authenticated().session_id
 
 
 def authenticated_user_id() -> int | None:
@@ -172,25 +272,14 @@ def authenticated_user_id() -> int | None:
         return None
 
 
-def _load_caller(_header: dict[str, Any], claims: dict[str, Any]) -> User | None:
-    return load_session_user(claims.get("sub"), claims.get("sid"))
-
-
 def _unauthorized(detail: str, kind: ProblemType = ProblemType.INVALID_TOKEN) -> Response:
     challenge = {"WWW-Authenticate": bearer_challenge(detail)}
     return problem(401, detail, problem_type=kind, headers=challenge)
 
 
 def register_jwt_callbacks(app: Flask) -> None:
-    """Flask-JWT-Extended answers 422 for some bad tokens; every bad token is a 401."""
-    jwt.decode_key_loader(_decode_key)
-    jwt.user_lookup_loader(_load_caller)
-    jwt.user_lookup_error_loader(lambda _h, _c: _unauthorized("Token has been revoked"))
+    """Flask-JWT-Extended's ``init_app`` answers PyJWT's errors app-wide, some with 422:
+    should one ever escape a view, it is the same 401 as :func:`read_token`'s callers
+    give."""
     jwt.expired_token_loader(lambda _h, _c: _unauthorized("Token has expired"))
-    jwt.revoked_token_loader(lambda _h, _c: _unauthorized("Token has been revoked"))
     jwt.invalid_token_loader(lambda reason: _unauthorized(f"Invalid token: {reason}"))
-    jwt.unauthorized_loader(
-        lambda reason: _unauthorized(reason, ProblemType.AUTHENTICATION_REQUIRED)
-    )
-    jwt.token_verification_failed_loader(lambda _h, _c: _unauthorized("Invalid token claims"))
-    jwt.needs_fresh_token_loader(lambda _h, _c: _unauthorized("Fresh token required"))

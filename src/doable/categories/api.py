@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_jwt_extended import current_user
 
 from doable.api import Blueprint
-from doable.api.auth import auth_required
+from doable.api.auth import auth_required, current_user
 from doable.categories import service
 from doable.categories.schemas import (
     CategoryCreate,

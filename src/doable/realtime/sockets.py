@@ -18,14 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request, session
-from flask_jwt_extended import decode_token
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from jwt import ExpiredSignatureError, PyJWTError
 from sqlalchemy.exc import SQLAlchemyError
 
 from doable import signals
 from doable.auth.cookie import SESSION_KEY, USER_KEY
-from doable.auth.tokens import live_session_ids, load_session_user, login_ids
+from doable.auth.tokens import live_session_ids, load_session_user, login_ids, read_token
 from doable.extensions import db
 from doable.realtime.gate import Gate, end_session
 from doable.realtime.registry import Registry
@@ -249,7 +248,7 @@ def _credentials(auth: Any) -> tuple[int, str]:
     if not isinstance(auth, dict) or set(auth) != {"token"} or not isinstance(auth["token"], str):
         raise Refused("invalid_auth", 'Send auth={"token": "<access token>"} and nothing else')
     try:
-        claims = decode_token(auth["token"])
+        claims = read_token(auth["token"])
     except ExpiredSignatureError:
         raise Refused(
             "token_expired",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_jwt_extended import current_user
-
 from doable.api import Blueprint
-from doable.api.auth import auth_required
+from doable.api.auth import auth_required, current_user
 from doable.sharing import service
 from doable.sharing.schemas import ShareCreate, ShareList, ShareRead
 

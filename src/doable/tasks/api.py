@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, jsonify, request, url_for
-from flask_jwt_extended import current_user
 from werkzeug.datastructures import ETags
 
 from doable.api import IF_MATCH, IF_NONE_MATCH, Blueprint
-from doable.api.auth import auth_required
+from doable.api.auth import auth_required, current_user
 from doable.tasks import service
 from doable.tasks.models import Task
 from doable.tasks.schemas import (
