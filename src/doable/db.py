@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Select, event
+from sqlalchemy import DateTime, MetaData, Pool, Select, event
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 from sqlalchemy.types import TypeDecorator
 
@@ -195,3 +196,36 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={wait}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+#: Seconds a pooled connection may sit unused before it is tested on its way out.
+IDLE_BEFORE_PING = 1.0
+
+
+@event.listens_for(Pool, "checkin")
+def _idle_since(dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_after_idling(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """Test a server connection (PostgreSQL) that sat unused for ``IDLE_BEFORE_PING``
+    before a request gets it; a dead one is replaced (the pool takes another).
+
+    After a database restart every pooled connection is dead, and they have all been
+    idle since it went down, or one of them failing has invalidated the rest: either
+    way none reaches a request. A connection handed from request to request under load
+    is not tested: that round trip per request was SQLAlchemy's ``pool_pre_ping``."""
+    idle_since = record.info.get("idle_since")
+    if isinstance(dbapi_connection, sqlite3.Connection) or idle_since is None:
+        return  # a file never drops; a new connection was just made
+    if time.monotonic() - idle_since < IDLE_BEFORE_PING:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        raise DisconnectionError("pooled connection is dead") from error
