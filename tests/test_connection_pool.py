@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from doable.extensions import db
 from tests.support.factories import assert_problem
+from tests.support.realtime import sent
 
 
 @pytest.fixture
@@ -26,11 +27,13 @@ def test_a_write_that_notifies_sharees_needs_only_one_connection(tight_app):
     task = api.post("/api/tasks", alice.token, json={"title": "t"}).json
     body = {"username": bob.username, "permission": "view"}
     assert api.post(f"/api/tasks/{task['id']}/share", alice.token, json=body).status_code == 201
+    sent(tight_app)  # the share's event, before bob listens
     to_bob = tight_app.extensions["socketio"].test_client(tight_app, auth={"token": bob.token})
 
     response = api.patch(f"/api/tasks/{task['id']}", alice.token, json={"title": "renamed"})
 
     assert response.status_code == 200, response.json
+    sent(tight_app)  # the event is read and sent after the request, through the same pool
     received = to_bob.get_received()
     assert [(m["name"], m["args"][0]["title"]) for m in received] == [("task_updated", "renamed")]
 
