@@ -5,6 +5,7 @@ Events leave through the process's background queue: ``sent(app)`` waits for it.
 from __future__ import annotations
 
 import pytest
+import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -12,9 +13,11 @@ from doable import signals
 from doable.config import ConfigError
 from doable.extensions import db
 from doable.realtime.fanout import fanout
-from doable.realtime.notifier import send_tasks, send_updates
+from doable.realtime.notifier import send_ids, send_tasks, send_updates
+from doable.realtime.registry import RedisRegistry
 from doable.tasks.access import Access
 from tests.support.realtime import sent
+from tests.support.servers import free_port
 
 
 def socket_for(app, account):
@@ -171,3 +174,28 @@ def test_a_failing_event_is_logged_and_the_next_one_still_sent(app, api, alice, 
     ]
     assert "real-time event not sent" in caplog.text
     assert "ZeroDivisionError" in caplog.text
+
+
+@pytest.mark.parametrize("event", ["task_created", "task_deleted", "task_updated"])
+def test_recipients_the_registry_could_not_check_see_a_gap_next(
+    app, api, alice, redis_url, redis_prefix, event
+):
+    """Redis away when the event is sent: whoever might have had it gets a gap."""
+    task = api.post("/api/tasks", alice.token, json={"title": "Unheard"}).json
+    sent(app)
+    live = RedisRegistry(redis_url, redis_prefix)
+    (before,) = live.next_event_ids([alice.id])
+    away = app.extensions["doable.realtime"] = RedisRegistry(
+        f"redis://127.0.0.1:{free_port()}/0", redis_prefix
+    )
+    send = {
+        "task_created": lambda: send_tasks(app, event, {task["id"]: {alice.id: Access.OWNER}}),
+        "task_deleted": lambda: send_ids(app, event, task["id"], [alice.id]),
+        "task_updated": lambda: send_updates(app, [task["id"]]),
+    }[event]
+
+    with app.app_context(), pytest.raises(redis.RedisError):
+        send()
+
+    away._redis = live._redis  # Redis is back, for the process that failed
+    assert away.next_event_ids([alice.id]) == [before + 2]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import partial
 from typing import Any
 
@@ -45,7 +45,7 @@ def send_tasks(app: Flask, event: str, audiences: Audiences) -> None:
     A task reads the same to everyone with the same right on it, so it is read once per
     right (at most three times), as a user holding that right sees it.
     """
-    online = registry(app).connected({user for levels in audiences.values() for user in levels})
+    online = _online(app, {user for levels in audiences.values() for user in levels})
     holders: dict[tuple[int, Access], list[int]] = defaultdict(list)
     for task_id, levels in audiences.items():
         for viewer_id, level in levels.items():
@@ -83,21 +83,25 @@ def _read(
 
 def send_updates(app: Flask, task_ids: list[int]) -> None:
     """``task_updated`` for each task, to whoever can see it now (read only when anyone
-    at all holds a socket)."""
-    if registry(app).anyone_connected():
+    at all holds a socket, or the registry cannot tell)."""
+    try:
+        anyone = registry(app).anyone_connected()
+    except Exception:
+        anyone = True  # then ``_online`` fails too, for the users it must mark
+    if anyone:
         send_tasks(app, "task_updated", access_levels(task_ids))
 
 
-def send_ids(app: Flask, event: str, task_id: int, audience: Iterable[int]) -> None:
+def send_ids(app: Flask, event: str, task_id: int, audience: list[int]) -> None:
     """``event`` with ``{"id": task_id}`` to each of ``audience`` who holds a socket."""
-    online = registry(app).connected(audience)
+    online = _online(app, audience)
     _emit(app, event, [(user_id, {"id": task_id}) for user_id in audience if user_id in online])
 
 
 def send_unshared(app: Flask, task_id: int, audience: list[int], owner_id: int | None) -> None:
     """``{"id"}`` to whoever lost the task; when a sharee left by themselves, the owner
     (who keeps it) also gets ``{"id", "user"}``: who left."""
-    online = registry(app).connected([*audience, *([owner_id] if owner_id else [])])
+    online = _online(app, [*audience, *([owner_id] if owner_id else [])])
     messages: list[tuple[int, dict[str, Any]]] = [
         (user_id, {"id": task_id}) for user_id in audience if user_id in online
     ]
@@ -105,6 +109,16 @@ def send_unshared(app: Flask, task_id: int, audience: list[int], owner_id: int |
         for user in db.session.scalars(select(User).where(User.id.in_(audience))):
             messages.append((owner_id, {"id": task_id, "user": OwnerRead().dump(user)}))
     _emit(app, "task_unshared", messages)
+
+
+def _online(app: Flask, users: Collection[int]) -> set[int]:
+    """Which of ``users`` hold a socket. When the registry cannot tell (Redis away),
+    each of them may have missed this event: their next one shows a gap."""
+    try:
+        return registry(app).connected(users)
+    except Exception:
+        registry(app).missed(users)
+        raise
 
 
 def _emit(app: Flask, event: str, messages: list[tuple[int, dict[str, Any]]]) -> None:
