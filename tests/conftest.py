@@ -22,7 +22,8 @@ from flask.testing import FlaskClient
 from doable import create_app
 from doable.config import JWT_KEY_LABEL, derive_key
 from doable.extensions import db
-from tests.support.factories import Account, ApiClient
+from doable.realtime.fanout import fanout
+from tests.support.factories import HTTP_WAIT, Account, ApiClient
 from tests.support.pages import Browser
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -150,6 +151,8 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[Any]:
         return app
 
     yield factory
+    for app in built:  # its queued events read the tables about to be emptied
+        fanout(app).drain(HTTP_WAIT)
     if built:
         _empty_tables(built[0])
         for app in built[1:]:

@@ -123,6 +123,12 @@ class Worker(GeventWorker):
         # request of a keep-alive connection) inside this; on expiry it closes quietly.
         return gevent.Timeout(self.header_timeout, False)
 
+    def run(self) -> None:
+        super().run()  # returns once the requests in flight have finished
+        from doable.realtime.fanout import drain_at_exit
+
+        drain_at_exit(self.wsgi)
+
     def handle_exit(self, sig: int, frame: Any) -> None:
         super().handle_exit(sig, frame)
         from doable.realtime.sockets import close_local_sockets

@@ -15,11 +15,11 @@ _signals = Namespace()
 #: ``sender`` is the app; kwargs: ``task_id``, ``audience``: the users who can see it,
 #: as a mapping of user id to their ``Access`` (owner first; iterating gives the ids).
 task_created = _signals.signal("task-created")
-task_updated = _signals.signal("task-updated")
 #: kwargs: ``task_id``, ``audience`` (ids of the users who could see it).
 task_deleted = _signals.signal("task-deleted")
-#: kwargs: ``task_ids``: tasks whose representation changed (a category renamed or
-#: deleted, a share's permission); the tasks domain sends ``task_updated`` for each.
+#: kwargs: ``task_ids``: tasks whose representation changed (an edit, a category renamed
+#: or deleted, a share's permission). Only ids: whoever wants to tell the users who can
+#: see them reads who they are (the real-time notifier does, off the request path).
 tasks_changed = _signals.signal("tasks-changed")
 #: kwargs: ``task_id``, ``audience`` (the one user who gained access, with their right).
 task_shared = _signals.signal("task-shared")

@@ -147,10 +147,10 @@ def announced(app: Flask) -> Iterator[list[int]]:
     """Ids of the tasks announced as updated while the test runs."""
     seen: list[int] = []
 
-    def record(sender: Any, task_id: int, **_: Any) -> None:
-        seen.append(task_id)
+    def record(sender: Any, task_ids: list[int], **_: Any) -> None:
+        seen.extend(task_ids)
 
-    with signals.task_updated.connected_to(record, sender=app):
+    with signals.tasks_changed.connected_to(record, sender=app):
         yield seen
 
 

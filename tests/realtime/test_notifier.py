@@ -1,17 +1,28 @@
 """The notifier in one process, with Flask-SocketIO's test client on the real server
-object: what only an in-process test can arrange, such as a transaction that fails."""
+object: what only an in-process test can arrange, such as a transaction that fails.
+Events leave through the process's background queue: ``sent(app)`` waits for it."""
 
 from __future__ import annotations
 
 import pytest
+import redis
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from doable import signals
 from doable.config import ConfigError
+from doable.extensions import db
+from doable.realtime.fanout import fanout
+from doable.realtime.notifier import send_ids, send_tasks, send_updates
+from doable.realtime.registry import RedisRegistry
+from doable.tasks.access import Access
+from tests.support.realtime import sent
+from tests.support.servers import free_port
 
 
 def socket_for(app, account):
+    """A socket of ``account``'s, opened once the events of earlier changes are sent."""
+    sent(app)
     client = app.extensions["socketio"].test_client(app, auth={"token": account.token})
     assert client.is_connected()
     return client
@@ -26,6 +37,11 @@ def task_shared_with(api, owner, sharee, title: str) -> dict:
 
 def names(client) -> list[str]:
     return [message["name"] for message in client.get_received()]
+
+
+def received(app, client) -> list[tuple[str, dict]]:
+    sent(app)
+    return [(message["name"], message["args"][0]) for message in client.get_received()]
 
 
 def test_a_rolled_back_delete_emits_nothing_and_keeps_the_task(app, api, alice, bob):
@@ -43,6 +59,7 @@ def test_a_rolled_back_delete_emits_nothing_and_keeps_the_task(app, api, alice, 
 
     assert response.status_code == 500
     assert api.get(f"/api/tasks/{task['id']}", alice.token).status_code == 200
+    sent(app)
     assert names(to_alice) == []
     assert names(to_bob) == []
 
@@ -57,6 +74,7 @@ def test_a_failing_listener_after_commit_does_not_fail_the_request(app, api, ali
         response = api.post("/api/tasks", alice.token, json={"title": "Committed"})
 
     assert response.status_code == 201
+    sent(app)
     assert names(to_alice) == ["task_created"]
     assert "listener of task-created failed" in caplog.text
 
@@ -99,3 +117,85 @@ def test_allowed_origins_read_a_comma_separated_list(make_app):
         "https://a.example.com",
         "http://localhost:8080",
     ]
+
+
+def test_an_update_reaches_the_owner_and_every_sharee_as_each_sees_it(app, api, alice, bob, carol):
+    """Who hears of a ``tasks_changed`` is read by the socket tier, after the request."""
+    task = api.post("/api/tasks", alice.token, json={"title": "Ours"}).json
+    for sharee, permission in ((bob, "edit"), (carol, "view")):
+        body = {"username": sharee.username, "permission": permission}
+        assert api.post(f"/api/tasks/{task['id']}/share", alice.token, json=body).status_code == 201
+    sockets = {account.username: socket_for(app, account) for account in (alice, bob, carol)}
+
+    response = api.patch(f"/api/tasks/{task['id']}", bob.token, json={"title": "By bob"})
+
+    assert response.status_code == 200
+    got = {name: received(app, client) for name, client in sockets.items()}
+    assert {
+        name: [(event, data["title"], data["access"]) for event, data in events]
+        for name, events in got.items()
+    } == {
+        "alice": [("task_updated", "By bob", "owner")],
+        "bob": [("task_updated", "By bob", "edit")],
+        "carol": [("task_updated", "By bob", "view")],
+    }
+
+
+def test_nobody_with_a_socket_means_nothing_is_read_or_sent(app, api, alice, bob):
+    task = task_shared_with(api, alice, bob, "Unwatched")
+    sent(app)
+    statements = []
+
+    def count(*args):
+        statements.append(args[2])
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with app.app_context():
+            send_updates(app, [task["id"]])
+            send_tasks(app, "task_created", {task["id"]: {alice.id: Access.OWNER}})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert statements == []
+
+
+def test_a_failing_event_is_logged_and_the_next_one_still_sent(app, api, alice, caplog):
+    to_alice = socket_for(app, alice)
+    fanout(app).put(lambda: 1 / 0)
+
+    created = api.post("/api/tasks", alice.token, json={"title": "After the failure"})
+
+    assert created.status_code == 201
+    assert [(name, data["title"]) for name, data in received(app, to_alice)] == [
+        ("task_created", "After the failure")
+    ]
+    assert "real-time event not sent" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
+
+
+@pytest.mark.parametrize("event", ["task_created", "task_deleted", "task_updated"])
+def test_recipients_the_registry_could_not_check_see_a_gap_next(
+    app, api, alice, redis_url, redis_prefix, event
+):
+    """Redis away when the event is sent: whoever might have had it gets a gap."""
+    task = api.post("/api/tasks", alice.token, json={"title": "Unheard"}).json
+    sent(app)
+    live = RedisRegistry(redis_url, redis_prefix)
+    (before,) = live.next_event_ids([alice.id])
+    away = app.extensions["doable.realtime"] = RedisRegistry(
+        f"redis://127.0.0.1:{free_port()}/0", redis_prefix
+    )
+    send = {
+        "task_created": lambda: send_tasks(app, event, {task["id"]: {alice.id: Access.OWNER}}),
+        "task_deleted": lambda: send_ids(app, event, task["id"], [alice.id]),
+        "task_updated": lambda: send_updates(app, [task["id"]]),
+    }[event]
+
+    with app.app_context(), pytest.raises(redis.RedisError):
+        send()
+
+    away._redis = live._redis  # Redis is back, for the process that failed
+    assert away.next_event_ids([alice.id]) == [before + 2]

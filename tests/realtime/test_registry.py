@@ -105,3 +105,38 @@ def test_one_process_counts_what_it_holds():
     registry.add(9, "b", "login")
     registry.remove(9, "a")
     assert registry.count(9) == 1
+
+
+def _connected_follows_sockets(first, second) -> None:
+    """``first`` and ``second``: two processes' registries (the same one in memory)."""
+    assert (first.connected([1, 2, 3]), first.anyone_connected()) == (set(), False)
+    first.add(1, "a", "login")
+    second.add(2, "b", "login")
+    second.add(2, "c", "login")
+    assert (second.connected([1, 2, 3]), second.anyone_connected()) == ({1, 2}, True)
+    first.remove(1, "a")
+    second.remove(2, "b")
+    assert (first.connected([1, 2, 3]), first.anyone_connected()) == ({2}, True)
+    second.remove(2, "c")
+    second.remove(2, "c")  # a revoked login's socket is removed twice
+    assert (first.connected([1, 2, 3]), first.anyone_connected()) == (set(), False)
+
+
+def test_one_process_knows_who_holds_a_socket():
+    registry = LocalRegistry()
+    _connected_follows_sockets(registry, registry)
+
+
+def test_every_process_knows_who_holds_a_socket_in_any(redis_url, redis_prefix):
+    _connected_follows_sockets(
+        RedisRegistry(redis_url, redis_prefix), RedisRegistry(redis_url, redis_prefix)
+    )
+
+
+def test_a_dead_process_sockets_stop_counting_as_connected_once_counted(redis_url, redis_prefix):
+    clock = Clock()
+    dead = RedisRegistry(redis_url, redis_prefix, stale_after=90, clock=clock)
+    dead.add(9, "orphan", "login")
+    clock.now += 120
+    assert dead.count(9) == 0
+    assert (dead.connected([9]), dead.anyone_connected()) == (set(), False)

@@ -10,12 +10,20 @@ from typing import Any
 
 import requests
 import socketio
+from flask import Flask
 
+from doable.realtime.fanout import fanout
 from tests.support.factories import HTTP_WAIT, PASSWORD, Account
 
 WAIT = HTTP_WAIT  # the longest any test waits for one thing to happen
 QUIET = 0.5  # how long "nothing arrives" is watched, after proof that delivery works
 _names = itertools.count(1)
+
+
+def sent(app: Flask) -> None:
+    """Wait until ``app`` has sent every event queued so far (events leave the request
+    through a background queue: ``doable.realtime.fanout``)."""
+    assert fanout(app).drain(WAIT) == 0, f"queued events were not sent within {WAIT}s"
 
 
 def new_user(base: str, prefix: str = "rt") -> Account:

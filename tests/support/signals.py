@@ -1,6 +1,6 @@
 """A recorder of the domain's task signals, each with what another database connection
 sees at the moment it is delivered: a signal sent before the commit would see the old
-state (or no row at all)."""
+state (or no row at all). ``tasks_changed`` is recorded as one event per task id."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ class Event:
     name: str
     sender: Any
     task_id: int
-    audience: list[int]
+    #: ``None`` for ``tasks_changed``, which names no one (the socket tier reads who).
+    audience: list[int] | None
     committed: Any
 
 
@@ -36,18 +37,18 @@ class SignalRecorder:
 
     def receiver(self, name: str) -> Callable[..., None]:
         def receive(sender: Any, **payload: Any) -> None:
-            with db.engine.connect() as connection:
-                committed = self.observe(connection, payload["task_id"])
-            self.events.append(
-                Event(name, sender, payload["task_id"], list(payload["audience"]), committed)
-            )
+            audience = list(payload["audience"]) if "audience" in payload else None
+            for task_id in payload.get("task_ids", [payload.get("task_id")]):
+                with db.engine.connect() as connection:
+                    committed = self.observe(connection, task_id)
+                self.events.append(Event(name, sender, task_id, audience, committed))
 
         return receive
 
 
 TASK_SIGNALS = {
     "created": signals.task_created,
-    "updated": signals.task_updated,
+    "changed": signals.tasks_changed,
     "deleted": signals.task_deleted,
     "shared": signals.task_shared,
     "unshared": signals.task_unshared,

@@ -5,7 +5,7 @@
   revoked.
 - ``notifier``: turns the domain's signals into events, after commit, addressed to the
   users the access rule says can see the task, each seeing the task as the API shows it
-  to them.
+  to them; its listeners only queue the change, ``fanout`` sends it in the background.
 - ``registry``: what several processes must agree on (open sockets per user, event
   ids): in Redis when ``REDIS_URL`` is set, else in this process.
 
@@ -21,6 +21,7 @@ from flask import Flask
 from doable.concurrency import cooperative
 from doable.extensions import init_socketio
 from doable.realtime import notifier, sockets
+from doable.realtime.fanout import Fanout
 from doable.realtime.gate import Gate
 from doable.realtime.registry import make_registry
 from doable.settings import settings
@@ -59,6 +60,7 @@ def init_realtime(app: Flask) -> None:
     app.extensions["doable.realtime"] = make_registry(
         redis_url, prefix, config.realtime_session_check
     )
+    app.extensions["doable.realtime.fanout"] = Fanout(app, socketio.start_background_task)
     app.extensions["doable.realtime.gate"] = Gate(
         socketio.server,
         config.realtime_connect_timeout,

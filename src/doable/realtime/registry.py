@@ -36,6 +36,15 @@ import redis
 #: without cleaning up (a stale entry only costs a disconnect of a sid that is gone).
 SOCKETS_TTL = 7 * 24 * 3600
 
+#: Forget sockets ARGV[2..] of user ARGV[1] (KEYS: their sockets, their seen times, the
+#: users holding any), and the user too when it was their last: in one step, so a socket
+#: the user opens meanwhile never finds itself forgotten.
+_FORGET = """
+redis.call('HDEL', KEYS[1], unpack(ARGV, 2))
+redis.call('ZREM', KEYS[2], unpack(ARGV, 2))
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+"""
+
 
 class Registry(Protocol):
     def add(self, user_id: int, sid: str, session_id: str) -> None: ...
@@ -52,6 +61,14 @@ class Registry(Protocol):
 
     def touch(self, user_id: int, sids: Iterable[str]) -> None:
         """This process still holds these sockets of the user."""
+        ...
+
+    def connected(self, user_ids: Iterable[int]) -> set[int]:
+        """Which of these users hold a socket, in any process (one round trip)."""
+        ...
+
+    def anyone_connected(self) -> bool:
+        """Whether any user holds a socket, in any process (one round trip)."""
         ...
 
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
@@ -94,6 +111,14 @@ class LocalRegistry:
     def touch(self, user_id: int, sids: Iterable[str]) -> None:
         """One process: what it holds is what there is."""
 
+    def connected(self, user_ids: Iterable[int]) -> set[int]:
+        with self._lock:
+            return {user_id for user_id in user_ids if self._sockets.get(user_id)}
+
+    def anyone_connected(self) -> bool:
+        with self._lock:
+            return bool(self._sockets)
+
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
         with self._lock:
             taken = []
@@ -126,6 +151,10 @@ class RedisRegistry:
         self._clock = clock
         self._lock = threading.Lock()
         self._missed: set[int] = set()  # users whose next id must skip one
+        self._forget = self._redis.register_script(_FORGET)
+        #: The users holding a socket (or left behind by a process that died, until
+        #: their sockets are counted: that only costs some needless work).
+        self._users_key = f"{self._prefix}:users"
 
     def _sockets_key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
@@ -139,15 +168,17 @@ class RedisRegistry:
         pipe = self._redis.pipeline()
         pipe.hset(key, sid, session_id)
         pipe.zadd(seen, {sid: self._clock()})
+        pipe.sadd(self._users_key, user_id)
         pipe.expire(key, SOCKETS_TTL)
         pipe.expire(seen, SOCKETS_TTL)
         pipe.execute()
 
     def remove(self, user_id: int, sid: str) -> None:
-        pipe = self._redis.pipeline()
-        pipe.hdel(self._sockets_key(user_id), sid)
-        pipe.zrem(self._seen_key(user_id), sid)
-        pipe.execute()
+        self._forget_sockets(user_id, [sid])
+
+    def _forget_sockets(self, user_id: int, sids: list[str]) -> None:
+        keys = [self._sockets_key(user_id), self._seen_key(user_id), self._users_key]
+        self._forget(keys=keys, args=[user_id, *sids])
 
     def sockets(self, user_id: int) -> dict[str, str]:
         return self._redis.hgetall(self._sockets_key(user_id))  # type: ignore[return-value]
@@ -157,10 +188,7 @@ class RedisRegistry:
         cutoff = self._clock() - self._stale_after
         stale: list[str] = self._redis.zrangebyscore(seen, "-inf", cutoff)  # type: ignore[assignment]
         if stale:  # left by a process that died holding them
-            pipe = self._redis.pipeline()
-            pipe.zrem(seen, *stale)
-            pipe.hdel(self._sockets_key(user_id), *stale)
-            pipe.execute()
+            self._forget_sockets(user_id, stale)
         return int(self._redis.zcard(seen))  # type: ignore[arg-type]
 
     def touch(self, user_id: int, sids: Iterable[str]) -> None:
@@ -170,6 +198,20 @@ class RedisRegistry:
         pipe.expire(self._seen_key(user_id), SOCKETS_TTL)
         pipe.expire(self._sockets_key(user_id), SOCKETS_TTL)  # held longer than the TTL
         pipe.execute()
+
+    def connected(self, user_ids: Iterable[int]) -> set[int]:
+        """A user's socket list is gone with their last socket (or left by a process
+        that died: then they count as connected until it expires or is counted)."""
+        ids = list(dict.fromkeys(user_ids))
+        if not ids:
+            return set()
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id in ids:
+            pipe.exists(self._sockets_key(user_id))
+        return {user_id for user_id, held in zip(ids, pipe.execute(), strict=True) if held}
+
+    def anyone_connected(self) -> bool:
+        return bool(self._redis.exists(self._users_key))
 
     def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
         ids = list(user_ids)

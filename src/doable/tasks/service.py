@@ -31,10 +31,7 @@ from doable.categories.service import resolve_categories
 from doable.db import Paged, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
-from doable.tasks import (
-    events,  # noqa: F401  (connects the tasks_changed listener)
-    search,
-)
+from doable.tasks import search
 from doable.tasks.access import (
     READ_TASK,
     Access,
