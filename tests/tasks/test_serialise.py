@@ -20,7 +20,7 @@ VARIED = [
     {"title": "Bare"},
     {
         "title": "Everything set",
-        "description": "With a description, ünïcode and \"quotes\"",
+        "description": 'With a description, ünïcode and "quotes"',
         "status": "in_progress",
         "priority": "high",
         "due_date": "2031-02-28",

@@ -1,12 +1,13 @@
-"""How many SQL statements each hot request runs (docs/architecture.md, Performance): a
-fixed number, the same whether the user has 3 tasks or 60.
+"""How many SQL statements each hot request runs (docs/tutorial.md, "Every hot request
+runs a fixed number of statements"): a fixed number, the same whether the user has 3
+tasks or 60.
 
 A request is counted as a whole, from its start to its response: every statement the
-app sends through its engine, for the caller's authentication, the use case, and what
-runs in the request after the commit. That last part is the real-time notifier today
-(``signals`` delivered after commit: who can see the task, and the task read as each
-of them sees it); the counts that include it say so. A transaction's ``COMMIT`` is not
-a statement here (the driver sends it), SQLite's ``BEGIN IMMEDIATE`` is.
+app sends through its engine, for the caller's authentication and the use case. The
+real-time events go after the response, from the fan-out queue
+(``doable.realtime.fanout``), and are not counted: the queue is drained before and after
+the counted request. A transaction's ``COMMIT`` is not a statement here (the driver
+sends it), SQLite's ``BEGIN IMMEDIATE`` is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask import Flask
 
 from doable.extensions import db
 from tests.support.factories import Account, ApiClient
+from tests.support.realtime import sent
 from tests.support.tasks import create, insert_tasks
 
 # Per request: (SQLite, PostgreSQL). Each list names the statements in order.
@@ -34,13 +36,10 @@ LIST_FILTERED_PAGE = (3, 3)
 #: The same three: the page's rows are cut from the index at the offset, not fetched.
 LIST_LAST_PAGE = (3, 3)
 #: The caller; whether they may edit the task (PostgreSQL: and its row lock); SQLite
-#: only: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE. After the commit,
-#: the notifier (3, included here): the task's owner, its shares, the task read as
-#: seen by the right of the people it goes to.
-PUT_ONE_FIELD = (8, 7)
-#: The caller; the INSERT; the owner's task counter. After the commit, the notifier
-#: (1, included here): the task read as its owner sees it.
-POST = (4, 4)
+#: only: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE.
+PUT_ONE_FIELD = (5, 4)
+#: The caller; the INSERT; the owner's task counter.
+POST = (3, 3)
 #: The caller; whether they own the task (PostgreSQL: and its row lock); SQLite only:
 #: ``BEGIN IMMEDIATE``; the task as they see it; who it is shared with; its
 #: attachments' stored files; the DELETE (its categories and shares go by ON DELETE
@@ -60,15 +59,18 @@ def owner(request: pytest.FixtureRequest, api: ApiClient, app: Flask) -> Account
     return alice
 
 
-def counted(statements: list[str], send: Callable[[], Any]) -> int:
+def counted(app: Flask, statements: list[str], send: Callable[[], Any]) -> int:
     """The statements of one request, ``send``, after the same request has warmed up."""
     response = send()
     assert response.status_code < 300, response.get_json()
+    sent(app)
     statements.clear()
     response = send()
+    count = len(statements)
     assert response.status_code < 300, response.get_json()
     assert statements, "the listener saw no statements"
-    return len(statements)
+    sent(app)
+    return count
 
 
 def expected(app: Flask, counts: tuple[int, int]) -> int:
@@ -89,7 +91,7 @@ def task_ids(api: ApiClient, account: Account) -> list[int]:
 def test_get_one(api: ApiClient, app: Flask, statements: list[str], owner: Account) -> None:
     task_id = task_ids(api, owner)[-1]
 
-    count = counted(statements, lambda: api.get(f"/api/tasks/{task_id}", owner.token))
+    count = counted(app, statements, lambda: api.get(f"/api/tasks/{task_id}", owner.token))
 
     assert count == expected(app, GET_ONE), listing(statements)
 
@@ -116,7 +118,7 @@ def test_list_page(
         query = f"page={math.ceil(total / PER_PAGE)}"
 
     count = counted(
-        statements, lambda: api.get(f"/api/tasks?per_page={PER_PAGE}&{query}", owner.token)
+        app, statements, lambda: api.get(f"/api/tasks?per_page={PER_PAGE}&{query}", owner.token)
     )
 
     assert count == expected(app, counts), listing(statements)
@@ -127,6 +129,7 @@ def test_put_one_field(api: ApiClient, app: Flask, statements: list[str], owner:
     titles = iter(["First", "Second"])
 
     count = counted(
+        app,
         statements,
         lambda: api.put(f"/api/tasks/{task_id}", owner.token, json={"title": next(titles)}),
     )
@@ -135,7 +138,9 @@ def test_put_one_field(api: ApiClient, app: Flask, statements: list[str], owner:
 
 
 def test_post(api: ApiClient, app: Flask, statements: list[str], owner: Account) -> None:
-    count = counted(statements, lambda: api.post("/api/tasks", owner.token, json={"title": "New"}))
+    count = counted(
+        app, statements, lambda: api.post("/api/tasks", owner.token, json={"title": "New"})
+    )
 
     assert count == expected(app, POST), listing(statements)
 
@@ -143,6 +148,6 @@ def test_post(api: ApiClient, app: Flask, statements: list[str], owner: Account)
 def test_delete(api: ApiClient, app: Flask, statements: list[str], owner: Account) -> None:
     doomed = iter(task_ids(api, owner)[:2])
 
-    count = counted(statements, lambda: api.delete(f"/api/tasks/{next(doomed)}", owner.token))
+    count = counted(app, statements, lambda: api.delete(f"/api/tasks/{next(doomed)}", owner.token))
 
     assert count == expected(app, DELETE), listing(statements)
