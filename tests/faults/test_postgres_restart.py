@@ -3,7 +3,7 @@
 While the database is down, ``/readyz`` says 503 and every API request that needs the
 database answers a 503 Problem Details document with ``Retry-After``, never a 500 or a
 traceback; once it is back, requests succeed again through the same server processes
-(the pool's pre-ping replaces the dead connections), within a bounded time.
+(the pool tests connections that idled and replaces the dead ones), within a bounded time.
 """
 
 from __future__ import annotations
