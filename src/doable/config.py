@@ -217,7 +217,7 @@ def _engine_options(built: Settings) -> dict[str, Any]:
     if built.database_url.startswith("sqlite"):
         # A file database never drops a connection: pinging it would cost a query a request.
         connect_args: dict[str, Any] = {"timeout": 15}
-        if cooperative():  # doable serve: statements run off the event loop (doable.db)
+        if cooperative():  # doable serve: its cursors wait for locks cooperatively (doable.db)
             from doable.db import CooperativeConnection
 
             connect_args.update(factory=CooperativeConnection, check_same_thread=False)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Pool, Select, event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, scoped_session
 from sqlalchemy.types import TypeDecorator
 
@@ -161,8 +161,8 @@ class CooperativeCursor(sqlite3.Cursor):
                 return self
             except sqlite3.OperationalError as error:
                 busy = error.sqlite_errorcode == sqlite3.SQLITE_BUSY
-                if not busy or time.monotonic() >= deadline:
-                    raise
+                if not busy or self.connection.in_transaction or time.monotonic() >= deadline:
+                    raise  # a statement that opened a transaction is not tried again
             time.sleep(pause)  # gevent yields: the worker's other requests go on
             pause = min(pause * 2, 0.01)
 
@@ -211,7 +211,8 @@ def _idle_since(dbapi_connection: Any, record: Any) -> None:
 @event.listens_for(Pool, "checkout")
 def _ping_after_idling(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     """Test a server connection (PostgreSQL) that sat unused for ``IDLE_BEFORE_PING``
-    before a request gets it; a dead one is replaced (the pool takes another).
+    before a request gets it; a dead one invalidates every connection made before it
+    (``InvalidatePoolError``), and the pool takes a new one.
 
     After a database restart every pooled connection is dead, and they have all been
     idle since it went down, or one of them failing has invalidated the rest: either
@@ -228,4 +229,4 @@ def _ping_after_idling(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         cursor.close()
         dbapi_connection.rollback()
     except Exception as error:
-        raise DisconnectionError("pooled connection is dead") from error
+        raise InvalidatePoolError("pooled connection is dead") from error

@@ -39,6 +39,25 @@ def registry(redis_url: str, redis_prefix: str) -> RedisRegistry:
     return RedisRegistry(redis_url, redis_prefix)
 
 
+@pytest.mark.parametrize("kind", ["local", "redis"])
+def test_a_user_who_closed_their_last_socket_sees_a_gap_in_the_next_id(
+    kind: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Events go to open sockets only: what happened while a user had none reached
+    nobody, so their next id after connecting again jumps. A socket closing while
+    another stays open leaves no gap (that one got every event)."""
+    registry = LocalRegistry() if kind == "local" else RedisRegistry(redis_url, redis_prefix)
+    registry.add(1, "tab-a", "login")
+    registry.add(1, "tab-b", "login")
+    (first,) = registry.next_event_ids([1])
+    registry.remove(1, "tab-a")
+    (second,) = registry.next_event_ids([1])
+    assert second == first + 1
+    registry.remove(1, "tab-b")
+    registry.add(1, "tab-a", "login")
+    assert registry.next_event_ids([1]) == [second + 2]
+
+
 def test_redis_ids_are_shared_by_every_registry_on_it(registry, redis_url, redis_prefix):
     other_process = RedisRegistry(redis_url, redis_prefix)
     (first,) = registry.next_event_ids([7])

@@ -53,7 +53,12 @@ class Fanout:
             self._pending += 1
             start, self._running = not self._running, True
         if start:
-            self._start(self._consume)
+            try:
+                self._start(self._consume)
+            except BaseException:  # no consumer: the next job tries to start one again
+                with self._lock:
+                    self._running = False
+                raise
 
     def drain(self, timeout: float) -> int:
         """Wait up to ``timeout`` seconds for every job handed over to finish; how many

@@ -42,14 +42,21 @@ SOCKETS_TTL = 7 * 24 * 3600
 _FORGET = """
 redis.call('HDEL', KEYS[1], unpack(ARGV, 2))
 redis.call('ZREM', KEYS[2], unpack(ARGV, 2))
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[3], ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[1])
+  if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('INCR', KEYS[4]) end
+end
 """
 
 
 class Registry(Protocol):
     def add(self, user_id: int, sid: str, session_id: str) -> None: ...
 
-    def remove(self, user_id: int, sid: str) -> None: ...
+    def remove(self, user_id: int, sid: str) -> None:
+        """Forget a closed socket. With the user's last one, their next event id leaves
+        a gap: events are sent to open sockets only, so whatever happens before they
+        connect again reaches nobody, and the jump tells the page to read again."""
+        ...
 
     def sockets(self, user_id: int) -> dict[str, str]:
         """The user's open sockets: socket id -> login session id."""
@@ -99,6 +106,8 @@ class LocalRegistry:
             self._sockets[user_id].pop(sid, None)
             if not self._sockets[user_id]:
                 del self._sockets[user_id]
+                if user_id in self._events:
+                    self._events[user_id] += 1
 
     def sockets(self, user_id: int) -> dict[str, str]:
         with self._lock:
@@ -159,6 +168,10 @@ class RedisRegistry:
     def _sockets_key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
 
+    def _events_key(self, user_id: int) -> str:
+        """The user's last event id."""
+        return f"{self._prefix}:events:{user_id}"
+
     def _seen_key(self, user_id: int) -> str:
         """When a process last vouched for each socket: socket id -> epoch seconds."""
         return f"{self._prefix}:seen:{user_id}"
@@ -177,7 +190,12 @@ class RedisRegistry:
         self._forget_sockets(user_id, [sid])
 
     def _forget_sockets(self, user_id: int, sids: list[str]) -> None:
-        keys = [self._sockets_key(user_id), self._seen_key(user_id), self._users_key]
+        keys = [
+            self._sockets_key(user_id),
+            self._seen_key(user_id),
+            self._users_key,
+            self._events_key(user_id),
+        ]
         self._forget(keys=keys, args=[user_id, *sids])
 
     def sockets(self, user_id: int) -> dict[str, str]:
@@ -220,7 +238,7 @@ class RedisRegistry:
         pipe = self._redis.pipeline(transaction=False)
         start = _epoch_us()
         for user_id in ids:
-            key = f"{self._prefix}:events:{user_id}"
+            key = self._events_key(user_id)
             pipe.set(key, start, nx=True)
             pipe.incrby(key, 2 if user_id in skipping else 1)
             skipping.discard(user_id)

@@ -155,6 +155,7 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
     watchers = audience(task)
     files = stored_files(task_ids=[task_id])  # before the rows go (the database cascades)
     db.session.delete(task)
+    db.session.flush()  # the DELETE, then the counter, in the order a create writes
     _count(task.user_id, -1)
     publish(signals.files_released, storage_keys=files)
     publish(signals.task_deleted, task_id=task_id, audience=watchers)
