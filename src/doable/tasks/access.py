@@ -7,7 +7,7 @@
 
 Every task path (tasks, categories, sharing, attachments, real time, web pages) loads
 tasks through ``get_task_for`` or filters them with ``visible_branches``, and the
-caller's right is computed in SQL by ``access_expression``; nothing else decides.
+caller's right is computed in SQL by ``_ACCESS``; nothing else decides.
 """
 
 from __future__ import annotations
