@@ -11,18 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.realtime import new_user
 from tests.support.servers import running_server, server_env
 
 pytestmark = pytest.mark.slow
-
-
-def signed_up(base: str, username: str) -> dict[str, str]:
-    """Register ``username`` on the server at ``base``; the headers of its access token."""
-    body = {"username": username, "email": f"{username}@example.com", "password": "secret123"}
-    assert requests.post(f"{base}/api/register", json=body, timeout=30).status_code == 201
-    login = {"username": username, "password": "secret123"}
-    token = requests.post(f"{base}/api/login", json=login, timeout=30).json()["token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_password_hashing_does_not_stall_the_other_connections(tmp_path: Path):
@@ -87,7 +79,7 @@ def test_searches_on_the_thread_pool_answer_right_beside_concurrent_writes(tmp_p
     the same time neither wait for them nor stall (each write stays on the loop)."""
     env = server_env(f"sqlite:///{tmp_path / 'doable.sqlite3'}", tmp_path)
     with running_server(env, log_path=tmp_path / "serve.log") as base:
-        auth = signed_up(base, "carol")
+        auth = new_user(base).auth
         for n in range(10):
             title = f"needle {n}" if n % 2 else f"haystack {n}"
             created = requests.post(
@@ -140,7 +132,7 @@ def test_a_write_waiting_for_another_process_lets_the_worker_serve_the_rest(tmp_
     database = tmp_path / "doable.sqlite3"
     env = server_env(f"sqlite:///{database}", tmp_path, DOABLE_RATELIMIT_ENABLED="false")
     with running_server(env, log_path=tmp_path / "serve.log") as base:
-        auth = signed_up(base, "dan")
+        auth = new_user(base).auth
 
         holder = sqlite3.connect(database, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")  # another process's write, in progress
