@@ -26,26 +26,33 @@ from tests.support.tasks import create, insert_tasks
 
 # Per request: (SQLite, PostgreSQL). Each list names the statements in order.
 
-#: The caller with their login session; the task as they see it (access, categories).
-GET_ONE = (2, 2)
-#: The caller; the total per visibility branch (owned from the owner's counter, shared
-#: counted); the page's rows with their owners, access and category names.
-LIST_FIRST_PAGE = (3, 3)
-#: The same three: with filters, the owned tasks are counted instead of the counter read.
-LIST_FILTERED_PAGE = (3, 3)
-#: The same three: the page's rows are cut from the index at the offset, not fetched.
-LIST_LAST_PAGE = (3, 3)
-#: The caller; whether they may edit the task (PostgreSQL: and its row lock); SQLite
-#: only: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE.
-PUT_ONE_FIELD = (5, 4)
-#: The caller; the INSERT; the owner's task counter.
-POST = (3, 3)
-#: The caller; whether they own the task (PostgreSQL: and its row lock); SQLite only:
+# The caller costs nothing: their login session was checked by the warm-up request,
+# and this process keeps it (``doable.auth.logins``). A login's first request in a
+# process adds one statement, the caller with their login session (FIRST_REQUEST).
+
+#: The task as they see it (access, categories).
+GET_ONE = (1, 1)
+#: The total per visibility branch (owned from the owner's counter, shared counted);
+#: the page's rows with their owners, access and category names.
+LIST_FIRST_PAGE = (2, 2)
+#: The same two: with filters, the owned tasks are counted instead of the counter read.
+LIST_FILTERED_PAGE = (2, 2)
+#: The same two: the page's rows are cut from the index at the offset, not fetched.
+LIST_LAST_PAGE = (2, 2)
+#: Whether they may edit the task (PostgreSQL: and its row lock); SQLite only:
+#: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE.
+PUT_ONE_FIELD = (4, 3)
+#: The INSERT; the owner's task counter.
+POST = (2, 2)
+#: Whether they own the task (PostgreSQL: and its row lock); SQLite only:
 #: ``BEGIN IMMEDIATE``; the task as they see it; who it is shared with; its
 #: attachments' stored files; the DELETE (its categories and shares go by ON DELETE
 #: CASCADE); the owner's task counter. The notifier sends to the audience read before
 #: the delete and reads nothing.
-DELETE = (8, 7)
+DELETE = (7, 6)
+#: A login's first request in this process: the caller with their login session, then
+#: the task as they see it.
+FIRST_REQUEST = (2, 2)
 
 PER_PAGE = 10
 
@@ -94,6 +101,20 @@ def test_get_one(api: ApiClient, app: Flask, statements: list[str], owner: Accou
     count = counted(app, statements, lambda: api.get(f"/api/tasks/{task_id}", owner.token))
 
     assert count == expected(app, GET_ONE), listing(statements)
+
+
+def test_first_request_of_a_login_checks_it(
+    api: ApiClient, app: Flask, statements: list[str], owner: Account
+) -> None:
+    task_id = task_ids(api, owner)[-1]
+    fresh = api.login(username=owner.username, password=owner.password).json["token"]
+    statements.clear()
+
+    response = api.get(f"/api/tasks/{task_id}", fresh)
+
+    assert response.status_code == 200
+    assert len(statements) == expected(app, FIRST_REQUEST), listing(statements)
+    assert "auth_session" in statements[0]
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 into a 401.
 
 An access token names its user (``sub``) and its login session (``sid``); it is good
-while it has not expired and its session has not been revoked. Both are checked in
-the one query that loads the caller. Every token, access or refresh, must carry
+while it has not expired and its session has not been revoked. The session is checked
+in one query, or not at all when this process checked it recently and nothing has
+revoked it since (``doable.auth.logins``). Every token, access or refresh, must carry
 ``exp``, ``iat``, ``jti``, ``sub`` and ``type``; one without them is invalid even when
 its signature is right.
 
@@ -32,7 +33,11 @@ from jwt import (
 from jwt import decode as decode_jwt
 from jwt.types import Options
 from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
+from doable.auth.logins import logins
 from doable.auth.models import AuthSession, User
 from doable.db import utcnow, valid_id
 from doable.errors import ProblemType, Unauthorized, bearer_challenge, problem
@@ -87,9 +92,10 @@ def _live(now: Any) -> tuple[ColumnElement[bool], ...]:
     return (AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
 
 
-#: The user of a live login session: built once, run with its ids and the time.
+#: The user of a live login session, and its expiry: built once, run with its ids and
+#: the time.
 _SESSION_USER = (
-    select(User)
+    select(User, AuthSession.expires_at)
     .join(AuthSession, AuthSession.user_id == User.id)
     .where(User.id == bindparam("user_id"), AuthSession.id == bindparam("session_id"))
     .where(*_live(bindparam("now")))
@@ -112,15 +118,38 @@ def load_session_user(user_id: object, session_id: object) -> User | None:
     """The user of a login session that has neither been revoked nor expired, else None.
 
     The one check behind every authenticated door: API tokens, web cookies, sockets.
+    A login this process found live recently is not read again (``doable.auth.logins``).
     """
     ids = login_ids(user_id, session_id)
     if ids is None:
         return None
     user_id, session_id = ids
-    values = {"user_id": user_id, "session_id": session_id, "now": utcnow()}
-    user = db.session.execute(_SESSION_USER, values).scalar_one_or_none()
-    if user is not None and has_request_context():
-        g.user_id = user.id  # for the access log line
+    username, stamp = logins().lookup(user_id, session_id)
+    if username is not None:
+        user = _user(user_id, username)
+    else:
+        values = {"user_id": user_id, "session_id": session_id, "now": utcnow()}
+        live = db.session.execute(_SESSION_USER, values).one_or_none()
+        if live is None:
+            return None
+        user = live.User
+        if stamp is not None:
+            logins().keep(user, session_id, live.expires_at, stamp)
+    if has_request_context():
+        g.user_id = user_id  # for the access log line
+    return user
+
+
+def _user(user_id: int, username: str) -> User:
+    """The user ``user_id`` in this request's session, as if loaded with its username
+    only: any other column is loaded when first read, and a request that needs only
+    these two (most do) reads nothing."""
+    user = db.session.identity_map.get(identity_key(User, user_id))
+    if user is None:
+        user = User(id=user_id)
+        make_transient_to_detached(user)  # persistent once added; the rest expired
+        set_committed_value(user, "username", username)
+        db.session.add(user)
     return user
 
 
