@@ -120,33 +120,26 @@ def test_a_revocation_through_one_process_is_refused_by_the_other_at_once(
     assert second.api.get("/api/me", alice.token).status_code == 401
 
 
-def test_a_password_change_ends_every_login_kept_elsewhere(
+@pytest.mark.parametrize(
+    ("revoke", "other_login"),
+    [(_logout, 200), (_change_password, 401)],
+    ids=["logout ends this login only", "password change ends every login"],
+)
+def test_a_revocation_ends_the_logins_it_names_and_only_those_everywhere(
     processes: tuple[Process, Process],
-) -> None:
-    first, second = processes
-    alice = first.api.account("alice")
-    other = first.api.login(username=alice.username, password=alice.password).json["token"]
-    assert second.keeps(alice)
-    assert second.api.get("/api/me", other).status_code == 200
-
-    _change_password(first.api, alice)
-
-    assert second.api.get("/api/me", alice.token).status_code == 401
-    assert second.api.get("/api/me", other).status_code == 401
-
-
-def test_a_logout_leaves_the_user_s_other_logins_working(
-    processes: tuple[Process, Process],
+    revoke: Callable[[ApiClient, Account], None],
+    other_login: int,
 ) -> None:
     first, second = processes
     alice = first.api.account("alice")
     phone = first.api.login(username=alice.username, password=alice.password).json["token"]
+    assert second.keeps(alice)
     assert second.api.get("/api/me", phone).status_code == 200
 
-    _logout(first.api, alice)
+    revoke(first.api, alice)
 
-    assert second.api.get("/api/me", phone).status_code == 200
     assert second.api.get("/api/me", alice.token).status_code == 401
+    assert second.api.get("/api/me", phone).status_code == other_login
 
 
 def test_a_revocation_committed_during_a_check_leaves_nothing_kept(
