@@ -93,6 +93,21 @@ def test_a_logout_on_one_instance_ends_the_token_on_the_other_at_once(instances)
     assert refresh.status_code == 401
 
 
+def test_a_login_each_process_kept_ends_in_all_of_them_at_once(instances):
+    """Every process that answered the login keeps it (docs/deploy.md, "Logins kept per
+    process"); the password change through one ends it on its very next request in
+    every other, with no wait for any message."""
+    first, second = instances
+    user = new_user(first)
+    bases = (first, second) * 4  # the first instance's two workers share the calls
+    assert [user.call("GET", "/api/me", base=base).status_code for base in bases] == [200] * 8
+    body = {"current_password": PASSWORD, "password": "another long passphrase"}
+
+    assert user.call("PATCH", "/api/me", base=second, json=body).status_code == 200
+
+    assert [user.call("GET", "/api/me", base=base).status_code for base in bases] == [401] * 8
+
+
 def test_a_refresh_token_reused_on_the_other_instance_revokes_the_login(instances):
     first, second = instances
     user = new_user(first)
