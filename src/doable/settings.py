@@ -190,7 +190,8 @@ class Settings:
     realtime_allowed_origins: Origins = ()
     # Seconds between Socket.IO pings: how soon a vanished client is noticed
     realtime_ping_interval: PositiveInt = 25
-    # Seconds between re-checks of the logins behind this process's open sockets
+    # Seconds between re-checks of the logins behind this process's open sockets; also
+    # the longest this process keeps a login it checked (doable.auth.logins)
     realtime_session_check: PositiveInt = 30
     # Socket.IO transports offered: long-polling (then the upgrade) and WebSocket
     realtime_transports: Transports = ("polling", "websocket")
