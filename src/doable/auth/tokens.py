@@ -114,18 +114,20 @@ def login_ids(user_id: object, session_id: object) -> tuple[int, str] | None:
     return user_id, session_id
 
 
-def load_session_user(user_id: object, session_id: object) -> User | None:
+def load_session_user(user_id: object, session_id: object, *, fresh: bool = False) -> User | None:
     """The user of a login session that has neither been revoked nor expired, else None.
 
     The one check behind every authenticated door: API tokens, web cookies, sockets.
-    A login this process found live recently is not read again (``doable.auth.logins``).
+    A login this process found live recently is not read again (``doable.auth.logins``),
+    unless ``fresh``: a socket connect reads it, so a logout racing the connect either
+    commits first or finds the socket registered (``realtime.sockets.connect``).
     """
     ids = login_ids(user_id, session_id)
     if ids is None:
         return None
     user_id, session_id = ids
     username, stamp = logins().lookup(user_id, session_id)
-    if username is not None:
+    if username is not None and not fresh:
         user = _user(user_id, username)
     else:
         values = {"user_id": user_id, "session_id": session_id, "now": utcnow()}

@@ -105,7 +105,7 @@ def connect(auth: Any = None) -> None:
             retry=True,
         )
     try:
-        user = load_session_user(user_id, session_id)
+        user = load_session_user(user_id, session_id, fresh=True)
     except SQLAlchemyError:
         _forget(user_id, sid)
         log.warning("socket refused: the database did not answer")
