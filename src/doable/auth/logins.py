@@ -2,7 +2,8 @@
 
 Every authenticated door (API tokens, web cookies, socket connects) asks
 ``tokens.load_session_user`` whether a login session is live. The answer costs a
-statement; this cache keeps a "yes" for a while, keyed by (user id, login session id),
+statement; this cache keeps a "yes" for a while (socket connects read the row all the
+same: ``load_session_user``'s ``fresh``), keyed by (user id, login session id),
 with the session's own expiry. It holds the user's id and username (which nothing
 changes; should anything ever change it through the ORM, the entry goes), never a
 ``User``: the caller is rebuilt from them, and any other column a request reads is
