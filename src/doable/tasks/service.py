@@ -72,7 +72,7 @@ def list_tasks(
     tasks: list[Task] = []
     if offset < total:
         branches = [condition for condition, count in counts if count]
-        rows = _page_rows(branches, conditions, sort, per_page, offset)
+        rows = _page_rows(branches, conditions, sort, _window(total, offset, per_page))
         query = (
             select(Task)
             .join(rows, Task.id == rows.c.id)
@@ -296,25 +296,51 @@ def _count_visible(
     return list(zip(branches, row, strict=True))
 
 
+@dataclass(frozen=True)
+class _Window:
+    """Which rows of the sorted list a page reads: ``limit`` rows after ``offset`` of
+    them, counted from the end of the list when ``backwards``."""
+
+    limit: int
+    offset: int
+    backwards: bool = False
+
+
+def _window(total: int, offset: int, per_page: int) -> _Window:
+    """The page's rows, counted from whichever end of the list is nearer.
+
+    An OFFSET walks past every row it skips, so the last page of 100,000 tasks would
+    read them all; read from the end (the sort reversed) it skips fewer than a page.
+    The sort is a total order (id breaks ties), so both directions list the same rows.
+    ``total`` is what the page reports, counted in the same request.
+    """
+    limit = min(per_page, total - offset)
+    from_end = total - offset - limit
+    if from_end < offset:
+        return _Window(limit, from_end, backwards=True)
+    return _Window(limit, offset)
+
+
 def _page_rows(
     branches: list[ColumnElement[bool]],
     conditions: list[ColumnElement[bool]],
     sort: str,
-    limit: int,
-    offset: int,
+    window: _Window,
 ) -> Subquery:
-    """Ids (and sort keys) of one page, read from indexes alone.
+    """Ids (and sort keys) of one page, read from indexes alone, in no particular order
+    (the statement that loads them sorts them).
 
     Each visibility branch is read in index order and cut at ``offset + limit``; with
     both, the two sorted runs are merged. Rows the page skips are never fetched.
     """
     key = _SORT_COLUMNS[sort.lstrip("-")]
+    limit, offset, backwards = window.limit, window.offset, window.backwards
 
     def branch_rows(branch: ColumnElement[bool], cut: int, skip: int = 0) -> Select[Any]:
         return (
             select(Task.id.label("id"), key.label("sort_key"))
             .where(branch, *conditions)
-            .order_by(*_order_by(key, Task.id, sort))
+            .order_by(*_order_by(key, Task.id, sort, backwards=backwards))
             .limit(cut)
             .offset(skip)
         )
@@ -325,17 +351,20 @@ def _page_rows(
     merged = union_all(*(select(run.c.id, run.c.sort_key) for run in runs)).subquery()
     return (
         select(merged.c.id, merged.c.sort_key)
-        .order_by(*_order_by(merged.c.sort_key, merged.c.id, sort))
+        .order_by(*_order_by(merged.c.sort_key, merged.c.id, sort, backwards=backwards))
         .limit(limit)
         .offset(offset)
         .subquery()
     )
 
 
-def _order_by(key: Any, id_column: Any, sort: str) -> list[UnaryExpression[Any]]:
-    """The sort key, then id in the same direction; tasks with no due date go last."""
-    descending = sort.startswith("-")
+def _order_by(
+    key: Any, id_column: Any, sort: str, *, backwards: bool = False
+) -> list[UnaryExpression[Any]]:
+    """The sort key, then id in the same direction; tasks with no due date go last
+    (``backwards``: the exact reverse of that order, so they come first)."""
+    descending = sort.startswith("-") != backwards
     primary = key.desc() if descending else key.asc()
     if sort.lstrip("-") == "due_date":
-        primary = primary.nulls_last()
+        primary = primary.nulls_first() if backwards else primary.nulls_last()
     return [primary, id_column.desc() if descending else id_column.asc()]
