@@ -347,8 +347,7 @@ def test_list_walking_every_page_returns_each_task_once_in_order(
 
 
 FILTERED_SORTS = [
-    (sort, {"status": "pending"} if n % 2 else {"overdue": "false"})
-    for n, sort in enumerate(SORTS)
+    (sort, {"status": "pending"} if n % 2 else {"overdue": "false"}) for n, sort in enumerate(SORTS)
 ]
 
 
