@@ -111,7 +111,7 @@ class Search:
         if owner_id is not None:
             expression = f"user_id : {int(owner_id)} AND {expression}"
         # An anonymous parameter: one statement holds several of these expressions.
-        table = literal_column(FTS_TABLE)
+        table: ColumnElement[Any] = literal_column(FTS_TABLE)
         return columns.select_from(text(FTS_TABLE)).where(table.op("MATCH")(expression))
 
 

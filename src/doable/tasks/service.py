@@ -75,7 +75,11 @@ def list_tasks(
     tasks: list[Task] = []
     if offset < total:
         window = _window(total, offset, per_page)
-        wheres = [counted.where(conditions, found, window) for counted in counts if counted.count]
+        wheres = [
+            counted.where(conditions, found, scan=counted.scans(window))
+            for counted in counts
+            if counted.count
+        ]
         rows = _page_rows(wheres, sort, window)
         query = (
             select(Task)
@@ -294,20 +298,22 @@ class _Counted:
         self,
         conditions: list[ColumnElement[bool]],
         found: search.Search | None,
-        window: _Window | None = None,
+        *,
+        scan: bool = False,
     ) -> list[ColumnElement[bool]]:
-        """The branch's rows in the list (``window``: as the page reading them).
-
-        A search's page reads its rows from the sort index, checking each against the
-        matches, when that reads fewer rows than fetching every match and sorting them:
-        the rows it walks, ``(offset + limit) * owned / count`` on average, against
-        ``count``. A common word among 100,000 tasks (5,000 matches) walks some 200."""
+        """The branch's rows in the list (``scan``: see ``scans``)."""
         where = [self.branch.condition, *conditions]
         if found is not None:
-            end = window.offset + window.limit if window else 0
-            scan = self.owned is not None and self.count * self.count > end * self.owned
             where.append(found.matches(owner_id=self.branch.owner_id, scan=scan))
         return where
+
+    def scans(self, window: _Window) -> bool:
+        """Whether a search's page reads its rows from the sort index, checking each
+        against the matches, rather than fetching every match and sorting them: when
+        that walks fewer rows, ``(offset + limit) * owned / count`` on average, than
+        ``count``. A common word among 100,000 tasks (5,000 matches) walks some 200."""
+        end = window.offset + window.limit
+        return self.owned is not None and self.count * self.count > end * self.owned
 
 
 def _count_visible(
@@ -337,7 +343,8 @@ def _count_visible(
         # Searched only: counted inside the search index where it can be.
         in_index = found.count_owned(owner)
         counts[0] = counts[0] if in_index is None else in_index
-    # The counter, again, for a search's page to choose how to read its rows.
+    # The counter, again, for a search's page to choose how to read its rows (a read
+    # by primary key, in the statement that runs anyway).
     *numbers, owned = db.session.execute(select(*counts, counter)).one()
     return [
         _Counted(branch, count, owned if branch.owner_id is not None else None)
