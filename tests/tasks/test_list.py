@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 
-from tests.support.factories import Account, ApiClient, assert_problem, expected_order
+from tests.support.factories import Account, ApiClient, assert_problem, expected_order, share
 from tests.support.tasks import get_list, ids, insert_tasks, set_timestamps
 
 ENVELOPE = {"tasks", "total", "page", "per_page", "pages"}
@@ -328,10 +328,12 @@ def test_list_rows_carry_the_full_representation(api: ApiClient, data: DataSet) 
 # --- pages ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sort", ["-created_at", "title", "-due_date", "priority", "updated_at"])
+@pytest.mark.parametrize("sort", SORTS)
 def test_list_walking_every_page_returns_each_task_once_in_order(
     api: ApiClient, data: DataSet, sort: str
 ) -> None:
+    # Pages past the middle are read from the end of the list (service._window): every
+    # page of both halves, the partial last one (45 = 6 x 7 + 3) and ties included.
     expected = expected_order(data.rows, sort)
     pages = math.ceil(len(expected) / 7)
     seen: list[int] = []
@@ -342,6 +344,48 @@ def test_list_walking_every_page_returns_each_task_once_in_order(
 
     assert seen == ids(expected)
     assert len(set(seen)) == len(data.rows)
+
+
+FILTERED_SORTS = [
+    (sort, {"status": "pending"} if n % 2 else {"overdue": "false"}) for n, sort in enumerate(SORTS)
+]
+
+
+@pytest.mark.parametrize(
+    ("sort", "params"), FILTERED_SORTS, ids=[f"{s}-{urlencode(p)}" for s, p in FILTERED_SORTS]
+)
+def test_list_walking_filtered_pages_matches_the_list_read_from_its_start(
+    api: ApiClient, data: DataSet, sort: str, params: dict[str, str]
+) -> None:
+    query = {**params, "sort": sort}
+    expected = select_rows(data.rows, query)
+    whole = get_list(api, data.alice, {**query, "per_page": 100})
+    assert_listing(whole, expected, 1, 100)  # one page: read from its start
+
+    for per_page in (2, 4):
+        for page in range(1, math.ceil(len(expected) / per_page) + 1):
+            response = get_list(api, data.alice, {**query, "per_page": per_page, "page": page})
+            assert_listing(response, expected, page, per_page)
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_list_walking_owned_and_shared_pages_matches_the_list_read_from_its_start(
+    api: ApiClient, data: DataSet, sort: str
+) -> None:
+    # Shared tasks make two sorted runs that the page merges, from either end.
+    shared = sorted(data.bob_ids)[::2]
+    for task_id in shared:
+        share(api, data.bob, task_id, data.alice, "view")
+    whole = get_list(api, data.alice, {"sort": sort, "per_page": 100}).get_json()
+    assert whole["total"] == ALICE_TASKS + len(shared)
+
+    walked: list[int] = []
+    for page in range(1, math.ceil(whole["total"] / 5) + 1):
+        response = get_list(api, data.alice, {"sort": sort, "per_page": 5, "page": page})
+        assert response.get_json()["total"] == whole["total"]
+        walked += [task["id"] for task in response.get_json()["tasks"]]
+
+    assert walked == [task["id"] for task in whole["tasks"]]
 
 
 @pytest.mark.parametrize("page", [8, 1000])

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 
 from doable.errors import ProblemType
-from tests.support.factories import Account, ApiClient, assert_problem
+from tests.support.factories import Account, ApiClient, assert_problem, share
 
 # title -> (description, status)
 ALICE_TASKS = {
@@ -205,6 +205,54 @@ def test_search_results_are_sorted_and_paged(
     assert titles == expected
     assert [page.get_json()["total"] for page in pages] == [5, 5, 5]
     assert [page.get_json()["pages"] for page in pages] == [3, 3, 3]
+
+
+SORTS = [f"{sign}{key}" for key in ["created_at", "title", "due_date"] for sign in ["", "-"]]
+
+
+@pytest.mark.parametrize("sort", SORTS)
+def test_search_pages_of_every_size_match_the_whole_list(
+    api: ApiClient, alice: Account, ids: dict[str, int], sort: str
+) -> None:
+    # Small pages read the owner's tasks in sort order and check each against the
+    # matches; one page of 100 fetches the matches and sorts them (service._Counted).
+    whole = search(api, alice, "milk or bread", sort=sort).get_json()
+    assert whole["total"] == 6
+
+    for per_page in (1, 2, 4):
+        walked = []
+        for page in range(1, -(-whole["total"] // per_page) + 1):
+            body = search(api, alice, "milk or bread", sort=sort, per_page=per_page, page=page)
+            assert body.get_json()["total"] == whole["total"]
+            walked += [task["id"] for task in body.get_json()["tasks"]]
+        assert walked == [task["id"] for task in whole["tasks"]]
+
+
+@pytest.mark.parametrize(
+    ("scope", "owners"),
+    [("all", ["alice"] * 5 + ["bob"]), ("owned", ["alice"] * 5), ("shared", ["bob"])],
+)
+def test_search_finds_tasks_shared_with_the_searcher(
+    api: ApiClient, alice: Account, bob: Account, ids: dict[str, int], scope: str, owners: list[str]
+) -> None:
+    bobs = search(api, bob, "zebra or milk").get_json()["tasks"]
+    for task in bobs:
+        share(api, bob, task["id"], alice, "view")
+
+    response = search(api, alice, "milk", scope=scope, sort="title")
+
+    body = response.get_json()
+    assert sorted(task["owner"]["username"] for task in body["tasks"]) == owners
+    assert body["total"] == len(owners)
+
+
+def test_search_for_a_number_never_matches_the_searcher_s_own_id(
+    api: ApiClient, alice: Account, ids: dict[str, int]
+) -> None:
+    # The index holds each task's owner id; a word is looked for in title and description only.
+    response = search(api, alice, str(alice.id))
+
+    assert found(response) == set()
 
 
 # --- search follows changes -----------------------------------------------------------------

@@ -6,13 +6,13 @@ import sqlalchemy as sa
 
 from doable.extensions import db
 from doable.tasks.models import Task
-from doable.tasks.search import matches
+from doable.tasks.search import Search
 
 
 def _plan(app, q: str) -> str:
     with app.app_context():
         dialect = db.engine.dialect.name
-        query = sa.select(Task.id).where(matches(q, dialect))
+        query = sa.select(Task.id).where(Search.of(q, dialect).matches())
         compiled = query.compile(db.engine, compile_kwargs={"literal_binds": True})
         with db.engine.connect() as connection:
             if dialect == "postgresql":

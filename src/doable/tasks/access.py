@@ -13,6 +13,7 @@ caller's right is computed in SQL by ``_ACCESS``; nothing else decides.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
 
@@ -53,15 +54,24 @@ def shared_condition(user: User) -> ColumnElement[bool]:
     return Task.id.in_(select(Share.task_id).where(Share.user_id == user.id))
 
 
-def visible_branches(user: User, scope: Scope = "all") -> list[ColumnElement[bool]]:
-    """The rows of ``task`` the user can see in ``scope``, as SQL conditions (no per-row
-    checks): owned first, then shared. They never overlap, since nobody can share a task
-    with its owner, so their counts add up and their rows can be merged."""
+@dataclass(frozen=True)
+class Branch:
+    """Rows of ``task`` a user sees for one reason, as an SQL condition; ``owner_id``
+    when they are all that user's (so an index that starts with the owner can be used)."""
+
+    condition: ColumnElement[bool]
+    owner_id: int | None = None
+
+
+def visible_branches(user: User, scope: Scope = "all") -> list[Branch]:
+    """The rows of ``task`` the user can see in ``scope`` (no per-row checks): owned
+    first, then shared. They never overlap, since nobody can share a task with its
+    owner, so their counts add up and their rows can be merged."""
     branches = []
     if scope in ("all", "owned"):
-        branches.append(owned_condition(user))
+        branches.append(Branch(owned_condition(user), owner_id=user.id))
     if scope in ("all", "shared"):
-        branches.append(shared_condition(user))
+        branches.append(Branch(shared_condition(user)))
     return branches
 
 

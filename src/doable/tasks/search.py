@@ -11,6 +11,8 @@ meaning:
 
 PostgreSQL evaluates it with ``websearch_to_tsquery('simple', …)`` against a GIN
 expression index; SQLite with an FTS5 table kept in step with ``task`` by triggers.
+Both indexes hold each task's owner, so a search of one user's tasks is narrowed to
+them inside the index, not after fetching every user's matches.
 """
 
 from __future__ import annotations
@@ -64,21 +66,53 @@ def parse(q: str) -> list[list[Term]]:
     return groups
 
 
-def matches(q: str, dialect: str) -> ColumnElement[bool]:
-    """The WHERE condition for tasks matching ``q`` on this database."""
-    groups = parse(q)
-    if dialect == "postgresql":
-        document = func.to_tsvector(literal_column("'simple'"), postgres_document())
-        query = func.websearch_to_tsquery(
-            literal_column("'simple'"), bindparam("q_web", _websearch(groups))
-        )
-        return document.op("@@")(query)
-    fts: Select[Any] = (
-        select(literal_column("rowid"))
-        .select_from(text(FTS_TABLE))
-        .where(text(f"{FTS_TABLE} MATCH :q_fts").bindparams(q_fts=_fts5(groups)))
-    )
-    return Task.id.in_(fts.scalar_subquery())
+@dataclass(frozen=True)
+class Search:
+    """``q`` parsed once, as conditions for the statements of one list request."""
+
+    groups: list[list[Term]]
+    dialect: str
+
+    @classmethod
+    def of(cls, q: str, dialect: str) -> Search:
+        return cls(parse(q), dialect)
+
+    def matches(self, *, owner_id: int | None = None, scan: bool = False) -> ColumnElement[bool]:
+        """The WHERE condition for tasks matching ``q``.
+
+        ``owner_id``: the caller also requires ``task.user_id = owner_id``. PostgreSQL's
+        index starts with ``user_id``, so its planner intersects the two in the index;
+        SQLite's has to be told, in the MATCH expression.
+
+        ``scan`` (SQLite): the rows are read from a sort index and each is checked
+        against the set of matches, instead of every match being fetched and then
+        sorted; the caller knows, from the count, which reads fewer rows (``id + 0``
+        keeps SQLite from looking the matches up by id). PostgreSQL's planner weighs the
+        two itself, from its statistics.
+        """
+        if self.dialect == "postgresql":
+            document = func.to_tsvector(literal_column("'simple'"), postgres_document())
+            query = func.websearch_to_tsquery(
+                literal_column("'simple'"), bindparam("q_web", _websearch(self.groups))
+            )
+            return document.op("@@")(query)
+        task_id = Task.id + 0 if scan else Task.id
+        return task_id.in_(self._fts_rows(owner_id, select(literal_column("rowid"))))
+
+    def count_owned(self, owner_id: int) -> ColumnElement[int] | None:
+        """How many of ``owner_id``'s tasks match, counted inside the index where it can
+        (SQLite: FTS5 alone, without visiting the tasks); None: count the tasks."""
+        if self.dialect == "postgresql":
+            return None
+        return self._fts_rows(owner_id, select(func.count())).scalar_subquery()
+
+    def _fts_rows(self, owner_id: int | None, columns: Select[Any]) -> Select[Any]:
+        expression = _fts5(self.groups)
+        if owner_id is not None:
+            expression = f"user_id : {int(owner_id)} AND {expression}"
+        # An anonymous parameter: one statement holds several of these expressions.
+        table: ColumnElement[Any] = literal_column(FTS_TABLE)
+        return columns.select_from(text(FTS_TABLE)).where(table.op("MATCH")(expression))
 
 
 def postgres_document() -> ColumnElement[str]:
@@ -116,7 +150,8 @@ def _fts5(groups: list[list[Term]]) -> str:
         parts += [f'NOT "{" ".join(t.words)}"' for t in ordered if t.negated]
         return "(" + " ".join(parts) + ")"
 
-    return " OR ".join(group(g) for g in groups)
+    # The words are looked for in the title and description only, never in ``user_id``.
+    return "{title description} : (" + " OR ".join(group(g) for g in groups) + ")"
 
 
 def _positives_first(group: list[Term]) -> list[Term]:
