@@ -21,6 +21,7 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ETags
@@ -92,10 +93,11 @@ def get_task(*, user: User, task_id: int) -> Task:
 def create_task(*, user: User, categories: list[str] | None = None, **fields: Any) -> Task:
     """Create a task owned by ``user``; category names it has not created yet are created
     (again from the start if a concurrent request created one of them first)."""
-    task = Task(user_id=user.id, owner=user, **fields)
-    task.categories = resolve_categories(owner_id=user.id, names=categories or [])
-    db.session.add(task)
-    _flush_as_seen(task, access=Access.OWNER.label, category_names=_joined(task.categories))
+    tagged = resolve_categories(owner_id=user.id, names=categories or [])
+    task = _insert(user, fields)
+    if tagged:  # written by the flush below (else there is nothing to flush)
+        task.categories = tagged
+    _flush_as_seen(task, access=Access.OWNER.label, category_names=_joined(tagged))
     _count_created(user.id)
     publish(signals.task_created, task_id=task.id, audience={user.id: Access.OWNER})
     return task
@@ -172,6 +174,26 @@ def _flush_as_seen(task: Task, *, access: str | None, category_names: str | None
     db.session.flush()
     set_committed_value(task, "access", access)
     set_committed_value(task, "category_names", category_names)
+
+
+#: A new task's row, returned whole as written (with its columns' defaults); built once.
+_INSERT_TASK = insert(Task).returning(*Task.__table__.columns)
+
+
+def _insert(owner: User, fields: dict[str, Any]) -> Task:
+    """Insert the task's row with one prebuilt INSERT on the connection, and give the
+    session the task as that row (as if it had been read), owned by ``owner``.
+
+    The ORM's flush of a new task cost about half of a POST under cProfile: it sorts
+    the session's objects, cascades to the owner and builds the INSERT per request."""
+    values = {**fields, "user_id": owner.id, "version": 1}  # the ORM's first version
+    row = db.session.connection().execute(_INSERT_TASK, values).one()
+    task = Task(**row._asdict())
+    make_transient_to_detached(task)  # no pending changes: the row is written
+    db.session.add(task)
+    set_committed_value(task, "owner", owner)
+    set_committed_value(task, "categories", [])  # a new task has none: nothing to load
+    return task
 
 
 #: A task's row written at the version it was read at, as the ORM's versioned flush
