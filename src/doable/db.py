@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,7 +48,11 @@ class Paged:
         return math.ceil(self.total / self.per_page)
 
 
-def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> None:
+def begin_write(
+    session: Session | scoped_session[Any],
+    lock: Select[Any],
+    params: Mapping[str, Any] | None = None,
+) -> None:
     """Start a read-modify-write that concurrent writers of the same data wait for,
     instead of both reading the same state and one of them failing at commit.
 
@@ -58,6 +63,7 @@ def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> No
     ``FOR UPDATE``: rows that only point at the locked one (an attachment inserted for a
     locked task, a login session for a locked user) do not wait for it, so those
     foreign-key checks cannot close a deadlock with a writer holding another lock.
+    ``params``: values for the bound parameters of ``lock``, when it was built once.
     """
     connection = session.connection()
     if connection.dialect.name == "sqlite":
@@ -65,7 +71,7 @@ def begin_write(session: Session | scoped_session[Any], lock: Select[Any]) -> No
         if driver is not None and not driver.in_transaction:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         return
-    connection.execute(lock.with_for_update(key_share=True))
+    connection.execute(lock.with_for_update(key_share=True), params)
 
 
 def utcnow() -> datetime:

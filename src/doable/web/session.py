@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, flash, g, redirect, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask import Flask, Request, Response, flash, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from doable.auth import service as auth_service
 from doable.auth.cookie import SESSION_KEY, USER_KEY
@@ -27,6 +27,13 @@ _UNSET = object()
 class CookieSessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie, marked ``Secure`` whenever the page came over HTTPS."""
 
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """A request without the cookie (every API call) gets an empty session at once:
+        Flask's own builds the cookie's signer first, for nothing."""
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(super().get_cookie_secure(app) or request.is_secure)
 
@@ -35,6 +42,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         holder: no cache keeps it (the rest of that rule is in ``doable.security``; this runs
         after every hook). Pages that only could have read it (every template can) stay
         as they were for a visitor without one: they know nobody."""
+        if not (session or session.modified or session.accessed):
+            return  # nothing to write nor to say (Flask's would read its cookie settings first)
         super().save_session(app, session, response)
         if session.accessed and (session or session.modified):
             response.headers["Cache-Control"] = "no-store"
