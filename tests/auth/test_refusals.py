@@ -49,10 +49,12 @@ def bearer(claims: Callable[[Account], Any], key: str = TEST_JWT_KEY, alg: str =
 
 
 def fresh(**changes: Any) -> Callable[[Account], dict[str, Any]]:
-    """The caller's own access-token claims, unexpired, with ``changes`` (None drops one)."""
+    """The caller's own access-token claims, unexpired, with ``changes`` (None drops one;
+    a callable is called when the token is made)."""
 
     def claims(account: Account) -> dict[str, Any]:
-        made = future_claims(account.token, **changes)
+        now = {name: change() if callable(change) else change for name, change in changes.items()}
+        made = future_claims(account.token, **now)
         return {name: value for name, value in made.items() if value is not None}
 
     return claims
@@ -125,12 +127,12 @@ CASES: dict[str, tuple[Header, str, str]] = {
     # time
     "expired": (bearer(expired()), INVALID, "Token has expired"),
     "not-yet-valid": (
-        bearer(fresh(nbf=int(time.time()) + 600)),
+        bearer(fresh(nbf=lambda: int(time.time()) + 600)),
         INVALID,
         "Invalid token: The token is not yet valid (nbf)",
     ),
     "issued-in-the-future": (
-        bearer(fresh(iat=int(time.time()) + 600)),
+        bearer(fresh(iat=lambda: int(time.time()) + 600)),
         INVALID,
         "Invalid token: The token is not yet valid (iat)",
     ),
