@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from doable.auth.logins import MAX_ENTRIES, Logins, logins
-from doable.auth.models import AuthSession, User
+from doable.auth.models import User
 from doable.db import utcnow
 from doable.extensions import db
 from tests.auth.test_tokens import claims_of
@@ -163,22 +163,32 @@ def test_a_revocation_committed_during_a_check_leaves_nothing_kept(
     assert second.api.get("/api/me", alice.token).status_code == 401
 
 
-def test_login_rows_changed_through_the_orm_end_kept_logins_everywhere(
+@pytest.mark.parametrize(
+    "revoke",
+    [_logout, _change_password, _delete_account, _reuse_refresh_token],
+    ids=["logout", "password change", "account deleted", "refresh token reused"],
+)
+def test_a_revocation_raises_its_user_s_counter_once(
     processes: tuple[Process, Process],
+    revoke: Callable[[ApiClient, Account], None],
+    redis_url: str,
+    redis_prefix: str,
 ) -> None:
-    """Not only the services' announced revocations: any change to a login session
-    committed through the ORM (here an expiry moved, as by an operator's script)."""
+    """One channel carries every revocation (the ``sessions_revoked`` signal): the
+    account deleted is also a row the ORM deletes, and must not be announced twice."""
     first, second = processes
     alice = first.api.account("alice")
     assert second.keeps(alice)
+    client = redis.Redis.from_url(redis_url)
+    counter = f"{redis_prefix}:logins:revoked:{alice.id}"
+    try:
+        before = int(client.get(counter) or 0)
+        revoke(first.api, alice)
+        raised = int(client.get(counter) or 0) - before
+    finally:
+        client.close()
 
-    with first.app.app_context():
-        row = db.session.get(AuthSession, claims_of(alice.token)["sid"])
-        assert row is not None
-        row.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
-
-    assert second.api.get("/api/me", alice.token).status_code == 401
+    assert raised == 1
 
 
 def test_redis_losing_its_keys_voids_every_kept_login(
