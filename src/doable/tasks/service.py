@@ -78,7 +78,7 @@ def list_tasks(
     if offset < total:
         window = _window(total, offset, per_page)
         wheres = [
-            counted.where(conditions, found, scan=counted.scans(window))
+            _matching(counted.branch, conditions, found, scan=counted.scans(window))
             for counted in counts
             if counted.count
         ]
@@ -301,7 +301,7 @@ def _filter_conditions(
     overdue: bool | None = None,
     category: str | None = None,
 ) -> list[ColumnElement[bool]]:
-    """The filters other than ``q`` (whose condition depends on the branch: ``_Counted``)."""
+    """The filters other than ``q`` (whose condition depends on the branch: ``_matching``)."""
     conditions: list[ColumnElement[bool]] = []
     if category is not None:
         tagged = select(task_category.c.task_id).join(Category)
@@ -330,6 +330,21 @@ _SORT_COLUMNS: dict[str, Any] = {
 }
 
 
+def _matching(
+    branch: Branch,
+    conditions: list[ColumnElement[bool]],
+    found: search.Search | None,
+    *,
+    scan: bool = False,
+) -> list[ColumnElement[bool]]:
+    """The branch's rows in the list: the filters, and the search if there is one
+    (``scan``: ``_Counted.scans``)."""
+    where = [branch.condition, *conditions]
+    if found is not None:
+        where.append(found.matches(owner_id=branch.owner_id, scan=scan))
+    return where
+
+
 @dataclass(frozen=True)
 class _Counted:
     """A visibility branch and how many of its tasks the list holds; ``owned``: how many
@@ -338,19 +353,6 @@ class _Counted:
     branch: Branch
     count: int
     owned: int | None = None
-
-    def where(
-        self,
-        conditions: list[ColumnElement[bool]],
-        found: search.Search | None,
-        *,
-        scan: bool = False,
-    ) -> list[ColumnElement[bool]]:
-        """The branch's rows in the list (``scan``: see ``scans``)."""
-        where = [self.branch.condition, *conditions]
-        if found is not None:
-            where.append(found.matches(owner_id=self.branch.owner_id, scan=scan))
-        return where
 
     def scans(self, window: _Window) -> bool:
         """Whether a search's page reads its rows from the sort index, checking each
@@ -372,7 +374,7 @@ def _count_visible(
     counts: list[ColumnElement[int]] = [
         select(func.count())
         .select_from(Task)
-        .where(*_Counted(branch, 0).where(conditions, found))
+        .where(*_matching(branch, conditions, found))
         .scalar_subquery()
         for branch in branches
     ]
