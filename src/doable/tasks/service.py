@@ -348,7 +348,7 @@ def _matching(
 @dataclass(frozen=True)
 class _Counted:
     """A visibility branch and how many of its tasks the list holds; ``owned``: how many
-    tasks its owner has in all, when the count statement read it."""
+    tasks its owner has in all, read only for a search that chooses its reads (``scans``)."""
 
     branch: Branch
     count: int
@@ -380,8 +380,7 @@ def _count_visible(
     ]
     owner = branches[0].owner_id
     if owner is None:  # shared tasks only: nobody's counter says anything about them
-        row = db.session.execute(select(*counts)).one()
-        return [_Counted(branch, count) for branch, count in zip(branches, row, strict=True)]
+        return _counted(branches, counts)
     counter = select(TaskCount.owned).where(TaskCount.user_id == owner).scalar_subquery()
     if not conditions and found is None:
         # Unfiltered: the owner's counter, if it exists, instead of counting every row.
@@ -390,12 +389,25 @@ def _count_visible(
         # Searched only: counted inside the search index where it can be.
         in_index = found.count_owned(owner)
         counts[0] = counts[0] if in_index is None else in_index
-    # The counter, again, for a search's page to choose how to read its rows (a read
-    # by primary key, in the statement that runs anyway).
-    *numbers, owned = db.session.execute(select(*counts, counter)).one()
+    if found is not None and found.chooses_reads:
+        # The counter, for the search's page to choose how to read its matches
+        # (``scans``): a read by primary key, in the statement that runs anyway.
+        return _counted(branches, counts, owned=counter)
+    return _counted(branches, counts)
+
+
+def _counted(
+    branches: list[Branch],
+    counts: list[ColumnElement[int]],
+    owned: ColumnElement[int] | None = None,
+) -> list[_Counted]:
+    """The branches' counts, and ``owned`` (the owner's counter) if given, in one
+    statement."""
+    row = db.session.execute(select(*counts) if owned is None else select(*counts, owned)).one()
+    owner_total = row[-1] if owned is not None else None
     return [
-        _Counted(branch, count, owned if branch.owner_id is not None else None)
-        for branch, count in zip(branches, numbers, strict=True)
+        _Counted(branch, count, owner_total if branch.owner_id is not None else None)
+        for branch, count in zip(branches, row[: len(branches)], strict=True)
     ]
 
 
