@@ -36,7 +36,10 @@ read, the bound sockets have for it too. How the signal reaches every process:
   raised): once Redis answers it again, it replaces the epoch, which voids every
   process's entries; meanwhile, and should it die first, an entry elsewhere still lives
   at most ``max_age`` seconds (``DOABLE_REALTIME_SESSION_CHECK``, the bound sockets
-  already have for a revocation message lost the same way).
+  already have for a revocation message lost the same way). Unless the account was
+  deleted: its caller's row is missing the moment a request reads one of its columns,
+  and the door (``auth_required``, ``login_required``) refuses it then, through
+  ``caller_deleted``, which raises the counter the deleting request could not.
 
 Bounds: ``MAX_ENTRIES`` per process (the oldest go first), ``max_age`` seconds per
 entry, and never past the login session's ``expires_at``, to the second.
@@ -55,10 +58,12 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app
+from sqlalchemy import inspect, select
 
 from doable import signals
 from doable.auth.models import User
 from doable.db import utcnow
+from doable.extensions import db
 from doable.settings import settings
 
 log = logging.getLogger(__name__)
@@ -191,6 +196,21 @@ def init_logins(app: Flask) -> None:
 def logins(app: Flask | None = None) -> Logins:
     found: Logins = (app or current_app).extensions["doable.logins"]
     return found
+
+
+def caller_deleted(user: User) -> bool:
+    """Whether the account of ``user``, a request's caller, is gone; if it is, its
+    revocation is announced now.
+
+    For a view reading a caller's column that raised ``ObjectDeletedError``: a caller
+    served from a kept login is found missing only then, when the request that deleted
+    the account could not reach Redis to raise its counter. The others then stop keeping
+    the login at once rather than within ``max_age``."""
+    user_id: int = inspect(user).identity[0]
+    if db.session.scalar(select(User.id).where(User.id == user_id)) is not None:
+        return False
+    logins().revoke(user_id)
+    return True
 
 
 @signals.sessions_revoked.connect
