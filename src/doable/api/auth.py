@@ -67,7 +67,10 @@ def auth_required(view: Any) -> Any:
     def checked(*args: Any, **kwargs: Any) -> Any:
         # With rate limits off, Flask-Limiter's wrapper still looks up the endpoint and
         # walks its (empty) limits on every call: 6 % of a GET under cProfile. Its own
-        # switch says when it would count nothing, so skip it then.
+        # switch says when it would count nothing, so skip it then. Read per call (some
+        # 20 ns), as Flask-Limiter reads it: the decorator is applied at import, before
+        # any app, and the switch belongs to the one limiter, set by the app built last
+        # (a process may build apps with limits on and off, as the tests do).
         if limiter.enabled and limiter.initialized:
             return limited(*args, **kwargs)
         return authenticated(*args, **kwargs)
