@@ -17,13 +17,15 @@ import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
+from werkzeug.test import TestResponse
 
 from doable.auth.logins import MAX_ENTRIES, Logins, logins
-from doable.auth.models import AuthSession, User
+from doable.auth.models import User
 from doable.db import utcnow
 from doable.extensions import db
-from tests.auth.test_tokens import claims_of
+from tests.auth.test_tokens import assert_unauthorized, claims_of
 from tests.support.factories import Account, ApiClient
+from tests.support.pages import Browser
 
 NEW_PASSWORD = "another long passphrase"
 
@@ -163,22 +165,84 @@ def test_a_revocation_committed_during_a_check_leaves_nothing_kept(
     assert second.api.get("/api/me", alice.token).status_code == 401
 
 
-def test_login_rows_changed_through_the_orm_end_kept_logins_everywhere(
+@pytest.mark.parametrize(
+    "revoke",
+    [_logout, _change_password, _delete_account, _reuse_refresh_token],
+    ids=["logout", "password change", "account deleted", "refresh token reused"],
+)
+def test_a_revocation_raises_its_user_s_counter_once(
     processes: tuple[Process, Process],
+    revoke: Callable[[ApiClient, Account], None],
+    redis_url: str,
+    redis_prefix: str,
 ) -> None:
-    """Not only the services' announced revocations: any change to a login session
-    committed through the ORM (here an expiry moved, as by an operator's script)."""
+    """One channel carries every revocation (the ``sessions_revoked`` signal): the
+    account deleted is also a row the ORM deletes, and must not be announced twice."""
     first, second = processes
     alice = first.api.account("alice")
     assert second.keeps(alice)
+    client = redis.Redis.from_url(redis_url)
+    counter = f"{redis_prefix}:logins:revoked:{alice.id}"
+    try:
+        before = int(client.get(counter) or 0)
+        revoke(first.api, alice)
+        raised = int(client.get(counter) or 0) - before
+    finally:
+        client.close()
 
-    with first.app.app_context():
-        row = db.session.get(AuthSession, claims_of(alice.token)["sid"])
-        assert row is not None
-        row.expires_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
+    assert raised == 1
 
-    assert second.api.get("/api/me", alice.token).status_code == 401
+
+def _read_account(api: ApiClient, account: Account) -> TestResponse:
+    return api.get("/api/me", account.token)
+
+
+def _create_task(api: ApiClient, account: Account) -> TestResponse:
+    return api.post("/api/tasks", account.token, json={"title": "After"})
+
+
+@pytest.mark.parametrize("call", [_read_account, _create_task], ids=["read", "write"])
+def test_a_kept_login_whose_account_was_deleted_unannounced_is_refused(
+    make_app: Callable[..., Flask],
+    processes: tuple[Process, Process],
+    redis_prefix: str,
+    call: Callable[[ApiClient, Account], TestResponse],
+) -> None:
+    """The process that deleted the account could not reach Redis to raise the counter:
+    the others still keep the login, and the caller's row is missing when the request
+    first reads one of its columns. That is the token refused, not a fault; and the
+    process that found it out announces the revocation, so the others refuse at once."""
+    deleting = make_app(REDIS_URL="redis://127.0.0.1:9/0", REDIS_PREFIX=redis_prefix)
+    first, second = processes
+    alice = first.api.account("alice")
+    assert first.keeps(alice)
+    assert second.keeps(alice)
+    _delete_account(ApiClient(deleting.test_client()), alice)
+
+    response = call(first.api, alice)
+
+    assert_unauthorized(response)
+    assert response.get_json()["detail"] == "Token has been revoked"
+    assert second.login_checks(lambda: second.api.get("/api/me", alice.token)) == 1
+
+
+def test_a_kept_web_login_whose_account_was_deleted_unannounced_is_signed_out(
+    make_app: Callable[..., Flask], processes: tuple[Process, Process], redis_prefix: str
+) -> None:
+    """The same through the cookie door: the page sends its visitor to log in."""
+    deleting = make_app(REDIS_URL="redis://127.0.0.1:9/0", REDIS_PREFIX=redis_prefix)
+    first, _ = processes
+    alice = first.api.account("alice")
+    browser = Browser(first.app.test_client())
+    browser.login(alice)
+    assert browser.get("/account").status_code == 200
+    _delete_account(ApiClient(deleting.test_client()), alice)
+
+    response = browser.get("/account")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    assert browser.session() == {}
 
 
 def test_redis_losing_its_keys_voids_every_kept_login(

@@ -172,3 +172,25 @@ def test_delete(api: ApiClient, app: Flask, statements: list[str], owner: Accoun
     count = counted(app, statements, lambda: api.delete(f"/api/tasks/{next(doomed)}", owner.token))
 
     assert count == expected(app, DELETE), listing(statements)
+
+
+@pytest.mark.parametrize(
+    ("query", "reads"),
+    [("", (1, 1)), ("status=pending", (0, 0)), ("q=task", (1, 0))],
+    ids=["unfiltered", "filtered", "searched"],
+)
+def test_a_list_reads_the_owner_s_task_counter_only_where_it_is_used(
+    api: ApiClient,
+    app: Flask,
+    statements: list[str],
+    owner: Account,
+    query: str,
+    reads: tuple[int, int],
+) -> None:
+    """Unfiltered, the counter is the owned total; searched on SQLite, it tells the page
+    how to read the matches (``service._Counted.scans``: PostgreSQL's planner chooses
+    that itself); filtered, nothing uses it."""
+    counted(app, statements, lambda: api.get(f"/api/tasks?{query}", owner.token))
+
+    counter_reads = sum(statement.count("FROM task_count") for statement in statements)
+    assert counter_reads == expected(app, reads), listing(statements)

@@ -5,14 +5,18 @@ Every authenticated door (API tokens, web cookies, socket connects) asks
 statement; this cache keeps a "yes" for a while (socket connects read the row all the
 same: ``load_session_user``'s ``fresh``), keyed by (user id, login session id),
 with the session's own expiry. It holds the user's id and username (which nothing
-changes; should anything ever change it through the ORM, the entry goes), never a
-``User``: the caller is rebuilt from them, and any other column a request reads is
-loaded then, so a cached login never serves a stale row.
+changes), never a ``User``: the caller is rebuilt from them, and any other column a
+request reads is loaded then, so a cached login never serves a stale row.
 
 A "yes" must stop at once, in every process, when the login ends: logout, logout of
-every session, a password change, refresh-token reuse, the account deleted (the
-``sessions_revoked`` signal, the one the socket tier drops sockets on), or a login
-session or user row changed or deleted through the ORM by anything else. How:
+every session, a password change, refresh-token reuse, the account deleted. Each is a
+service (``auth.service``) that publishes ``sessions_revoked`` after its commit, the
+signal the socket tier drops sockets on, and that signal alone tells this cache: one
+revocation per user each time. (The services end sessions with bulk ``UPDATE``s, which
+no ORM flush hook sees.) Any code that ends logins, or renames a user, must publish it
+too. A row changed behind the services' back (SQL, a script) is announced to nobody:
+a kept entry then lives at most ``max_age`` seconds, and never past the expiry it
+read, the bound sockets have for it too. How the signal reaches every process:
 
 - Without ``REDIS_URL`` there is one process (``doable serve`` refuses several
   workers): the revocation drops the user's entries after its commit, before its
@@ -32,7 +36,10 @@ session or user row changed or deleted through the ORM by anything else. How:
   raised): once Redis answers it again, it replaces the epoch, which voids every
   process's entries; meanwhile, and should it die first, an entry elsewhere still lives
   at most ``max_age`` seconds (``DOABLE_REALTIME_SESSION_CHECK``, the bound sockets
-  already have for a revocation message lost the same way).
+  already have for a revocation message lost the same way). Unless the account was
+  deleted: its caller's row is missing the moment a request reads one of its columns,
+  and the door (``auth_required``, ``login_required``) refuses it then, through
+  ``caller_deleted``, which raises the counter the deleting request could not.
 
 Bounds: ``MAX_ENTRIES`` per process (the oldest go first), ``max_age`` seconds per
 entry, and never past the login session's ``expires_at``, to the second.
@@ -50,13 +57,13 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from flask import Flask, current_app
+from sqlalchemy import inspect, select
 
 from doable import signals
-from doable.auth.models import AuthSession, User
+from doable.auth.models import User
 from doable.db import utcnow
+from doable.extensions import db
 from doable.settings import settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +75,6 @@ MAX_ENTRIES = 10_000
 COUNTER_TTL = 24 * 3600
 #: Seconds the cache stays off after Redis failed to answer (the database answers).
 PAUSE = 1.0
-_TOUCHED = "doable.logins_touched"  # Session.info: users whose login rows changed
 
 #: What revocations looked like when a check began: this process's own count, and in
 #: Redis the epoch and the user's counter.
@@ -137,7 +143,7 @@ class Logins:
                 del self._entries[next(iter(self._entries))]
 
     def revoke(self, user_id: int) -> None:
-        """After a commit that ended logins of ``user_id`` (or changed their rows)."""
+        """After a commit that ended logins of ``user_id``: one rise of its counter."""
         with self._lock:
             self._revocations += 1
             for key in [key for key in self._entries if key[0] == user_id]:
@@ -192,36 +198,21 @@ def logins(app: Flask | None = None) -> Logins:
     return found
 
 
+def caller_deleted(user: User) -> bool:
+    """Whether the account of ``user``, a request's caller, is gone; if it is, its
+    revocation is announced now.
+
+    For a view reading a caller's column that raised ``ObjectDeletedError``: a caller
+    served from a kept login is found missing only then, when the request that deleted
+    the account could not reach Redis to raise its counter. The others then stop keeping
+    the login at once rather than within ``max_age``."""
+    user_id: int = inspect(user).identity[0]
+    if db.session.scalar(select(User.id).where(User.id == user_id)) is not None:
+        return False
+    logins().revoke(user_id)
+    return True
+
+
 @signals.sessions_revoked.connect
 def _forget_revoked(sender: Flask, user_id: int, **_: Any) -> None:
     logins(sender).revoke(user_id)
-
-
-@event.listens_for(Session, "after_flush")
-def _note_login_rows(session: Session, _: UOWTransaction) -> None:
-    """Login sessions changed or deleted, users deleted or renamed, through the ORM (the
-    services announce theirs; this also covers any other code): their users' entries go
-    at commit."""
-    touched: set[int] = set()
-    for row in (*session.dirty, *session.deleted):
-        if isinstance(row, AuthSession):
-            touched.add(row.user_id)
-        elif isinstance(row, User) and (
-            row in session.deleted or inspect(row).attrs.username.history.has_changes()
-        ):
-            touched.add(row.id)
-    if touched:
-        session.info.setdefault(_TOUCHED, set()).update(touched)
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_touched(session: Session) -> None:
-    touched = session.info.pop(_TOUCHED, ())
-    if touched and has_app_context():
-        for user_id in touched:
-            logins().revoke(user_id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_TOUCHED, None)

@@ -77,6 +77,12 @@ class Search:
     def of(cls, q: str, dialect: str) -> Search:
         return cls(parse(q), dialect)
 
+    @property
+    def chooses_reads(self) -> bool:
+        """Whether the caller of ``matches`` chooses how its rows are read (``scan``):
+        on SQLite; PostgreSQL's planner weighs the two itself."""
+        return self.dialect != "postgresql"
+
     def matches(self, *, owner_id: int | None = None, scan: bool = False) -> ColumnElement[bool]:
         """The WHERE condition for tasks matching ``q``.
 

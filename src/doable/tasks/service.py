@@ -78,7 +78,7 @@ def list_tasks(
     if offset < total:
         window = _window(total, offset, per_page)
         wheres = [
-            counted.where(conditions, found, scan=counted.scans(window))
+            _matching(counted.branch, conditions, found, scan=counted.scans(window))
             for counted in counts
             if counted.count
         ]
@@ -301,7 +301,7 @@ def _filter_conditions(
     overdue: bool | None = None,
     category: str | None = None,
 ) -> list[ColumnElement[bool]]:
-    """The filters other than ``q`` (whose condition depends on the branch: ``_Counted``)."""
+    """The filters other than ``q`` (whose condition depends on the branch: ``_matching``)."""
     conditions: list[ColumnElement[bool]] = []
     if category is not None:
         tagged = select(task_category.c.task_id).join(Category)
@@ -330,27 +330,29 @@ _SORT_COLUMNS: dict[str, Any] = {
 }
 
 
+def _matching(
+    branch: Branch,
+    conditions: list[ColumnElement[bool]],
+    found: search.Search | None,
+    *,
+    scan: bool = False,
+) -> list[ColumnElement[bool]]:
+    """The branch's rows in the list: the filters, and the search if there is one
+    (``scan``: ``_Counted.scans``)."""
+    where = [branch.condition, *conditions]
+    if found is not None:
+        where.append(found.matches(owner_id=branch.owner_id, scan=scan))
+    return where
+
+
 @dataclass(frozen=True)
 class _Counted:
     """A visibility branch and how many of its tasks the list holds; ``owned``: how many
-    tasks its owner has in all, when the count statement read it."""
+    tasks its owner has in all, read only for a search that chooses its reads (``scans``)."""
 
     branch: Branch
     count: int
     owned: int | None = None
-
-    def where(
-        self,
-        conditions: list[ColumnElement[bool]],
-        found: search.Search | None,
-        *,
-        scan: bool = False,
-    ) -> list[ColumnElement[bool]]:
-        """The branch's rows in the list (``scan``: see ``scans``)."""
-        where = [self.branch.condition, *conditions]
-        if found is not None:
-            where.append(found.matches(owner_id=self.branch.owner_id, scan=scan))
-        return where
 
     def scans(self, window: _Window) -> bool:
         """Whether a search's page reads its rows from the sort index, checking each
@@ -372,14 +374,13 @@ def _count_visible(
     counts: list[ColumnElement[int]] = [
         select(func.count())
         .select_from(Task)
-        .where(*_Counted(branch, 0).where(conditions, found))
+        .where(*_matching(branch, conditions, found))
         .scalar_subquery()
         for branch in branches
     ]
     owner = branches[0].owner_id
     if owner is None:  # shared tasks only: nobody's counter says anything about them
-        row = db.session.execute(select(*counts)).one()
-        return [_Counted(branch, count) for branch, count in zip(branches, row, strict=True)]
+        return _counted(branches, counts)
     counter = select(TaskCount.owned).where(TaskCount.user_id == owner).scalar_subquery()
     if not conditions and found is None:
         # Unfiltered: the owner's counter, if it exists, instead of counting every row.
@@ -388,12 +389,25 @@ def _count_visible(
         # Searched only: counted inside the search index where it can be.
         in_index = found.count_owned(owner)
         counts[0] = counts[0] if in_index is None else in_index
-    # The counter, again, for a search's page to choose how to read its rows (a read
-    # by primary key, in the statement that runs anyway).
-    *numbers, owned = db.session.execute(select(*counts, counter)).one()
+    if found is not None and found.chooses_reads:
+        # The counter, for the search's page to choose how to read its matches
+        # (``scans``): a read by primary key, in the statement that runs anyway.
+        return _counted(branches, counts, owned=counter)
+    return _counted(branches, counts)
+
+
+def _counted(
+    branches: list[Branch],
+    counts: list[ColumnElement[int]],
+    owned: ColumnElement[int] | None = None,
+) -> list[_Counted]:
+    """The branches' counts, and ``owned`` (the owner's counter) if given, in one
+    statement."""
+    row = db.session.execute(select(*counts) if owned is None else select(*counts, owned)).one()
+    owner_total = row[-1] if owned is not None else None
     return [
-        _Counted(branch, count, owned if branch.owner_id is not None else None)
-        for branch, count in zip(branches, numbers, strict=True)
+        _Counted(branch, count, owner_total if branch.owner_id is not None else None)
+        for branch, count in zip(branches, row[: len(branches)], strict=True)
     ]
 
 

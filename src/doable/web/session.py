@@ -15,9 +15,11 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from doable.auth import service as auth_service
 from doable.auth.cookie import SESSION_KEY, USER_KEY
+from doable.auth.logins import caller_deleted
 from doable.auth.models import AuthSession, User
 from doable.auth.tokens import load_session_user
 
@@ -92,7 +94,13 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
                 return redirect(url_for("web.auth.login", next=request.full_path.rstrip("?")))
             flash("Please log in again.", "error")
             return redirect(url_for("web.auth.login"))
-        return view(user, **kwargs)
+        try:
+            return view(user, **kwargs)
+        except ObjectDeletedError:  # the account, deleted unannounced? (doable.auth.logins)
+            if not caller_deleted(user):
+                raise
+            session.clear()
+            return redirect(url_for("web.auth.login"))
 
     return wrapper
 
