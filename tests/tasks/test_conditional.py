@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, Response
+from werkzeug.test import EnvironBuilder
 
 from doable.errors import ProblemType
 from doable.extensions import db
 from doable.tasks.models import Task
+from doable.tasks.schemas import body_etag
 from tests.support.factories import (
     PROBLEM_JSON,
     Account,
@@ -205,6 +207,45 @@ def test_get_if_none_match_unknown_returns_200_with_body(
 
     assert response.status_code == 200
     assert response.get_json() == task
+
+
+#: Conditional headers on a GET, ``{etag}`` standing for the task's current ETag.
+GET_CONDITIONS = {
+    "none": {},
+    "if-none-match current": {"If-None-Match": "{etag}"},
+    "if-none-match weak": {"If-None-Match": "W/{etag}"},
+    "if-none-match other": {"If-None-Match": '"other"'},
+    "if-none-match any": {"If-None-Match": "*"},
+    "if-match current": {"If-Match": "{etag}"},
+    "if-match other": {"If-Match": '"other"'},
+    "both current": {"If-None-Match": "{etag}", "If-Match": "{etag}"},
+    "none-match current, if-match other": {"If-None-Match": "{etag}", "If-Match": '"other"'},
+}
+
+
+@pytest.mark.parametrize("condition", list(GET_CONDITIONS.values()), ids=list(GET_CONDITIONS))
+def test_get_answers_conditions_as_werkzeug_make_conditional_does(
+    api: ApiClient, alice: Account, task: dict[str, Any], condition: dict[str, str]
+) -> None:
+    """The route compares ETags itself (``_task_response``), not through
+    ``make_conditional``: the same answers, whatever the headers."""
+    etag = current_etag(api, alice, task)
+    headers = {name: value.format(etag=etag) for name, value in condition.items()}
+
+    response = api.get(path_of(task), alice.token, headers=headers)
+
+    expected = Response(b"{}")
+    expected.set_etag(etag.strip('"'))
+    expected.make_conditional(EnvironBuilder(method="GET", headers=headers).get_environ())
+    assert response.status_code == expected.status_code
+    assert response.headers["ETag"] == etag
+    assert response.get_data() == (b"" if response.status_code == 304 else task_bytes(response))
+
+
+def task_bytes(response: Any) -> bytes:
+    """The body of a response that carries the task (it is its own ETag's input)."""
+    assert response.headers["ETag"] == f'"{body_etag(response.get_data())}"'
+    return response.get_data()  # type: ignore[no-any-return]
 
 
 CHANGES = {

@@ -1,19 +1,35 @@
 """A task's JSON is built by ``task_data``, ``TaskRead`` written out for speed (bench/README.md,
 issue 15); ``TaskRead`` and ``TaskPage`` stay the documented shapes. These tests hold the two
-equal, member for member and in order: a task's body bytes are its ETag."""
+equal, member for member and in order: a task's body bytes are its ETag.
+
+``GET /api/tasks/<id>`` reads the task as one row (``get_task_row_for``) and writes it with
+``task_row_body``; the pages and the writes read a ``Task`` (``get_task_for``) and write it
+with ``task_body``. Both must give the same bytes, and refuse alike."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from doable.auth.models import User
+from doable.db import MAX_ID
+from doable.errors import DoableError
 from doable.extensions import db
 from doable.tasks import service
-from doable.tasks.schemas import TaskPage, TaskRead, page_data, task_body, task_data
+from doable.tasks.access import Access, get_task_for, get_task_row_for
+from doable.tasks.schemas import (
+    TaskPage,
+    TaskRead,
+    page_data,
+    task_body,
+    task_data,
+    task_row_body,
+    task_row_data,
+)
 from tests.support.factories import Account, ApiClient, share
 
 VARIED = [
@@ -27,6 +43,11 @@ VARIED = [
         "categories": ["work", "Errands", "b"],
     },
     {"title": "Done", "status": "completed", "priority": "low", "description": ""},
+    {
+        "title": "Ünïcode ✓ 日本語 🦆 \\ </script>",
+        "due_date": "2026-01-01",
+        "categories": ["Été", "ärger", "Zebra", "日本", "🦆"],
+    },
 ]
 
 
@@ -39,7 +60,14 @@ def tasks(api: ApiClient, alice: Account, bob: Account) -> list[int]:
         ids.append(response.get_json()["id"])
     share(api, alice, ids[1], bob, "edit")
     share(api, alice, ids[2], bob, "view")
+    share(api, alice, ids[3], bob, "edit")
     return ids
+
+
+def as_user(account: Account) -> User:
+    user = db.session.get(User, account.id)
+    assert user is not None
+    return user
 
 
 def schema_dump(task: Any) -> str:
@@ -52,8 +80,7 @@ def test_a_task_reads_as_the_schema_dumps_it(
 ) -> None:
     account = alice if reader == "alice" else bob
     with app.app_context():
-        user = db.session.get(User, account.id)
-        assert user is not None
+        user = as_user(account)
         visible = tasks if reader == "alice" else tasks[1:]
         for task_id in visible:
             task = service.get_task(user=user, task_id=task_id)
@@ -61,17 +88,92 @@ def test_a_task_reads_as_the_schema_dumps_it(
             assert list(task_data(task)) == list(TaskRead().fields)
 
 
+@pytest.mark.parametrize("reader", ["alice", "bob"])
+def test_a_task_read_as_a_row_has_the_bytes_of_the_task_read_by_the_orm(
+    app: Flask, api: ApiClient, tasks: list[int], alice: Account, bob: Account, reader: str
+) -> None:
+    account = alice if reader == "alice" else bob
+    with app.app_context():
+        user = as_user(account)
+        visible = tasks if reader == "alice" else tasks[1:]
+        bodies = {}
+        for task_id in visible:
+            task = service.get_task(user=user, task_id=task_id)
+            row = service.get_task_row(user=user, task_id=task_id)
+            assert task_row_data(row) == task_data(task)
+            assert task_row_body(row) == task_body(task) == schema_dump(task).encode()
+            bodies[task_id] = task_body(task)
+        accesses = {task_id: json.loads(body)["access"] for task_id, body in bodies.items()}
+
+    expected = {"alice": ["owner"] * 4, "bob": ["edit", "view", "edit"]}[reader]
+    assert [accesses[task_id] for task_id in visible] == expected
+    for task_id in visible:  # what the API sends, and the ETag its hash gives
+        response = api.get(f"/api/tasks/{task_id}", account.token)
+        assert response.get_data() == bodies[task_id]
+        again = api.get(
+            f"/api/tasks/{task_id}",
+            account.token,
+            headers={"If-None-Match": response.headers["ETag"]},
+        )
+        assert again.status_code == 304
+
+
+#: Every way a read is refused: (reader, which task (an index into ``tasks``, or a
+#: name of ``odd_ids``), the access needed, the status refused with).
+REFUSALS = [
+    ("carol", 0, Access.VIEW, 404),  # alice's, not shared with carol: as if missing
+    ("bob", 0, Access.VIEW, 404),  # alice's, not shared with bob
+    ("bob", 2, Access.EDIT, 403),  # shared with bob to view
+    ("bob", 1, Access.OWNER, 403),  # shared with bob to edit
+    ("alice", "missing", Access.VIEW, 404),
+    ("alice", "zero", Access.VIEW, 404),
+    ("alice", "beyond", Access.VIEW, 404),  # beyond any id the database holds
+]
+
+
+def odd_ids(tasks: list[int]) -> dict[str, int]:
+    return {"missing": tasks[-1] + 1000, "zero": 0, "beyond": MAX_ID + 1}
+
+
+def refusal(read: Callable[[], Any]) -> tuple[type[DoableError], str | None, Any, int]:
+    with pytest.raises(DoableError) as refused:
+        read()
+    error = refused.value
+    return type(error), error.detail, error.problem_type, error.status
+
+
+@pytest.mark.parametrize(("reader", "which", "need", "status"), REFUSALS)
+def test_a_task_read_as_a_row_is_refused_as_the_orm_read_is(
+    app: Flask,
+    api: ApiClient,
+    tasks: list[int],
+    alice: Account,
+    bob: Account,
+    reader: str,
+    which: int | str,
+    need: Access,
+    status: int,
+) -> None:
+    account = {"alice": alice, "bob": bob}.get(reader) or api.account("carol")
+    task_id = tasks[which] if isinstance(which, int) else odd_ids(tasks)[which]
+    with app.app_context():
+        user = as_user(account)
+        by_orm = refusal(lambda: get_task_for(user=user, task_id=task_id, need=need))
+        by_row = refusal(lambda: get_task_row_for(user=user, task_id=task_id, need=need))
+
+    assert by_row == by_orm
+    assert by_row[3] == status
+
+
 def test_a_page_reads_as_the_schema_dumps_it(
     app: Flask, api: ApiClient, tasks: list[int], bob: Account
 ) -> None:
     with app.app_context():
-        user = db.session.get(User, bob.id)
-        assert user is not None
-        page = service.list_tasks(user=user, per_page=5)
+        page = service.list_tasks(user=as_user(bob), per_page=5)
         assert {task["access"] for task in page_data(page)["tasks"]} == {"edit", "view"}
         expected = page_data(page)
         assert expected == TaskPage().dump(page)
 
     response = api.get("/api/tasks?per_page=5", bob.token)
     assert response.get_json() == expected
-    assert [task["id"] for task in expected["tasks"]] == [tasks[2], tasks[1]]
+    assert [task["id"] for task in expected["tasks"]] == [tasks[3], tasks[2], tasks[1]]

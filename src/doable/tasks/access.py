@@ -6,8 +6,9 @@
 - anyone else gets 404: the same answer as for a task that does not exist.
 
 Every task path (tasks, categories, sharing, attachments, real time, web pages) loads
-tasks through ``get_task_for`` or filters them with ``visible_branches``, and the
-caller's right is computed in SQL by ``_ACCESS``; nothing else decides.
+tasks through ``get_task_for`` (``get_task_row_for`` where a row will do) or filters
+them with ``visible_branches``, and the caller's right is computed in SQL by
+``_ACCESS``; nothing else decides, and ``_allowed`` alone turns it into 404 or 403.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, bindparam, case, literal, select
+from sqlalchemy import ColumnElement, Integer, Row, bindparam, case, literal, select
 from sqlalchemy.orm import Session, with_expression
 
 from doable.auth.models import User
@@ -25,7 +26,7 @@ from doable.db import begin_write, valid_id
 from doable.errors import Forbidden, NotFound, ProblemType
 from doable.extensions import db
 from doable.sharing.models import Share
-from doable.tasks.models import WITH_CATEGORY_NAMES, Task
+from doable.tasks.models import CATEGORY_NAMES, WITH_CATEGORY_NAMES, Task
 
 Scope = Literal["all", "owned", "shared"]
 
@@ -91,6 +92,27 @@ _GET_TASK = (
     .where(Task.id == bindparam("task_id", type_=Integer))
     .options(*READ_TASK)
     .execution_options(populate_existing=True)
+)
+#: The task as ``_GET_TASK`` reads it for a viewer, as one row rather than a ``Task``:
+#: the columns the API shows (``task_row_body``), named as ``Task`` names them, with
+#: ``access``, ``category_names`` and its owner's ``owner_username``.
+_GET_TASK_ROW = (
+    select(
+        Task.id,
+        Task.title,
+        Task.description,
+        Task.status,
+        Task.priority,
+        Task.due_date,
+        Task.user_id,
+        User.username.label("owner_username"),
+        _ACCESS.label("access"),
+        CATEGORY_NAMES.label("category_names"),
+        Task.created_at,
+        Task.updated_at,
+    )
+    .join(User, User.id == Task.user_id)
+    .where(Task.id == bindparam("task_id", type_=Integer))
 )
 
 #: The task's id if the viewer has one of ``labels`` on it, locking its row (PostgreSQL:
@@ -161,20 +183,45 @@ def task_or_guard(
     return get_task_for(user=user, task_id=task.id if task else task_id or 0, need=need)
 
 
+def get_task_row_for(*, user: User, task_id: int, need: Access = Access.VIEW) -> Row[Any]:
+    """``get_task_for`` as one row (``_GET_TASK_ROW``), for a caller that only shows the
+    task: the same one statement and the same answers, without building a ``Task``.
+
+    Run on the session's connection, not through the session, whose ORM execution
+    of the same statement took half as long again (151 against 101 µs a read, on
+    SQLite, in-process); so nothing pending in the session is flushed first: what is
+    read is the database's."""
+    row = None
+    if valid_id(task_id):
+        params = {"task_id": task_id, **viewer(user)}
+        row = db.session.connection().execute(_GET_TASK_ROW, params).one_or_none()
+    return _allowed(row, task_id, need)
+
+
 def _checked(user: User, task_id: int, need: Access) -> Task:
     task = None
     if valid_id(task_id):
         params = {"task_id": task_id, **viewer(user)}
         task = db.session.scalars(_GET_TASK, params).one_or_none()
-    if task is None or task.access is None:
+    return _allowed(task, task_id, need)
+
+
+_Read = TypeVar("_Read", Task, Row[Any])
+
+
+def _allowed(read: _Read | None, task_id: int, need: Access) -> _Read:
+    """``read`` (the task read as its viewer sees it, ``None`` if it does not exist) if
+    the viewer has ``need`` on it; else NotFound or Forbidden. The one place that
+    decides both, whichever way the task was read."""
+    if read is None or read.access is None:
         raise NotFound(f"Task {task_id} not found", problem_type=ProblemType.TASK_NOT_FOUND)
-    access = Access.from_label(task.access)
+    access = Access.from_label(read.access)
     if access < need:
         raise Forbidden(
             f"Your access to task {task_id} is '{access.label}'; this needs '{need.label}'",
             problem_type=ProblemType.INSUFFICIENT_ACCESS,
         )
-    return task
+    return read
 
 
 def read_tasks_as(session: Session, viewer_id: int, task_ids: Iterable[int]) -> list[Task]:

@@ -134,13 +134,15 @@ Index(
 
 
 CATEGORY_SEPARATOR = "\x1f"
-WITH_CATEGORY_NAMES = with_expression(
-    Task.category_names,
+#: The names of the task's categories joined by ``CATEGORY_SEPARATOR``, NULL if none:
+#: ``Task.category_names`` as a loader option, or a column of a Core statement.
+CATEGORY_NAMES = (
     select(func.aggregate_strings(Category.name, CATEGORY_SEPARATOR))
     .join(task_category, task_category.c.category_id == Category.id)
     .where(task_category.c.task_id == Task.id)
-    .scalar_subquery(),
+    .scalar_subquery()
 )
+WITH_CATEGORY_NAMES = with_expression(Task.category_names, CATEGORY_NAMES)
 
 
 def category_names(task: Task) -> list[str]:

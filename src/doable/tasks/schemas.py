@@ -134,6 +134,16 @@ def task_data(task: Any) -> dict[str, Any]:
     holds the two equal, member for member and in order (the body's bytes are its ETag).
     """
     owner = task.owner
+    return _shown(task, None if owner is None else {"id": owner.id, "username": owner.username})
+
+
+def task_row_data(row: Any) -> dict[str, Any]:
+    """``task_data`` of a task read as a row (``access.get_task_row_for``)."""
+    return _shown(row, {"id": row.user_id, "username": row.owner_username})
+
+
+def _shown(task: Any, owner: dict[str, Any] | None) -> dict[str, Any]:
+    """``TaskRead`` of ``task`` (a ``Task`` or a row of the same names) and its ``owner``."""
     return {
         "id": task.id,
         "title": task.title,
@@ -142,7 +152,7 @@ def task_data(task: Any) -> dict[str, Any]:
         "priority": Priority(task.priority).label,
         "due_date": None if task.due_date is None else task.due_date.isoformat(),
         "categories": category_names(task),
-        "owner": None if owner is None else {"id": owner.id, "username": owner.username},
+        "owner": owner,
         "access": task.access,
         "created_at": timestamp(task.created_at),
         "updated_at": timestamp(task.updated_at),
@@ -162,7 +172,20 @@ def page_data(page: Any) -> dict[str, Any]:
 
 def task_body(task: Any) -> bytes:
     """The JSON representation of a task, as sent; its hash is the task's ETag."""
-    return json.dumps(task_data(task), separators=(",", ":")).encode()
+    return _body(task_data(task))
+
+
+def task_row_body(row: Any) -> bytes:
+    """``task_body`` of a task read as a row: the same bytes, so the same ETag."""
+    return _body(task_row_data(row))
+
+
+#: ``json.dumps(..., separators=(",", ":"))`` without building an encoder per body.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def _body(data: dict[str, Any]) -> bytes:
+    return _COMPACT.encode(data).encode()
 
 
 def body_etag(body: bytes) -> str:

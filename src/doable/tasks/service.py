@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     Subquery,
     UnaryExpression,
@@ -42,6 +43,7 @@ from doable.tasks.access import (
     Scope,
     audience,
     get_task_for,
+    get_task_row_for,
     viewer,
     visible_branches,
 )
@@ -95,6 +97,11 @@ def list_tasks(
 
 def get_task(*, user: User, task_id: int) -> Task:
     return get_task_for(user=user, task_id=task_id, need=Access.VIEW)
+
+
+def get_task_row(*, user: User, task_id: int) -> Row[Any]:
+    """``get_task`` as one row, for a reader that only shows it (``task_row_body``)."""
+    return get_task_row_for(user=user, task_id=task_id, need=Access.VIEW)
 
 
 @use_case(retry=WRITE_ATTEMPTS)
