@@ -453,8 +453,11 @@ def _counted(
     owned: ColumnElement[int] | None = None,
 ) -> list[_Counted]:
     """The branches' counts, and ``owned`` (the owner's counter) if given, in one
-    statement."""
-    row = db.session.execute(select(*counts) if owned is None else select(*counts, owned)).one()
+    statement, run on the session's connection as the page's rows are (a Core
+    statement: the session's ORM execution added nothing but 44 Python calls a page,
+    5,329 against 5,285 for a first page in bench/hotpaths.py)."""
+    counting = select(*counts) if owned is None else select(*counts, owned)
+    row = db.session.connection().execute(counting).one()
     owner_total = row[-1] if owned is not None else None
     return [
         _Counted(branch, count, owner_total if branch.owner_id is not None else None)
