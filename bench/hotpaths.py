@@ -8,7 +8,7 @@ runs, requests a second and CPU time a request without the profiler (CPU time ho
 steadier than requests a second when other processes share the machine), and the
 profile sorted by cumulative time. See bench/README.md.
 
-    .venv/bin/python bench/hotpaths.py                 # get one, put, post, first page
+    .venv/bin/python bench/hotpaths.py     # get one, put, first/filtered/last page, post
     .venv/bin/python bench/hotpaths.py --requests 500 put
 """
 
@@ -66,7 +66,9 @@ def make_client() -> tuple[Any, Any, dict[str, str], list[int]]:
 
 def scenarios(client: Any, auth: dict[str, str], ids: list[int]) -> dict[str, Callable[[int], Any]]:
     """Request ``n`` of each scenario. ``put`` flips a status on each pass over the
-    tasks, so every request changes its task (a write of the same value writes nothing)."""
+    tasks, so every request changes its task (a write of the same value writes nothing).
+    The pages come before ``post``, which adds a task a request: the last page is the
+    last of the ``TASKS`` tasks (read from the end of the list, ``service._window``)."""
     statuses = ["completed", "pending"]
     return {
         "get one": lambda n: client.get(f"/api/tasks/{ids[n % TASKS]}", headers=auth),
@@ -75,8 +77,10 @@ def scenarios(client: Any, auth: dict[str, str], ids: list[int]) -> dict[str, Ca
             json={"status": statuses[(n // TASKS) % 2]},
             headers=auth,
         ),
-        "post": lambda n: client.post("/api/tasks", json={"title": "new"}, headers=auth),
         "first page": lambda n: client.get("/api/tasks", headers=auth),
+        "filtered page": lambda n: client.get("/api/tasks?priority=medium", headers=auth),
+        "last page": lambda n: client.get(f"/api/tasks?page={TASKS // 10}", headers=auth),
+        "post": lambda n: client.post("/api/tasks", json={"title": "new"}, headers=auth),
     }
 
 

@@ -3,14 +3,17 @@ issue 15); ``TaskRead`` and ``TaskPage`` stay the documented shapes. These tests
 equal, member for member and in order: a task's body bytes are its ETag.
 
 ``GET /api/tasks/<id>`` reads the task as one row (``get_task_row_for``) and writes it with
-``task_row_body``; the pages and the writes read a ``Task`` (``get_task_for``) and write it
-with ``task_body``. Both must give the same bytes, and refuse alike."""
+``task_row_body``; the writes read a ``Task`` (``get_task_for``) and write it with
+``task_body``. Both must give the same bytes, and refuse alike. ``GET /api/tasks`` reads its
+page as rows (``list_task_rows``, written by ``page_body``); the web pages read the same
+page as ``Task``s (``list_tasks``): the same tasks, and the bytes the API sent for them."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from flask import Flask
@@ -22,8 +25,10 @@ from doable.extensions import db
 from doable.tasks import service
 from doable.tasks.access import Access, get_task_for, get_task_row_for
 from doable.tasks.schemas import (
+    TaskListQuery,
     TaskPage,
     TaskRead,
+    page_body,
     page_data,
     task_body,
     task_data,
@@ -177,3 +182,79 @@ def test_a_page_reads_as_the_schema_dumps_it(
     response = api.get("/api/tasks?per_page=5", bob.token)
     assert response.get_json() == expected
     assert [task["id"] for task in expected["tasks"]] == [tasks[3], tasks[2], tasks[1]]
+
+
+#: Bob's lists: his own tasks and alice's shared with him, each page the API and the web
+#: pages can ask for, including deep pages read from the end of the list (``_window``)
+#: and searches whose matches are in both branches.
+PAGES = [
+    "",
+    "per_page=2",
+    "per_page=2&page=2",  # past the middle: read from the end
+    "per_page=2&page=3",  # the last page, one task
+    "per_page=2&page=2&sort=title",
+    "per_page=2&page=3&sort=due_date",  # no due date last, read from the end
+    "per_page=2&page=2&sort=-priority",
+    "scope=owned",
+    "scope=shared&sort=updated_at",
+    "status=completed",
+    "priority=high",
+    "category=WORK",
+    "due_before=2030-01-01",
+    "q=done",
+    "q=done&per_page=1&page=2",
+    "page=9",  # past the end: no tasks
+]
+
+
+@pytest.fixture
+def bobs_tasks(api: ApiClient, tasks: list[int], bob: Account) -> list[int]:
+    """Two tasks of bob's own, one with categories, next to the three shared with him."""
+    created = [
+        api.post("/api/tasks", bob.token, json={"title": "Bob done", "status": "completed"}),
+        api.post("/api/tasks", bob.token, json={"title": "Errand", "categories": ["work"]}),
+    ]
+    return [response.get_json()["id"] for response in created]
+
+
+def orm_page_body(page: service.Page[Any]) -> bytes:
+    """What ``GET /api/tasks`` sent for a page before it read rows: ``TaskPage`` of the
+    page's ``Task``s, by ``jsonify`` (compact, members in order, a final newline)."""
+    return (json.dumps(TaskPage().dump(page), separators=(",", ":")) + "\n").encode()
+
+
+@pytest.mark.parametrize("query", PAGES)
+def test_a_page_read_as_rows_has_the_bytes_of_the_page_read_by_the_orm(
+    app: Flask, api: ApiClient, bobs_tasks: list[int], bob: Account, query: str
+) -> None:
+    arguments = TaskListQuery().load(dict(parse_qsl(query)))
+    with app.app_context():
+        user = as_user(bob)
+        by_orm = service.list_tasks(user=user, **arguments)
+        by_rows = service.list_task_rows(user=user, **arguments)
+        body = page_body(by_rows)
+        assert body == orm_page_body(by_orm)
+        assert page_data(by_rows, task_row_data) == page_data(by_orm)
+
+    response = api.get(f"/api/tasks?{query}", bob.token)
+    assert response.status_code == 200
+    assert response.get_data() == body
+    assert response.mimetype == "application/json"
+
+
+def test_the_pages_compared_show_every_kind_of_task(
+    app: Flask, bobs_tasks: list[int], tasks: list[int], bob: Account
+) -> None:
+    """``PAGES`` are worth comparing: owned and shared tasks, with and without
+    categories, and searches and deep pages that find some."""
+    with app.app_context():
+        user = as_user(bob)
+        shown = page_data(service.list_task_rows(user=user), task_row_data)["tasks"]
+        found = service.list_task_rows(user=user, q="done", per_page=1, page=2)
+        last = service.list_task_rows(user=user, per_page=2, page=3)
+
+    assert [task["id"] for task in shown] == [*reversed(bobs_tasks), tasks[3], tasks[2], tasks[1]]
+    assert {task["access"] for task in shown} == {"owner", "edit", "view"}
+    assert {len(task["categories"]) for task in shown} == {0, 1, 3, 5}
+    assert (found.total, [row.id for row in found.tasks]) == (2, [tasks[2]])
+    assert [row.id for row in last.tasks] == [tasks[1]]

@@ -93,27 +93,25 @@ _GET_TASK = (
     .options(*READ_TASK)
     .execution_options(populate_existing=True)
 )
-#: The task as ``_GET_TASK`` reads it for a viewer, as one row rather than a ``Task``:
+#: Tasks as ``READ_TASK`` reads them for a viewer, one row each rather than a ``Task``:
 #: the columns the API shows (``task_row_body``), named as ``Task`` names them, with
-#: ``access``, ``category_names`` and its owner's ``owner_username``.
-_GET_TASK_ROW = (
-    select(
-        Task.id,
-        Task.title,
-        Task.description,
-        Task.status,
-        Task.priority,
-        Task.due_date,
-        Task.user_id,
-        User.username.label("owner_username"),
-        _ACCESS.label("access"),
-        CATEGORY_NAMES.label("category_names"),
-        Task.created_at,
-        Task.updated_at,
-    )
-    .join(User, User.id == Task.user_id)
-    .where(Task.id == bindparam("task_id", type_=Integer))
-)
+#: ``access``, ``category_names`` and the owner's ``owner_username``. Built once; a
+#: reader adds which tasks (``_GET_TASK_ROW``, a page: ``service.list_task_rows``).
+TASK_ROWS = select(
+    Task.id,
+    Task.title,
+    Task.description,
+    Task.status,
+    Task.priority,
+    Task.due_date,
+    Task.user_id,
+    User.username.label("owner_username"),
+    _ACCESS.label("access"),
+    CATEGORY_NAMES.label("category_names"),
+    Task.created_at,
+    Task.updated_at,
+).join(User, User.id == Task.user_id)
+_GET_TASK_ROW = TASK_ROWS.where(Task.id == bindparam("task_id", type_=Integer))
 
 #: The task's id if the viewer has one of ``labels`` on it, locking its row (PostgreSQL:
 #: ``FOR NO KEY UPDATE``, as ``begin_write``; SQLite has no row locks and ignores it).

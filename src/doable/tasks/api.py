@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, current_app, request, url_for
 from werkzeug.datastructures import ETags
 from werkzeug.http import is_resource_modified
 
@@ -18,7 +18,7 @@ from doable.tasks.schemas import (
     TaskRead,
     TaskUpdate,
     body_etag,
-    page_data,
+    page_body,
     task_body,
     task_row_body,
 )
@@ -58,7 +58,8 @@ def _task_as_it_is(task_id: int) -> Response:
 @bp.response(200, TaskPage)
 def list_tasks(**query: Any) -> Response:
     """List the tasks you can see, filtered, sorted and paginated"""
-    return jsonify(page_data(service.list_tasks(user=current_user, **query)))
+    body = page_body(service.list_task_rows(user=current_user, **query))
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.post("")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from marshmallow import (
@@ -159,15 +160,23 @@ def _shown(task: Any, owner: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def page_data(page: Any) -> dict[str, Any]:
-    """A page of tasks as ``TaskPage`` shows it, built with ``task_data``."""
+def page_data(page: Any, shown: Callable[[Any], dict[str, Any]] = task_data) -> dict[str, Any]:
+    """A page of tasks as ``TaskPage`` shows it, each task built by ``shown``:
+    ``task_data`` for ``Task``s, ``task_row_data`` for rows."""
     return {
         "total": page.total,
         "page": page.page,
         "per_page": page.per_page,
         "pages": page.pages,
-        "tasks": [task_data(task) for task in page.tasks],
+        "tasks": [shown(task) for task in page.tasks],
     }
+
+
+def page_body(page: Any) -> bytes:
+    """The JSON of a page of tasks read as rows (``service.list_task_rows``), as sent:
+    the bytes ``jsonify(page_data(page))`` wrote (compact, members in order, a final
+    newline), by the encoder built once for task bodies."""
+    return (_COMPACT.encode(page_data(page, task_row_data)) + "\n").encode()
 
 
 def task_body(task: Any) -> bytes:
