@@ -162,12 +162,16 @@ def _lock_if_allowed(user: User, task_id: int, need: Access) -> None:
     (a row the access condition leaves out is never locked); SQLite then takes its
     write lock (``begin_write``). The task is read after that, in a statement of its
     own: one that waited for the lock sees what the previous writer committed, in the
-    task and in the tables the read joins (categories, shares)."""
+    task and in the tables the read joins (categories, shares).
+
+    Run on the session's connection, as ``get_task_row_for``: through the session,
+    this statement alone was a third of a PUT's service time under cProfile, most of
+    it the ORM's handling of a statement that loads no object."""
     allowed = None
     if valid_id(task_id):
-        params = {"task_id": task_id, **viewer(user)}
         need_at_least = [access.label for access in Access if access >= need]
-        allowed = db.session.scalar(_LOCK_TASK, {**params, "labels": need_at_least})
+        params = {"task_id": task_id, **viewer(user), "labels": need_at_least}
+        allowed = db.session.connection().execute(_LOCK_TASK, params).scalar()
     if allowed is None:
         _checked(user, task_id, need)  # raises NotFound or Forbidden, locking nothing
     if allowed is None or db.session.get_bind().dialect.name == "sqlite":
