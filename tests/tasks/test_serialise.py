@@ -3,9 +3,11 @@ issue 15); ``TaskRead`` and ``TaskPage`` stay the documented shapes. These tests
 equal, member for member and in order: a task's body bytes are its ETag.
 
 ``GET /api/tasks/<id>`` reads the task as one row (``get_task_row_for``) and writes it with
-``task_row_body``; the writes read a ``Task`` (``get_task_for``) and write it with
-``task_body``. Both must give the same bytes, and refuse alike. ``GET /api/tasks`` reads its
-page as rows (``list_task_rows``, written by ``page_body``); the web pages read the same
+``task_row_body``; the pages read a ``Task`` (``get_task_for``) and write it with
+``task_body``. Both must give the same bytes, and refuse alike. A write (PUT, POST) answers
+with no read after it: the row it read (or inserted) merged with what it wrote, written by
+``task_row_body``; its bytes must be those of the task read again. ``GET /api/tasks`` reads
+its page as rows (``list_task_rows``, written by ``page_body``); the web pages read the same
 page as ``Task``s (``list_tasks``): the same tasks, and the bytes the API sent for them."""
 
 from __future__ import annotations
@@ -258,3 +260,46 @@ def test_the_pages_compared_show_every_kind_of_task(
     assert {len(task["categories"]) for task in shown} == {0, 1, 3, 5}
     assert (found.total, [row.id for row in found.tasks]) == (2, [tasks[2]])
     assert [row.id for row in last.tasks] == [tasks[1]]
+
+
+#: Changes a PUT makes to the ``VARIED`` tasks: fields, categories added, kept, dropped.
+CHANGES = [
+    {"title": "Renamed", "categories": ["new", "work"]},
+    {"status": "completed", "priority": "low", "categories": ["work"]},
+    {"description": None, "due_date": "2032-12-31"},
+    {"categories": []},
+]
+
+
+def read_again(app: Flask, account: Account, task_id: int) -> bytes:
+    with app.app_context():
+        task = service.get_task(user=as_user(account), task_id=task_id)
+        assert task_body(task) == schema_dump(task).encode()
+        return task_body(task)
+
+
+@pytest.mark.parametrize("writer", ["alice", "bob"])
+def test_a_written_task_answers_with_the_bytes_of_the_task_read_again(
+    app: Flask, api: ApiClient, tasks: list[int], alice: Account, bob: Account, writer: str
+) -> None:
+    account = alice if writer == "alice" else bob
+    writable = [0, 1, 2, 3] if writer == "alice" else [1, 3]  # bob may edit two of them
+    for index in writable:
+        response = api.put(f"/api/tasks/{tasks[index]}", account.token, json=CHANGES[index])
+        assert response.status_code == 200
+        assert response.get_data() == read_again(app, account, tasks[index])
+        again = api.get(
+            f"/api/tasks/{tasks[index]}",
+            account.token,
+            headers={"If-None-Match": response.headers["ETag"]},
+        )
+        assert again.status_code == 304
+
+
+@pytest.mark.parametrize("fields", VARIED, ids=lambda fields: fields["title"][:8])
+def test_a_created_task_answers_with_the_bytes_of_the_task_read_again(
+    app: Flask, api: ApiClient, alice: Account, fields: dict[str, Any]
+) -> None:
+    response = api.post("/api/tasks", alice.token, json=fields)
+    assert response.status_code == 201
+    assert response.get_data() == read_again(app, alice, response.get_json()["id"])

@@ -19,7 +19,6 @@ from doable.tasks.schemas import (
     TaskUpdate,
     body_etag,
     page_body,
-    task_body,
     task_row_body,
 )
 
@@ -69,7 +68,7 @@ def list_tasks(**query: Any) -> Response:
 def create_task(data: dict[str, Any]) -> Response:
     """Create a task"""
     task = service.create_task(user=current_user, **data)
-    return _task_response(task_body(task), 201, Location=url_for(".get_task", task_id=task.id))
+    return _task_response(task_row_body(task), 201, Location=url_for(".get_task", task_id=task.id))
 
 
 @bp.get("/<int:task_id>")
@@ -99,7 +98,7 @@ def update_task(changes: dict[str, Any], task_id: int) -> Response:
         )
     except service.NothingToChange:  # already so: the task as it is, same ETag
         return _task_as_it_is(task_id)
-    return _task_response(task_body(task))
+    return _task_response(task_row_body(task))
 
 
 @bp.delete("/<int:task_id>")

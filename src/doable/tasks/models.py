@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from enum import IntEnum, StrEnum
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -9,6 +10,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Row,
     SmallInteger,
     String,
     Text,
@@ -145,7 +147,7 @@ CATEGORY_NAMES = (
 WITH_CATEGORY_NAMES = with_expression(Task.category_names, CATEGORY_NAMES)
 
 
-def category_names(task: Task) -> list[str]:
+def category_names(task: Task | Row[Any]) -> list[str]:
     """The task's category names, sorted ignoring case."""
     return (
         sorted((task.category_names or "").split(CATEGORY_SEPARATOR), key=str.lower)
