@@ -5,32 +5,12 @@ only their own tasks. Built per request, they were half of a page's time."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from flask import Flask
 
-from doable.extensions import db
 from tests.support.factories import Account, ApiClient
 from tests.support.tasks import create
-
-
-@pytest.fixture
-def executed(app: Flask) -> Iterator[list[Any]]:
-    """Every statement object the app executes while the test runs."""
-    seen: list[Any] = []
-
-    def record(conn: Any, statement: Any, *args: Any) -> None:
-        seen.append(statement)
-
-    with app.app_context():
-        sa.event.listen(db.engine, "before_execute", record)
-        try:
-            yield seen
-        finally:
-            sa.event.remove(db.engine, "before_execute", record)
 
 
 def page(api: ApiClient, account: Account, query: str, executed: list[Any]) -> list[str]:
