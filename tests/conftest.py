@@ -203,20 +203,31 @@ def browse(app: Flask) -> Callable[..., Browser]:
     return open_browser
 
 
-@pytest.fixture
-def statements(app: Flask) -> Iterator[list[str]]:
-    """Every SQL statement the app sends while the test runs."""
-    seen: list[str] = []
+def _recorded(app: Flask, event: str, position: int) -> Iterator[list[Any]]:
+    """The argument at ``position`` of each of the engine's ``event`` while the test runs."""
+    seen: list[Any] = []
 
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+    def record(*args: Any) -> None:
+        seen.append(args[position])
 
     with app.app_context():
-        sa.event.listen(db.engine, "before_cursor_execute", record)
+        sa.event.listen(db.engine, event, record)
         try:
             yield seen
         finally:
-            sa.event.remove(db.engine, "before_cursor_execute", record)
+            sa.event.remove(db.engine, event, record)
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[str]]:
+    """Every SQL statement the app sends while the test runs."""
+    yield from _recorded(app, "before_cursor_execute", 2)
+
+
+@pytest.fixture
+def executed(app: Flask) -> Iterator[list[Any]]:
+    """Every statement object the app executes (Core or ORM) while the test runs."""
+    yield from _recorded(app, "before_execute", 1)
 
 
 @pytest.fixture

@@ -47,38 +47,39 @@ class Access(IntEnum):
         return cls[label.upper()]
 
 
-def owned_condition(user: User) -> ColumnElement[bool]:
-    return Task.user_id == user.id
-
-
-def shared_condition(user: User) -> ColumnElement[bool]:
-    return Task.id.in_(select(Share.task_id).where(Share.user_id == user.id))
+# The caller's id, bound: statements built once name it, and each request binds it.
+VIEWER = bindparam("viewer_id", type_=Integer)
 
 
 @dataclass(frozen=True)
 class Branch:
-    """Rows of ``task`` a user sees for one reason, as an SQL condition; ``owner_id``
-    when they are all that user's (so an index that starts with the owner can be used)."""
+    """Rows of ``task`` the viewer (``VIEWER``) sees for one reason, as an SQL condition
+    built once; ``owned`` when they are all the viewer's own (so an index that starts
+    with the owner can be used)."""
 
     condition: ColumnElement[bool]
-    owner_id: int | None = None
+    owned: bool = False
 
 
-def visible_branches(user: User, scope: Scope = "all") -> list[Branch]:
-    """The rows of ``task`` the user can see in ``scope`` (no per-row checks): owned
+_OWNED = Branch(Task.user_id == VIEWER, owned=True)
+_SHARED = Branch(Task.id.in_(select(Share.task_id).where(Share.user_id == VIEWER)))
+
+
+def visible_branches(scope: Scope = "all") -> list[Branch]:
+    """The rows of ``task`` the viewer can see in ``scope`` (no per-row checks): owned
     first, then shared. They never overlap, since nobody can share a task with its
-    owner, so their counts add up and their rows can be merged."""
+    owner, so their counts add up and their rows can be merged. A statement using
+    them takes the viewer's id (``viewer``)."""
     branches = []
     if scope in ("all", "owned"):
-        branches.append(Branch(owned_condition(user), owner_id=user.id))
+        branches.append(_OWNED)
     if scope in ("all", "shared"):
-        branches.append(Branch(shared_condition(user)))
+        branches.append(_SHARED)
     return branches
 
 
 # The caller's right on each row of ``task``: 'owner', 'edit', 'view' or NULL. Built
 # once with a bound parameter, so each request only binds the caller's id.
-VIEWER = bindparam("viewer_id", type_=Integer)
 _ACCESS = case(
     (Task.user_id == VIEWER, literal("owner")),
     else_=select(Share.permission)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    String,
     Subquery,
     UnaryExpression,
     bindparam,
@@ -41,6 +43,7 @@ from doable.tasks import search
 from doable.tasks.access import (
     READ_TASK,
     TASK_ROWS,
+    VIEWER,
     Access,
     Branch,
     Scope,
@@ -50,7 +53,15 @@ from doable.tasks.access import (
     viewer,
     visible_branches,
 )
-from doable.tasks.models import CATEGORY_SEPARATOR, Priority, Task, TaskCount, category_names
+from doable.tasks.models import (
+    CATEGORY_SEPARATOR,
+    Priority,
+    Status,
+    Task,
+    TaskCount,
+    category_names,
+    utc_today,
+)
 from doable.tasks.schemas import body_etag, task_body, task_row_body
 from doable.unit_of_work import on_conflict, publish, use_case
 
@@ -71,8 +82,8 @@ def list_tasks(*, user: User, page: int = 1, per_page: int = 10, **query: Any) -
     """One page of the tasks ``user`` can see (``_listed``), as ``Task``s with their
     owners, access and category names: two statements, whatever the page size."""
     listed = _listed(user, page=page, per_page=per_page, **query)
-    read = listed.of(select(Task).options(*READ_TASK))
-    tasks = [] if read is None else list(db.session.scalars(read, viewer(user)))
+    read = listed.of(_TASKS)
+    tasks = [] if read is None else list(db.session.scalars(read, listed.params))
     return Page(tasks=tasks, total=listed.total, page=page, per_page=per_page)
 
 
@@ -86,31 +97,58 @@ def list_task_rows(
     Run on the session's connection, as ``get_task_row_for`` is (nothing pending is
     flushed first). A first page of ten read and written out took 1.58 to 1.74 ms CPU
     against 1.66 to 1.79 ms for ``Task``s through ``jsonify`` (SQLite, in-process): most of
-    either is ``_listed`` building and running the statements that choose the page."""
+    either was ``_listed`` building the statements that choose the page, which it now
+    builds once per shape of list."""
     listed = _listed(user, page=page, per_page=per_page, **query)
     read = listed.of(TASK_ROWS)
-    rows = [] if read is None else list(db.session.connection().execute(read, viewer(user)))
+    rows = [] if read is None else list(db.session.connection().execute(read, listed.params))
     return Page(tasks=rows, total=listed.total, page=page, per_page=per_page)
+
+
+#: The page's ``Task``s, as ``list_tasks`` reads them (``_Listed.of``); built once.
+_TASKS = select(Task).options(*READ_TASK)
+
+#: How many shapes of the list's statements (``_Shape``) a process keeps built.
+_SHAPES = 256
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a list's statements are built from, apart from the values they bind: the
+    scope, which filters are given (and ``overdue``'s sense, which changes the SQL)."""
+
+    scope: Scope
+    filters: tuple[str, ...]
+    overdue: bool | None
 
 
 @dataclass(frozen=True)
 class _Listed:
-    """A page of the list, chosen: the total, and the page's ids and sort keys
-    (``None`` when the page is past the end of the list)."""
+    """A page of the list, chosen: the total, the page's ids and sort keys (``None``
+    when the page is past the end of the list), and the parameters its statements bind.
+    ``built``: the ids are a statement kept per shape (``_page_ids``), not a search's."""
 
     total: int
     ids: Subquery | None
     sort: str
+    params: dict[str, Any]
+    built: bool = True
 
     def of(self, columns: Select[Any]) -> Select[Any] | None:
-        """``columns`` (a statement reading ``task``) for the page's tasks, in the
-        page's order; ``None`` if the page is empty."""
+        """``columns`` (a statement reading ``task``, built once) for the page's tasks,
+        in the page's order; ``None`` if the page is empty."""
         if self.ids is None:
             return None
-        ids = self.ids
-        return columns.join(ids, Task.id == ids.c.id).order_by(
-            *_order_by(ids.c.sort_key, ids.c.id, self.sort)
-        )
+        if self.built:
+            return _reading(columns, self.ids, self.sort)
+        return _reading.__wrapped__(columns, self.ids, self.sort)
+
+
+@functools.lru_cache(maxsize=_SHAPES)
+def _reading(columns: Select[Any], ids: Subquery, sort: str) -> Select[Any]:
+    return columns.join(ids, Task.id == ids.c.id).order_by(
+        *_order_by(ids.c.sort_key, ids.c.id, sort)
+    )
 
 
 def _listed(
@@ -124,21 +162,35 @@ def _listed(
     **filters: Any,
 ) -> _Listed:
     """Which of the tasks ``user`` can see are on the page: the one rule for every list
-    (filters, search, visibility, order, window), in one statement that counts them."""
-    conditions = _filter_conditions(**filters)
+    (filters, search, visibility, order, window), in one statement that counts them.
+
+    The statements are built once per shape (``_Shape``, the sort, the window's
+    direction, the branches read) with bound parameters, so a request only binds its
+    values: built per request, with SQLAlchemy keying each for its compiled cache, they
+    were half of a first page's time. A search's are built per request (on SQLite its
+    query is part of the SQL)."""
+    shape, params = _filtered(scope, **filters)
+    params.update(viewer(user))
     found = search.Search.of(q, db.session.get_bind().dialect.name) if q is not None else None
-    counts = _count_visible(user, scope, conditions, found)
+    counts = _count_visible(user, shape, found, params)
     total = sum(counted.count for counted in counts)
     offset = (page - 1) * per_page
     if offset >= total:
-        return _Listed(total, None, sort)
+        return _Listed(total, None, sort, params)
     window = _window(total, offset, per_page)
+    params.update(
+        page_limit=window.limit, page_offset=window.offset, page_cut=window.offset + window.limit
+    )
+    reads = tuple(counted.scans(window) if counted.count else None for counted in counts)
+    if found is None:
+        return _Listed(total, _page_ids(shape, sort, window.backwards, reads), sort, params)
+    conditions = _filter_conditions(shape)
     wheres = [
-        _matching(counted.branch, conditions, found, scan=counted.scans(window))
-        for counted in counts
-        if counted.count
+        _matching(counted.branch, conditions, found, user.id, scan=bool(read))
+        for counted, read in zip(counts, reads, strict=True)
+        if read is not None
     ]
-    return _Listed(total, _page_rows(wheres, sort, window), sort)
+    return _Listed(total, _page_rows(wheres, sort, window.backwards), sort, params, built=False)
 
 
 def get_task(*, user: User, task_id: int) -> Task:
@@ -392,7 +444,8 @@ def _kept_changing(task_id: int) -> Conflict:
     )
 
 
-def _filter_conditions(
+def _filtered(
+    scope: Scope,
     *,
     status: str | None = None,
     priority: Priority | None = None,
@@ -400,24 +453,46 @@ def _filter_conditions(
     due_after: date | None = None,
     overdue: bool | None = None,
     category: str | None = None,
-) -> list[ColumnElement[bool]]:
-    """The filters other than ``q`` (whose condition depends on the branch: ``_matching``)."""
-    conditions: list[ColumnElement[bool]] = []
-    if category is not None:
-        tagged = select(task_category.c.task_id).join(Category)
-        named = func.lower(Category.name) == func.lower(category)
-        conditions.append(Task.id.in_(tagged.where(named)))
-    if status is not None:
-        conditions.append(Task.status == status)
-    if priority is not None:
-        conditions.append(Task.priority == int(priority))
-    if due_before is not None:
-        conditions.append(Task.due_date <= due_before)
-    if due_after is not None:
-        conditions.append(Task.due_date >= due_after)
+) -> tuple[_Shape, dict[str, Any]]:
+    """The filters other than ``q``: which are given (the statements' shape) and the
+    values the statements bind (``_filter_conditions``)."""
+    values = {
+        "category": category,
+        "status": status,
+        "priority": None if priority is None else int(priority),
+        "due_before": due_before,
+        "due_after": due_after,
+    }
+    given = {name: value for name, value in values.items() if value is not None}
+    params = {f"filter_{name}": value for name, value in given.items()}
     if overdue is not None:
-        late = Task.overdue.expression
-        conditions.append(late if overdue else or_(Task.due_date.is_(None), not_(late)))
+        params["filter_today"] = utc_today()
+    return _Shape(scope, tuple(given), overdue), params
+
+
+#: ``Task.overdue``'s expression with today's date bound (``filter_today``), not built in.
+_LATE = (Task.due_date < bindparam("filter_today")) & (Task.status != Status.COMPLETED)
+
+
+def _filter_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    """The conditions of the filters ``shape`` gives, their values bound (``_filtered``);
+    ``q``'s depends on the branch (``_matching``)."""
+    given = shape.filters
+    conditions: list[ColumnElement[bool]] = []
+    if "category" in given:
+        tagged = select(task_category.c.task_id).join(Category)
+        named = func.lower(Category.name) == func.lower(bindparam("filter_category", type_=String))
+        conditions.append(Task.id.in_(tagged.where(named)))
+    if "status" in given:
+        conditions.append(Task.status == bindparam("filter_status"))
+    if "priority" in given:
+        conditions.append(Task.priority == bindparam("filter_priority"))
+    if "due_before" in given:
+        conditions.append(Task.due_date <= bindparam("filter_due_before"))
+    if "due_after" in given:
+        conditions.append(Task.due_date >= bindparam("filter_due_after"))
+    if shape.overdue is not None:
+        conditions.append(_LATE if shape.overdue else or_(Task.due_date.is_(None), not_(_LATE)))
     return conditions
 
 
@@ -434,14 +509,16 @@ def _matching(
     branch: Branch,
     conditions: list[ColumnElement[bool]],
     found: search.Search | None,
+    owner_id: int | None = None,
     *,
     scan: bool = False,
 ) -> list[ColumnElement[bool]]:
     """The branch's rows in the list: the filters, and the search if there is one
-    (``scan``: ``_Counted.scans``)."""
+    (``owner_id``: the viewer's, which narrows an owned branch's search inside the
+    index; ``scan``: ``_Counted.scans``)."""
     where = [branch.condition, *conditions]
     if found is not None:
-        where.append(found.matches(owner_id=branch.owner_id, scan=scan))
+        where.append(found.matches(owner_id=owner_id if branch.owned else None, scan=scan))
     return where
 
 
@@ -463,55 +540,64 @@ class _Counted:
         return self.owned is not None and self.count * self.count > end * self.owned
 
 
+#: The viewer's task counter (``TaskCount.owned``), as a column; built once.
+_COUNTER = select(TaskCount.owned).where(TaskCount.user_id == VIEWER).scalar_subquery()
+
+
 def _count_visible(
-    user: User,
-    scope: Scope,
-    conditions: list[ColumnElement[bool]],
-    found: search.Search | None,
+    user: User, shape: _Shape, found: search.Search | None, params: dict[str, Any]
 ) -> list[_Counted]:
-    """Matching tasks per visibility branch (owned, shared), counted in one statement."""
-    branches = visible_branches(user, scope)
-    counts: list[ColumnElement[int]] = [
+    """Matching tasks per visibility branch (owned, shared), counted in one statement
+    (``_counting``), run on the session's connection as the page's rows are (a Core
+    statement: the session's ORM execution added nothing but 44 Python calls a page,
+    5,329 against 5,285 for a first page in bench/hotpaths.py)."""
+    if found is None:
+        counting, with_owned = _prebuilt_counting(shape)
+    else:
+        counting, with_owned = _counting(shape, found, user.id)
+    row = db.session.connection().execute(counting, params).one()
+    owner_total = row[-1] if with_owned else None
+    branches = visible_branches(shape.scope)
+    return [
+        _Counted(branch, count, owner_total if branch.owned else None)
+        for branch, count in zip(branches, row[: len(branches)], strict=True)
+    ]
+
+
+def _counting(
+    shape: _Shape, found: search.Search | None, owner_id: int | None = None
+) -> tuple[Select[Any], bool]:
+    """The statement counting the list's tasks per branch, and whether it also reads
+    the owner's counter (its last column), for a search that chooses its reads."""
+    branches = visible_branches(shape.scope)
+    conditions = _filter_conditions(shape)
+    counts: list[ColumnElement[Any]] = [
         select(func.count())
         .select_from(Task)
-        .where(*_matching(branch, conditions, found))
+        .where(*_matching(branch, conditions, found, owner_id))
         .scalar_subquery()
         for branch in branches
     ]
-    owner = branches[0].owner_id
-    if owner is None:  # shared tasks only: nobody's counter says anything about them
-        return _counted(branches, counts)
-    counter = select(TaskCount.owned).where(TaskCount.user_id == owner).scalar_subquery()
+    if not branches[0].owned:  # shared tasks only: nobody's counter says anything about them
+        return select(*counts), False
     if not conditions and found is None:
         # Unfiltered: the owner's counter, if it exists, instead of counting every row.
-        counts[0] = func.coalesce(counter, counts[0])
-    elif not conditions and found is not None:
+        counts[0] = func.coalesce(_COUNTER, counts[0])
+    elif not conditions and found is not None and owner_id is not None:
         # Searched only: counted inside the search index where it can be.
-        in_index = found.count_owned(owner)
+        in_index = found.count_owned(owner_id)
         counts[0] = counts[0] if in_index is None else in_index
     if found is not None and found.chooses_reads:
         # The counter, for the search's page to choose how to read its matches
         # (``scans``): a read by primary key, in the statement that runs anyway.
-        return _counted(branches, counts, owned=counter)
-    return _counted(branches, counts)
+        return select(*counts, _COUNTER), True
+    return select(*counts), False
 
 
-def _counted(
-    branches: list[Branch],
-    counts: list[ColumnElement[int]],
-    owned: ColumnElement[int] | None = None,
-) -> list[_Counted]:
-    """The branches' counts, and ``owned`` (the owner's counter) if given, in one
-    statement, run on the session's connection as the page's rows are (a Core
-    statement: the session's ORM execution added nothing but 44 Python calls a page,
-    5,329 against 5,285 for a first page in bench/hotpaths.py)."""
-    counting = select(*counts) if owned is None else select(*counts, owned)
-    row = db.session.connection().execute(counting).one()
-    owner_total = row[-1] if owned is not None else None
-    return [
-        _Counted(branch, count, owner_total if branch.owner_id is not None else None)
-        for branch, count in zip(branches, row[: len(branches)], strict=True)
-    ]
+@functools.lru_cache(maxsize=_SHAPES)
+def _prebuilt_counting(shape: _Shape) -> tuple[Select[Any], bool]:
+    """``_counting`` of a list without a search, built once per shape."""
+    return _counting(shape, None)
 
 
 @dataclass(frozen=True)
@@ -539,17 +625,39 @@ def _window(total: int, offset: int, per_page: int) -> _Window:
     return _Window(limit, offset)
 
 
-def _page_rows(wheres: list[list[ColumnElement[bool]]], sort: str, window: _Window) -> Subquery:
+@functools.lru_cache(maxsize=_SHAPES)
+def _page_ids(
+    shape: _Shape, sort: str, backwards: bool, reads: tuple[bool | None, ...]
+) -> Subquery:
+    """``_page_rows`` of a list without a search, built once per shape: ``reads`` says,
+    per branch, whether the page reads from it (``None``: it has no rows to give)."""
+    conditions = _filter_conditions(shape)
+    branches = visible_branches(shape.scope)
+    wheres = [
+        _matching(branch, conditions, None)
+        for branch, read in zip(branches, reads, strict=True)
+        if read is not None
+    ]
+    return _page_rows(wheres, sort, backwards)
+
+
+#: The window's bounds (``_Window``), bound per request: ``page_cut`` is where each
+#: branch's run stops when two are merged (``offset + limit``).
+_LIMIT, _OFFSET, _CUT = (
+    bindparam(name, type_=Integer) for name in ("page_limit", "page_offset", "page_cut")
+)
+
+
+def _page_rows(wheres: list[list[ColumnElement[bool]]], sort: str, backwards: bool) -> Subquery:
     """Ids (and sort keys) of one page, read from indexes alone, in no particular order
-    (the statement that loads them sorts them).
+    (the statement that loads them sorts them); the window's bounds are parameters.
 
     Each visibility branch is read in index order and cut at ``offset + limit``; with
     both, the two sorted runs are merged. Rows the page skips are never fetched.
     """
     key = _SORT_COLUMNS[sort.lstrip("-")]
-    limit, offset, backwards = window.limit, window.offset, window.backwards
 
-    def branch_rows(where: list[ColumnElement[bool]], cut: int, skip: int = 0) -> Select[Any]:
+    def branch_rows(where: list[ColumnElement[bool]], cut: Any, skip: Any = None) -> Select[Any]:
         return (
             select(Task.id.label("id"), key.label("sort_key"))
             .where(*where)
@@ -559,14 +667,14 @@ def _page_rows(wheres: list[list[ColumnElement[bool]]], sort: str, window: _Wind
         )
 
     if len(wheres) == 1:
-        return branch_rows(wheres[0], limit, offset).subquery()
-    runs = [branch_rows(where, offset + limit).subquery() for where in wheres]
+        return branch_rows(wheres[0], _LIMIT, _OFFSET).subquery()
+    runs = [branch_rows(where, _CUT).subquery() for where in wheres]
     merged = union_all(*(select(run.c.id, run.c.sort_key) for run in runs)).subquery()
     return (
         select(merged.c.id, merged.c.sort_key)
         .order_by(*_order_by(merged.c.sort_key, merged.c.id, sort, backwards=backwards))
-        .limit(limit)
-        .offset(offset)
+        .limit(_LIMIT)
+        .offset(_OFFSET)
         .subquery()
     )
 
