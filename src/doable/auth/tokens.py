@@ -10,7 +10,9 @@ its signature is right.
 
 Flask-JWT-Extended issues the tokens; :func:`read_token` reads them, for every door
 (API calls, the refresh route, socket connects), with one PyJWT decode and the
-library's settings (algorithms, leeway, audience, issuer).
+library's settings (algorithms, leeway, audience, issuer). An API call's access token
+that this process accepted before is not decoded again: only its times are checked
+(``doable.auth.token_cache``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from flask import Flask, Response, g, has_request_context, request
@@ -39,6 +42,7 @@ from sqlalchemy.orm.util import identity_key
 
 from doable.auth.logins import logins
 from doable.auth.models import AuthSession, User
+from doable.auth.token_cache import token_cache
 from doable.db import utcnow, valid_id
 from doable.errors import ProblemType, Unauthorized, bearer_challenge, problem
 from doable.extensions import db, jwt
@@ -182,6 +186,20 @@ def read_token(token: str) -> dict[str, Any]:
     return claims
 
 
+def _read_access_token(token: str) -> dict[str, Any]:
+    """:func:`read_token` for an API call's bearer token: an access token this process
+    accepted before is not decoded again, only its times checked (``auth.token_cache``)."""
+    cache = token_cache()
+    claims = cache.claims(token)
+    if claims is None:
+        claims = read_token(token)
+        if claims["type"] == "access":
+            leeway = jwt_config.leeway
+            seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else leeway
+            cache.keep(token, claims, seconds)
+    return claims
+
+
 def _decode(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
     audience = jwt_config.decode_audience
     options: Options = {
@@ -253,7 +271,7 @@ class _Caller(NamedTuple):
 def _caller() -> _Caller:
     token = _bearer_token(request.headers.get("Authorization", ""))
     try:
-        claims = read_token(token)
+        claims = _read_access_token(token)
     except ExpiredSignatureError:
         raise _invalid("Token has expired") from None
     except PyJWTError as exc:
