@@ -22,6 +22,7 @@ from doable.attachments import views as attachments_views
 from doable.auth import api as auth_api
 from doable.auth import views as auth_views
 from doable.auth.logins import init_logins
+from doable.auth.token_cache import init_token_cache
 from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
 from doable.categories import views as categories_views
@@ -120,6 +121,7 @@ def register_extensions(app: Flask) -> None:
     app.teardown_appcontext(release_session)  # runs before Flask-SQLAlchemy's own
     init_redis(app)
     init_logins(app)
+    init_token_cache(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     jwt.init_app(app)
     register_jwt_callbacks(app)

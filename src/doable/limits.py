@@ -30,5 +30,5 @@ def drop_idle_retry_after(response: Response) -> Response:
     """Flask-Limiter adds Retry-After to every limited response; it only means
     something on a refusal."""
     if response.status_code not in (429, 503):
-        response.headers.pop("Retry-After", None)
+        response.headers.remove("Retry-After")  # pop() would raise and catch when absent
     return response

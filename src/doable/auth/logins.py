@@ -58,7 +58,7 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 
 from doable import signals
 from doable.auth.models import User
@@ -198,15 +198,14 @@ def logins(app: Flask | None = None) -> Logins:
     return found
 
 
-def caller_deleted(user: User) -> bool:
-    """Whether the account of ``user``, a request's caller, is gone; if it is, its
+def caller_deleted(user_id: int) -> bool:
+    """Whether the account ``user_id``, a request's caller, is gone; if it is, its
     revocation is announced now.
 
     For a view reading a caller's column that raised ``ObjectDeletedError``: a caller
     served from a kept login is found missing only then, when the request that deleted
     the account could not reach Redis to raise its counter. The others then stop keeping
     the login at once rather than within ``max_age``."""
-    user_id: int = inspect(user).identity[0]
     if db.session.scalar(select(User.id).where(User.id == user_id)) is not None:
         return False
     logins().revoke(user_id)

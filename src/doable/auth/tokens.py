@@ -10,7 +10,9 @@ its signature is right.
 
 Flask-JWT-Extended issues the tokens; :func:`read_token` reads them, for every door
 (API calls, the refresh route, socket connects), with one PyJWT decode and the
-library's settings (algorithms, leeway, audience, issuer).
+library's settings (algorithms, leeway, audience, issuer). An API call's access token
+that this process accepted before is not decoded again: only its times are checked
+(``doable.auth.token_cache``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, NamedTuple
 
 from flask import Flask, Response, g, has_request_context, request
@@ -39,6 +42,7 @@ from sqlalchemy.orm.util import identity_key
 
 from doable.auth.logins import logins
 from doable.auth.models import AuthSession, User
+from doable.auth.token_cache import token_cache
 from doable.db import utcnow, valid_id
 from doable.errors import ProblemType, Unauthorized, bearer_challenge, problem
 from doable.extensions import db, jwt
@@ -122,30 +126,52 @@ def load_session_user(user_id: object, session_id: object, *, fresh: bool = Fals
     unless ``fresh``: a socket connect reads it, so a logout racing the connect either
     commits first or finds the socket registered (``realtime.sockets.connect``).
     """
+    login = _live_login(user_id, session_id, fresh=fresh)
+    return None if login is None else login.user
+
+
+@dataclass(slots=True)
+class LiveLogin:
+    """A login session found live: its user's id and username, and the ``User`` once
+    asked for. Most API calls read the caller's id only, and building the ORM object
+    into the request's session cost more than the rest of a kept login's check."""
+
+    user_id: int
+    username: str
+    loaded: User | None = None  # the row, when the check read it from the database
+
+    @property
+    def user(self) -> User:
+        if self.loaded is None:
+            self.loaded = _partial_user(self.user_id, self.username)
+        return self.loaded
+
+
+def _live_login(user_id: object, session_id: object, *, fresh: bool) -> LiveLogin | None:
+    """:func:`load_session_user`'s check, without building the ``User``."""
     ids = login_ids(user_id, session_id)
     if ids is None:
         return None
     user_id, session_id = ids
     username, stamp = logins().lookup(user_id, session_id)
     if username is not None and not fresh:
-        user = _user(user_id, username)
+        login = LiveLogin(user_id, username)
     else:
         values = {"user_id": user_id, "session_id": session_id, "now": utcnow()}
         live = db.session.execute(_SESSION_USER, values).one_or_none()
         if live is None:
             return None
-        user = live.User
+        login = LiveLogin(user_id, live.User.username, live.User)
         if stamp is not None:
-            logins().keep(user, session_id, live.expires_at, stamp)
+            logins().keep(live.User, session_id, live.expires_at, stamp)
     if has_request_context():
         g.user_id = user_id  # for the access log line
-    return user
+    return login
 
 
-def _user(user_id: int, username: str) -> User:
+def _partial_user(user_id: int, username: str) -> User:
     """The user ``user_id`` in this request's session, as if loaded with its username
-    only: any other column is loaded when first read, and a request that needs only
-    these two (most do) reads nothing."""
+    only: any other column is loaded when first read."""
     user = db.session.identity_map.get(identity_key(User, user_id))
     if user is None:
         user = User(id=user_id)
@@ -179,6 +205,20 @@ def read_token(token: str) -> dict[str, Any]:
         _first_fault(token, refusal)
         raise
     _check_claims(claims)
+    return claims
+
+
+def _read_access_token(token: str) -> dict[str, Any]:
+    """:func:`read_token` for an API call's bearer token: an access token this process
+    accepted before is not decoded again, only its times checked (``auth.token_cache``)."""
+    cache = token_cache()
+    claims = cache.claims(token)
+    if claims is None:
+        claims = read_token(token)
+        if claims["type"] == "access":
+            leeway = jwt_config.leeway
+            seconds = leeway.total_seconds() if isinstance(leeway, timedelta) else leeway
+            cache.keep(token, claims, seconds)
     return claims
 
 
@@ -246,24 +286,24 @@ def _invalid(detail: str) -> Unauthorized:
 
 
 class _Caller(NamedTuple):
-    user: User
+    login: LiveLogin
     session_id: str
 
 
 def _caller() -> _Caller:
     token = _bearer_token(request.headers.get("Authorization", ""))
     try:
-        claims = read_token(token)
+        claims = _read_access_token(token)
     except ExpiredSignatureError:
         raise _invalid("Token has expired") from None
     except PyJWTError as exc:
         raise _invalid(f"Invalid token: {exc}") from None
     if claims["type"] == "refresh":
         raise _invalid("Invalid token: Only non-refresh tokens are allowed")
-    user = load_session_user(claims["sub"], claims.get("sid"))
-    if user is None:  # ended or unknown login session, deleted user, malformed ids
+    login = _live_login(claims["sub"], claims.get("sid"), fresh=False)
+    if login is None:  # ended or unknown login session, deleted user, malformed ids
         raise _invalid("Token has been revoked")
-    return _Caller(user, claims["sid"])
+    return _Caller(login, claims["sid"])
 
 
 def _authenticated() -> _Caller:
@@ -287,7 +327,13 @@ def authenticate() -> User:
     """The caller of this API request: the user of its live access token (valid
     signature, unexpired, type access, login session neither revoked nor expired).
     A bad token raises :class:`Unauthorized`, answered 401."""
-    return _authenticated().user
+    return _authenticated().login.user
+
+
+def caller_id() -> int:
+    """The id of :func:`authenticate`'s user, checked the same way, without building
+    the ``User``."""
+    return _authenticated().login.user_id
 
 
 def login_session_id() -> str:
@@ -298,7 +344,7 @@ def login_session_id() -> str:
 def authenticated_user_id() -> int | None:
     """The id of the user :func:`authenticate` finds, or None when it refuses the call."""
     try:
-        return authenticate().id
+        return caller_id()
     except Exception:  # the view raises it again, answered 401
         return None
 

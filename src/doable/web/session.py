@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from sqlalchemy import inspect
 from sqlalchemy.orm.exc import ObjectDeletedError
 
 from doable.auth import service as auth_service
@@ -97,7 +98,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(user, **kwargs)
         except ObjectDeletedError:  # the account, deleted unannounced? (doable.auth.logins)
-            if not caller_deleted(user):
+            if not caller_deleted(inspect(user).identity[0]):  # user.id raises: row gone
                 raise
             session.clear()
             return redirect(url_for("web.auth.login"))
