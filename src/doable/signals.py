@@ -27,6 +27,9 @@ task_shared = _signals.signal("task-shared")
 #: the task's owner when the sharee left by themselves (``None`` when the owner removed
 #: the share).
 task_unshared = _signals.signal("task-unshared")
+#: kwargs: ``changes``: the changes a transaction logged (``doable.changes.log.Committed``:
+#: each with its recipients' ``seq``), in the order they were made.
+changes_committed = _signals.signal("changes-committed")
 #: Logins ended (logout, password change, refresh-token reuse, account deleted): kwargs
 #: ``user_id`` and ``session_ids`` (``None``: every login of the user).
 sessions_revoked = _signals.signal("sessions-revoked")

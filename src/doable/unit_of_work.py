@@ -30,11 +30,11 @@ and never undo it.
 itself (no retry): a login attempt counted before its password is checked. Units of
 work do not nest into one: an inner one commits what was done so far, and delivers it.
 
-Outbox: published signals wait in the session (``_PUBLISHED``) until it commits, so a
-change feed can be written in the same transaction as the change it records: add one
-step before ``session.commit()`` in ``_Work.commit`` that appends a row per pending
-signal (flushed with the rest), and the feed row and the change commit or roll back
-together. Delivery after commit stays as it is, or becomes a relay that reads the feed.
+``stage(writer, item)`` is the outbox: ``item`` waits in the session until the unit of
+work is about to commit, and ``writer(items)`` then writes everything staged for it, in
+the same transaction, last thing before the commit (the change feed: ``doable.changes``).
+The change and what records it commit together or not at all; a rolled-back attempt
+drops what it staged, and a retried one stages again.
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Keys in ``Session.info``: signals published in the open transaction, signals
-#: committed but not yet delivered, and the running units of work (innermost last).
+#: Keys in ``Session.info``: signals published in the open transaction, items staged
+#: for writers (``stage``), signals committed but not yet delivered, and the running
+#: units of work (innermost last).
 _PUBLISHED = "doable.published"
+_STAGED = "doable.staged"
 _COMMITTED = "doable.committed"
 _RUNNING = "doable.units_of_work"
 
@@ -77,6 +79,15 @@ def publish(signal: NamedSignal, **payload: Any) -> None:
     if not session.info.get(_RUNNING):
         raise RuntimeError("publish() outside a unit of work: nothing would deliver it")
     session.info.setdefault(_PUBLISHED, []).append((signal, payload))
+
+
+def stage(writer: Callable[[list[Any]], None], item: Any) -> None:
+    """Have ``writer`` write ``item`` (with everything else staged for it, in order)
+    in the current unit of work's transaction, just before it commits."""
+    session = db.session()
+    if not session.info.get(_RUNNING):
+        raise RuntimeError("stage() outside a unit of work: nothing would write it")
+    session.info.setdefault(_STAGED, {}).setdefault(writer, []).append(item)
 
 
 def on_conflict(error: DoableError, *, retry: bool = True) -> None:
@@ -95,6 +106,8 @@ class _Work:
     retry: bool = True
 
     def commit(self) -> None:
+        for writer, items in self.session.info.pop(_STAGED, {}).items():
+            writer(items)  # may publish: delivered after this commit
         self.session.commit()
 
     def refusal(self, error: BaseException) -> BaseException:
@@ -127,6 +140,7 @@ def _roll_back(session: Session) -> None:
     """Undo the attempt and drop what it published. A rollback that fails (the
     connection died) must not hide the error that brought us here."""
     session.info.pop(_PUBLISHED, None)
+    session.info.pop(_STAGED, None)
     try:
         session.rollback()
     except Exception:
@@ -193,3 +207,4 @@ def _committed(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _rolled_back(session: Session) -> None:
     session.info.pop(_PUBLISHED, None)
+    session.info.pop(_STAGED, None)

@@ -40,16 +40,17 @@ LIST_FILTERED_PAGE = (2, 2)
 #: The same two: the page's rows are cut from the index at the offset, not fetched.
 LIST_LAST_PAGE = (2, 2)
 #: Whether they may edit the task (PostgreSQL: and its row lock); SQLite only:
-#: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE.
-PUT_ONE_FIELD = (4, 3)
-#: The INSERT; the owner's task counter.
-POST = (2, 2)
+#: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE; and the change feed's three
+#: (``doable.changes.log``): the change, its viewers' feeds numbered, their entries.
+PUT_ONE_FIELD = (7, 6)
+#: The INSERT; the owner's task counter; the change feed's three.
+POST = (5, 5)
 #: Whether they own the task (PostgreSQL: and its row lock); SQLite only:
 #: ``BEGIN IMMEDIATE``; the task as they see it; who it is shared with; its
 #: attachments' stored files; the DELETE (its categories and shares go by ON DELETE
-#: CASCADE); the owner's task counter. The notifier sends to the audience read before
-#: the delete and reads nothing.
-DELETE = (7, 6)
+#: CASCADE); the owner's task counter; the change feed's three. The notifier sends to the
+#: audience read before the delete and reads nothing.
+DELETE = (10, 9)
 #: A login's first request in this process: the caller with their login session, then
 #: the task as they see it.
 FIRST_REQUEST = (2, 2)

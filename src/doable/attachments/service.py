@@ -18,6 +18,7 @@ from doable import signals
 from doable.attachments.models import Attachment
 from doable.attachments.storage import storage
 from doable.auth.models import User
+from doable.changes.log import Recorded, record
 from doable.db import begin_write, valid_id
 from doable.errors import BadRequest, NotFound, PayloadTooLarge, ProblemType
 from doable.extensions import db
@@ -85,6 +86,8 @@ def _record(attachment: Attachment, *, owner_id: int) -> Attachment:
         )
     _check_quota(owner_id=owner_id, adding=attachment.size)
     db.session.add(attachment)
+    db.session.flush()  # its id, for the log
+    _log(attachment, "attachment_added", [None, _logged(attachment)])
     return attachment
 
 
@@ -108,7 +111,34 @@ def delete_attachment(*, user: User, task_id: int, attachment_id: int) -> Attach
     )
     db.session.delete(attachment)
     publish(signals.files_released, storage_keys=[attachment.storage_key])
+    _log(attachment, "attachment_deleted", [_logged(attachment), None], actor_id=user.id)
     return attachment  # as it was: a page names what it deleted
+
+
+def _logged(attachment: Attachment) -> dict[str, Any]:
+    """An attachment as its change is logged."""
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+
+
+def _log(
+    attachment: Attachment, action: str, change: list[Any], actor_id: int | None = None
+) -> None:
+    """Log an attachment added or deleted, for everyone who can see its task."""
+    record(
+        Recorded(
+            entity="attachment",
+            entity_id=attachment.id,
+            task_id=attachment.task_id,
+            action=action,
+            changes={"attachment": change},
+            actor_id=attachment.user_id if actor_id is None else actor_id,
+        )
+    )
 
 
 def stored_files(*, task_ids: list[int] | None = None, owner_id: int | None = None) -> list[str]:

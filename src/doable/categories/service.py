@@ -12,10 +12,12 @@ from sqlalchemy.sql.base import ExecutableOption
 from doable import signals
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
+from doable.changes.log import Recorded, record
 from doable.db import Paged, begin_write, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
 from doable.settings import settings
+from doable.tasks.models import CATEGORY_NAMES, Task, category_names
 from doable.unit_of_work import on_conflict, publish, use_case
 
 
@@ -89,6 +91,8 @@ def create_category(*, user: User, name: str, color: str | None = None) -> Categ
     category = Category(user_id=user.id, name=name, color=color)
     db.session.add(category)
     on_conflict(_taken_conflict(name))
+    db.session.flush()
+    _record_created(category, actor_id=user.id)
     return _with_task_count(user, category)
 
 
@@ -99,17 +103,26 @@ def update_category(
     """Rename or recolour. A rename changes the tasks with the category, so they are
     announced; a recolour or a write that changes nothing announces nothing."""
     category = get_category_for(user=user, category_id=category_id)
+    before = _logged(category)
     new_name = name.strip() if name is not None else category.name
     renamed = new_name != category.name
     if renamed:
         if new_name.lower() != category.name.lower():
             _ensure_free(user.id, new_name)
+        _record_tasks_renamed(category, new_name, actor_id=user.id)
         category.name = new_name
     for key, value in changes.items():
         setattr(category, key, value)
     on_conflict(_taken_conflict(category.name))
     if renamed:  # tasks show their categories' names, not their colours
         publish(signals.tasks_changed, task_ids=_tagged_task_ids(category.id))
+    changed = {
+        key: [value, after]
+        for key, value in before.items()
+        if (after := _logged(category)[key]) != value
+    }
+    if changed:
+        _record_category(category, "category_updated", changed, actor_id=user.id)
     return _with_task_count(user, category)
 
 
@@ -118,6 +131,9 @@ def delete_category(*, user: User, category_id: int) -> Category:
     """Delete the category; its tasks stay, without it."""
     category = get_category_for(user=user, category_id=category_id)
     tagged = _tagged_task_ids(category.id)
+    _record_tasks_renamed(category, None, actor_id=user.id)
+    deleted = {key: [value, None] for key, value in _logged(category).items()}
+    _record_category(category, "category_deleted", deleted, actor_id=user.id)
     db.session.delete(category)
     publish(signals.tasks_changed, task_ids=tagged)
     return category  # as it was: a page names what it deleted
@@ -129,8 +145,11 @@ def _with_task_count(user: User, category: Category) -> Category:
     return get_category_for(user=user, category_id=category.id)
 
 
-def resolve_categories(*, owner_id: int, names: list[str]) -> list[Category]:
-    """The owner's categories with these names (ignoring case), creating missing ones."""
+def resolve_categories(
+    *, owner_id: int, names: list[str], actor_id: int | None = None
+) -> list[Category]:
+    """The owner's categories with these names (ignoring case), creating missing ones
+    (``actor_id``: who is creating them, the owner unless said)."""
     if not names:
         return []
     names = [name.strip() for name in names]
@@ -153,7 +172,62 @@ def resolve_categories(*, owner_id: int, names: list[str]) -> list[Category]:
         found[key] = Category(user_id=owner_id, name=wanted[key])
         db.session.add(found[key])
     db.session.flush()
+    for key in missing:
+        _record_created(found[key], actor_id=owner_id if actor_id is None else actor_id)
     return [found[key] for key in wanted]
+
+
+def _logged(category: Category) -> dict[str, str | None]:
+    """A category as its changes are logged."""
+    return {"name": category.name, "color": category.color}
+
+
+def _record_created(category: Category, *, actor_id: int) -> None:
+    created = {key: [None, value] for key, value in _logged(category).items()}
+    _record_category(category, "category_created", created, actor_id=actor_id)
+
+
+def _record_category(
+    category: Category, action: str, changes: dict[str, list[str | None]], *, actor_id: int
+) -> None:
+    """Log a change to a category: only its owner sees categories."""
+    record(
+        Recorded(
+            entity="category",
+            entity_id=category.id,
+            action=action,
+            changes=changes,
+            actor_id=actor_id,
+            audience={category.user_id: None},
+        )
+    )
+
+
+def _record_tasks_renamed(category: Category, new_name: str | None, *, actor_id: int) -> None:
+    """Log the change to each task with ``category`` when it is renamed to
+    ``new_name`` (``None``: deleted): their categories, as everyone who sees them sees
+    them, change."""
+    tagged = (
+        select(Task.id, Task.version, CATEGORY_NAMES.label("category_names"))
+        .join(task_category, task_category.c.task_id == Task.id)
+        .where(task_category.c.category_id == category.id)
+    )
+    for task in db.session.execute(tagged):
+        before = category_names(task)
+        after = [name for name in before if name != category.name]
+        if new_name is not None:
+            after = sorted([*after, new_name], key=str.lower)
+        record(
+            Recorded(
+                entity="task",
+                entity_id=task.id,
+                task_id=task.id,
+                action="updated",
+                version=task.version,
+                changes={"categories": [before, after]},
+                actor_id=actor_id,
+            )
+        )
 
 
 def _tagged_task_ids(category_id: int) -> list[int]:

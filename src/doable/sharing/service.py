@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from typing import Any
 
 from limits import parse
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from doable import signals
 from doable.auth.models import User
 from doable.auth.service import find_user
+from doable.changes.log import Recorded, record
 from doable.db import valid_id
 from doable.errors import BadRequest, Conflict, NotFound, ProblemType, TooManyRequests
 from doable.extensions import db, limiter
@@ -20,6 +22,7 @@ from doable.settings import settings
 from doable.sharing.models import Share
 from doable.tasks.access import Access, get_task_for, task_or_guard
 from doable.tasks.models import Task
+from doable.tasks.schemas import OwnerRead, task_data
 from doable.unit_of_work import on_conflict, publish, use_case
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ def share_task(
     other = _sharee(task, username=username, email=email)
     share = db.session.get(Share, (task_id, other.id))
     created = share is None
+    before = None if share is None else share.permission
     if share is None:
         share = Share(task_id=task_id, user_id=other.id, user=other, permission=permission)
         db.session.add(share)
@@ -68,6 +72,20 @@ def share_task(
         publish(signals.task_shared, task_id=task_id, audience=audience)
     else:
         publish(signals.tasks_changed, task_ids=[task_id])
+    if before != permission:
+        # The new sharee is shown the task as they now see it: nothing before this
+        # change is in their feed.
+        shown = {"task": {**task_data(task), "access": permission}} if created else None
+        _record(
+            user,
+            task,
+            "shared" if created else "share_updated",
+            {
+                "shared_with": [None if created else _named(other), _named(other)],
+                "permission": [before, permission],
+            },
+            {task.user_id: None, other.id: shown},
+        )
     return share, created
 
 
@@ -89,7 +107,41 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> Task:
     db.session.delete(share)
     owner_id = task.user_id if leaving else None
     publish(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)
+    _record(
+        user,
+        task,
+        "unshared",
+        {"shared_with": [_named(share.user), None], "permission": [share.permission, None]},
+        {task.user_id: None, user_id: None},
+    )
     return task
+
+
+def _named(user: User) -> dict[str, Any]:
+    named: dict[str, Any] = OwnerRead().dump(user)
+    return named
+
+
+def _record(
+    actor: User,
+    task: Task,
+    action: str,
+    changes: dict[str, list[Any]],
+    audience: dict[int, dict[str, Any] | None],
+) -> None:
+    """Log a change to the task's shares: its owner and the sharee concerned see it."""
+    record(
+        Recorded(
+            entity="task",
+            entity_id=task.id,
+            task_id=task.id,
+            action=action,
+            version=task.version,
+            changes=changes,
+            actor_id=actor.id,
+            audience=audience,
+        )
+    )
 
 
 def _sharee(task: Task, *, username: str | None, email: str | None) -> User:

@@ -37,6 +37,7 @@ from doable.attachments.service import stored_files
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
+from doable.changes.log import Recorded, fields_changed, record
 from doable.db import Paged, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
@@ -63,7 +64,7 @@ from doable.tasks.models import (
     category_names,
     utc_today,
 )
-from doable.tasks.schemas import body_etag, task_body, task_row_body
+from doable.tasks.schemas import body_etag, task_body, task_data, task_row_body, task_row_data
 from doable.unit_of_work import on_conflict, publish, use_case
 
 WRITE_ATTEMPTS = 3
@@ -245,12 +246,15 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     _tag(row["id"], tagged)
     _count_created(user.id)
     publish(signals.task_created, task_id=row["id"], audience={user.id: Access.OWNER})
-    return WrittenTask(
+    written = WrittenTask(
         **row,
         owner_username=user.username,
         access=Access.OWNER.label,
         category_names=_joined(tagged),
     )
+    created = {name: [None, value] for name, value in _logged(task_row_data(written)).items()}
+    _record(user, written, "created", created, audience={user.id: None})
+    return written
 
 
 class NothingToChange(Exception):
@@ -290,11 +294,14 @@ def update_task(
     names = fields.pop("categories", None)
     written = _write_fields(before, fields)
     if names is not None:  # the task's categories are its owner's, whoever edits it
-        tagged = resolve_categories(owner_id=before.user_id, names=names)
+        tagged = resolve_categories(owner_id=before.user_id, names=names, actor_id=user.id)
         _retag(task_id, tagged)
         written["category_names"] = _joined(tagged)
     publish(signals.tasks_changed, task_ids=[task_id])
-    return WrittenTask(**{**before._mapping, **written})
+    after = WrittenTask(**{**before._mapping, **written})
+    changed = fields_changed(_logged(task_row_data(before)), _logged(task_row_data(after)))
+    _record(user, after, "updated", changed)
+    return after
 
 
 @use_case
@@ -312,7 +319,41 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
     _count(task.user_id, -1)
     publish(signals.files_released, storage_keys=files)
     publish(signals.task_deleted, task_id=task_id, audience=watchers)
+    deleted = {name: [value, None] for name, value in _logged(task_data(task)).items()}
+    _record(user, task, "deleted", deleted, audience=dict.fromkeys(watchers))
     return task  # as it was: a page names what it deleted
+
+
+#: The fields of a task its changes are logged by, as the API shows them.
+LOGGED_FIELDS = ("title", "description", "status", "priority", "due_date", "categories")
+
+
+def _logged(shown: dict[str, Any]) -> dict[str, Any]:
+    """The logged fields of a task as the API shows it (``task_data``)."""
+    return {name: shown[name] for name in LOGGED_FIELDS}
+
+
+def _record(
+    user: User,
+    task: Task | WrittenTask,
+    action: str,
+    changes: dict[str, list[Any]],
+    audience: dict[int, dict[str, Any] | None] | None = None,
+) -> None:
+    """Log a change ``user`` made to ``task`` (as it is after it), for ``audience``
+    (``None``: everyone who can see it now)."""
+    record(
+        Recorded(
+            entity="task",
+            entity_id=task.id,
+            task_id=task.id,
+            action=action,
+            version=task.version,
+            changes=changes,
+            actor_id=user.id,
+            audience=audience,
+        )
+    )
 
 
 #: A new task's row, returned whole as written (with its columns' defaults); built once.
