@@ -26,6 +26,7 @@ from doable.auth.token_cache import init_token_cache
 from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
 from doable.categories import views as categories_views
+from doable.changes import api as changes_api
 from doable.commands import register_commands
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
@@ -145,6 +146,7 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(categories_api.bp)
     api.register_blueprint(sharing_api.bp)
     api.register_blueprint(attachments_api.bp)
+    api.register_blueprint(changes_api.bp)
     for blueprint in app.blueprints.values():
         if isinstance(blueprint, ApiBlueprint):  # bearer tokens only, never cookies
             csrf.exempt(blueprint)

@@ -67,12 +67,15 @@ class ProblemType(Enum):
     CATEGORY_NAME_TAKEN = (409, "You already have a category with that name (ignoring case).")
     CATEGORY_LIMIT_REACHED = (409, "The owner has as many categories as allowed (`limit`).")
     CONCURRENT_UPDATE = (409, "Another request changed the same data at the same time; retry.")
+    IDEMPOTENCY_KEY_IN_USE = (409, "A request with this `Idempotency-Key` is still being answered.")
+    FEED_POSITION_GONE = (410, "Changes after this position were pruned; reload (`oldest_seq`).")
     PRECONDITION_FAILED = (412, "The resource changed since the `If-Match` ETag; nothing changed.")
     BODY_TOO_LARGE = (413, "The request body is larger than the limit.")
     FILE_TOO_LARGE = (413, "The uploaded file is larger than the upload limit.")
     STORAGE_QUOTA_EXCEEDED = (413, "The file would take the task owner past their quota.")
     URL_TOO_LONG = (414, "The URL is longer than the limit.")
     UNSUPPORTED_MEDIA_TYPE = (415, "The body is not of a type this route takes (`Accept-Post`).")
+    IDEMPOTENCY_KEY_REUSED = (422, "This `Idempotency-Key` was used for a different request.")
     PRECONDITION_REQUIRED = (428, "This request needs a precondition header such as `If-Match`.")
     RATE_LIMITED = (429, "Too many requests; retry after `Retry-After` seconds.")
     LOGIN_SLOWED_DOWN = (429, "Too many failed logins for this account; retry after `Retry-After`.")
@@ -192,8 +195,16 @@ class Conflict(DoableError):
     status = 409
 
 
+class Gone(DoableError):
+    status = 410
+
+
 class PreconditionFailed(DoableError):
     status = 412
+
+
+class UnprocessableContent(DoableError):
+    status = 422
 
 
 class TooManyRequests(DoableError):

@@ -82,12 +82,8 @@ def timestamp(value: datetime | None) -> str | None:
 MAX_PAGE = 1_000_000
 
 
-class PageQuery(Schema):
-    """``page`` (from 1) and ``per_page`` (1-100) of a paged list's query; answered with
-    a ``PageOf`` body. A parameter given twice is refused, as everywhere."""
-
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+class Query(Schema):
+    """A query string's parameters. A parameter given twice is refused, as everywhere."""
 
     @pre_load
     def _no_repeats(self, data: Any, **kwargs: Any) -> Any:
@@ -98,6 +94,14 @@ class PageQuery(Schema):
             if repeated:
                 raise ValidationError({key: ["Give this parameter once."] for key in repeated})
         return data
+
+
+class PageQuery(Query):
+    """``page`` (from 1) and ``per_page`` (1-100) of a paged list's query; answered with
+    a ``PageOf`` body."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
 
 
 class PageOf(Schema):

@@ -217,6 +217,11 @@ class Settings:
     share_by_email_rate_limit: RateLimit = "30 per hour"
     # Categories one user may have (made by them, or by name by their tasks' edit sharees)
     max_categories_per_user: PositiveInt = 500
+    # Days the change log keeps changes (GET /api/events, /api/sync, task history); older
+    # ones are pruned by `doable changes prune`
+    change_retention_days: PositiveInt = 30
+    # Hours the response to a write sent with an Idempotency-Key is kept for its retries
+    idempotency_key_ttl_hours: PositiveInt = 24
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
     proxy_hops: Count = 0
     # Host names the server answers to (None: any); e.g. "tasks.example.com"
