@@ -3,8 +3,12 @@ feed, the arguments it refuses, and 410 for a position beyond the feed."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+from doable.changes.schemas import ACTIONS
 from doable.errors import ProblemType
 from tests.changes.feeds import feed, new_task
 from tests.support.factories import TIMESTAMP, Account, ApiClient, assert_problem
@@ -123,3 +127,14 @@ def test_another_users_changes_are_not_in_a_feed(
 
 def test_the_feed_needs_a_login(api: ApiClient) -> None:
     assert_problem(api.get("/api/events"), 401)
+
+
+def test_the_docs_name_every_action_the_feed_has() -> None:
+    """docs/api.md's table of actions and ``EventRead``'s enum are the same list."""
+    docs = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    section = docs.split("## Change feed", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in section.splitlines() if line.startswith("| `task`")]
+    table += [line for line in section.splitlines() if line.startswith(("| `attach", "| `categ"))]
+    documented = {name for line in table for name in re.findall(r"`([a-z_]+)`", line.split("|")[2])}
+
+    assert documented == set(ACTIONS)
