@@ -305,7 +305,6 @@ def test_update_tasks_retry_appends_once(
 def held(app: Flask, alice: Account) -> Iterator[Callable[..., Callable[[], None]]]:
     """``held(task_id, title)``: rename the task in a unit of work that stops after
     writing its log, before it commits; returns the function that lets it commit."""
-    threads: list[Callable[[], Any]] = []
     releases: list[threading.Event] = []
 
     def hold(task_id: int, title: str) -> Callable[[], None]:
@@ -336,12 +335,17 @@ def held(app: Flask, alice: Account) -> Iterator[Callable[..., Callable[[], None
                 rename()
                 db.session.remove()
 
-        threads.append(_in_thread(run))
+        finished = _in_thread(run)
         assert written.wait(10), "the log was not written"
-        return lambda: (release.set(), threads[-1]())[1]
+
+        def commit() -> None:
+            release.set()
+            finished()
+
+        return commit
 
     yield hold
-    for release in releases:
+    for release in releases:  # a test that failed before letting it commit
         release.set()
 
 
