@@ -44,6 +44,21 @@ def unchanged(app: Flask) -> Callable[[], None]:
     return check
 
 
+def record_rename(task_id: int, actor: Account, title: str) -> None:
+    """In the current unit of work: rename the task "A task" and log it."""
+    db.session.execute(sa.update(Task).where(Task.id == task_id).values(title=title))
+    record(
+        Recorded(
+            entity="task",
+            entity_id=task_id,
+            task_id=task_id,
+            action="updated",
+            changes={"title": ["A task", title]},
+            actor_id=actor.id,
+        )
+    )
+
+
 # --- a rolled-back change appends nothing --------------------------------------------
 
 
@@ -126,10 +141,6 @@ def test_racing_identical_shares_log_the_one_that_commits(
     assert [e["seq"] for e in feed(api, alice)] == [1, 2]
 
 
-def _hold(_: list[Any]) -> None:
-    raise AssertionError("replaced per test")
-
-
 def test_a_unit_of_work_that_raises_after_recording_appends_nothing(
     app: Flask, api: ApiClient, alice: Account
 ) -> None:
@@ -138,17 +149,7 @@ def test_a_unit_of_work_that_raises_after_recording_appends_nothing(
 
     @use_case
     def rename(title: str, fail: bool) -> None:
-        db.session.execute(sa.update(Task).where(Task.id == task_id).values(title=title))
-        record(
-            Recorded(
-                entity="task",
-                entity_id=task_id,
-                task_id=task_id,
-                action="updated",
-                changes={"title": ["A task", title]},
-                actor_id=alice.id,
-            )
-        )
+        record_rename(task_id, alice, title)
         if fail:
             raise LookupError("after record()")
 
@@ -179,17 +180,7 @@ def test_a_writer_that_fails_after_the_log_is_written_takes_it_back(
 
     @use_case
     def rename() -> None:
-        db.session.execute(sa.update(Task).where(Task.id == task_id).values(title="Never"))
-        record(
-            Recorded(
-                entity="task",
-                entity_id=task_id,
-                task_id=task_id,
-                action="updated",
-                changes={"title": ["A task", "Never"]},
-                actor_id=alice.id,
-            )
-        )
+        record_rename(task_id, alice, "Never")
         stage(broken, None)
 
     with app.app_context():
@@ -298,6 +289,31 @@ def test_update_tasks_retry_appends_once(
     }
 
 
+def test_a_unit_of_work_run_again_logs_its_last_attempt_only(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    """What an attempt refused by the database staged goes with it; the retry stages again."""
+    task_id = new_task(api, alice)
+    attempts: list[int] = []
+
+    @use_case(retry=3)
+    def rename() -> None:
+        attempts.append(len(attempts) + 1)
+        title = f"attempt {len(attempts)}"
+        record_rename(task_id, alice, title)
+        if len(attempts) < 3:
+            raise StaleDataError("a concurrent writer got there first")
+
+    with app.app_context():
+        rename()
+        db.session.remove()
+
+    assert attempts == [1, 2, 3]
+    (renamed,) = feed(api, alice, after=1)
+    assert (renamed["seq"], renamed["changes"]) == (2, {"title": ["A task", "attempt 3"]})
+    assert [action for _, _, action in logged(app)] == ["created", "updated"]
+
+
 # --- never visible before the commit -------------------------------------------------
 
 
@@ -317,17 +333,7 @@ def held(app: Flask, alice: Account) -> Iterator[Callable[..., Callable[[], None
 
         @use_case
         def rename() -> None:
-            db.session.execute(sa.update(Task).where(Task.id == task_id).values(title=title))
-            record(
-                Recorded(
-                    entity="task",
-                    entity_id=task_id,
-                    task_id=task_id,
-                    action="updated",
-                    changes={"title": ["A task", title]},
-                    actor_id=alice.id,
-                )
-            )
+            record_rename(task_id, alice, title)
             stage(wait, None)
 
         def run() -> None:
@@ -399,6 +405,39 @@ def test_a_later_seq_commits_only_after_an_earlier_one(
     assert [(e["seq"], e["task_id"]) for e in later] == [(3, first), (4, second)]
 
 
+def test_a_writer_takes_the_feeds_lock_last(
+    app: Flask, api: ApiClient, alice: Account, database_url: str, postgres_only: None
+) -> None:
+    """What the unit of work left in the session is written before the feeds are
+    numbered: a category's deletion waiting for a task's link (locked by a writer of
+    the task) does not hold its owner's feed meanwhile, which that writer would wait
+    for next (a deadlock)."""
+    new_task(api, alice, categories=["Work"])
+    (work,) = api.get("/api/categories", alice.token).get_json()["categories"]
+    outside = sa.create_engine(database_url)
+    try:
+        with outside.connect() as holder:
+            holder.execute(sa.text("SELECT * FROM task_category FOR UPDATE"))
+            deleted = _in_thread(
+                lambda: app.test_client().delete(
+                    f"/api/categories/{work['id']}", headers=alice.auth
+                )
+            )
+            wait_for(lambda: _waiting_on_a_lock(outside), "the deletion waiting for the link")
+            with outside.connect() as probe:
+                cursor = sa.text(
+                    "SELECT last_seq FROM feed_cursor WHERE user_id = :user FOR UPDATE NOWAIT"
+                )
+                assert probe.execute(cursor, {"user": alice.id}).scalar() == 2
+                probe.rollback()
+            holder.rollback()
+        assert deleted().status_code == 204
+    finally:
+        outside.dispose()
+
+    assert [e["action"] for e in feed(api, alice, after=2)] == ["updated", "category_deleted"]
+
+
 def _in_thread(run: Callable[[], Any]) -> Callable[[], Any]:
     """Start ``run`` in a thread; return the function that waits for its result."""
     result: list[Any] = []
@@ -433,71 +472,3 @@ def _waiting_on_a_lock(engine: sa.Engine) -> bool:
             )
         ).scalar()
     return bool(waiting)
-
-
-def test_a_unit_of_work_run_again_logs_its_last_attempt_only(
-    app: Flask, api: ApiClient, alice: Account
-) -> None:
-    """What an attempt refused by the database staged goes with it; the retry stages again."""
-    task_id = new_task(api, alice)
-    attempts: list[int] = []
-
-    @use_case(retry=3)
-    def rename() -> None:
-        attempts.append(len(attempts) + 1)
-        title = f"attempt {len(attempts)}"
-        db.session.execute(sa.update(Task).where(Task.id == task_id).values(title=title))
-        record(
-            Recorded(
-                entity="task",
-                entity_id=task_id,
-                task_id=task_id,
-                action="updated",
-                changes={"title": ["A task", title]},
-                actor_id=alice.id,
-            )
-        )
-        if len(attempts) < 3:
-            raise StaleDataError("a concurrent writer got there first")
-
-    with app.app_context():
-        rename()
-        db.session.remove()
-
-    assert attempts == [1, 2, 3]
-    (renamed,) = feed(api, alice, after=1)
-    assert (renamed["seq"], renamed["changes"]) == (2, {"title": ["A task", "attempt 3"]})
-    assert [action for _, _, action in logged(app)] == ["created", "updated"]
-
-
-def test_a_writer_takes_the_feeds_lock_last(
-    app: Flask, api: ApiClient, alice: Account, database_url: str, postgres_only: None
-) -> None:
-    """What the unit of work left in the session is written before the feeds are
-    numbered: a category's deletion waiting for a task's link (locked by a writer of
-    the task) does not hold its owner's feed meanwhile, which that writer would wait
-    for next (a deadlock)."""
-    new_task(api, alice, categories=["Work"])
-    (work,) = api.get("/api/categories", alice.token).get_json()["categories"]
-    outside = sa.create_engine(database_url)
-    try:
-        with outside.connect() as holder:
-            holder.execute(sa.text("SELECT * FROM task_category FOR UPDATE"))
-            deleted = _in_thread(
-                lambda: app.test_client().delete(
-                    f"/api/categories/{work['id']}", headers=alice.auth
-                )
-            )
-            wait_for(lambda: _waiting_on_a_lock(outside), "the deletion waiting for the link")
-            with outside.connect() as probe:
-                cursor = sa.text(
-                    "SELECT last_seq FROM feed_cursor WHERE user_id = :user FOR UPDATE NOWAIT"
-                )
-                assert probe.execute(cursor, {"user": alice.id}).scalar() == 2
-                probe.rollback()
-            holder.rollback()
-        assert deleted().status_code == 204
-    finally:
-        outside.dispose()
-
-    assert [e["action"] for e in feed(api, alice, after=2)] == ["updated", "category_deleted"]
