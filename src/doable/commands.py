@@ -1,5 +1,6 @@
-"""The app's own commands, registered by ``create_app``: ``doable create-user`` and
-``doable attachments gc`` (``doable serve`` is the command line's, ``doable.cli``)."""
+"""The app's own commands, registered by ``create_app``: ``doable create-user``,
+``doable attachments gc`` and ``doable changes prune`` (``doable serve`` is the command
+line's, ``doable.cli``)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,23 @@ def attachments_gc_command() -> None:
     click.echo(f"Removed {collect_garbage()} orphaned file(s)")
 
 
+@click.group("changes")
+def changes_group() -> None:
+    """Maintain the change log (docs/api.md, Change feed)."""
+
+
+@changes_group.command("prune")
+@with_appcontext
+def changes_prune_command() -> None:
+    """Remove changes older than DOABLE_CHANGE_RETENTION_DAYS and the answers kept for
+    idempotency keys older than DOABLE_IDEMPOTENCY_KEY_TTL_HOURS (run it daily)."""
+    from doable.changes.service import prune
+
+    changes, keys = prune()
+    click.echo(f"Removed {changes} change(s) and {keys} idempotency key(s)")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(attachments_group)
+    app.cli.add_command(changes_group)

@@ -13,11 +13,15 @@ from doable.auth.models import AuthSession, User, fold
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
 from doable.auth.throttle import claim_login_attempt, forget_login_failures
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
+from doable.changes.log import Recorded, record
 from doable.db import utcnow
 from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
 from doable.settings import settings
-from doable.tasks.access import sharees_of_tasks_owned_by
+from doable.sharing.models import Share
+from doable.tasks.access import READ_TASK, sharees_of_tasks_owned_by, viewer
+from doable.tasks.models import Task
+from doable.tasks.service import record_deleted
 from doable.unit_of_work import on_conflict, publish, use_case
 
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -130,13 +134,48 @@ def delete_account(*, user: User, current_password: str) -> None:
     """Delete the user; everything they own goes with them (foreign keys cascade). Like
     changing the email or password, it takes the current password: a stolen token or an
     unattended browser is not enough to destroy the account. Once that commits, the
-    sharees of their tasks are told the tasks went, and the tasks' files are removed."""
+    sharees of their tasks are told the tasks went, and the tasks' files are removed.
+
+    The change log records what the deletion did to others (``_record_departure``)."""
     _check_current_password(user, current_password)
-    for task_id, sharees in sharees_of_tasks_owned_by(user.id).items():
-        publish(signals.task_deleted, task_id=task_id, audience=sharees)
+    sharees = sharees_of_tasks_owned_by(user.id)
+    for task_id, audience in sharees.items():
+        publish(signals.task_deleted, task_id=task_id, audience=audience)
+    _record_departure(user, sharees)
     publish(signals.files_released, storage_keys=stored_files(owner_id=user.id))
     db.session.delete(user)
     publish(signals.sessions_revoked, user_id=user.id, session_ids=None)
+
+
+def _record_departure(user: User, sharees: dict[int, list[int]]) -> None:
+    """Log, before they go, what deleting ``user`` does to the others: each of their
+    tasks that was shared is ``deleted`` for its sharees (as ``delete_task`` logs it),
+    and each task shared with them is ``unshared`` for its owner (as
+    ``sharing.service.unshare_task`` logs a sharee leaving). The user's own feed goes
+    with the account."""
+    if sharees:
+        shown = select(Task).where(Task.id.in_(sorted(sharees))).options(*READ_TASK)
+        for task in db.session.scalars(shown, viewer(user)):
+            record_deleted(user, task, sharees[task.id])
+    named = {"id": user.id, "username": user.username}
+    left = select(Task.id, Task.version, Task.user_id, Share.permission).join(
+        Share, Share.task_id == Task.id
+    )
+    for task_id, version, owner_id, permission in db.session.execute(
+        left.where(Share.user_id == user.id).order_by(Task.id)
+    ):
+        record(
+            Recorded(
+                entity="task",
+                entity_id=task_id,
+                task_id=task_id,
+                action="unshared",
+                version=version,
+                changes={"shared_with": [named, None], "permission": [permission, None]},
+                actor_id=user.id,
+                audience={owner_id: None},
+            )
+        )
 
 
 def find_user(*, email: str | None = None, username: str | None = None) -> User | None:

@@ -82,7 +82,14 @@ def fields_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[
 
 
 def _write(changes: list[Recorded]) -> None:
-    """Write ``changes`` and number them in their recipients' feeds (``_NUMBER``)."""
+    """Write ``changes`` and number them in their recipients' feeds (``_NUMBER``).
+
+    What the unit of work left pending in the session is flushed first: the commit
+    would flush it after this, taking its row locks after the feeds' (a category's
+    deletion waiting for a task's links while holding its owner's feed, and the task's
+    writer holding the links while waiting for that feed: a deadlock); and whoever can
+    see the task is read after the change."""
+    db.session.flush()
     connection = db.session.connection()
     at = utcnow()
     rows = [

@@ -39,7 +39,11 @@ class EventRead(Schema):
     seq = fields.Integer(metadata={"description": "Its position in your feed: 1, 2, 3…"})
     change_id = fields.Integer(metadata={"description": "The change's id, the same in every feed"})
     at = Timestamp()
-    actor = fields.Nested(OwnerRead, allow_none=True, metadata={"description": "Who made it"})
+    actor = fields.Nested(
+        OwnerRead,
+        allow_none=True,
+        metadata={"description": "Who made it; null once their account is deleted"},
+    )
     entity = fields.Nested(EntityRead)
     task_id = fields.Integer(allow_none=True)
     action = fields.String(metadata={"enum": ACTIONS})

@@ -4,7 +4,7 @@ position, and where their feed stands. Writing it is ``doable.changes.log``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, bindparam, delete, func, select
@@ -16,6 +16,7 @@ from doable.errors import Gone, ProblemType
 from doable.extensions import db
 from doable.schemas import timestamp
 from doable.settings import settings
+from doable.unit_of_work import use_case
 
 #: The most changes one ``GET /api/events`` returns.
 MAX_EVENTS = 500
@@ -102,8 +103,9 @@ def _check_held(user_id: int, after: int) -> None:
 
 
 def event_data(row: Any) -> dict[str, Any]:
-    """A feed entry as the API shows it (``EventRead``)."""
-    actor = None if row.actor_id is None else {"id": row.actor_id, "username": row.username}
+    """A feed entry as the API shows it (``EventRead``); ``actor`` is null once the
+    account that made the change is deleted (the log outlives it)."""
+    actor = None if row.username is None else {"id": row.actor_id, "username": row.username}
     return {
         "seq": row.seq,
         "change_id": row.id,
@@ -118,10 +120,16 @@ def event_data(row: Any) -> dict[str, Any]:
     }
 
 
-def prune(*, now: Any = None) -> tuple[int, int]:
+@use_case
+def prune(*, now: datetime | None = None) -> tuple[int, int]:
     """Remove changes older than ``DOABLE_CHANGE_RETENTION_DAYS`` (with their feed
     entries) and responses kept for idempotency keys older than
-    ``DOABLE_IDEMPOTENCY_KEY_TTL_HOURS``; return how many of each."""
+    ``DOABLE_IDEMPOTENCY_KEY_TTL_HOURS``; return how many of each (``doable changes
+    prune``).
+
+    Changes go by id, everything before the oldest one kept: each feed loses a run of
+    its oldest entries and never one in the middle, so a reader after a pruned position
+    is told so (``read_feed``: 410) rather than skipping a hole."""
     now = now or utcnow()
     config = settings()
     cut = now - timedelta(days=config.change_retention_days)
@@ -135,5 +143,4 @@ def prune(*, now: Any = None) -> tuple[int, int]:
     keys = connection.execute(
         delete(IdempotentRequest).where(IdempotentRequest.created_at < expired)
     ).rowcount
-    db.session.commit()
     return int(changes or 0), int(keys or 0)

@@ -319,8 +319,7 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
     _count(task.user_id, -1)
     publish(signals.files_released, storage_keys=files)
     publish(signals.task_deleted, task_id=task_id, audience=watchers)
-    deleted = {name: [value, None] for name, value in _logged(task_data(task)).items()}
-    _record(user, task, "deleted", deleted, audience=dict.fromkeys(watchers))
+    record_deleted(user, task, watchers)
     return task  # as it was: a page names what it deleted
 
 
@@ -331,6 +330,14 @@ LOGGED_FIELDS = ("title", "description", "status", "priority", "due_date", "cate
 def _logged(shown: dict[str, Any]) -> dict[str, Any]:
     """The logged fields of a task as the API shows it (``task_data``)."""
     return {name: shown[name] for name in LOGGED_FIELDS}
+
+
+def record_deleted(user: User, task: Task, audience: Iterable[int]) -> None:
+    """Log that ``user`` deleted ``task`` (read as ``READ_TASK`` reads it, before it
+    went), for ``audience``: each logged field as ``[old, None]``. Deleting an account
+    logs this for each of its tasks that was shared (``auth.service.delete_account``)."""
+    deleted = {name: [value, None] for name, value in _logged(task_data(task)).items()}
+    _record(user, task, "deleted", deleted, audience=dict.fromkeys(audience))
 
 
 def _record(
