@@ -40,11 +40,12 @@ LIST_FILTERED_PAGE = (2, 2)
 #: The same two: the page's rows are cut from the index at the offset, not fetched.
 LIST_LAST_PAGE = (2, 2)
 #: Whether they may edit the task (PostgreSQL: and its row lock); SQLite only:
-#: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE; and the change feed's three
-#: (``doable.changes.log``): the change, its viewers' feeds numbered, their entries.
-PUT_ONE_FIELD = (7, 6)
-#: The INSERT; the owner's task counter; the change feed's three.
-POST = (5, 5)
+#: ``BEGIN IMMEDIATE``; the task as they see it; the UPDATE; and the change feed's
+#: (``doable.changes.log``): the change, then its viewers' feeds numbered and their
+#: entries (one statement on PostgreSQL, two on SQLite).
+PUT_ONE_FIELD = (7, 5)
+#: The INSERT; the owner's task counter; the change feed's, as for a PUT.
+POST = (5, 4)
 #: Whether they own the task (PostgreSQL: and its row lock); SQLite only:
 #: ``BEGIN IMMEDIATE``; the task as they see it; who it is shared with; its
 #: attachments' stored files; the DELETE (its categories and shares go by ON DELETE

@@ -253,7 +253,7 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
         category_names=_joined(tagged),
     )
     created = {name: [None, value] for name, value in _logged(task_row_data(written)).items()}
-    _record(user, written, "created", created, audience={user.id: None})
+    _record(user, written, "created", created)  # its viewers: its owner alone
     return written
 
 
