@@ -201,9 +201,10 @@ def _content_digest(stream: Any) -> bytes:
     return content.digest()
 
 
-def idempotent(user_id: int, view: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def idempotent(user_id: int, view: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """``view(*args, **kwargs)``, the route of ``user_id``'s write, under the request's
-    ``Idempotency-Key`` when it has one (the module's docstring)."""
+    ``Idempotency-Key`` when it has one (the module's docstring). Positional-only: a
+    route's own arguments may have any name (``user_id`` in a share's URL)."""
     key = requested_key()
     if key is None:
         return view(*args, **kwargs)
