@@ -16,12 +16,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
+from doable.auth.models import User
 from doable.changes.idempotency import fingerprint
 from doable.changes.models import Change, IdempotentRequest
 from doable.changes.service import prune
 from doable.db import utcnow
 from doable.extensions import db
 from doable.tasks.models import Task
+from doable.unit_of_work import claim, stage, use_case
 from tests.support.factories import (
     Account,
     ApiClient,
@@ -149,11 +151,17 @@ def test_a_retried_share_and_upload_are_made_once(
 
     assert shared[0].status_code == 201
     assert_replayed(*shared)
+    unshared = [  # a route with a ``user_id`` of its own
+        api.client.delete(f"/api/tasks/{task_id}/share/{bob.id}", headers=keyed(alice, key))
+        for key in (share_key + "-off",) * 2
+    ]
+    assert unshared[0].status_code == 204
+    assert_replayed(*unshared)
     assert uploads[0].status_code == 201, uploads[0].get_json()
     assert_replayed(*uploads)
     listed = api.get(f"/api/tasks/{task_id}/attachments", alice.token).get_json()
     assert len(listed["attachments"]) == 1
-    assert changes_of(app, task_id) == ["created", "shared", "attachment_added"]
+    assert changes_of(app, task_id) == ["created", "shared", "attachment_added", "unshared"]
 
 
 def test_the_same_key_for_another_request_is_422_and_changes_nothing(
@@ -382,3 +390,86 @@ class _Http:
         self.status_code = response.status_code
         self.headers = response.headers
         self.content = response.content
+
+
+def test_a_page_on_an_allowed_origin_may_send_the_key_and_read_the_replay(
+    make_app: Any, alice_on: Any
+) -> None:
+    origin = "https://tasks.example.com"
+    app = make_app(CORS_ORIGINS=origin)
+    api, alice = alice_on(app)
+    preflight = api.client.options(
+        "/api/tasks",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type, Idempotency-Key",
+        },
+    )
+    assert "idempotency-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    headers = keyed(alice, new_key(), Origin=origin)
+    api.client.post("/api/tasks", headers=headers, json={"title": "Cross"})
+    again = api.client.post("/api/tasks", headers=headers, json={"title": "Cross"})
+    assert "Idempotent-Replayed" in again.headers["Access-Control-Expose-Headers"]
+
+
+def test_the_document_declares_the_key_on_every_write_that_takes_a_token(
+    spec: dict[str, Any],
+) -> None:
+    declared = {
+        (method, path): any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", []))
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    secured = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if method in {"post", "put", "patch", "delete"} and op["security"]
+    }
+    assert {operation for operation, has in declared.items() if has} == secured
+    assert ("post", "/api/tasks") in secured
+    assert ("post", "/api/login") not in secured
+    for method, path in secured:
+        responses = spec["paths"][path][method]["responses"]
+        assert {"409", "422"} <= set(responses), (method, path)
+
+
+class _Counted:
+    """A claim that counts its writes (``doable.unit_of_work.claim``)."""
+
+    def __init__(self) -> None:
+        self.committed = False
+        self.writes = 0
+
+    def write(self) -> None:
+        self.writes += 1
+
+
+def test_a_claim_rides_with_the_change_across_attempts_and_never_with_a_mere_check(
+    app: Flask, alice: Account, bob: Account
+) -> None:
+    attempts: list[str] = []
+
+    @use_case
+    def check() -> None:  # commits, changes nothing: an upload's access check
+        db.session.get(User, alice.id)
+
+    @use_case(retry=2)
+    def change() -> None:
+        user = db.session.get(User, alice.id)
+        assert user is not None
+        user.email = bob.email if not attempts else "alice@new.example.com"  # first: taken
+        attempts.append(user.email)
+        stage(lambda items: None, "a change")  # the taken email is refused at the commit
+
+    counted = _Counted()
+    with app.test_request_context():
+        claim(counted)
+        check()
+        assert (counted.writes, counted.committed) == (0, False)
+        change()
+
+    assert len(attempts) == 2
+    assert (counted.writes, counted.committed) == (2, True)  # once an attempt, kept once
