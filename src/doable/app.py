@@ -27,6 +27,8 @@ from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
 from doable.categories import views as categories_views
 from doable.changes import api as changes_api
+from doable.changes.idempotency import HEADER as IDEMPOTENCY_KEY
+from doable.changes.idempotency import REPLAYED, keep_response
 from doable.commands import register_commands
 from doable.config import instance_path_from_env, load_config
 from doable.errors import register_error_handlers
@@ -47,9 +49,16 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 #: What a page on an allowed origin may send and read (tokens, not cookies: no credentials).
 CORS_OPTIONS: dict[str, Any] = {
-    "allow_headers": ["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+    "allow_headers": [
+        "Authorization",
+        "Content-Type",
+        "If-Match",
+        "If-None-Match",
+        IDEMPOTENCY_KEY,
+    ],
     "expose_headers": [
         "ETag",
+        REPLAYED,
         "Location",
         "Retry-After",
         "X-Request-Id",
@@ -84,11 +93,13 @@ def register_request_rules(app: Flask) -> None:
     """Our rules for every request and response, registered before any extension's hook:
     before-request hooks run in the order registered, after-request hooks in reverse. So
     a request has its id before anything may refuse it (the refusal quotes it), and ours
-    are the last word on the response's headers, in this order: its id, then the rest."""
+    are the last word on the response's headers, in this order: its id, then the rest
+    (a write's response is kept for its ``Idempotency-Key`` after Retry-After is settled)."""
     app.before_request(assign_request_id)
     app.before_request(check_url_length)
     app.before_request(check_api_body)
     app.after_request(add_security_headers)
+    app.after_request(keep_response)
     app.after_request(drop_idle_retry_after)
     app.after_request(send_request_id)
 

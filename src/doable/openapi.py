@@ -3,7 +3,8 @@
 ``api`` is flask-smorest's ``Api``, rendering and documenting errors as Problem
 Details. What the document says of every operation is stated once here rather than
 on each route: its ``operationId``, that it is public when no token is asked for, the
-refusals every route can answer before its view runs, the rules each schema checks,
+refusals every route can answer before its view runs, the ``Idempotency-Key`` of every
+write that takes a token, the rules each schema checks,
 and that a response carries every field. Swagger UI's files are served from the
 installed package, not from a CDN.
 """
@@ -21,6 +22,7 @@ from flask import Blueprint, Response, send_from_directory
 from flask_smorest import Api as _SmorestApi
 from werkzeug.exceptions import HTTPException
 
+from doable.api import IDEMPOTENCY_KEY
 from doable.errors import render_http_exception
 from doable.schemas import ProblemSchema
 
@@ -33,6 +35,8 @@ RESPONSE_ROLES = ("Read", "List", "Page")
 _EVERY_ROUTE = (HTTPStatus.REQUEST_URI_TOO_LONG,)
 _BODY_METHODS = {"post", "put", "patch", "delete"}
 _READS_BODY = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE,)
+#: What a write that takes a token may answer for its ``Idempotency-Key``: in use, reused.
+_IDEMPOTENT = (HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY)
 #: When one view answers several methods, this one keeps the plain operationId and the
 #: others get the method as a suffix (``updateTask`` for PATCH, ``updateTaskPut``).
 _MAIN_METHOD = "patch"
@@ -64,6 +68,9 @@ class OperationConventions(BasePlugin):
                 statuses.append(HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
             if "requestBody" in operation:
                 statuses.extend(_READS_BODY)
+            if method in _BODY_METHODS and operation["security"]:
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                statuses.extend(_IDEMPOTENT)
             for status in statuses:
                 responses.setdefault(str(status.value), status.name)
 

@@ -35,6 +35,14 @@ work is about to commit, and ``writer(items)`` then writes everything staged for
 the same transaction, last thing before the commit (the change feed: ``doable.changes``).
 The change and what records it commit together or not at all; a rolled-back attempt
 drops what it staged, and a retried one stages again.
+
+``claim(item)`` is the request's one write that must ride with its change (an
+``Idempotency-Key``: ``doable.changes.idempotency``). Unlike a staged item it outlives a
+rolled-back attempt: ``item.write()`` runs in each attempt of the session's units of
+work that has staged something (a recorded change), first thing before the staged
+writers, until one of them commits; then ``item.committed`` is set and it is forgotten.
+A unit of work that changed nothing (a check that only ends its transaction, a login
+attempt counted) never carries it.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn, ParamSpec, TypeVar, overload
+from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar, overload
 
 from blinker import NamedSignal
 from sqlalchemy import event
@@ -67,6 +75,8 @@ _PUBLISHED = "doable.published"
 _STAGED = "doable.staged"
 _COMMITTED = "doable.committed"
 _RUNNING = "doable.units_of_work"
+#: The write that rides with the session's next change (``claim``); kept across attempts.
+_CLAIM = "doable.claim"
 
 #: What the database refusing a write raises when the use case named nothing else.
 CONFLICT = "The request conflicts with data that already exists"
@@ -90,6 +100,21 @@ def stage(writer: Callable[[list[Any]], None], item: Any) -> None:
     session.info.setdefault(_STAGED, {}).setdefault(writer, []).append(item)
 
 
+class Claim(Protocol):
+    """What ``claim`` takes: ``write`` (may raise to refuse the change) and a flag the
+    unit of work sets once the write has committed."""
+
+    committed: bool
+
+    def write(self) -> None: ...
+
+
+def claim(item: Claim) -> None:
+    """Have ``item.write()`` run in the transaction of the next change this session
+    commits, however many attempts that takes (``doable.changes.idempotency``)."""
+    db.session().info[_CLAIM] = item
+
+
 def on_conflict(error: DoableError, *, retry: bool = True) -> None:
     """What the database refusing this unit of work's write means: ``error`` is raised
     (after the retries, or at once with ``retry=False``)."""
@@ -106,9 +131,16 @@ class _Work:
     retry: bool = True
 
     def commit(self) -> None:
-        for writer, items in self.session.info.pop(_STAGED, {}).items():
+        staged = self.session.info.pop(_STAGED, {})
+        claimed = self.session.info.get(_CLAIM) if staged else None
+        if claimed is not None:
+            claimed.write()  # before the writers' locks: a refusal waits for none of them
+        for writer, items in staged.items():
             writer(items)  # may publish: delivered after this commit
         self.session.commit()
+        if claimed is not None:
+            del self.session.info[_CLAIM]
+            claimed.committed = True
 
     def refusal(self, error: BaseException) -> BaseException:
         """The error to raise for ``error``, which rolled the work back."""

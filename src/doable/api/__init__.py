@@ -1,5 +1,6 @@
 """The JSON API's toolkit: the blueprint every API area is built on, the id converter
-of every route, and the conditional request headers as OpenAPI parameters. Parsing
+of every route, and the conditional and idempotency request headers as OpenAPI
+parameters. Parsing
 rules are in ``doable.api.parsing``, authentication in ``doable.api.auth``."""
 
 from __future__ import annotations
@@ -21,6 +22,22 @@ IF_NONE_MATCH = {
     "name": "If-None-Match",
     "schema": {"type": "string"},
     "description": "ETags (or `*`): answer 304 without a body when one is current",
+}
+
+#: Declared on every write that takes a token (``doable.openapi``), where it is honoured
+#: (``doable.changes.idempotency``).
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    "description": "Your unique key for this request (1 to 255 visible ASCII characters). "
+    "A retry with the same key and the same method, path and body gets the first "
+    "response again (with `Idempotent-Replayed: true`) and changes nothing more; the same "
+    "key for another request is 422 (`idempotency-key-reused`), and while the first is "
+    "still being answered, 409 (`idempotency-key-in-use`, `Retry-After`). Kept 24 hours "
+    "(`DOABLE_IDEMPOTENCY_KEY_TTL_HOURS`), per user. A request that changed nothing "
+    "keeps nothing, and neither do the account routes (`/api/logout`, `/api/me`): a "
+    "retry of those runs again.",
 }
 
 

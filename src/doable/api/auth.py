@@ -1,5 +1,7 @@
 """Who may call an API route: ``auth_required``, the bearer scheme it documents, the
-per-user rate limit it counts the call against, and ``current_user``, the caller."""
+per-user rate limit it counts the call against, and ``current_user``, the caller. A
+write's ``Idempotency-Key`` is handled there too, once the caller is known (keys are
+per user: ``doable.changes.idempotency``)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from werkzeug.local import LocalProxy
 from doable.auth.logins import caller_deleted
 from doable.auth.models import User
 from doable.auth.tokens import authenticate, authenticated_user_id, caller_id
+from doable.changes.idempotency import idempotent
 from doable.errors import Conflict, ProblemType, Unauthorized
 from doable.extensions import limiter
 from doable.limits import client_address_key
@@ -58,13 +61,14 @@ api_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=caller_k
 
 def auth_required(view: Any) -> Any:
     """Require a valid access token, count the call against its user's rate limit, and
-    say both in the OpenAPI document."""
+    say both in the OpenAPI document; then answer a retried write from the first one's
+    response (``Idempotency-Key``)."""
 
     @wraps(view)
     def authenticated(*args: Any, **kwargs: Any) -> Any:
         caller = caller_id()  # a bad token raises here, answered 401
         try:
-            return current_app.ensure_sync(view)(*args, **kwargs)
+            return idempotent(caller, current_app.ensure_sync(view), *args, **kwargs)
         # The caller's account, deleted unannounced (doable.auth.logins)? Reading its row
         # raises the first; a write naming it as owner, refused by its foreign key, the
         # second. Either way, one statement tells, on this error path only.
