@@ -145,8 +145,11 @@ def _number(counts: Counter[int]) -> dict[int, int]:
     users = sorted(counts)  # the order PostgreSQL locks them in
     values = [{"user_id": user, "last_seq": counts[user]} for user in users]
     connection = db.session.connection()
-    statement = _NUMBERING[connection.dialect.name].values(values)
-    tops: dict[int, int] = dict(connection.execute(statement).all())
+    # One prebuilt statement, the users as its parameter sets (SQLAlchemy sends them
+    # as one multi-row INSERT, in this order): built per call with ``.values()``, it
+    # was compiled per call, a third of a POST's log writing under cProfile.
+    numbered = connection.execute(_NUMBERING[connection.dialect.name], values)
+    tops: dict[int, int] = dict(numbered.all())
     return {user: tops[user] - counts[user] + 1 for user in users}
 
 
