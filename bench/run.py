@@ -349,13 +349,16 @@ def run_wrk(
     method: str,
     path: str,
     body: str,
-    ids: list[int],
+    ids: list[int] | list[str],
     args: argparse.Namespace,
     raw_path: Path,
+    template: str = WRK_SCRIPT,
 ) -> tuple[float, float, float, int, int]:
+    """wrk against ``base`` with ``template`` (``WRK_SCRIPT``'s placeholders) as its
+    script, its output kept at ``raw_path``."""
     script = raw_path.with_suffix(".lua")
     script.write_text(
-        WRK_SCRIPT.format(
+        template.format(
             method=method, path=path, body=body, token=token, ids=",".join(map(str, ids))
         )
     )
@@ -536,13 +539,17 @@ def start_tutorial_servers(  # type: ignore[no-untyped-def]
     return processes[0], processes[1], bases[0], bases[1]
 
 
-def prepare_database(config: Config, workdir: Path, args: argparse.Namespace) -> Database:
-    """The configuration's fresh database, its schema created (by the app's own means)."""
+def prepare_database(
+    config: Config, workdir: Path, args: argparse.Namespace, database: type[Database] = Database
+) -> Database:
+    """The configuration's fresh database, its schema created (by the app's own means).
+    ``database``: a subclass names a PostgreSQL database of its own (two Doable
+    databases side by side, as ``bench/feed.py`` runs)."""
     if config.app == "tutorial":
         tutorial = TutorialDatabase(config.backend, workdir, args.postgres_admin_url)
         tutorial.create_schema()
         return tutorial
-    db = Database(config.backend, workdir, args.postgres_admin_url)
+    db = database(config.backend, workdir, args.postgres_admin_url)
     env = {
         **os.environ,
         "DATABASE_URL": db.url,
