@@ -216,6 +216,9 @@ _RETAGGED = (
     .where(*_IN_FEED, Change.entity == "task", Change.action.in_(["created", "updated", "deleted"]))
 )
 #: The tasks a viewer sees, by id, after ``after_id``; and some tasks as they see them.
+#: (The two visibility branches read apart and merged, as a list page reads them, took
+#: two to three times as long: 38 to 74 ms against 22 to 35 for 1,000 of 20,000 tasks
+#: among 70,000, on PostgreSQL.)
 _VISIBLE_TASKS = (
     TASK_ROWS.where(
         or_(*(branch.condition for branch in visible_branches())),
@@ -235,11 +238,13 @@ def sync(
     categories changed (or whose task counts may have). Without ``since``: everything
     they see. At most ``limit`` tasks and ids an answer; ``cursor`` goes on.
 
-    The feed's position is read first, then the data: whatever commits in between is
-    both in what is read and after ``next_since``, so it is sent again next time, never
-    missed (on SQLite the request reads one snapshot; on PostgreSQL each statement sees
-    what has committed when it starts). Gone (410) as ``read_feed`` when ``since`` is
-    no longer held, so the client reads everything again."""
+    The feed's position is read first, then the data. Every statement sees at least
+    what had committed when the position was read (a user's ``seq`` commits only after
+    every smaller one did, ``doable.changes.log``), and whatever commits after it has a
+    ``seq`` beyond ``next_since``: it may be in this answer, and is sent again by the
+    next, never missed. Read the other way round, a change committed between the two
+    reads would be counted in ``next_since`` and missing from the data. Gone (410) as
+    ``read_feed`` when ``since`` is no longer held: the client reads everything again."""
     if cursor is None:
         cursor = SyncCursor(since, feed_position(user.id))
     else:
