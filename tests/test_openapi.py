@@ -233,7 +233,11 @@ def test_sync_and_history_answers_carry_every_required_field(
     assert set(sync) == set(_schema(spec, "SyncRead")["required"])
     assert set(history) == set(_schema(spec, "HistoryPage")["required"])
     assert set(history["changes"][0]) == set(_schema(spec, "HistoryEntryRead")["required"])
-    assert "410" in operations["/api/sync"]["get"]["responses"]
+    gone = api.get("/api/sync?since=999", alice.token)
+    documented = operations["/api/sync"]["get"]["responses"]["410"]["content"]
+    schema = documented["application/problem+json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(_schema(spec, schema)["required"]) <= set(gone.json)
+    assert set(gone.json) <= set(_schema(spec, schema)["properties"])
     assert "404" in operations[f"{TASK}/history"]["get"]["responses"]
 
 

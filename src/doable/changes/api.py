@@ -10,10 +10,23 @@ from flask import Response, jsonify
 from doable.api import Blueprint
 from doable.api.auth import auth_required, current_user
 from doable.changes import service
-from doable.changes.schemas import EventPage, EventQuery, HistoryPage, SyncQuery, SyncRead
+from doable.changes.schemas import (
+    EventPage,
+    EventQuery,
+    FeedPositionGone,
+    HistoryPage,
+    SyncQuery,
+    SyncRead,
+)
 from doable.schemas import PageQuery
 
 bp = Blueprint("changes", __name__, url_prefix="/api", description="Change feed")
+#: The 410 of a position no longer held, with where the feed stands.
+FEED_POSITION_GONE: dict[str, Any] = {
+    "schema": FeedPositionGone,
+    "content_type": "application/problem+json",
+    "description": "Gone: changes after this position are no longer held",
+}
 
 
 @bp.get("/events")
@@ -36,7 +49,7 @@ def list_events(**query: Any) -> Response:
 @auth_required
 @bp.arguments(SyncQuery, location="query", as_kwargs=True)
 @bp.response(200, SyncRead)
-@bp.alt_response(410, response="GONE")
+@bp.alt_response(410, **FEED_POSITION_GONE)
 def sync(**query: Any) -> Response:
     """What changed since your last sync, collapsed, for a copy you keep
 
@@ -55,7 +68,6 @@ def sync(**query: Any) -> Response:
 @auth_required
 @bp.arguments(PageQuery, location="query", as_kwargs=True)
 @bp.response(200, HistoryPage)
-@bp.alt_response(403, response="FORBIDDEN")
 @bp.alt_response(404, response="NOT_FOUND")
 def task_history(task_id: int, **query: Any) -> Response:
     """A task's changes, newest first: who changed what from what to what, and when

@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from doable.categories.schemas import CategoryRead
 from doable.changes.service import MAX_EVENTS, MAX_SYNC, SyncCursor
-from doable.schemas import PageOf, Query, Timestamp
+from doable.schemas import PageOf, ProblemSchema, Query, Timestamp
 from doable.tasks.schemas import OwnerRead, TaskRead
 
 ACTIONS = [
@@ -133,3 +133,13 @@ class HistoryEntryRead(EventRead):
 
 class HistoryPage(PageOf):
     changes = fields.List(fields.Nested(HistoryEntryRead))
+
+
+class FeedPositionGone(ProblemSchema):
+    """The 410 of a position no longer held (``feed-position-gone``): where the feed
+    stands, so the client knows what it can still ask for."""
+
+    oldest_seq = fields.Integer(
+        required=True, metadata={"description": "The oldest `seq` still held"}
+    )
+    last_seq = fields.Integer(required=True, metadata={"description": "Your feed's last `seq`"})
