@@ -151,6 +151,22 @@ def test_a_task_deleted_or_no_longer_shared_is_a_tombstone(
     assert answer["deleted"] == sorted([gone["id"], unshared["id"]])
 
 
+def test_the_tasks_of_an_account_deleted_are_tombstones_for_their_sharees(
+    api: ApiClient, alice: Account, bob: Account
+) -> None:
+    task = create(api, alice, title="Shared")
+    share(api, alice, task["id"], bob, "view")
+    create(api, bob, title="Bob's own")
+    copy, since = apply(({}, {}), sync(api, bob))
+    body = {"current_password": alice.password}
+    assert api.delete("/api/me", alice.token, json=body).status_code == 204
+
+    (answer,) = sync(api, bob, since)
+
+    assert answer["deleted"] == [task["id"]]
+    assert apply(copy, [answer])[0] == fresh(api, bob)
+
+
 def test_a_category_renamed_is_sent_with_its_tasks_and_a_deleted_one_by_id(
     api: ApiClient, alice: Account
 ) -> None:

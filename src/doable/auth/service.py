@@ -18,6 +18,7 @@ from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
 from doable.settings import settings
 from doable.tasks.access import sharees_of_tasks_owned_by
+from doable.tasks.service import record_deleted_with_owner
 from doable.unit_of_work import on_conflict, publish, use_case
 
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -132,8 +133,10 @@ def delete_account(*, user: User, current_password: str) -> None:
     unattended browser is not enough to destroy the account. Once that commits, the
     sharees of their tasks are told the tasks went, and the tasks' files are removed."""
     _check_current_password(user, current_password)
-    for task_id, sharees in sharees_of_tasks_owned_by(user.id).items():
+    shared = sharees_of_tasks_owned_by(user.id)
+    for task_id, sharees in shared.items():
         publish(signals.task_deleted, task_id=task_id, audience=sharees)
+    record_deleted_with_owner(user, shared)
     publish(signals.files_released, storage_keys=stored_files(owner_id=user.id))
     db.session.delete(user)
     publish(signals.sessions_revoked, user_id=user.id, session_ids=None)

@@ -324,6 +324,20 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
     return task  # as it was: a page names what it deleted
 
 
+def record_deleted_with_owner(owner: User, sharees: dict[int, list[int]]) -> None:
+    """Log the deletion of each of ``owner``'s shared tasks for its ``sharees`` (by
+    task, ``access.sharees_of_tasks_owned_by``) as the owner's account is deleted: the
+    database's cascade removes the tasks and no service sees them go, yet their
+    sharees' feeds and syncs must say they went. The owner's own feed goes with the
+    account."""
+    if not sharees:
+        return
+    query = select(Task).where(Task.id.in_(list(sharees))).options(*READ_TASK)
+    for task in db.session.scalars(query, viewer(owner)):
+        deleted = {name: [value, None] for name, value in _logged(task_data(task)).items()}
+        _record(owner, task, "deleted", deleted, audience=dict.fromkeys(sharees[task.id]))
+
+
 #: The fields of a task its changes are logged by, as the API shows them.
 LOGGED_FIELDS = ("title", "description", "status", "priority", "due_date", "categories")
 
