@@ -191,7 +191,18 @@ def test_body_is_valid_by_the_document_exactly_when_the_api_accepts_its_shape(
 
 
 @pytest.mark.parametrize(
-    "component", ["TaskRead", "OwnerRead", "TaskPage", "UserRead", "TokenRead", "CategoryRead"]
+    "component",
+    [
+        "TaskRead",
+        "OwnerRead",
+        "TaskPage",
+        "UserRead",
+        "TokenRead",
+        "CategoryRead",
+        "SyncRead",
+        "HistoryPage",
+        "HistoryEntryRead",
+    ],
 )
 def test_response_schema_requires_every_field(spec: dict[str, Any], component: str) -> None:
     schema = _schema(spec, component)
@@ -209,6 +220,25 @@ def test_responses_carry_every_required_field(
     assert set(task) == set(_schema(spec, "TaskRead")["required"])
     assert set(me) == set(_schema(spec, "UserRead")["required"])
     assert set(category) == set(_schema(spec, "CategoryRead")["required"])
+
+
+def test_sync_and_history_answers_carry_every_required_field(
+    spec: dict[str, Any], api: ApiClient, alice: Account
+) -> None:
+    task = api.post("/api/tasks", alice.token, json={"title": "t", "categories": ["Work"]}).json
+    sync = api.get("/api/sync", alice.token).json
+    history = api.get(f"/api/tasks/{task['id']}/history", alice.token).json
+    operations = spec["paths"]
+
+    assert set(sync) == set(_schema(spec, "SyncRead")["required"])
+    assert set(history) == set(_schema(spec, "HistoryPage")["required"])
+    assert set(history["changes"][0]) == set(_schema(spec, "HistoryEntryRead")["required"])
+    gone = api.get("/api/sync?since=999", alice.token)
+    documented = operations["/api/sync"]["get"]["responses"]["410"]["content"]
+    schema = documented["application/problem+json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert set(_schema(spec, schema)["required"]) <= set(gone.json)
+    assert set(gone.json) <= set(_schema(spec, schema)["properties"])
+    assert "404" in operations[f"{TASK}/history"]["get"]["responses"]
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,9 @@ class SchemaRulesPlugin(MarshmallowPlugin):
         schema_cls = resolve_schema_cls(schema)
         json_schema.update(getattr(schema_cls, "json_schema_rules", None) or {})
         if getattr(schema_cls, "__name__", "").endswith(RESPONSE_ROLES):
-            json_schema["required"] = list(json_schema.get("properties", {}))
+            sometimes = getattr(schema_cls, "sometimes", ())  # members only some answers have
+            properties = json_schema.get("properties", {})
+            json_schema["required"] = [name for name in properties if name not in sometimes]
         return json_schema
 
 

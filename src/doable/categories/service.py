@@ -3,9 +3,10 @@ is a helper for the tasks service and only flushes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -50,6 +51,23 @@ def list_categories(*, user: User, page: int = 1, per_page: int = 100) -> Catego
     )
     categories = list(db.session.scalars(query)) if (page - 1) * per_page < total else []
     return CategoryPage(categories=categories, total=total, page=page, per_page=per_page)
+
+
+def read_categories(
+    *, user: User, ids: Iterable[int] | None = None, names: Iterable[str] | None = None
+) -> list[Category]:
+    """The user's categories, each as ``GET /api/categories/<id>`` shows it (with its
+    task count), by id: every one, or (``ids``, ``names``) those with one of these ids
+    or names (ignoring case). For the change feed's sync (``doable.changes.service``)."""
+    query = select(Category).where(Category.user_id == user.id)
+    if ids is not None or names is not None:
+        wanted = [Category.id.in_(list(ids or []))]
+        folded = [func.lower(literal(name)) for name in names or []]  # as the index folds
+        if folded:
+            wanted.append(func.lower(Category.name).in_(folded))
+        query = query.where(or_(*wanted))
+    query = query.order_by(Category.id).options(_task_count())
+    return list(db.session.scalars(query.execution_options(populate_existing=True)))
 
 
 def most_used_names(*, user: User, limit: int) -> list[str]:

@@ -3,6 +3,8 @@ delete). The rules are the services'; these views turn forms into their argument
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -21,7 +23,10 @@ from doable.attachments.forms import UploadForm
 from doable.auth.models import User
 from doable.categories import service as categories_service
 from doable.categories.service import CategoryLimitReached
+from doable.changes import service as changes_service
+from doable.changes.text import describe
 from doable.errors import PreconditionFailed
+from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
 from doable.tasks import service
@@ -36,6 +41,8 @@ from doable.web.session import login_required
 bp = Blueprint("tasks", __name__)
 #: Category names the filter suggests: the most used ones; any other can still be typed.
 SUGGESTED_CATEGORIES = 50
+#: Changes a task's page shows at a time, newest first (``?history=2`` for older ones).
+HISTORY_PER_PAGE = 10
 CHANGED_MEANWHILE = (
     "Someone changed this task after you opened it. The page now shows their version; "
     "your changes are still in the form: check them and save again."
@@ -159,8 +166,52 @@ def detail_page(
         upload_form=upload_form or UploadForm(formdata=None, prefix="upload"),
         shares=shares,
         attachments=attachments_service.list_attachments(user=user, task=task),
+        history=_history(user, task),
     )
     return html, status
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One sentence of a task's history, and when (``at``: as the API writes it)."""
+
+    text: str
+    at: str
+    moment: datetime
+
+
+@dataclass(frozen=True)
+class History:
+    lines: list[HistoryLine]
+    newer: str | None
+    older: str | None
+
+
+def _history(user: User, task: Task) -> History:
+    """A page of the task's changes (``?history=<page>``), told in words."""
+    number = request.args.get("history", "1")
+    page = min(int(number), MAX_PAGE) if number.isdigit() and int(number) > 0 else 1
+    found = changes_service.task_history(
+        user=user, task_id=task.id, task=task, page=page, per_page=HISTORY_PER_PAGE
+    )
+    lines = [
+        HistoryLine(text, entry["at"], _moment(entry["at"]))
+        for entry in found.changes
+        for text in describe(entry)
+    ]
+
+    def link(number: int) -> str:
+        return url_for(".detail", task_id=task.id, history=number, _anchor="history")
+
+    return History(
+        lines=lines,
+        newer=link(page - 1) if 1 < page <= found.pages else None,
+        older=link(page + 1) if page < found.pages else None,
+    )
+
+
+def _moment(at: str) -> datetime:
+    return datetime.strptime(at, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
 def _edit_form(task: Task) -> TaskForm:
