@@ -17,7 +17,6 @@ from doable.db import utcnow
 from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
 from doable.settings import settings
-from doable.tasks.access import sharees_of_tasks_owned_by
 from doable.unit_of_work import on_conflict, publish, use_case
 
 INVALID_CREDENTIALS = "Invalid credentials"
@@ -132,8 +131,6 @@ def delete_account(*, user: User, current_password: str) -> None:
     unattended browser is not enough to destroy the account. Once that commits, the
     sharees of their tasks are told the tasks went, and the tasks' files are removed."""
     _check_current_password(user, current_password)
-    for task_id, sharees in sharees_of_tasks_owned_by(user.id).items():
-        publish(signals.task_deleted, task_id=task_id, audience=sharees)
     publish(signals.files_released, storage_keys=stored_files(owner_id=user.id))
     db.session.delete(user)
     publish(signals.sessions_revoked, user_id=user.id, session_ids=None)

@@ -21,6 +21,7 @@ from doable.attachments.forms import UploadForm
 from doable.auth.models import User
 from doable.categories import service as categories_service
 from doable.categories.service import CategoryLimitReached
+from doable.changes.views import remember_feed_position
 from doable.errors import PreconditionFailed
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
@@ -45,6 +46,7 @@ CHANGED_MEANWHILE = (
 @bp.get("/tasks")
 @login_required
 def index(user: User) -> Page:
+    remember_feed_position(user)  # first: the live updates go on from there
     form = FilterForm(request.args)
     query = form.load(TaskListQuery(), form.query(request.args.get("page")))
     page = service.list_tasks(user=user, **query) if query is not None else None
@@ -80,6 +82,7 @@ def create(user: User) -> Page:
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def detail(user: User, task_id: int) -> Page:
+    remember_feed_position(user)  # first: the live updates go on from there
     return detail_page(user, service.get_task(user=user, task_id=task_id))
 
 
