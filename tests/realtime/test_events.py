@@ -7,13 +7,17 @@ goes through the second, so each delivery below has crossed processes through Re
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
+import redis
 
+from tests.conftest import REDIS_TEST_URL
 from tests.realtime.conftest import Deployment
 from tests.support.factories import PASSWORD, Account
-from tests.support.realtime import Listener, listen, new_user
+from tests.support.realtime import WAIT, Listener, listen, new_user
+from tests.support.servers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -317,3 +321,36 @@ def test_a_client_that_was_away_reads_exactly_what_it_missed_then_goes_on(deploy
     back = again.expect("task_updated")
     assert (back["seq"], back["title"]) == (heard + 51, "Back")
     again.assert_quiet()
+
+
+def test_a_redis_flush_loses_no_event_and_the_open_socket_hears_again(deployment, watch):
+    """Redis emptied under open sockets (a restart without persistence, a flush): the
+    processes put their sockets back when they next vouch for them, the next event's
+    ``seq`` jumps past what they missed, and the feed holds all of it."""
+    if deployment.redis_prefix is None:
+        pytest.skip("one process, no Redis")
+    owner = new_user(deployment.change_url)
+    to_owner = watch(owner)
+    task = change(owner, deployment, "POST", "/api/tasks", json={"title": "Before"})
+    assert to_owner.expect("task_created")["seq"] == 1
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    try:
+        flushed = list(client.scan_iter(f"{deployment.redis_prefix}:rt:*"))
+        assert flushed, "the sockets were not registered in Redis"
+        client.delete(*flushed)
+    finally:
+        client.close()
+
+    heard: list[dict] = []
+
+    def renamed_and_heard() -> bool:
+        title = f"After {len(feed(owner, deployment))}"
+        change(owner, deployment, "PATCH", f"/api/tasks/{task['id']}", json={"title": title})
+        with contextlib.suppress(AssertionError):
+            heard.append(to_owner.expect("task_updated", timeout=0.5))
+        return bool(heard)
+
+    wait_for(renamed_and_heard, "an event after Redis was emptied", limit=2 * WAIT)
+    events = feed(owner, deployment)
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert heard[0]["seq"] in {event["seq"] for event in events}

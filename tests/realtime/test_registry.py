@@ -3,6 +3,8 @@ here numbers events: their ``seq`` is the user's feed position, in the database.
 
 from __future__ import annotations
 
+import redis
+
 from doable.realtime.registry import LocalRegistry, RedisRegistry
 
 
@@ -26,20 +28,27 @@ def test_sockets_a_dead_process_left_stop_counting_against_the_cap(redis_url, re
     assert live.count(9) == 4
 
     clock.now += 60
-    live.touch(9, ["kept"])
+    live.touch(9, {"kept": "login-a"})
     clock.now += 60  # the orphans were last seen 120 s ago, "kept" 60 s ago
     assert live.count(9) == 1
     assert live.sockets(9) == {"kept": "login-a"}  # nothing left to drop on a logout
 
 
-def test_touching_never_brings_back_a_removed_socket(redis_url, redis_prefix):
+def test_touching_puts_back_the_sockets_redis_lost(redis_url, redis_prefix):
+    """Redis restarted empty, or flushed: the process holding the sockets puts them
+    back when it next vouches for them, so events reach them again."""
     clock = Clock()
     registry = RedisRegistry(redis_url, redis_prefix, clock=clock)
-    registry.add(9, "gone", "login")
-    registry.remove(9, "gone")
-    registry.touch(9, ["gone"])  # a vouch racing the disconnect
-    assert registry.count(9) == 0
-    assert registry.sockets(9) == {}
+    registry.add(9, "held", "login")
+    client = redis.Redis.from_url(redis_url)
+    client.delete(*client.keys(f"{redis_prefix}:rt:*"))
+    client.close()
+    assert (registry.connected([9]), registry.count(9)) == (set(), 0)
+
+    registry.touch(9, {"held": "login"})
+
+    assert (registry.connected([9]), registry.anyone_connected()) == ({9}, True)
+    assert (registry.sockets(9), registry.count(9)) == ({"held": "login"}, 1)
 
 
 def test_one_process_counts_what_it_holds():

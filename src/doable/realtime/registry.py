@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 import redis
@@ -57,8 +57,11 @@ class Registry(Protocol):
         """How many sockets the user holds, in every process (stale entries dropped)."""
         ...
 
-    def touch(self, user_id: int, sids: Iterable[str]) -> None:
-        """This process still holds these sockets of the user."""
+    def touch(self, user_id: int, sockets: Mapping[str, str]) -> None:
+        """This process still holds these sockets of the user (socket id -> login
+        session id): each is vouched for, and put back if Redis lost it (restarted
+        empty, or flushed), so events reach it again. The caller never names a socket
+        it has closed (``LocalSockets.vouch`` holds its lock across this call)."""
         ...
 
     def connected(self, user_ids: Iterable[int]) -> set[int]:
@@ -93,7 +96,7 @@ class LocalRegistry:
         with self._lock:
             return len(self._sockets.get(user_id, {}))
 
-    def touch(self, user_id: int, sids: Iterable[str]) -> None:
+    def touch(self, user_id: int, sockets: Mapping[str, str]) -> None:
         """One process: what it holds is what there is."""
 
     def connected(self, user_ids: Iterable[int]) -> set[int]:
@@ -163,12 +166,16 @@ class RedisRegistry:
             self._forget_sockets(user_id, stale)
         return int(self._redis.zcard(seen))  # type: ignore[arg-type]
 
-    def touch(self, user_id: int, sids: Iterable[str]) -> None:
-        now = self._clock()
+    def touch(self, user_id: int, sockets: Mapping[str, str]) -> None:
+        if not sockets:
+            return
+        key, seen = self._sockets_key(user_id), self._seen_key(user_id)
         pipe = self._redis.pipeline()
-        pipe.zadd(self._seen_key(user_id), {sid: now for sid in sids}, xx=True)
-        pipe.expire(self._seen_key(user_id), SOCKETS_TTL)
-        pipe.expire(self._sockets_key(user_id), SOCKETS_TTL)  # held longer than the TTL
+        pipe.hset(key, mapping=dict(sockets))
+        pipe.zadd(seen, dict.fromkeys(sockets, self._clock()))
+        pipe.sadd(self._users_key, user_id)
+        pipe.expire(seen, SOCKETS_TTL)
+        pipe.expire(key, SOCKETS_TTL)  # held longer than the TTL
         pipe.execute()
 
     def connected(self, user_ids: Iterable[int]) -> set[int]:
