@@ -159,3 +159,47 @@ def test_a_page_whose_missed_changes_were_pruned_reloads(
     # The feed answered 410 once, as meant; nothing else went wrong.
     assert [p for p in _real_problems(visitor) if "/live/events" not in p] == []
     assert any(p.startswith("410 for ") for p in visitor.problems)
+
+
+def test_a_list_page_reads_an_event_it_did_not_receive_when_the_next_seq_jumps(
+    visitor: Visitor, site: Site
+) -> None:
+    """An event lost on its way (here: dropped between server and page) shows as a jump
+    in the next one's ``seq``; the page reads the gap from the feed and applies it."""
+    name = visitor.register()
+    auth = _token(site.base, name)
+    other = _call("POST", f"{site.base}/api/tasks", auth, title="Other")
+    dropped: list[str] = []
+
+    def relay(socket: Any) -> None:
+        server = socket.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            if isinstance(message, str) and '"task_created"' in message and "Lost" in message:
+                dropped.append(message)
+                return
+            socket.send(message)
+
+        server.on_message(from_server)
+        socket.on_message(lambda message: server.send(message))
+
+    page = visitor.page
+    page.route_web_socket(re.compile(r"/socket\.io/"), relay)
+    page.goto(f"{site.base}/tasks")
+    _connected(page)
+    page.evaluate("() => (window.__marker = 'same page')")
+
+    lost = _call("POST", f"{site.base}/api/tasks", auth, title="Lost on the way")
+    _call("PATCH", f"{site.base}/api/tasks/{other['id']}", auth, title="Other, renamed")
+
+    expect(page.locator(f'[data-task-id="{other["id"]}"] .task-title')).to_have_text(
+        "Other, renamed"
+    )
+    expect(page.locator(f'[data-task-id="{lost["id"]}"] .task-title')).to_have_text(
+        "Lost on the way"
+    )
+    assert len(dropped) == 1
+    expect(page.locator("#task-summary")).to_have_text("2 tasks")
+    expect(page.locator("#live-notice")).to_be_hidden()
+    assert page.evaluate("() => window.__marker") == "same page"
+    assert _real_problems(visitor) == []
