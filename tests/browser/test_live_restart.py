@@ -105,7 +105,8 @@ def test_a_list_page_shows_every_change_made_while_its_server_was_down(
     _call("DELETE", f"{other}/api/tasks/{doomed['id']}", auth)
     site.restart()
 
-    _connected(page)
+    # The page retries with backoff (1 s doubling to 30 s): the next try may be a while.
+    expect(page.locator("html")).to_have_attribute("data-live", "connected", timeout=45_000)
     for task in made:
         expect(page.locator(f'[data-task-id="{task["id"]}"] .task-title')).to_have_text(
             task["title"]
@@ -150,7 +151,8 @@ def test_a_page_whose_missed_changes_were_pruned_reloads(
         assert prune(now=utcnow() + timedelta(days=365))[0] >= 2  # the whole feed
     site.restart()
 
-    page.wait_for_function("() => window.__marker === undefined")  # reloaded
+    # Reloaded once the socket connects again (backoff: up to 30 s between tries).
+    page.wait_for_function("() => window.__marker === undefined", timeout=45_000)
     expect(page.locator(f'[data-task-id="{missed["id"]}"] .task-title')).to_have_text(
         "Missed, then pruned"
     )
