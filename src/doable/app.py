@@ -27,6 +27,7 @@ from doable.auth.tokens import register_jwt_callbacks
 from doable.categories import api as categories_api
 from doable.categories import views as categories_views
 from doable.changes import api as changes_api
+from doable.changes import views as changes_views
 from doable.changes.idempotency import HEADER as IDEMPOTENCY_KEY
 from doable.changes.idempotency import REPLAYED, keep_response
 from doable.commands import register_commands
@@ -166,5 +167,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_pages(app: Flask) -> None:
     """Each domain's pages, under the blueprint named ``web`` (endpoints ``web.tasks.detail``)."""
-    pages = (auth_views, tasks_views, sharing_views, attachments_views, categories_views)
+    pages = (
+        auth_views,
+        tasks_views,
+        sharing_views,
+        attachments_views,
+        categories_views,
+        changes_views,
+    )
     app.register_blueprint(web.blueprint(*(area.bp for area in pages)))

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 
 from doable import signals
+from doable.changes.log import Committed
 from tests.support.categories import add_category, category_rows
 from tests.support.factories import Account, ApiClient, assert_problem
 from tests.support.tasks import create
@@ -147,10 +148,10 @@ def announced(app: Flask) -> Iterator[list[int]]:
     """Ids of the tasks announced as updated while the test runs."""
     seen: list[int] = []
 
-    def record(sender: Any, task_ids: list[int], **_: Any) -> None:
-        seen.extend(task_ids)
+    def record(sender: Any, changes: list[Committed], **_: Any) -> None:
+        seen.extend(c.recorded.entity_id for c in changes if c.recorded.action == "updated")
 
-    with signals.tasks_changed.connected_to(record, sender=app):
+    with signals.changes_committed.connected_to(record, sender=app):
         yield seen
 
 

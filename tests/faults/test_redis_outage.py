@@ -133,7 +133,7 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
             first = requests.post(tasks, json={"title": "before"}, headers=auth, timeout=10)
             heard_before = kept_open.expect("task_created")
             assert heard_before["id"] == first.json()["id"]
-            last_before = heard_before["event_id"]
+            last_before = heard_before["seq"]
             assert logins_until_limited(base, alice.username, LIMIT) == LIMIT - 2
 
             own_redis.stop(signal.SIGKILL)
@@ -189,10 +189,18 @@ def test_redis_outage_keeps_the_api_up_fails_open_and_real_time_recovers(
             realtime_back_in = time.monotonic() - restarted_at
             # The socket kept open through the outage hears new events too, once its own
             # worker has resubscribed (python-socketio retries after 1, 2, 4... s; what
-            # was published before that is lost, and its event id shows the gap).
+            # was published before that is lost, and its seq shows the gap).
             first_after = create_until_heard(lambda: kept_open, tasks, auth, created_ids, deadline)
             assert first_after, f"the open socket heard nothing within {RECOVERY_LIMIT}s"
-            assert first_after["event_id"] > last_before + 1  # lost events show as a gap
+            assert first_after["seq"] > last_before + 1  # lost events show as a gap
+            # ... and are all in the feed, which never needed Redis.
+            feed = requests.get(
+                f"{base}/api/events?after={last_before}&limit=500", headers=auth, timeout=10
+            ).json()
+            seqs = [event["seq"] for event in feed["events"]]
+            assert seqs == list(range(last_before + 1, last_before + 1 + len(seqs)))
+            assert first_after["seq"] in seqs
+            assert [e["action"] for e in feed["events"][:2]] == ["created", "updated"]
             # The limiter counts again (Redis came back empty: a fresh window)
             assert logins_until_limited(base, alice.username, LIMIT + 1) == LIMIT
         finally:

@@ -32,6 +32,8 @@ class Deployment:
     urls: list[str]
     logs: list[Path]
     database_url: str
+    #: The Redis keys' prefix, when the processes share Redis.
+    redis_prefix: str | None = None
 
     @property
     def listen_url(self) -> str:
@@ -111,4 +113,4 @@ def deployment(
             log = tmp / f"serve-{index}.log"
             urls.append(stack.enter_context(running_server(env, *args, log_path=log)))
             logs.append(log)
-        yield Deployment("postgresql", urls, logs, database_url)
+        yield Deployment("postgresql", urls, logs, database_url, prefix)

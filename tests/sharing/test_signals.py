@@ -1,5 +1,6 @@
-"""The signals a share, a new permission or an unshare sends: once, after the commit,
-naming the right audience where it names one, and none for a refused change."""
+"""The changes a share, a new permission or an unshare logs, as
+``signals.changes_committed`` delivers them: once, after the commit, to the feeds of
+the right users, and none for a refused change."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from doable import signals
+from doable.changes.log import Committed
 from doable.sharing.models import Share
 from tests.support.factories import Account, ApiClient, assert_problem, share
 from tests.support.sharing import post_share
@@ -30,12 +32,11 @@ def committed_shares(connection: sa.Connection, task_id: int) -> list[tuple[int,
 
 @pytest.fixture
 def recorder() -> Iterator[SignalRecorder]:
-    names = ("created", "changed", "deleted", "shared", "unshared")
-    with recording(committed_shares, *names) as recorder:
+    with recording(committed_shares) as recorder:
         yield recorder
 
 
-def test_share_sends_task_shared_to_the_sharee_once_after_commit(
+def test_share_goes_to_the_owner_and_the_sharee_once_after_commit(
     api: ApiClient,
     app: Flask,
     alice: Account,
@@ -48,10 +49,12 @@ def test_share_sends_task_shared_to_the_sharee_once_after_commit(
     response = post_share(api, alice, task["id"], username="bob", permission="view")
 
     assert response.status_code == 201
-    assert recorder.events == [Event("shared", app, task["id"], [bob.id], [(bob.id, "view")])]
+    assert recorder.events == [
+        Event("shared", app, task["id"], [alice.id, bob.id], [(bob.id, "view")])
+    ]
 
 
-def test_share_again_sends_tasks_changed_once_after_commit(
+def test_share_again_sends_share_updated_once_after_commit(
     api: ApiClient,
     app: Flask,
     alice: Account,
@@ -65,10 +68,12 @@ def test_share_again_sends_tasks_changed_once_after_commit(
     response = post_share(api, alice, task["id"], username="bob", permission="edit")
 
     assert response.status_code == 200
-    assert recorder.events == [Event("changed", app, task["id"], None, [(bob.id, "edit")])]
+    assert recorder.events == [
+        Event("share_updated", app, task["id"], [alice.id, bob.id], [(bob.id, "edit")])
+    ]
 
 
-def test_unshare_sends_task_unshared_to_the_former_sharee_once_after_commit(
+def test_unshare_goes_to_the_owner_and_the_former_sharee_once_after_commit(
     api: ApiClient,
     app: Flask,
     alice: Account,
@@ -82,10 +87,10 @@ def test_unshare_sends_task_unshared_to_the_former_sharee_once_after_commit(
     response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", alice.token)
 
     assert response.status_code == 204
-    assert recorder.events == [Event("unshared", app, task["id"], [bob.id], [])]
+    assert recorder.events == [Event("unshared", app, task["id"], [alice.id, bob.id], [])]
 
 
-def test_update_shared_task_sends_tasks_changed_once_after_commit(
+def test_update_shared_task_goes_to_everyone_who_sees_it_once_after_commit(
     api: ApiClient,
     app: Flask,
     alice: Account,
@@ -101,10 +106,14 @@ def test_update_shared_task_sends_tasks_changed_once_after_commit(
     response = api.patch(f"/api/tasks/{task['id']}", bob.token, json={"title": "by bob"})
 
     assert response.status_code == 200
-    # Who hears of it (alice, bob and carol) is read by the socket tier: see
-    # tests/realtime/test_notifier.py.
     assert recorder.events == [
-        Event("changed", app, task["id"], None, [(bob.id, "edit"), (carol.id, "view")])
+        Event(
+            "updated",
+            app,
+            task["id"],
+            sorted([alice.id, bob.id, carol.id]),
+            [(bob.id, "edit"), (carol.id, "view")],
+        )
     ]
 
 
@@ -171,19 +180,20 @@ def test_unshare_refused_sends_no_signal(
 
 
 @pytest.mark.parametrize("leaving", [False, True], ids=["owner-removes", "sharee-leaves"])
-def test_unshare_names_the_owner_to_tell_only_when_the_sharee_left(
+def test_unshare_goes_to_the_owner_and_the_sharee_whoever_removed_it(
     api: ApiClient, alice: Account, bob: Account, task: dict[str, Any], leaving: bool
 ) -> None:
     share(api, alice, task["id"], bob, "edit")
-    sent: list[dict[str, Any]] = []
+    sent: list[Committed] = []
 
-    def receive(sender: Any, **payload: Any) -> None:
-        sent.append(payload)
+    def receive(sender: Any, changes: list[Committed], **_: Any) -> None:
+        sent.extend(changes)
 
-    with signals.task_unshared.connected_to(receive):
+    with signals.changes_committed.connected_to(receive):
         actor = bob if leaving else alice
         response = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", actor.token)
 
     assert response.status_code == 204
-    owner_id = alice.id if leaving else None
-    assert sent == [{"task_id": task["id"], "audience": [bob.id], "owner_id": owner_id}]
+    assert [(c.recorded.action, c.recorded.actor_id, sorted(c.seqs)) for c in sent] == [
+        ("unshared", actor.id, sorted([alice.id, bob.id]))
+    ]

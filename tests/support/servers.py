@@ -41,11 +41,15 @@ def free_port() -> int:
 
 
 def start_server(
-    env: dict[str, str], *args: str, log_path: Path, startup_timeout: float = 30.0
+    env: dict[str, str],
+    *args: str,
+    log_path: Path,
+    startup_timeout: float = 30.0,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``doable serve`` on a free port; return the process and its base URL once
-    it answers. The caller stops it (``stop_server``)."""
-    port = free_port()
+    """Start ``doable serve`` on ``port`` (default: a free one); return the process and
+    its base URL once it answers. The caller stops it (``stop_server``)."""
+    port = port or free_port()
     full_env = {**os.environ, **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -1,5 +1,5 @@
-"""The domain signals a task write sends: once, after the commit, and none for a refused
-write."""
+"""The changes a task write logs, as ``signals.changes_committed`` delivers them: once,
+after the commit, and none for a refused write."""
 
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ def committed_title(connection: sa.Connection, task_id: int) -> str | None:
 
 @pytest.fixture
 def recorder() -> Iterator[SignalRecorder]:
-    with recording(committed_title, "created", "changed", "deleted") as recorder:
+    with recording(committed_title) as recorder:
         yield recorder
 
 
-def test_create_sends_task_created_once_after_commit(
+def test_create_sends_created_once_after_commit(
     api: ApiClient, app: Flask, alice: Account, recorder: SignalRecorder
 ) -> None:
     task = create(api, alice, title="Signal me")
@@ -36,7 +36,7 @@ def test_create_sends_task_created_once_after_commit(
 
 
 @pytest.mark.parametrize("method", ["put", "patch"])
-def test_update_sends_tasks_changed_once_after_commit(
+def test_update_sends_updated_once_after_commit(
     api: ApiClient, app: Flask, alice: Account, recorder: SignalRecorder, method: str
 ) -> None:
     task = create(api, alice, title="old title")
@@ -47,10 +47,10 @@ def test_update_sends_tasks_changed_once_after_commit(
     )
 
     assert response.status_code == 200
-    assert recorder.events == [Event("changed", app, task["id"], None, "new title")]
+    assert recorder.events == [Event("updated", app, task["id"], [alice.id], "new title")]
 
 
-def test_delete_sends_task_deleted_once_after_commit(
+def test_delete_sends_deleted_once_after_commit(
     api: ApiClient, app: Flask, alice: Account, recorder: SignalRecorder
 ) -> None:
     task = create(api, alice)

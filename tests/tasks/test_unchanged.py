@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 
 from doable import signals
+from doable.changes.log import Committed
 from tests.support.factories import Account, ApiClient, stored_task
 from tests.support.pages import Browser
 
@@ -38,10 +39,10 @@ def updates(app: Flask) -> Iterator[list[int]]:
     """Ids of the tasks announced as updated while the test runs."""
     seen: list[int] = []
 
-    def record(sender: Any, task_ids: list[int], **_: Any) -> None:
-        seen.extend(task_ids)
+    def record(sender: Any, changes: list[Committed], **_: Any) -> None:
+        seen.extend(c.recorded.entity_id for c in changes if c.recorded.action == "updated")
 
-    with signals.tasks_changed.connected_to(record, sender=app):
+    with signals.changes_committed.connected_to(record, sender=app):
         yield seen
 
 

@@ -139,8 +139,6 @@ def delete_account(*, user: User, current_password: str) -> None:
     The change log records what the deletion did to others (``_record_departure``)."""
     _check_current_password(user, current_password)
     sharees = sharees_of_tasks_owned_by(user.id)
-    for task_id, audience in sharees.items():
-        publish(signals.task_deleted, task_id=task_id, audience=audience)
     _record_departure(user, sharees)
     publish(signals.files_released, storage_keys=stored_files(owner_id=user.id))
     db.session.delete(user)

@@ -10,7 +10,6 @@ from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import with_expression
 from sqlalchemy.sql.base import ExecutableOption
 
-from doable import signals
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.changes.log import Recorded, record
@@ -19,7 +18,7 @@ from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
 from doable.settings import settings
 from doable.tasks.models import CATEGORY_NAMES, Task, category_names
-from doable.unit_of_work import on_conflict, publish, use_case
+from doable.unit_of_work import on_conflict, use_case
 
 
 def _task_count() -> ExecutableOption:
@@ -132,8 +131,6 @@ def update_category(
     for key, value in changes.items():
         setattr(category, key, value)
     on_conflict(_taken_conflict(category.name))
-    if renamed:  # tasks show their categories' names, not their colours
-        publish(signals.tasks_changed, task_ids=_tagged_task_ids(category.id))
     changed = {
         key: [value, after]
         for key, value in before.items()
@@ -148,12 +145,10 @@ def update_category(
 def delete_category(*, user: User, category_id: int) -> Category:
     """Delete the category; its tasks stay, without it."""
     category = get_category_for(user=user, category_id=category_id)
-    tagged = _tagged_task_ids(category.id)
     _record_tasks_renamed(category, None, actor_id=user.id)
     deleted = {key: [value, None] for key, value in _logged(category).items()}
     _record_category(category, "category_deleted", deleted, actor_id=user.id)
     db.session.delete(category)
-    publish(signals.tasks_changed, task_ids=tagged)
     return category  # as it was: a page names what it deleted
 
 
@@ -246,11 +241,6 @@ def _record_tasks_renamed(category: Category, new_name: str | None, *, actor_id:
                 actor_id=actor_id,
             )
         )
-
-
-def _tagged_task_ids(category_id: int) -> list[int]:
-    query = select(task_category.c.task_id).where(task_category.c.category_id == category_id)
-    return list(db.session.scalars(query))
 
 
 def _ensure_free(user_id: int, name: str) -> None:

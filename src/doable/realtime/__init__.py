@@ -3,13 +3,14 @@
 - ``sockets``: who may connect (an access token, or the web session cookie), the one
   room each connection joins (``user:<id>``), and dropping connections whose login is
   revoked.
-- ``notifier``: turns the domain's signals into events, after commit, addressed to the
-  users the access rule says can see the task, each seeing the task as the API shows it
-  to them; its listeners only queue the change, ``fanout`` sends it in the background.
-- ``registry``: what several processes must agree on (open sockets per user, event
-  ids): in Redis when ``REDIS_URL`` is set, else in this process.
+- ``notifier``: turns the change log's entries into events, after commit, one per entry
+  of each recipient's feed, with its ``seq``, each seeing the task as the API shows it
+  to them; its listener only queues the changes, ``fanout`` sends them in the background.
+- ``registry``: what several processes must agree on (open sockets per user): in Redis
+  when ``REDIS_URL`` is set, else in this process.
 
-The services know nothing of this package: they send signals, the notifier listens.
+The services know nothing of this package: they log changes (``doable.changes.log``),
+whose commit sends ``signals.changes_committed``; the notifier listens.
 """
 
 from __future__ import annotations

@@ -1,17 +1,21 @@
-"""Domain signals in, Socket.IO events out, off the request path.
+"""The change log, as it commits, out to the sockets, off the request path.
 
-Each signal arrives after its transaction committed (a rolled-back change sends none).
-Its listener here only hands the change over to the process's fan-out queue
-(``realtime/fanout.py``); the work happens there, one change at a time, in order:
+``signals.changes_committed`` arrives after the transaction that logged the changes
+committed (a rolled-back change sends none), with each change's recipients and their
+``seq`` (``doable.changes.log.Committed``). Its listener here only hands the changes
+over to the process's fan-out queue (``realtime/fanout.py``); the work happens there:
 
-- who hears of it: the users the signal names (a new task's owner, a new sharee, the
-  users who could see a deleted task), or, for ``tasks_changed``, everyone who can see
-  each task now (``access_levels``, read then, and only when anyone holds a socket);
-- which of them hold a socket, in any process (one registry call): nothing more is done
-  for the others;
-- the task read as each of them sees it through the API (``access`` included), once per
-  right, and the event emitted to their room with an ``event_id`` that increases by one
-  per event they are sent, so a client can tell it missed some.
+- which recipients hold a socket, in any process (one registry call): nothing more is
+  done for the others;
+- one event for each feed entry of each of them, carrying its ``seq``, in ``seq`` order
+  per user; a task is read as each of them sees it through the API now (once per right),
+  and a task they can no longer read is sent as ``{id, seq}``, so the ``seq`` still
+  arrives.
+
+A ``seq`` is the entry's position in the user's feed, which the database holds: an
+event that is lost (Redis away, a process stopped, the client offline) is read back with
+``GET /api/events?after=<the last seq the client has>``, which a client does whenever
+it connects again or sees a ``seq`` jump (docs/api.md, Real-time events).
 """
 
 from __future__ import annotations
@@ -20,144 +24,151 @@ import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Flask
 from sqlalchemy import select
 
 from doable import signals
-from doable.auth.models import User
+from doable.categories.models import Category
+from doable.changes.log import Committed, Recorded
 from doable.extensions import db
 from doable.realtime.fanout import fanout
 from doable.realtime.sockets import registry, room_of, server
 from doable.tasks.access import Access, access_levels, read_tasks_as
-from doable.tasks.schemas import OwnerRead, task_data
+from doable.tasks.schemas import task_data
 
 log = logging.getLogger(__name__)
 
-Audiences = Mapping[int, Mapping[int, Access]]
+#: The event each logged action is sent as.
+EVENTS = {
+    "created": "task_created",
+    "updated": "task_updated",
+    "deleted": "task_deleted",
+    "shared": "task_shared",
+    "share_updated": "task_updated",
+    "unshared": "task_unshared",
+    "attachment_added": "attachment_added",
+    "attachment_deleted": "attachment_deleted",
+    "category_created": "category_created",
+    "category_updated": "category_updated",
+    "category_deleted": "category_deleted",
+}
+#: Actions whose event carries the task as its recipient sees it when it is sent.
+_WITH_TASK = frozenset({"created", "updated", "shared", "share_updated"})
+#: Actions whose event carries the category as it is when it is sent.
+_WITH_CATEGORY = frozenset({"category_created", "category_updated"})
 
 
-def send_tasks(app: Flask, event: str, audiences: Audiences) -> None:
-    """``event`` with the task, to each user of ``audiences[task_id]`` (their rights on
-    it) who holds a socket.
+class Entry(NamedTuple):
+    """One entry of one user's feed, to send."""
+
+    user_id: int
+    seq: int
+    change: Recorded
+
+
+def send_changes(app: Flask, changes: Iterable[Committed]) -> None:
+    """An event for each feed entry of ``changes`` whose user holds a socket."""
+    committed = list(changes)
+    online = _online(app, {user for change in committed for user in change.seqs})
+    if not online:
+        return
+    entries = sorted(
+        (
+            Entry(user_id, seq, change.recorded)
+            for change in committed
+            for user_id, seq in change.seqs.items()
+            if user_id in online
+        ),
+        key=lambda entry: (entry.user_id, entry.seq),
+    )
+    tasks = _tasks_seen(
+        {(entry.change.task_id or 0, entry.user_id) for entry in entries if _with_task(entry)}
+    )
+    categories = _categories(
+        {entry.change.entity_id for entry in entries if entry.change.action in _WITH_CATEGORY}
+    )
+    for entry in entries:
+        payload = {**_payload(entry, tasks, categories), "seq": entry.seq}
+        server(app).emit(EVENTS[entry.change.action], payload, to=room_of(entry.user_id))
+
+
+def _online(app: Flask, users: Collection[int]) -> set[int]:
+    return registry(app).connected(users) if users else set()
+
+
+def _with_task(entry: Entry) -> bool:
+    return entry.change.action in _WITH_TASK and entry.change.task_id is not None
+
+
+def _payload(
+    entry: Entry,
+    tasks: Mapping[tuple[int, int], dict[str, Any]],
+    categories: Mapping[int, dict[str, Any]],
+) -> dict[str, Any]:
+    """What ``entry``'s event says, but its ``seq``."""
+    change, action = entry.change, entry.change.action
+    if action in _WITH_CATEGORY:
+        return categories.get(change.entity_id, {"id": change.entity_id})
+    if change.entity == "category":
+        return {"id": change.entity_id}
+    if change.entity == "attachment":
+        before, after = change.changes["attachment"]
+        return {"id": change.task_id, "attachment": after if after is not None else before}
+    task_id = change.task_id or change.entity_id
+    if action in ("shared", "unshared"):
+        before, after = change.changes["shared_with"]
+        sharee = after if action == "shared" else before
+        if sharee["id"] != entry.user_id:  # the owner: told who it was shared with
+            return {**tasks.get((task_id, entry.user_id), {"id": task_id}), "user": sharee}
+    return tasks.get((task_id, entry.user_id), {"id": task_id})
+
+
+def _tasks_seen(wanted: Collection[tuple[int, int]]) -> dict[tuple[int, int], dict[str, Any]]:
+    """Each (task, user) of ``wanted`` that the user can still see, as they see it now.
 
     A task reads the same to everyone with the same right on it, so it is read once per
-    right (at most three times), as a user holding that right sees it.
-    """
-    online = _online(app, {user for levels in audiences.values() for user in levels})
+    right (at most three times), as one user holding that right sees it."""
+    if not wanted:
+        return {}
+    levels = access_levels({task_id for task_id, _ in wanted})
     holders: dict[tuple[int, Access], list[int]] = defaultdict(list)
-    for task_id, levels in audiences.items():
-        for viewer_id, level in levels.items():
-            if viewer_id in online:
-                holders[task_id, level].append(viewer_id)
-    if not holders:
-        return
-    try:
-        seen = _read(holders)
-    except Exception:
-        registry(app).missed(online)  # their next event shows the gap
-        raise
-    messages = [
-        (viewer_id, seen[key])
-        for key, viewers in holders.items()
-        if key in seen
-        for viewer_id in viewers
-    ]
-    _emit(app, event, messages)
-
-
-def _read(
-    holders: Mapping[tuple[int, Access], list[int]],
-) -> dict[tuple[int, Access], dict[str, Any]]:
-    """Each (task, right) of ``holders`` serialised as its first holder sees it."""
+    for task_id, user_id in wanted:
+        level = levels.get(task_id, {}).get(user_id)
+        if level is not None:
+            holders[task_id, level].append(user_id)
     reads: dict[int, list[int]] = defaultdict(list)  # one holder of each right -> tasks
-    for (task_id, _), viewers in holders.items():
-        reads[viewers[0]].append(task_id)
+    for (task_id, _), users in holders.items():
+        reads[users[0]].append(task_id)
     seen: dict[tuple[int, Access], dict[str, Any]] = {}
     for viewer_id, task_ids in reads.items():
         for task in read_tasks_as(db.session(), viewer_id, task_ids):
             seen[task.id, Access.from_label(task.access or "")] = task_data(task)
-    return seen
+    return {
+        (task_id, user_id): seen[task_id, level]
+        for (task_id, level), users in holders.items()
+        if (task_id, level) in seen
+        for user_id in users
+    }
 
 
-def send_updates(app: Flask, task_ids: list[int]) -> None:
-    """``task_updated`` for each task, to whoever can see it now (read only when anyone
-    at all holds a socket, or the registry cannot tell)."""
-    try:
-        anyone = registry(app).anyone_connected()
-    except Exception:
-        anyone = True  # then ``_online`` fails too, for the users it must mark
-    if anyone:
-        send_tasks(app, "task_updated", access_levels(task_ids))
+_CATEGORIES = select(Category.id, Category.name, Category.color)
 
 
-def send_ids(app: Flask, event: str, task_id: int, audience: list[int]) -> None:
-    """``event`` with ``{"id": task_id}`` to each of ``audience`` who holds a socket."""
-    online = _online(app, audience)
-    _emit(app, event, [(user_id, {"id": task_id}) for user_id in audience if user_id in online])
+def _categories(ids: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The categories of ``ids`` still there, as they are now."""
+    if not ids:
+        return {}
+    rows = db.session.execute(_CATEGORIES.where(Category.id.in_(list(ids))))
+    return {row.id: row._asdict() for row in rows}
 
 
-def send_unshared(app: Flask, task_id: int, audience: list[int], owner_id: int | None) -> None:
-    """``{"id"}`` to whoever lost the task; when a sharee left by themselves, the owner
-    (who keeps it) also gets ``{"id", "user"}``: who left."""
-    online = _online(app, [*audience, *([owner_id] if owner_id else [])])
-    messages: list[tuple[int, dict[str, Any]]] = [
-        (user_id, {"id": task_id}) for user_id in audience if user_id in online
-    ]
-    if owner_id in online:
-        for user in db.session.scalars(select(User).where(User.id.in_(audience))):
-            messages.append((owner_id, {"id": task_id, "user": OwnerRead().dump(user)}))
-    _emit(app, "task_unshared", messages)
+# The listener: in the request, after its commit. It only hands the changes over.
 
 
-def _online(app: Flask, users: Collection[int]) -> set[int]:
-    """Which of ``users`` hold a socket. When the registry cannot tell (Redis away),
-    each of them may have missed this event: their next one shows a gap."""
-    try:
-        return registry(app).connected(users)
-    except Exception:
-        registry(app).missed(users)
-        raise
-
-
-def _emit(app: Flask, event: str, messages: list[tuple[int, dict[str, Any]]]) -> None:
-    if not messages:
-        return
-    event_ids = registry(app).next_event_ids([user_id for user_id, _ in messages])
-    for (user_id, payload), event_id in zip(messages, event_ids, strict=True):
-        try:
-            server(app).emit(event, {**payload, "event_id": event_id}, to=room_of(user_id))
-        except Exception:
-            registry(app).missed([user_id])  # their next event shows the gap
-            raise
-
-
-# The listeners: in the request, after its commit. They only hand the change over.
-
-
-@signals.task_created.connect
-def _created(sender: Flask, task_id: int, audience: Mapping[int, Access], **_: Any) -> None:
-    fanout(sender).put(partial(send_tasks, sender, "task_created", {task_id: dict(audience)}))
-
-
-@signals.tasks_changed.connect
-def _changed(sender: Flask, task_ids: Iterable[int], **_: Any) -> None:
-    fanout(sender).put(partial(send_updates, sender, list(task_ids)))
-
-
-@signals.task_shared.connect
-def _shared(sender: Flask, task_id: int, audience: Mapping[int, Access], **_: Any) -> None:
-    fanout(sender).put(partial(send_tasks, sender, "task_shared", {task_id: dict(audience)}))
-
-
-@signals.task_deleted.connect
-def _deleted(sender: Flask, task_id: int, audience: Iterable[int], **_: Any) -> None:
-    fanout(sender).put(partial(send_ids, sender, "task_deleted", task_id, list(audience)))
-
-
-@signals.task_unshared.connect
-def _unshared(
-    sender: Flask, task_id: int, audience: Iterable[int], owner_id: int | None = None, **_: Any
-) -> None:
-    fanout(sender).put(partial(send_unshared, sender, task_id, list(audience), owner_id))
+@signals.changes_committed.connect
+def _committed(sender: Flask, changes: Iterable[Committed], **_: Any) -> None:
+    listed = [change for change in changes if change.seqs]
+    if listed:
+        fanout(sender).put(partial(send_changes, sender, listed))

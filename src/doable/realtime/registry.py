@@ -1,19 +1,12 @@
 """What the processes serving sockets must agree on: the open sockets of each user (to
-drop them when their login is revoked, and to cap how many they hold) and each user's
-last event id.
+send them events, to drop them when their login is revoked, and to cap how many they
+hold).
 
-With ``REDIS_URL`` both live in Redis, so any process can find a socket held by any
-other and event ids keep increasing whichever process sends them; without it there is
-one process and they live in its memory.
-
-Event ids only ever increase, so a client can trust a jump to mean "you missed events":
-
-- a counter starts at the current time in microseconds, not at 1, so one that was lost
-  (Redis restarted without persistence, or this process restarted) starts again above
-  every id it gave out before, unless that user was sent more than one event per
-  microsecond on average (ids stay below 2^53, so JavaScript reads them exactly);
-- a process that failed to send a user's events (Redis unreachable) skips an id for
-  that user on the next one it sends.
+With ``REDIS_URL`` they live in Redis, so any process can find a socket held by any
+other; without it there is one process and they live in its memory. Nothing here needs
+to outlive a restart: an event's ``seq`` is its position in the user's feed, which the
+database holds (``doable.changes``), so losing Redis loses no event a client cannot
+read back.
 
 A process that dies without closing its sockets (SIGKILL, out of memory) leaves their
 entries behind in Redis. So that they do not count against the user's cap for ever,
@@ -27,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Protocol
 
 import redis
@@ -44,7 +37,6 @@ redis.call('HDEL', KEYS[1], unpack(ARGV, 2))
 redis.call('ZREM', KEYS[2], unpack(ARGV, 2))
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('SREM', KEYS[3], ARGV[1])
-  if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('INCR', KEYS[4]) end
 end
 """
 
@@ -53,9 +45,8 @@ class Registry(Protocol):
     def add(self, user_id: int, sid: str, session_id: str) -> None: ...
 
     def remove(self, user_id: int, sid: str) -> None:
-        """Forget a closed socket. With the user's last one, their next event id leaves
-        a gap: events are sent to open sockets only, so whatever happens before they
-        connect again reaches nobody, and the jump tells the page to read again."""
+        """Forget a closed socket. Events are sent to open sockets only: what happens
+        before the user connects again, they read from their feed when they do."""
         ...
 
     def sockets(self, user_id: int) -> dict[str, str]:
@@ -66,8 +57,11 @@ class Registry(Protocol):
         """How many sockets the user holds, in every process (stale entries dropped)."""
         ...
 
-    def touch(self, user_id: int, sids: Iterable[str]) -> None:
-        """This process still holds these sockets of the user."""
+    def touch(self, user_id: int, sockets: Mapping[str, str]) -> None:
+        """This process still holds these sockets of the user (socket id -> login
+        session id): each is vouched for, and put back if Redis lost it (restarted
+        empty, or flushed), so events reach it again. The caller never names a socket
+        it has closed (``LocalSockets.vouch`` holds its lock across this call)."""
         ...
 
     def connected(self, user_ids: Iterable[int]) -> set[int]:
@@ -78,24 +72,11 @@ class Registry(Protocol):
         """Whether any user holds a socket, in any process (one round trip)."""
         ...
 
-    def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
-        """Take the next event id of each user in turn; a user listed twice gets two."""
-        ...
-
-    def missed(self, user_ids: Iterable[int]) -> None:
-        """These users' events could not be sent: make their next id leave a gap."""
-        ...
-
-
-def _epoch_us() -> int:
-    return time.time_ns() // 1000
-
 
 class LocalRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sockets: dict[int, dict[str, str]] = defaultdict(dict)
-        self._events: dict[int, int] = defaultdict(int)
 
     def add(self, user_id: int, sid: str, session_id: str) -> None:
         with self._lock:
@@ -106,8 +87,6 @@ class LocalRegistry:
             self._sockets[user_id].pop(sid, None)
             if not self._sockets[user_id]:
                 del self._sockets[user_id]
-                if user_id in self._events:
-                    self._events[user_id] += 1
 
     def sockets(self, user_id: int) -> dict[str, str]:
         with self._lock:
@@ -117,7 +96,7 @@ class LocalRegistry:
         with self._lock:
             return len(self._sockets.get(user_id, {}))
 
-    def touch(self, user_id: int, sids: Iterable[str]) -> None:
+    def touch(self, user_id: int, sockets: Mapping[str, str]) -> None:
         """One process: what it holds is what there is."""
 
     def connected(self, user_ids: Iterable[int]) -> set[int]:
@@ -127,21 +106,6 @@ class LocalRegistry:
     def anyone_connected(self) -> bool:
         with self._lock:
             return bool(self._sockets)
-
-    def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
-        with self._lock:
-            taken = []
-            for user_id in user_ids:
-                self._events[user_id] = self._events.get(user_id) or _epoch_us()
-                self._events[user_id] += 1
-                taken.append(self._events[user_id])
-            return taken
-
-    def missed(self, user_ids: Iterable[int]) -> None:
-        with self._lock:
-            for user_id in user_ids:
-                if user_id in self._events:
-                    self._events[user_id] += 1
 
 
 class RedisRegistry:
@@ -158,8 +122,6 @@ class RedisRegistry:
         self._prefix = f"{prefix}:rt"
         self._stale_after = stale_after
         self._clock = clock
-        self._lock = threading.Lock()
-        self._missed: set[int] = set()  # users whose next id must skip one
         self._forget = self._redis.register_script(_FORGET)
         #: The users holding a socket (or left behind by a process that died, until
         #: their sockets are counted: that only costs some needless work).
@@ -167,10 +129,6 @@ class RedisRegistry:
 
     def _sockets_key(self, user_id: int) -> str:
         return f"{self._prefix}:sockets:{user_id}"
-
-    def _events_key(self, user_id: int) -> str:
-        """The user's last event id."""
-        return f"{self._prefix}:events:{user_id}"
 
     def _seen_key(self, user_id: int) -> str:
         """When a process last vouched for each socket: socket id -> epoch seconds."""
@@ -194,7 +152,6 @@ class RedisRegistry:
             self._sockets_key(user_id),
             self._seen_key(user_id),
             self._users_key,
-            self._events_key(user_id),
         ]
         self._forget(keys=keys, args=[user_id, *sids])
 
@@ -209,12 +166,16 @@ class RedisRegistry:
             self._forget_sockets(user_id, stale)
         return int(self._redis.zcard(seen))  # type: ignore[arg-type]
 
-    def touch(self, user_id: int, sids: Iterable[str]) -> None:
-        now = self._clock()
+    def touch(self, user_id: int, sockets: Mapping[str, str]) -> None:
+        if not sockets:
+            return
+        key, seen = self._sockets_key(user_id), self._seen_key(user_id)
         pipe = self._redis.pipeline()
-        pipe.zadd(self._seen_key(user_id), {sid: now for sid in sids}, xx=True)
-        pipe.expire(self._seen_key(user_id), SOCKETS_TTL)
-        pipe.expire(self._sockets_key(user_id), SOCKETS_TTL)  # held longer than the TTL
+        pipe.hset(key, mapping=dict(sockets))
+        pipe.zadd(seen, dict.fromkeys(sockets, self._clock()))
+        pipe.sadd(self._users_key, user_id)
+        pipe.expire(seen, SOCKETS_TTL)
+        pipe.expire(key, SOCKETS_TTL)  # held longer than the TTL
         pipe.execute()
 
     def connected(self, user_ids: Iterable[int]) -> set[int]:
@@ -230,27 +191,6 @@ class RedisRegistry:
 
     def anyone_connected(self) -> bool:
         return bool(self._redis.exists(self._users_key))
-
-    def next_event_ids(self, user_ids: Iterable[int]) -> list[int]:
-        ids = list(user_ids)
-        with self._lock:
-            skipping, self._missed = self._missed & set(ids), self._missed - set(ids)
-        pipe = self._redis.pipeline(transaction=False)
-        start = _epoch_us()
-        for user_id in ids:
-            key = self._events_key(user_id)
-            pipe.set(key, start, nx=True)
-            pipe.incrby(key, 2 if user_id in skipping else 1)
-            skipping.discard(user_id)
-        try:
-            return [int(value) for value in pipe.execute()[1::2]]
-        except redis.RedisError:
-            self.missed(ids)
-            raise
-
-    def missed(self, user_ids: Iterable[int]) -> None:
-        with self._lock:
-            self._missed.update(user_ids)
 
 
 def make_registry(redis_url: str | None, prefix: str, session_check: float) -> Registry:

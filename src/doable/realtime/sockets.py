@@ -161,7 +161,10 @@ class LocalSockets:
     ``DOABLE_REALTIME_SESSION_CHECK`` seconds: a revocation whose drop message was lost
     (Redis away at that moment), or a login that simply expired, ends its sockets too;
     the rest are vouched for in the registry, so they keep counting against their
-    user's cap while entries of a process that died stop counting."""
+    user's cap while entries of a process that died stop counting, and are put back
+    there if Redis lost them (a restart without persistence, a flush): events reach
+    them again, and their client reads what it missed from its feed at the next
+    ``seq`` jump."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -213,12 +216,15 @@ class LocalSockets:
                 self.discard(sid)
 
     def vouch(self) -> None:
-        by_user: dict[int, list[str]] = defaultdict(list)
+        """Vouch for every socket held (putting back any Redis lost), under the lock: a
+        socket closing meanwhile waits in ``discard``, so its disconnect removes it
+        after this, never before (which would put a closed socket back)."""
         with self.lock:
-            for sid, (user_id, _) in self.sessions.items():
-                by_user[user_id].append(sid)
-        for user_id, sids in by_user.items():
-            registry(self.app).touch(user_id, sids)
+            by_user: dict[int, dict[str, str]] = defaultdict(dict)
+            for sid, (user_id, session_id) in self.sessions.items():
+                by_user[user_id][sid] = session_id
+            for user_id, held in by_user.items():
+                registry(self.app).touch(user_id, held)
 
 
 def _local() -> LocalSockets:

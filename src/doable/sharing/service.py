@@ -11,7 +11,6 @@ from typing import Any
 from limits import parse
 from sqlalchemy import select
 
-from doable import signals
 from doable.auth.models import User
 from doable.auth.service import find_user
 from doable.changes.log import Recorded, record
@@ -23,7 +22,7 @@ from doable.sharing.models import Share
 from doable.tasks.access import Access, get_task_for, task_or_guard
 from doable.tasks.models import Task
 from doable.tasks.schemas import OwnerRead, task_data
-from doable.unit_of_work import on_conflict, publish, use_case
+from doable.unit_of_work import on_conflict, use_case
 
 log = logging.getLogger(__name__)
 _BY_EMAIL = "share-by-email"
@@ -67,11 +66,6 @@ def share_task(
             problem_type=ProblemType.CONCURRENT_UPDATE,
         )
     )
-    if created:
-        audience = {other.id: Access.from_label(permission)}
-        publish(signals.task_shared, task_id=task_id, audience=audience)
-    else:
-        publish(signals.tasks_changed, task_ids=[task_id])
     if before != permission:
         # The new sharee is shown the task as they now see it: nothing before this
         # change is in their feed.
@@ -93,8 +87,8 @@ def share_task(
 def unshare_task(*, user: User, task_id: int, user_id: int) -> Task:
     """Remove a share: the owner removes anyone's; a sharee removes only their own (leaves).
 
-    The user who lost access is sent ``task_unshared``; when they left by themselves,
-    the owner is told too, with who left.
+    The change goes to the feeds of the owner and of the user who lost access (the
+    real-time ``task_unshared``, to the owner with who it was).
     """
     leaving = user_id == user.id
     task = get_task_for(user=user, task_id=task_id, need=Access.VIEW if leaving else Access.OWNER)
@@ -105,8 +99,6 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> Task:
             problem_type=ProblemType.SHARE_NOT_FOUND,
         )
     db.session.delete(share)
-    owner_id = task.user_id if leaving else None
-    publish(signals.task_unshared, task_id=task_id, audience=[user_id], owner_id=owner_id)
     _record(
         user,
         task,

@@ -245,7 +245,6 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     row = _insert(user, fields)
     _tag(row["id"], tagged)
     _count_created(user.id)
-    publish(signals.task_created, task_id=row["id"], audience={user.id: Access.OWNER})
     written = WrittenTask(
         **row,
         owner_username=user.username,
@@ -297,7 +296,6 @@ def update_task(
         tagged = resolve_categories(owner_id=before.user_id, names=names, actor_id=user.id)
         _retag(task_id, tagged)
         written["category_names"] = _joined(tagged)
-    publish(signals.tasks_changed, task_ids=[task_id])
     after = WrittenTask(**{**before._mapping, **written})
     changed = fields_changed(_logged(task_row_data(before)), _logged(task_row_data(after)))
     _record(user, after, "updated", changed)
@@ -318,7 +316,6 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
     db.session.flush()  # the DELETE, then the counter, in the order a create writes
     _count(task.user_id, -1)
     publish(signals.files_released, storage_keys=files)
-    publish(signals.task_deleted, task_id=task_id, audience=watchers)
     record_deleted(user, task, watchers)
     return task  # as it was: a page names what it deleted
 

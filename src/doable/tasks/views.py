@@ -25,6 +25,7 @@ from doable.categories import service as categories_service
 from doable.categories.service import CategoryLimitReached
 from doable.changes import service as changes_service
 from doable.changes.text import describe
+from doable.changes.views import remember_feed_position
 from doable.errors import PreconditionFailed
 from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
 from doable.sharing import service as sharing_service
@@ -52,6 +53,7 @@ CHANGED_MEANWHILE = (
 @bp.get("/tasks")
 @login_required
 def index(user: User) -> Page:
+    remember_feed_position(user)  # first: the live updates go on from there
     form = FilterForm(request.args)
     query = form.load(TaskListQuery(), form.query(request.args.get("page")))
     page = service.list_tasks(user=user, **query) if query is not None else None
@@ -87,6 +89,7 @@ def create(user: User) -> Page:
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def detail(user: User, task_id: int) -> Page:
+    remember_feed_position(user)  # first: the live updates go on from there
     return detail_page(user, service.get_task(user=user, task_id=task_id))
 
 

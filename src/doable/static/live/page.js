@@ -4,6 +4,13 @@
  * templates/macros.html. Without JavaScript, or when the socket cannot connect, the
  * pages work as they are; a reload always shows the truth.
  *
+ * Nothing is missed: every event carries its `seq` in the user's change feed, and the
+ * page knows the position it shows (data-seq, rendered with it). Whenever the socket
+ * (re)connects, and whenever an event's seq jumps past the next one, the page reads
+ * what it has not applied from the feed (data-events-url: GET /api/events for the
+ * session cookie) and applies exactly that, in order; only when the feed no longer
+ * holds it (410: pruned, or a restored database) does it reload.
+ *
  * The event data itself is only read (ids, access), never put in the page.
  */
 import { connect, websocketUrl } from "./socket.js";
@@ -12,7 +19,7 @@ const script = document.getElementById("live-script");
 const list = document.getElementById("task-list");
 const notice = document.getElementById("live-notice");
 const root = document.documentElement;
-let lastEventId = null;
+let last = script ? Number(script.dataset.seq) : 0; // the feed position the page shows
 let queue = Promise.resolve(); // events are applied one at a time, in order
 
 // --- the server's fragments ------------------------------------------------------------
@@ -121,9 +128,14 @@ function listUnshared(data) {
   }
 }
 
+function listShared(data) {
+  // The owner is told who they shared it with: their task, already theirs to list.
+  return data.user ? listUpdated(data) : listAdded(data);
+}
+
 const onList = {
   task_created: listAdded,
-  task_shared: listAdded,
+  task_shared: listShared,
   task_updated: listUpdated,
   task_deleted: listRemoved,
   task_unshared: listUnshared,
@@ -168,7 +180,7 @@ function onDetail(name, data) {
   } else if (name === "task_deleted") {
     detailGone("This task has been deleted.");
   } else if (name === "task_unshared" && data.user) {
-    tell(data.user.username + " left this task; it is no longer shared with them.");
+    tell("This task is no longer shared with " + data.user.username + ".");
   } else if (name === "task_unshared") {
     detailGone("This task is no longer shared with you.");
   }
@@ -184,24 +196,101 @@ function apply(name, data) {
   return shown ? onDetail(name, data) : undefined;
 }
 
-function onEvent(name, data) {
-  if (!data || typeof data !== "object") {
-    return;
+/** A feed event (GET /api/events) as the socket would have sent it: its name and the
+ * data the handlers read (the id, and what tells owner from sharee). */
+function fromFeed(event) {
+  const id = event.task_id === null ? event.entity.id : event.task_id;
+  const data = { id, seq: event.seq };
+  const me = Number(script.dataset.userId);
+  const shared = event.changes.shared_with || [null, null];
+  if (event.action === "created") {
+    data.access = "owner"; // only the owner hears of a new task
+  } else if (event.action === "shared" && event.task) {
+    data.access = event.task.access; // the new sharee is shown the task
+  } else if (event.action === "shared") {
+    data.user = shared[1];
+  } else if (event.action === "unshared" && shared[0] && shared[0].id !== me) {
+    data.user = shared[0];
   }
-  if (typeof data.event_id === "number") {
-    if (lastEventId !== null && data.event_id > lastEventId + 1) {
-      tell("Some changes may have been missed while the connection was down.");
+  return [FEED_EVENTS[event.action] || event.action, data];
+}
+
+const FEED_EVENTS = {
+  created: "task_created",
+  updated: "task_updated",
+  deleted: "task_deleted",
+  shared: "task_shared",
+  share_updated: "task_updated",
+  unshared: "task_unshared",
+};
+
+class Reloading extends Error {}
+let reloading = false;
+
+/** Apply, in order, every event of the feed after the position the page shows. */
+async function catchUp() {
+  while (!reloading) {
+    const url = new URL(script.dataset.eventsUrl, location.href);
+    url.searchParams.set("after", String(last));
+    url.searchParams.set("limit", "500");
+    const response = await fetch(url, { redirect: "manual", headers: { Accept: "application/json" } });
+    if (response.status === 410) { // the feed no longer holds what we missed
+      reloading = true;
+      location.reload();
+      throw new Reloading();
     }
-    lastEventId = data.event_id;
+    if (!response.ok) {
+      throw new Error("the change feed answered " + response.status);
+    }
+    const page = await response.json();
+    for (const event of page.events) {
+      if (event.seq > last) {
+        const [name, data] = fromFeed(event);
+        await apply(name, data);
+        last = event.seq;
+      }
+    }
+    if (!page.has_more) {
+      return;
+    }
   }
-  queue = queue
-    .then(() => apply(name, data))
-    .catch(() => tell("This page could not follow a change; reload it to see the latest."));
+}
+
+async function receive(name, data) {
+  if (reloading || data.seq <= last) {
+    return; // applied already, read from the feed
+  }
+  if (data.seq > last + 1) {
+    await catchUp(); // some did not arrive: the feed has them, and this one too
+    if (data.seq <= last) {
+      return;
+    }
+  }
+  await apply(name, data);
+  last = data.seq;
+}
+
+function enqueue(step) {
+  queue = queue.then(step).catch((error) => {
+    if (!(error instanceof Reloading)) {
+      tell("This page could not follow a change; reload it to see the latest.");
+    }
+  });
+}
+
+function onEvent(name, data) {
+  if (data && typeof data === "object" && typeof data.seq === "number") {
+    enqueue(() => receive(name, data));
+  }
+}
+
+function onState(state) {
+  root.setAttribute("data-live", state);
+  if (state === "connected") {
+    enqueue(catchUp); // what happened while (or before) the socket was down
+  }
 }
 
 if ((list || shown) && script && window.WebSocket) {
-  connect(websocketUrl(script.dataset.socketUrl, location.href), {
-    onEvent,
-    onState: (state) => root.setAttribute("data-live", state),
-  });
+  connect(websocketUrl(script.dataset.socketUrl, location.href), { onEvent, onState });
 }
