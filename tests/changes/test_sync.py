@@ -298,7 +298,17 @@ def test_a_position_whose_changes_were_pruned_is_gone(
 
 
 @pytest.mark.parametrize(
-    "query", ["since=0&cursor=all.0.0", "cursor=nonsense", "cursor=5.2.0", "limit=0", "limit=1001"]
+    "query",
+    [
+        "since=0&cursor=all.0.0",
+        "cursor=nonsense",
+        "cursor=5.2.0",
+        "cursor=all.8.8027941298",  # a task id no database row can have (was a 500)
+        "cursor=all.9223372036854775808.0",
+        "cursor=-1.3.0",
+        "limit=0",
+        "limit=1001",
+    ],
 )
 def test_a_bad_query_is_400(api: ApiClient, alice: Account, query: str) -> None:
     assert_problem(api.get(f"/api/sync?{query}", alice.token), 400)

@@ -14,6 +14,9 @@ from doable.extensions import db
 #: 64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is 64-bit already (and only
 #: that spelling makes it the rowid, numbered by the database).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+#: The highest ``seq`` a query may name: within a 64-bit column, and a JavaScript client
+#: reads it exactly only below 2**53 anyway.
+MAX_SEQ = 2**62
 
 
 class Change(db.Model):  # type: ignore[name-defined]

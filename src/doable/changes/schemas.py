@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from doable.categories.schemas import CategoryRead
+from doable.changes.models import MAX_SEQ
 from doable.changes.service import MAX_EVENTS, MAX_SYNC, SyncCursor
 from doable.schemas import PageOf, ProblemSchema, Query, Timestamp
 from doable.tasks.schemas import OwnerRead, TaskRead
@@ -27,7 +28,7 @@ ACTIONS = [
 class EventQuery(Query):
     after = fields.Integer(
         load_default=0,
-        validate=validate.Range(min=0, max=2**62),
+        validate=validate.Range(min=0, max=MAX_SEQ),
         metadata={"description": "The `seq` of the last change you have; 0 for the first"},
     )
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_EVENTS))
@@ -92,7 +93,7 @@ class SyncCursorField(fields.String):
 
 class SyncQuery(Query):
     since = fields.Integer(
-        validate=validate.Range(min=0, max=2**62),
+        validate=validate.Range(min=0, max=MAX_SEQ),
         metadata={"description": "The `next_since` of your last sync; leave out for everything"},
     )
     limit = fields.Integer(

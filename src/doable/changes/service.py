@@ -12,8 +12,8 @@ from sqlalchemy import Integer, bindparam, delete, exists, func, or_, select
 from doable.auth.models import User
 from doable.categories.schemas import CategoryRead
 from doable.categories.service import read_categories
-from doable.changes.models import Change, FeedCursor, FeedEntry, IdempotentRequest
-from doable.db import Paged, utcnow
+from doable.changes.models import MAX_SEQ, Change, FeedCursor, FeedEntry, IdempotentRequest
+from doable.db import MAX_ID, Paged, utcnow
 from doable.errors import Gone, ProblemType
 from doable.extensions import db
 from doable.schemas import timestamp
@@ -173,6 +173,9 @@ class SyncCursor:
         since, upto, after_id = text.split(".")
         cursor = cls(None if since == "all" else int(since), int(upto), int(after_id))
         if cursor.since is not None and not 0 <= cursor.since <= cursor.upto:
+            raise ValueError(text)
+        # Only positions and task ids the database can hold: anything else was not ours.
+        if not (0 <= cursor.upto <= MAX_SEQ and 0 <= cursor.after_id <= MAX_ID):
             raise ValueError(text)
         return cursor
 
