@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 
@@ -13,7 +14,7 @@ from doable.auth.models import AuthSession, User, fold
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
 from doable.auth.throttle import claim_login_attempt, forget_login_failures
 from doable.auth.tokens import TokenPair, issue_tokens, new_jti, read_refresh_token
-from doable.changes.log import Recorded, record
+from doable.changes.log import record_task
 from doable.db import utcnow
 from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
@@ -162,17 +163,12 @@ def _record_departure(user: User, sharees: dict[int, list[int]]) -> None:
     for task_id, version, owner_id, permission in db.session.execute(
         left.where(Share.user_id == user.id).order_by(Task.id)
     ):
-        record(
-            Recorded(
-                entity="task",
-                entity_id=task_id,
-                task_id=task_id,
-                action="unshared",
-                version=version,
-                changes={"shared_with": [named, None], "permission": [permission, None]},
-                actor_id=user.id,
-                audience={owner_id: None},
-            )
+        changes: dict[str, list[Any]] = {
+            "shared_with": [named, None],
+            "permission": [permission, None],
+        }
+        record_task(
+            task_id, version, "unshared", changes, actor_id=user.id, audience={owner_id: None}
         )
 
 

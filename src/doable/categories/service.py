@@ -12,7 +12,7 @@ from sqlalchemy.sql.base import ExecutableOption
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.changes.log import Recorded, record
+from doable.changes.log import Recorded, record, record_task
 from doable.db import Paged, begin_write, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
@@ -230,17 +230,8 @@ def _record_tasks_renamed(category: Category, new_name: str | None, *, actor_id:
         after = [name for name in before if name != category.name]
         if new_name is not None:
             after = sorted([*after, new_name], key=str.lower)
-        record(
-            Recorded(
-                entity="task",
-                entity_id=task.id,
-                task_id=task.id,
-                action="updated",
-                version=task.version,
-                changes={"categories": [before, after]},
-                actor_id=actor_id,
-            )
-        )
+        changes = {"categories": [before, after]}
+        record_task(task.id, task.version, "updated", changes, actor_id=actor_id)
 
 
 def _ensure_free(user_id: int, name: str) -> None:

@@ -72,6 +72,31 @@ def record(change: Recorded) -> None:
     stage(_write, change)
 
 
+def record_task(
+    task_id: int,
+    version: int | None,
+    action: str,
+    changes: dict[str, list[Any]],
+    *,
+    actor_id: int | None,
+    audience: Mapping[int, dict[str, Any] | None] | None = None,
+) -> None:
+    """``record`` a change to the task ``task_id`` (``version``: its version after it),
+    the entity of every task action (``TASK_ACTIONS``), whichever service makes it."""
+    record(
+        Recorded(
+            entity="task",
+            entity_id=task_id,
+            task_id=task_id,
+            action=action,
+            version=version,
+            changes=changes,
+            actor_id=actor_id,
+            audience=audience,
+        )
+    )
+
+
 def fields_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
     """``{name: [old, new]}`` for each field of ``after`` whose value differs in ``before``."""
     return {

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from doable.auth.models import User
 from doable.auth.service import find_user
-from doable.changes.log import Recorded, record
+from doable.changes.log import record_task
 from doable.db import valid_id
 from doable.errors import BadRequest, Conflict, NotFound, ProblemType, TooManyRequests
 from doable.extensions import db, limiter
@@ -70,15 +70,16 @@ def share_task(
         # The new sharee is shown the task as they now see it: nothing before this
         # change is in their feed.
         shown = {"task": {**task_data(task), "access": permission}} if created else None
-        _record(
-            user,
-            task,
+        record_task(
+            task.id,
+            task.version,
             "shared" if created else "share_updated",
             {
                 "shared_with": [None if created else _named(other), _named(other)],
                 "permission": [before, permission],
             },
-            {task.user_id: None, other.id: shown},
+            actor_id=user.id,
+            audience={task.user_id: None, other.id: shown},  # the owner and that sharee
         )
     return share, created
 
@@ -99,12 +100,13 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> Task:
             problem_type=ProblemType.SHARE_NOT_FOUND,
         )
     db.session.delete(share)
-    _record(
-        user,
-        task,
+    record_task(
+        task.id,
+        task.version,
         "unshared",
         {"shared_with": [_named(share.user), None], "permission": [share.permission, None]},
-        {task.user_id: None, user_id: None},
+        actor_id=user.id,
+        audience={task.user_id: None, user_id: None},  # the owner and the former sharee
     )
     return task
 
@@ -112,28 +114,6 @@ def unshare_task(*, user: User, task_id: int, user_id: int) -> Task:
 def _named(user: User) -> dict[str, Any]:
     named: dict[str, Any] = OwnerRead().dump(user)
     return named
-
-
-def _record(
-    actor: User,
-    task: Task,
-    action: str,
-    changes: dict[str, list[Any]],
-    audience: dict[int, dict[str, Any] | None],
-) -> None:
-    """Log a change to the task's shares: its owner and the sharee concerned see it."""
-    record(
-        Recorded(
-            entity="task",
-            entity_id=task.id,
-            task_id=task.id,
-            action=action,
-            version=task.version,
-            changes=changes,
-            actor_id=actor.id,
-            audience=audience,
-        )
-    )
 
 
 def _sharee(task: Task, *, username: str | None, email: str | None) -> User:

@@ -37,7 +37,7 @@ from doable.attachments.service import stored_files
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
-from doable.changes.log import Recorded, fields_changed, record
+from doable.changes.log import fields_changed, record_task
 from doable.db import Paged, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
@@ -346,18 +346,7 @@ def _record(
 ) -> None:
     """Log a change ``user`` made to ``task`` (as it is after it), for ``audience``
     (``None``: everyone who can see it now)."""
-    record(
-        Recorded(
-            entity="task",
-            entity_id=task.id,
-            task_id=task.id,
-            action=action,
-            version=task.version,
-            changes=changes,
-            actor_id=user.id,
-            audience=audience,
-        )
-    )
+    record_task(task.id, task.version, action, changes, actor_id=user.id, audience=audience)
 
 
 #: A new task's row, returned whole as written (with its columns' defaults); built once.
