@@ -17,6 +17,8 @@ from doable.api import Blueprint as ApiBlueprint
 from doable.api import IdConverter
 from doable.api.auth import BEARER_AUTH
 from doable.api.parsing import check_api_body
+from doable.api_tokens import api as api_tokens_api
+from doable.api_tokens import views as api_tokens_views
 from doable.attachments import api as attachments_api
 from doable.attachments import views as attachments_views
 from doable.auth import api as auth_api
@@ -45,6 +47,8 @@ from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
 from doable.tasks import views as tasks_views
 from doable.web.session import CookieSessionInterface
+from doable.webhooks import api as webhooks_api
+from doable.webhooks import views as webhooks_views
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -159,6 +163,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(sharing_api.bp)
     api.register_blueprint(attachments_api.bp)
     api.register_blueprint(changes_api.bp)
+    api.register_blueprint(api_tokens_api.bp)
+    api.register_blueprint(webhooks_api.bp)
     for blueprint in app.blueprints.values():
         if isinstance(blueprint, ApiBlueprint):  # bearer tokens only, never cookies
             csrf.exempt(blueprint)
@@ -174,5 +180,7 @@ def register_pages(app: Flask) -> None:
         attachments_views,
         categories_views,
         changes_views,
+        api_tokens_views,
+        webhooks_views,
     )
     app.register_blueprint(web.blueprint(*(area.bp for area in pages)))

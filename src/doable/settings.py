@@ -8,6 +8,7 @@ attributes of ``settings()`` (the current app's) or ``settings(app)``.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
@@ -154,6 +155,40 @@ def _text(value: Any, name: str) -> str:
     return str(value)
 
 
+def _seconds(value: Any, name: str) -> float:
+    """A positive number of seconds, whole or not (``"0.5"``, 60)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if isinstance(value, bool) or not 0 < seconds < 10**9:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _schedule(value: Any, name: str) -> tuple[float, ...]:
+    """Seconds to wait before each retry, in order: a list or a comma-separated string."""
+    value = _items(value)
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{name} must be a comma-separated list of seconds, got {value!r}")
+    return tuple(_seconds(item, name) for item in value)
+
+
+def _networks(value: Any, name: str) -> tuple[str, ...]:
+    """IP networks (``10.0.0.0/8``, ``127.0.0.1``, ``fd00::/8``): a list or comma-separated."""
+    value = _items(value)
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{name} must be a comma-separated list of networks, got {value!r}")
+    for network in value:
+        try:
+            ipaddress.ip_network(str(network), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name}: {network!r} is not an IP network such as 10.0.0.0/8"
+            ) from None
+    return tuple(str(ipaddress.ip_network(str(n), strict=False)) for n in value)
+
+
 PositiveInt = Annotated[int, _positive_int]
 Count = Annotated[int, _count]  # 0 or more
 Flag = Annotated[bool, _flag]
@@ -164,6 +199,9 @@ Transports = Annotated[tuple[str, ...], _transports]
 Environment = Annotated[Literal["development", "production", "testing"], _environment]
 RedisUrl = Annotated[str | None, _redis_url]
 Text = Annotated[str, _text]
+Seconds = Annotated[float, _seconds]
+Schedule = Annotated[tuple[float, ...], _schedule]
+Networks = Annotated[tuple[str, ...], _networks]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -222,6 +260,23 @@ class Settings:
     change_retention_days: PositiveInt = 30
     # Hours the response to a write sent with an Idempotency-Key is kept for its retries
     idempotency_key_ttl_hours: PositiveInt = 24
+    # Personal API tokens one user may hold, and webhooks one user may have
+    max_api_tokens_per_user: PositiveInt = 50
+    max_webhooks_per_user: PositiveInt = 20
+    # Networks webhooks may be sent to although they are private, loopback or
+    # link-local (refused by default: docs/api.md, Webhooks), e.g. "10.1.0.0/16"
+    webhook_allowed_networks: Networks = ()
+    # Seconds a webhook receiver has to connect and to answer each read
+    webhook_timeout: Seconds = 10.0
+    # Seconds before each retry of a failed delivery (then it has failed for good)
+    webhook_retry_schedule: Schedule = (60.0, 300.0, 1800.0, 7200.0, 28800.0, 86400.0)
+    # Seconds of failures without a success after which a webhook is disabled
+    webhook_disable_after: Seconds = 86400.0
+    # Seconds the worker sleeps when it has nothing to do (a change wakes it sooner in
+    # the same process, and through Redis in others)
+    worker_poll_interval: Seconds = 1.0
+    # Deliveries one worker process sends at once
+    worker_concurrency: PositiveInt = 8
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
     proxy_hops: Count = 0
     # Host names the server answers to (None: any); e.g. "tasks.example.com"
