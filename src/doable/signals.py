@@ -19,6 +19,10 @@ changes_committed = _signals.signal("changes-committed")
 #: Logins ended (logout, password change, refresh-token reuse, account deleted): kwargs
 #: ``user_id`` and ``session_ids`` (``None``: every login of the user).
 sessions_revoked = _signals.signal("sessions-revoked")
+#: Webhook deliveries were queued (a ping, a redelivery): the worker looks for due work
+#: now rather than at its next poll. No kwargs. (A change wakes it through
+#: ``changes_committed``.)
+work_queued = _signals.signal("work-queued")
 #: kwargs: ``storage_keys``: stored files no row points at since the commit (an
 #: attachment, task or account deleted); the attachments domain removes them.
 files_released = _signals.signal("files-released")

@@ -59,10 +59,15 @@ def _api_rate_limit() -> str:
 api_limit = limiter.shared_limit(_api_rate_limit, scope="api", key_func=caller_key)
 
 
-def auth_required(view: Any) -> Any:
+def auth_required(view: Any = None, *, scope: str | None = None) -> Any:
     """Require a valid access token, count the call against its user's rate limit, and
     say both in the OpenAPI document; then answer a retried write from the first one's
-    response (``Idempotency-Key``)."""
+    response (``Idempotency-Key``).
+
+    ``@auth_required`` takes a login's access token only; ``@auth_required(scope=...)``
+    also takes a personal API token holding that scope (``doable.api_tokens``)."""
+    if view is None:
+        return lambda wrapped: auth_required(wrapped, scope=scope)
 
     @wraps(view)
     def authenticated(*args: Any, **kwargs: Any) -> Any:
@@ -95,6 +100,7 @@ def auth_required(view: Any) -> Any:
 
     protected: Any = checked
     protected.requires_auth = True  # read by check_api_body: authentication is answered first
+    protected.required_scope = scope  # None: no API token may call it
     protected._apidoc = deepupdate(
         deepcopy(getattr(view, "_apidoc", {})),
         {
