@@ -42,6 +42,7 @@ from doable.openapi import api
 from doable.realtime import init_realtime
 from doable.security import add_security_headers, check_url_length
 from doable.settings import settings
+from doable.wakeups import init_wakeups
 from doable.sharing import api as sharing_api
 from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
@@ -137,6 +138,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     app.teardown_appcontext(release_session)  # runs before Flask-SQLAlchemy's own
     init_redis(app)
+    init_wakeups(app)
     init_logins(app)
     init_token_cache(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)

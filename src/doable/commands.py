@@ -1,13 +1,16 @@
 """The app's own commands, registered by ``create_app``: ``doable create-user``,
-``doable attachments gc`` and ``doable changes prune`` (``doable serve`` is the command
-line's, ``doable.cli``)."""
+``doable attachments gc``, ``doable changes prune`` and ``doable worker`` (``doable
+serve`` is the command line's, ``doable.cli``)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from types import FrameType
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from doable.errors import DoableError
@@ -71,7 +74,33 @@ def changes_prune_command() -> None:
     click.echo(f"Removed {changes} change(s) and {keys} idempotency key(s)")
 
 
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run one round and exit (for cron and tests).")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Deliver webhooks: fan changes out, send what is due, until SIGTERM or SIGINT
+    (the attempts in flight finish first; a second signal stops at once)."""
+    from doable.worker import Worker
+
+    worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    if once:
+        worker.round()
+        if worker.failures:
+            raise click.ClickException("the round failed (see the log)")
+        return
+
+    def on_signal(number: int, _: FrameType | None) -> None:
+        if worker.stopped.is_set():
+            os._exit(128 + number)  # asked twice: no waiting for the attempts in flight
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    worker.run()
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(attachments_group)
     app.cli.add_command(changes_group)
+    app.cli.add_command(worker_command)
