@@ -42,11 +42,11 @@ from doable.openapi import api
 from doable.realtime import init_realtime
 from doable.security import add_security_headers, check_url_length
 from doable.settings import settings
-from doable.wakeups import init_wakeups
 from doable.sharing import api as sharing_api
 from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
 from doable.tasks import views as tasks_views
+from doable.wakeups import init_wakeups
 from doable.web.session import CookieSessionInterface
 from doable.webhooks import api as webhooks_api
 from doable.webhooks import views as webhooks_views

@@ -66,12 +66,18 @@ def changes_group() -> None:
 @changes_group.command("prune")
 @with_appcontext
 def changes_prune_command() -> None:
-    """Remove changes older than DOABLE_CHANGE_RETENTION_DAYS and the answers kept for
+    """Remove changes older than DOABLE_CHANGE_RETENTION_DAYS, webhook deliveries as old
+    that are no longer pending (with their attempts), and the answers kept for
     idempotency keys older than DOABLE_IDEMPOTENCY_KEY_TTL_HOURS (run it daily)."""
     from doable.changes.service import prune
+    from doable.webhooks.queue import prune_deliveries
 
     changes, keys = prune()
-    click.echo(f"Removed {changes} change(s) and {keys} idempotency key(s)")
+    deliveries = prune_deliveries()
+    click.echo(
+        f"Removed {changes} change(s), {keys} idempotency key(s) "
+        f"and {deliveries} webhook delivery(ies)"
+    )
 
 
 @click.command("worker")

@@ -88,7 +88,9 @@ def listen(app: Flask, wake: Callable[[], None], stop: threading.Event) -> None:
             # A connection that held for a while starts the backoff again.
             failures = 1 if time.monotonic() - started > MAX_BACKOFF else failures + 1
             backoff = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 10))
-            log.warning("worker: Redis unreachable (%s); polling, retrying in %.1fs", error, backoff)
+            log.warning(
+                "worker: Redis unreachable (%s); polling, retrying in %.1fs", error, backoff
+            )
             stop.wait(backoff)
         finally:
             client.close()
@@ -97,7 +99,7 @@ def listen(app: Flask, wake: Callable[[], None], stop: threading.Event) -> None:
 def _follow(
     client: redis.Redis, name: str, wake: Callable[[], None], stop: threading.Event
 ) -> None:
-    with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+    with client.pubsub(ignore_subscribe_messages=True) as pubsub:  # type: ignore[no-untyped-call]
         pubsub.subscribe(name)
         wake()
         while not stop.is_set():

@@ -33,6 +33,8 @@ from flask import Flask
 from doable import signals, wakeups
 from doable.extensions import db
 from doable.settings import settings
+from doable.webhooks.delivery import next_due_in, send_due
+from doable.webhooks.dispatch import fan_out
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class Worker:
                     db.session.remove()
         except Exception:
             self.failures += 1
-            pause = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (self.failures - 1))
+            pause = min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (self.failures - 1))
             log.exception(
                 "worker round failed; trying again in %.1fs",
                 pause,
@@ -104,9 +106,6 @@ class Worker:
 def run_round(app: Flask) -> float:
     """Fan out, send what is due, log what was done; the seconds until the next round
     is needed (0: more is due now), at most the poll interval. In an app context."""
-    from doable.webhooks.delivery import next_due_in, send_due
-    from doable.webhooks.dispatch import fan_out
-
     config = settings(app)
     started = time.perf_counter()
     queued = fan_out()
