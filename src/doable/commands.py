@@ -4,6 +4,7 @@ serve`` is the command line's, ``doable.cli``)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -14,6 +15,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from doable.errors import DoableError
+
+log = logging.getLogger(__name__)
 
 
 @click.command("create-user")
@@ -98,6 +101,7 @@ def worker_command(once: bool) -> None:
     def on_signal(number: int, _: FrameType | None) -> None:
         if worker.stopped.is_set():
             os._exit(128 + number)  # asked twice: no waiting for the attempts in flight
+        log.info("worker stopping after the attempts in flight (signal again: at once)")
         worker.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
