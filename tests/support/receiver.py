@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,9 +45,10 @@ class Received:
 
 
 class Receiver:
-    """A running receiver; ``url`` is where to send (path ``/hook``)."""
+    """A running receiver; ``url`` is where to send (path ``/hook``); over HTTPS when
+    given a server-side ``tls`` context."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
         self._answers: collections.deque[Answer] = collections.deque()
         self._lock = threading.Lock()
@@ -54,6 +56,9 @@ class Receiver:
         self._server = _Server(("127.0.0.1", 0), _handler(self))
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}/hook"
+        if tls is not None:  # HTTPS, with the certificate and key ``tls`` holds
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}/hook"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

@@ -76,14 +76,15 @@ def send_due(*, limit: int) -> int:
 
 def next_due_in() -> float | None:
     """Seconds until the earliest delivery that may be claimed is due (0: now), or None
-    when nothing is pending. A claim whose lease runs out is due when it does."""
+    when nothing is pending. A claim whose lease runs out is due when it does. Ends the
+    session's transaction (the worker sleeps next)."""
     held = WebhookDelivery.claimed_until
     due_at = case(
         (held > WebhookDelivery.next_attempt_at, held), else_=WebhookDelivery.next_attempt_at
     )
     query = select(func.min(due_at, type_=WebhookDelivery.next_attempt_at.type)).join(Webhook)
     earliest: datetime | None = db.session.scalar(query.where(*_waiting()))
-    db.session.rollback()  # end the read: a worker sleeps next, holding nothing
+    db.session.rollback()  # a read only: hold no snapshot or connection while asleep
     if earliest is None:
         return None
     return max((earliest - utcnow()).total_seconds(), 0.0)

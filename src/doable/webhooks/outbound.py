@@ -3,12 +3,12 @@ within a time limit, reading a bounded part of the answer (docs/api.md, Delivery
 
 The host is resolved here, once, and every address it resolves to is checked
 (``addresses.refusal``): a name with one inside address among its answers is refused.
-The connection is then made to the checked address itself (``_Pinned``, httpcore's
+The connection is then made to the checked address itself (``Pinned``, httpcore's
 network layer under httpx, which offers no hook at the connect step), so no second
 resolution can point it elsewhere; the URL is left as given, so the ``Host`` header,
 TLS SNI and certificate checks are the name's.
 
-``_Pinned`` also holds the attempt to its deadline: connecting and each read or write
+``Pinned`` also holds the attempt to its deadline: connecting and each read or write
 wait at most the timeout, and never past the deadline, so a receiver dripping its
 answer a byte at a time is cut off too."""
 
@@ -90,7 +90,7 @@ def _post(
     limits = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
     with (
         httpcore.ConnectionPool(
-            ssl_context=_tls(), network_backend=_Pinned(addresses, deadline), retries=0
+            ssl_context=_tls(), network_backend=Pinned(addresses, deadline), retries=0
         ) as pool,
         pool.stream(
             "POST", url, headers=list(headers.items()), content=body, extensions={"timeout": limits}
@@ -120,7 +120,7 @@ def checked_addresses(host: str, port: int) -> list[str]:
     for address in addresses:
         reason = refusal(ipaddress.ip_address(address.split("%")[0]))
         if reason:
-            raise Refused(f"refused: {host} resolves to {reason}", final=False)
+            raise Refused(f"refused: {host} resolves to {address}; {reason}", final=False)
     return addresses
 
 
@@ -147,7 +147,7 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-class _Pinned(httpcore.NetworkBackend):
+class Pinned(httpcore.NetworkBackend):
     """Connects to the checked ``addresses`` (in turn, until one answers), whatever
     host it is asked for, and keeps every wait within ``deadline``."""
 
@@ -176,10 +176,10 @@ class _Pinned(httpcore.NetworkBackend):
     ) -> httpcore.NetworkStream:
         wait = _within(timeout, self.deadline, httpcore.ConnectTimeout)
         stream = self.backend.connect_tcp(address, port, timeout=wait, socket_options=options)
-        return _Bounded(stream, self.deadline)
+        return Bounded(stream, self.deadline)
 
 
-class _Bounded(httpcore.NetworkStream):
+class Bounded(httpcore.NetworkStream):
     """A stream whose reads and writes never wait past ``deadline``."""
 
     def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
@@ -202,7 +202,7 @@ class _Bounded(httpcore.NetworkStream):
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
         wait = _within(timeout, self.deadline, httpcore.ConnectTimeout)
-        return _Bounded(self.stream.start_tls(ssl_context, server_hostname, wait), self.deadline)
+        return Bounded(self.stream.start_tls(ssl_context, server_hostname, wait), self.deadline)
 
     def get_extra_info(self, info: str) -> Any:
         return self.stream.get_extra_info(info)
