@@ -133,6 +133,21 @@ def test_a_second_fan_out_queues_nothing_more(app: Flask, api: ApiClient, alice:
     assert len(deliveries(app)) == 1
 
 
+def test_webhooks_of_one_owner_at_different_positions_each_get_their_own_events(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    early, _ = add_webhook(app, alice, ["*"])
+    new_task(api, alice, title="before the second webhook")
+    late, _ = add_webhook(app, alice, ["task.created"])
+    new_task(api, alice, title="after it")
+
+    assert run_fan_out(app) == 3
+
+    assert [row["seq"] for row in deliveries(app, early)] == [1, 2]
+    assert [row["seq"] for row in deliveries(app, late)] == [2]
+    assert (last_seq(app, early), last_seq(app, late)) == (2, 2)
+
+
 def test_an_inactive_webhook_is_not_fanned_out(app: Flask, api: ApiClient, alice: Account) -> None:
     webhook_id, _ = add_webhook(app, alice, ["*"])
     with app.app_context():
