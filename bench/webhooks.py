@@ -352,20 +352,38 @@ def bench_layout(name: str, args: argparse.Namespace, out: Path) -> Result:
     )
 
 
+COLUMNS = (
+    "layout",
+    "webhooks",
+    "changes",
+    "latency p50",
+    "p99",
+    "all told p50",
+    "p99",
+    "backlog",
+    "deliveries/s",
+    "from start",
+)
+
+
 def table(results: list[Result]) -> str:
-    lines = [
-        "| layout | webhooks | changes | latency p50 | p99 | all told p50 | p99 "
-        "| backlog | deliveries/s | from start |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.config} | {r.webhooks} | {r.changes} | {r.latency_p50_ms} ms "
-            f"| {r.latency_p99_ms} ms | {r.all_told_p50_ms} ms | {r.all_told_p99_ms} ms "
-            f"| {r.backlog:,} | {r.deliveries_per_second:,.0f} "
-            f"| {r.deliveries_per_second_from_start:,.0f} |"
+    rows = [COLUMNS, ("---",) * len(COLUMNS)]
+    rows += [
+        (
+            r.config,
+            r.webhooks,
+            r.changes,
+            f"{r.latency_p50_ms} ms",
+            f"{r.latency_p99_ms} ms",
+            f"{r.all_told_p50_ms} ms",
+            f"{r.all_told_p99_ms} ms",
+            f"{r.backlog:,}",
+            f"{r.deliveries_per_second:,.0f}",
+            f"{r.deliveries_per_second_from_start:,.0f}",
         )
-    return "\n".join(lines)
+        for r in results
+    ]
+    return "\n".join("| " + " | ".join(map(str, row)) + " |" for row in rows)
 
 
 def main() -> None:
