@@ -16,11 +16,13 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from doable.db import utcnow
 from doable.webhooks import delivery
+from doable.webhooks.health import GONE
 from doable.webhooks.models import Webhook, WebhookDelivery
 from doable.webhooks.outbound import Outcome
 from doable.webhooks.signing import new_secret
 from tests.changes.feeds import feed
 from tests.support.factories import Account, ApiClient
+from tests.support.realtime import sent
 from tests.support.receiver import Answer, Receiver
 from tests.support.webhooks import (
     FAST,
@@ -126,6 +128,21 @@ def test_a_410_disables_the_webhook_and_tells_its_owner_in_the_feed(
     assert send_once(app) == 0
     assert stored(app, later)["status"] == "pending"  # kept for when it is turned back on
     assert len(receiver.requests) == 1
+
+
+def test_a_disabled_webhook_is_announced_to_its_owners_open_sockets(
+    app: Flask, alice: Account, hook: tuple[int, str], receiver: Receiver
+) -> None:
+    socket = app.extensions["socketio"].test_client(app, auth={"token": alice.token})
+    delivery_id = queue_delivery(app, hook[0])
+    receiver.answer(Answer(410))
+
+    deliver_until(app, settled(app, delivery_id))
+
+    sent(app)
+    received = [(m["name"], m["args"][0]) for m in socket.get_received()]
+    socket.disconnect()  # else the process re-checks its login after the database is gone
+    assert received == [("webhook_disabled", {"id": hook[0], "disabled_reason": GONE, "seq": 1})]
 
 
 @pytest.mark.parametrize("header", ["120", "date"])
@@ -256,6 +273,26 @@ def test_a_webhook_failing_for_a_day_is_disabled_and_its_owner_told(
         ("webhook_disabled", [None, reason])
     ]
     assert stored(app, delivery_id)["status"] == "pending"  # sent if it is turned back on
+
+
+def test_a_webhook_failing_for_webhook_disable_after_seconds_is_disabled(
+    make_app: Any, alice: Account, receiver: Receiver
+) -> None:
+    retrying = {**FAST, "WEBHOOK_RETRY_SCHEDULE": [0.05] * 100}
+    app = make_app(**retrying, WEBHOOK_DISABLE_AFTER=0.3, WORKER_CONCURRENCY=1)
+    webhook_id = new_webhook(app, alice.id, receiver.url)[0]
+    delivery_id = queue_delivery(app, webhook_id)
+    receiver.answer(*[Answer(503)] * 100)
+
+    deliver_until(app, lambda: not stored_webhook(app, webhook_id)["active"])
+
+    logged = attempts(app, delivery_id)
+    assert len(logged) >= 3  # the first failures did not disable it
+    ended = logged[-1]["started_at"] + timedelta(milliseconds=logged[-1]["duration_ms"])
+    assert ended - logged[0]["started_at"] >= timedelta(seconds=0.3)
+    assert stored_webhook(app, webhook_id)["disabled_reason"] == (
+        "its deliveries failed for 0.3 seconds without a success"
+    )
 
 
 def test_the_previous_secret_signs_too_until_it_expires(
