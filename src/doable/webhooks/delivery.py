@@ -178,15 +178,22 @@ def _signing_secrets(webhook: Webhook, now: datetime) -> list[str]:
 
 
 def _attempt(app: Flask, claim: Claim) -> None:
-    """Send one claimed attempt and record it; a failure here is logged, and the
-    delivery is tried again once its lease runs out."""
+    """Send one claimed attempt and record it. An outcome that cannot be written (the
+    database away) is logged, and the delivery is tried again once its lease runs out."""
     with app.app_context():
         try:
-            timeout = settings().webhook_timeout
-            sent = outbound.send(claim.url, claim.body, claim.headers, timeout=timeout)
+            sent = outbound.send(
+                claim.url, claim.body, claim.headers, timeout=settings().webhook_timeout
+            )
+        except Exception as error:  # a bug: recorded, and retried as a network error is
+            log.exception("webhook delivery %s could not be sent", claim.delivery_id)
+            sent = outbound.Outcome(duration_ms=0, error=f"not sent: {error!r}"[:500])
+        try:
             record_outcome(claim=claim, sent=sent)
         except Exception:
-            log.exception("webhook delivery %s: attempt %s failed", claim.delivery_id, claim.number)
+            log.exception(
+                "webhook delivery %s: attempt %s not recorded", claim.delivery_id, claim.number
+            )
 
 
 def _rows(delivery_id: int) -> Any:
