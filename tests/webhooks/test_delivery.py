@@ -5,9 +5,12 @@ for these tests), whose answers each test queues; signatures checked with the
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from doable.webhooks.models import Webhook, WebhookDelivery
 from doable.webhooks.outbound import Outcome
 from doable.webhooks.signing import new_secret
 from tests.changes.feeds import feed
+from tests.conftest import base_config
 from tests.support.factories import Account, ApiClient
 from tests.support.realtime import sent
 from tests.support.receiver import Answer, Receiver
@@ -406,3 +410,41 @@ def test_the_body_sent_is_the_queued_payload_byte_for_byte(
     [request] = receiver.wait_for(1)
     assert json.loads(request.body)["data"] == {"title": "Café ☕", "n": 1}
     assert request.body == stored(app, delivery_id)["payload"].encode()
+
+
+#: ``send_due`` in a process of its own under gevent's monkey-patching, as ``doable
+#: serve`` runs it: its threads are greenlets. Prints the attempts and the seconds taken.
+GEVENT_SEND = """
+from gevent import monkey
+monkey.patch_all()
+import json, sys, time
+from doable import create_app
+from doable.webhooks.delivery import send_due
+app = create_app(json.loads(sys.argv[1]))
+with app.app_context():
+    started = time.monotonic()
+    print(send_due(limit=10), time.monotonic() - started)
+"""
+
+
+def test_under_gevent_the_deliveries_are_sent_at_once_in_greenlets(
+    make_app: Any, alice: Account, receiver: Receiver, database_url: str, tmp_path: Path
+) -> None:
+    settings = {**FAST, "WEBHOOK_TIMEOUT": 0.5, "WORKER_CONCURRENCY": 4}
+    app = make_app(**settings)
+    webhook_id = new_webhook(app, alice.id, receiver.url)[0]
+    queued = [queue_delivery(app, webhook_id) for _ in range(4)]
+    receiver.answer(*[Answer(hang=True)] * 4)
+    config = json.dumps(base_config(database_url, tmp_path, **settings))
+
+    ran = subprocess.run(
+        [sys.executable, "-c", GEVENT_SEND, config],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+
+    made, seconds = ran.stdout.split()
+    assert int(made) == 4
+    assert float(seconds) < 1.5  # one after another: 2 s and more
+    for delivery_id in queued:
+        [attempt] = attempts(app, delivery_id)
+        assert (attempt["outcome"], attempt["error"]) == ("retrying", "timed out after 0.5 s")
