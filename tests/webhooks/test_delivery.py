@@ -5,9 +5,12 @@ for these tests), whose answers each test queues; signatures checked with the
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +19,14 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from doable.db import utcnow
 from doable.webhooks import delivery
+from doable.webhooks.health import GONE
 from doable.webhooks.models import Webhook, WebhookDelivery
 from doable.webhooks.outbound import Outcome
 from doable.webhooks.signing import new_secret
 from tests.changes.feeds import feed
+from tests.conftest import base_config
 from tests.support.factories import Account, ApiClient
+from tests.support.realtime import sent
 from tests.support.receiver import Answer, Receiver
 from tests.support.webhooks import (
     FAST,
@@ -126,6 +132,21 @@ def test_a_410_disables_the_webhook_and_tells_its_owner_in_the_feed(
     assert send_once(app) == 0
     assert stored(app, later)["status"] == "pending"  # kept for when it is turned back on
     assert len(receiver.requests) == 1
+
+
+def test_a_disabled_webhook_is_announced_to_its_owners_open_sockets(
+    app: Flask, alice: Account, hook: tuple[int, str], receiver: Receiver
+) -> None:
+    socket = app.extensions["socketio"].test_client(app, auth={"token": alice.token})
+    delivery_id = queue_delivery(app, hook[0])
+    receiver.answer(Answer(410))
+
+    deliver_until(app, settled(app, delivery_id))
+
+    sent(app)
+    received = [(m["name"], m["args"][0]) for m in socket.get_received()]
+    socket.disconnect()  # else the process re-checks its login after the database is gone
+    assert received == [("webhook_disabled", {"id": hook[0], "disabled_reason": GONE, "seq": 1})]
 
 
 @pytest.mark.parametrize("header", ["120", "date"])
@@ -258,6 +279,26 @@ def test_a_webhook_failing_for_a_day_is_disabled_and_its_owner_told(
     assert stored(app, delivery_id)["status"] == "pending"  # sent if it is turned back on
 
 
+def test_a_webhook_failing_for_webhook_disable_after_seconds_is_disabled(
+    make_app: Any, alice: Account, receiver: Receiver
+) -> None:
+    retrying = {**FAST, "WEBHOOK_RETRY_SCHEDULE": [0.05] * 100}
+    app = make_app(**retrying, WEBHOOK_DISABLE_AFTER=0.3, WORKER_CONCURRENCY=1)
+    webhook_id = new_webhook(app, alice.id, receiver.url)[0]
+    delivery_id = queue_delivery(app, webhook_id)
+    receiver.answer(*[Answer(503)] * 100)
+
+    deliver_until(app, lambda: not stored_webhook(app, webhook_id)["active"])
+
+    logged = attempts(app, delivery_id)
+    assert len(logged) >= 3  # the first failures did not disable it
+    ended = logged[-1]["started_at"] + timedelta(milliseconds=logged[-1]["duration_ms"])
+    assert ended - logged[0]["started_at"] >= timedelta(seconds=0.3)
+    assert stored_webhook(app, webhook_id)["disabled_reason"] == (
+        "its deliveries failed for 0.3 seconds without a success"
+    )
+
+
 def test_the_previous_secret_signs_too_until_it_expires(
     app: Flask, alice: Account, receiver: Receiver
 ) -> None:
@@ -369,3 +410,41 @@ def test_the_body_sent_is_the_queued_payload_byte_for_byte(
     [request] = receiver.wait_for(1)
     assert json.loads(request.body)["data"] == {"title": "Café ☕", "n": 1}
     assert request.body == stored(app, delivery_id)["payload"].encode()
+
+
+#: ``send_due`` in a process of its own under gevent's monkey-patching, as ``doable
+#: serve`` runs it: its threads are greenlets. Prints the attempts and the seconds taken.
+GEVENT_SEND = """
+from gevent import monkey
+monkey.patch_all()
+import json, sys, time
+from doable import create_app
+from doable.webhooks.delivery import send_due
+app = create_app(json.loads(sys.argv[1]))
+with app.app_context():
+    started = time.monotonic()
+    print(send_due(limit=10), time.monotonic() - started)
+"""
+
+
+def test_under_gevent_the_deliveries_are_sent_at_once_in_greenlets(
+    make_app: Any, alice: Account, receiver: Receiver, database_url: str, tmp_path: Path
+) -> None:
+    settings = {**FAST, "WEBHOOK_TIMEOUT": 0.5, "WORKER_CONCURRENCY": 4}
+    app = make_app(**settings)
+    webhook_id = new_webhook(app, alice.id, receiver.url)[0]
+    queued = [queue_delivery(app, webhook_id) for _ in range(4)]
+    receiver.answer(*[Answer(hang=True)] * 4)
+    config = json.dumps(base_config(database_url, tmp_path, **settings))
+
+    ran = subprocess.run(
+        [sys.executable, "-c", GEVENT_SEND, config],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+
+    made, seconds = ran.stdout.split()
+    assert int(made) == 4
+    assert float(seconds) < 1.5  # one after another: 2 s and more
+    for delivery_id in queued:
+        [attempt] = attempts(app, delivery_id)
+        assert (attempt["outcome"], attempt["error"]) == ("retrying", "timed out after 0.5 s")

@@ -217,3 +217,15 @@ def test_only_the_first_4_kb_of_a_large_answer_are_read(make_app: Any, receiver:
     assert outcome.status == 500
     assert outcome.body == "y" * 4096
     assert outcome.duration_ms < 1000
+
+
+def test_an_answers_headers_are_kept_to_a_bounded_size(make_app: Any, receiver: Receiver) -> None:
+    app = make_app(**FAST)
+    many = {"X-Long": "w" * 5000} | {f"X-Header-{n:02}": "v" * 500 for n in range(80)}
+    receiver.answer(Answer(200, headers=many))
+
+    outcome = send(app, receiver.url)
+
+    assert outcome.headers is not None
+    assert len(outcome.headers) == outbound.MAX_HEADERS
+    assert outcome.headers["X-Long"] == "w" * outbound.MAX_HEADER

@@ -32,12 +32,12 @@ from flask import Flask, current_app
 from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from doable.db import begin_write, lock_database, utcnow
+from doable.db import lock_database, utcnow
 from doable.extensions import db
 from doable.settings import settings
 from doable.unit_of_work import use_case
 from doable.webhooks import outbound
-from doable.webhooks.health import Verdict, judge, note_outcome
+from doable.webhooks.health import INTERRUPTED, SENDING, Verdict, judge, note_outcome
 from doable.webhooks.models import PENDING, Webhook, WebhookAttempt, WebhookDelivery
 from doable.webhooks.signing import signed_headers
 
@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 #: Seconds a claim outlasts its attempt's longest time (``outbound.send``: twice the
 #: timeout): for resolving the name and writing the outcome.
 LEASE_MARGIN = 60.0
-SENDING, INTERRUPTED = "sending", "interrupted"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,19 +177,27 @@ def _signing_secrets(webhook: Webhook, now: datetime) -> list[str]:
 
 
 def _attempt(app: Flask, claim: Claim) -> None:
-    """Send one claimed attempt and record it; a failure here is logged, and the
-    delivery is tried again once its lease runs out."""
+    """Send one claimed attempt and record it. An outcome that cannot be written (the
+    database away) is logged, and the delivery is tried again once its lease runs out."""
     with app.app_context():
         try:
-            timeout = settings().webhook_timeout
-            sent = outbound.send(claim.url, claim.body, claim.headers, timeout=timeout)
+            sent = outbound.send(
+                claim.url, claim.body, claim.headers, timeout=settings().webhook_timeout
+            )
+        except Exception as error:  # a bug: recorded, and retried as a network error is
+            log.exception("webhook delivery %s could not be sent", claim.delivery_id)
+            sent = outbound.Outcome(duration_ms=0, error=f"not sent: {error!r}"[:500])
+        try:
             record_outcome(claim=claim, sent=sent)
         except Exception:
-            log.exception("webhook delivery %s: attempt %s failed", claim.delivery_id, claim.number)
+            log.exception(
+                "webhook delivery %s: attempt %s not recorded", claim.delivery_id, claim.number
+            )
 
 
 def _rows(delivery_id: int) -> Any:
-    """The delivery and its webhook (locked while an outcome is written)."""
+    """The delivery and its webhook (an outcome is written holding both: ``FOR NO KEY
+    UPDATE``, as ``db.begin_write``)."""
     return select(WebhookDelivery, Webhook).join(Webhook).where(WebhookDelivery.id == delivery_id)
 
 
@@ -198,8 +205,8 @@ def _rows(delivery_id: int) -> Any:
 def record_outcome(*, claim: Claim, sent: outbound.Outcome) -> Verdict | None:
     """Write what came of ``claim``'s request on its attempt, its delivery and its
     webhook; None (nothing written) when the claim is no longer ours."""
-    begin_write(db.session, _rows(claim.delivery_id))
-    row = db.session.execute(_rows(claim.delivery_id)).one_or_none()
+    lock_database(db.session)  # SQLite; PostgreSQL locks the two rows:
+    row = db.session.execute(_rows(claim.delivery_id).with_for_update(key_share=True)).one_or_none()
     if row is None or row[0].attempts != claim.number:
         return None  # deleted, or taken over after our lease: the newer attempt rules
     delivery, webhook = row

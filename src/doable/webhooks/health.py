@@ -20,6 +20,8 @@ from doable.settings import settings
 from doable.webhooks.models import FAILED, PENDING, SUCCEEDED, Webhook
 from doable.webhooks.outbound import Outcome
 
+#: An attempt's ``outcome`` besides ``SUCCEEDED`` and ``FAILED`` (models.ATTEMPT_OUTCOMES).
+SENDING, RETRYING, INTERRUPTED = "sending", "retrying", "interrupted"
 #: The longest ``Retry-After`` honoured, in seconds.
 MAX_RETRY_AFTER = 86400.0
 GONE = "the receiver answered 410 Gone"
@@ -50,7 +52,7 @@ def judge(sent: Outcome, *, number: int, now: datetime) -> Verdict:
         return Verdict(outcome=FAILED, status=FAILED)
     wait = max(schedule[number - 1], retry_after(sent, now) or 0.0)
     return Verdict(
-        outcome="retrying", status=PENDING, next_attempt_at=now + timedelta(seconds=wait)
+        outcome=RETRYING, status=PENDING, next_attempt_at=now + timedelta(seconds=wait)
     )
 
 

@@ -28,8 +28,11 @@ import httpx
 
 from doable.webhooks.addresses import refusal
 
-#: How much of a receiver's answer is read and kept.
+#: How much of a receiver's answer is read and kept: bytes of its body, its first
+#: headers, bytes of each; and the characters of an error kept (the column's size).
 MAX_BODY = 4096
+MAX_HEADERS, MAX_HEADER = 50, 1000
+MAX_ERROR = 500
 USER_AGENT = "Doable-Webhooks/1"
 REDIRECT = "redirects are not followed"
 
@@ -63,17 +66,21 @@ def send(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -
     try:
         status, answer, text = _post(url, body, headers, timeout, started + 2 * timeout)
     except Refused as refused:
-        return Outcome(duration_ms=_since(started), error=str(refused), final=refused.final)
+        return _failed(started, str(refused), final=refused.final)
     except httpcore.TimeoutException:
-        return Outcome(duration_ms=_since(started), error=f"timed out after {timeout:g} s")
+        return _failed(started, f"timed out after {timeout:g} s")
     except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as error:
-        return Outcome(duration_ms=_since(started), error=_described(error))
-    except OSError as error:  # the name did not resolve, a TLS certificate refused
-        return Outcome(duration_ms=_since(started), error=_described(error))
+        return _failed(started, str(error) or type(error).__name__)
+    except (OSError, UnicodeError) as error:  # a name that did not resolve or encode
+        return _failed(started, str(error) or type(error).__name__)
     redirected = REDIRECT if 300 <= status < 400 else None
     return Outcome(
         duration_ms=_since(started), status=status, headers=answer, body=text, error=redirected
     )
+
+
+def _failed(started: float, error: str, *, final: bool = False) -> Outcome:
+    return Outcome(duration_ms=_since(started), error=error[:MAX_ERROR], final=final)
 
 
 def _post(
@@ -86,7 +93,7 @@ def _post(
     if parsed.scheme not in ("http", "https"):
         raise Refused(f"refused: {parsed.scheme!r} is not http or https", final=True)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    addresses = checked_addresses(parsed.host, port)
+    addresses = checked_addresses(parsed.raw_host.decode("ascii"), port)
     limits = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
     with (
         httpcore.ConnectionPool(
@@ -102,7 +109,8 @@ def _post(
             if len(head) >= MAX_BODY:
                 break  # closing the response drops the connection, and the rest
         answer = {
-            name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers
+            name.decode("latin-1"): value[:MAX_HEADER].decode("latin-1")
+            for name, value in response.headers[:MAX_HEADERS]
         }
         return response.status, answer, head[:MAX_BODY].decode("utf-8", errors="replace")
 
@@ -133,11 +141,6 @@ def _literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 def _since(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
-
-
-def _described(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return text[:500]
 
 
 @functools.cache
