@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -66,9 +66,20 @@ def _started_times(log_path: Path) -> int:
     return log_path.read_text(errors="replace").count('"message": "worker started"')
 
 
-def local_app(url: str, tmp_path: Path) -> Flask:
-    """An app on the processes' database, for the test's own reads and set-up."""
-    return create_app(base_config(url, tmp_path))
+@pytest.fixture
+def local_app(tmp_path: Path) -> Iterator[Callable[[str], Flask]]:
+    """``local_app(url)``: an app on the processes' database, for the test's own reads
+    and set-up; its connections are closed after the test (before the database goes)."""
+    built: list[Flask] = []
+
+    def build(url: str) -> Flask:
+        built.append(create_app(base_config(url, tmp_path)))
+        return built[-1]
+
+    yield build
+    for app in built:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def create_task(account: Account, title: str) -> int:
@@ -123,14 +134,12 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def test_serve_with_worker_delivers_a_change_signed(
-    sqlite_url: str, tmp_path: Path, receiver: Receiver
+    sqlite_url: str, tmp_path: Path, receiver: Receiver, local_app: Callable[[str], Flask]
 ) -> None:
     env = server_env(sqlite_url, tmp_path, **WEBHOOK_ENV)
     with running_server(env, "--with-worker", log_path=tmp_path / "serve.log") as base:
         alice = new_user(base, prefix="hook")
-        webhook_id, secret = add_webhook(
-            local_app(sqlite_url, tmp_path), alice, ["*"], receiver.url
-        )
+        webhook_id, secret = add_webhook(local_app(sqlite_url), alice, ["*"], receiver.url)
         task_id = create_task(alice, "Renew the passport")
 
         (request,) = receiver.wait_for(1)
@@ -143,10 +152,10 @@ def test_serve_with_worker_delivers_a_change_signed(
 
 
 def test_a_worker_killed_mid_request_is_taken_over_after_its_lease(
-    sqlite_url: str, tmp_path: Path, receiver: Receiver
+    sqlite_url: str, tmp_path: Path, receiver: Receiver, local_app: Callable[[str], Flask]
 ) -> None:
     env = server_env(sqlite_url, tmp_path, **WEBHOOK_ENV)
-    app = local_app(sqlite_url, tmp_path)
+    app = local_app(sqlite_url)
     log_path = tmp_path / "worker.log"
     receiver.answer(Answer(hang=True), Answer(200))
     with ExitStack() as stack:
@@ -173,12 +182,17 @@ def test_a_worker_killed_mid_request_is_taken_over_after_its_lease(
 
 
 def test_a_redis_flushed_while_deliveries_wait_loses_none_of_them(
-    sqlite_url: str, tmp_path: Path, receiver: Receiver, redis_url: str, redis_prefix: str
+    sqlite_url: str,
+    tmp_path: Path,
+    receiver: Receiver,
+    redis_url: str,
+    redis_prefix: str,
+    local_app: Callable[[str], Flask],
 ) -> None:
     env = server_env(
         sqlite_url, tmp_path, REDIS_URL=redis_url, DOABLE_REDIS_PREFIX=redis_prefix, **WEBHOOK_ENV
     )
-    app = local_app(sqlite_url, tmp_path)
+    app = local_app(sqlite_url)
     log_path = tmp_path / "worker.log"
     receiver.answer(*[Answer(503)] * 3)
     with ExitStack() as stack:
@@ -209,13 +223,13 @@ TASKS = 50
 
 
 def test_two_workers_on_postgresql_share_a_backlog_and_send_no_attempt_twice(
-    postgres_url: str, tmp_path: Path, receiver: Receiver
+    postgres_url: str, tmp_path: Path, receiver: Receiver, local_app: Callable[[str], Flask]
 ) -> None:
     # Within what the receiver takes at once (http.server's listen backlog is 5): a
     # connection it drops is an attempt it never sees, and this counts what it saw.
     calm = {**WEBHOOK_ENV, "DOABLE_WORKER_CONCURRENCY": "2", "DOABLE_WEBHOOK_TIMEOUT": "5"}
     env = server_env(postgres_url, tmp_path, **calm)
-    app = local_app(postgres_url, tmp_path)
+    app = local_app(postgres_url)
     with ExitStack() as stack:
         base = stack.enter_context(running_server(env, log_path=tmp_path / "serve.log"))
         alice = new_user(base, prefix="hook")
@@ -250,12 +264,11 @@ def _set_active(app: Flask, webhook_ids: list[int], *, active: bool) -> None:
 
 
 def _held_attempt(
-    stack: ExitStack, sqlite_url: str, tmp_path: Path, receiver: Receiver, timeout: str
-) -> tuple[subprocess.Popen[bytes], Flask, Path]:
+    stack: ExitStack, app: Flask, sqlite_url: str, tmp_path: Path, receiver: Receiver, timeout: str
+) -> tuple[subprocess.Popen[bytes], Path]:
     """A ``doable worker`` whose one attempt the receiver holds open (for up to
-    ``timeout`` seconds, the worker's limit); the worker, an app and its log."""
+    ``timeout`` seconds, the worker's limit); the worker and its log."""
     env = server_env(sqlite_url, tmp_path, **{**WEBHOOK_ENV, "DOABLE_WEBHOOK_TIMEOUT": timeout})
-    app = local_app(sqlite_url, tmp_path)
     log_path = tmp_path / "worker.log"
     receiver.answer(Answer(hang=True))
     base = stack.enter_context(running_server(env, log_path=tmp_path / "serve.log"))
@@ -265,14 +278,15 @@ def _held_attempt(
     stack.callback(stop_server, worker)
     create_task(alice, "Held")
     receiver.wait_for(1)
-    return worker, app, log_path
+    return worker, log_path
 
 
 def test_sigterm_lets_the_attempt_in_flight_end_then_exits(
-    sqlite_url: str, tmp_path: Path, receiver: Receiver
+    sqlite_url: str, tmp_path: Path, receiver: Receiver, local_app: Callable[[str], Flask]
 ) -> None:
     with ExitStack() as stack:
-        worker, app, log_path = _held_attempt(stack, sqlite_url, tmp_path, receiver, "2")
+        app = local_app(sqlite_url)
+        worker, log_path = _held_attempt(stack, app, sqlite_url, tmp_path, receiver, "2")
 
         worker.send_signal(signal.SIGTERM)
 
@@ -282,10 +296,11 @@ def test_sigterm_lets_the_attempt_in_flight_end_then_exits(
 
 
 def test_a_second_signal_stops_the_worker_at_once(
-    sqlite_url: str, tmp_path: Path, receiver: Receiver
+    sqlite_url: str, tmp_path: Path, receiver: Receiver, local_app: Callable[[str], Flask]
 ) -> None:
     with ExitStack() as stack:
-        worker, app, log_path = _held_attempt(stack, sqlite_url, tmp_path, receiver, "60")
+        app = local_app(sqlite_url)
+        worker, log_path = _held_attempt(stack, app, sqlite_url, tmp_path, receiver, "60")
         worker.send_signal(signal.SIGTERM)
         wait_for(lambda: "worker stopping" in log_path.read_text(), "the first signal heard")
 
