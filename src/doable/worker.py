@@ -31,7 +31,6 @@ from typing import Any
 from flask import Flask
 
 from doable import signals, wakeups
-from doable.extensions import db
 from doable.settings import settings
 from doable.webhooks.delivery import next_due_in, send_due
 from doable.webhooks.dispatch import fan_out
@@ -44,6 +43,8 @@ MAX_BACKOFF = 30.0
 
 
 class Worker:
+    """The loop of one process (``run``), on ``app``; ``round`` alone for ``--once``."""
+
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.woken = threading.Event()
@@ -85,11 +86,8 @@ class Worker:
     def round(self) -> float:
         """One round; the seconds to wait before the next (a failed one: the backoff)."""
         try:
-            with self.app.app_context():
-                try:
-                    pause = run_round(self.app)
-                finally:
-                    db.session.remove()
+            with self.app.app_context():  # its end releases the session, even a broken one
+                pause = run_round(self.app)
         except Exception:
             self.failures += 1
             pause = min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** (self.failures - 1))
