@@ -51,9 +51,7 @@ def judge(sent: Outcome, *, number: int, now: datetime) -> Verdict:
     if not retried or number > len(schedule):
         return Verdict(outcome=FAILED, status=FAILED)
     wait = max(schedule[number - 1], retry_after(sent, now) or 0.0)
-    return Verdict(
-        outcome=RETRYING, status=PENDING, next_attempt_at=now + timedelta(seconds=wait)
-    )
+    return Verdict(outcome=RETRYING, status=PENDING, next_attempt_at=now + timedelta(seconds=wait))
 
 
 def retry_after(sent: Outcome, now: datetime) -> float | None:
