@@ -49,10 +49,11 @@ def insert_delivery(
     status: str = FAILED,
     event_type: str = "task.created",
     attempts: list[dict[str, Any]] | None = None,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """A delivery queued ``n`` minutes after T0, with ``attempts`` (each an attempt's
-    columns over defaults); its id, message id and body."""
-    created = T0 + timedelta(minutes=n)
+    """A delivery queued ``n`` minutes after T0 (or at ``created_at``), with
+    ``attempts`` (each an attempt's columns over defaults); its id, message id, body."""
+    created = created_at or T0 + timedelta(minutes=n)
     payload = {"type": event_type, "timestamp": "2026-11-30T12:00:00Z", "data": {"seq": n}}
     attempts = attempts or []
     with app.app_context():
@@ -91,6 +92,14 @@ def _attempt(
         **columns,
     }
     return WebhookAttempt(delivery_id=delivery_id, number=number, **values)
+
+
+def webhook_rows(app: Flask) -> list[Webhook]:
+    """Every webhook, oldest first, read straight from the database (detached)."""
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(Webhook).order_by(Webhook.id)))
+        db.session.expunge_all()
+        return rows
 
 
 def count_rows(app: Flask, model: Any) -> int:

@@ -752,3 +752,4 @@ def test_redeliver_requeues_it_with_the_same_message_id_and_keeps_its_attempts(
         assert row.next_attempt_at >= before - timedelta(seconds=1)
         assert json.loads(row.payload) == delivery["payload"]
     assert count_rows(app, WebhookDelivery) == 1
+
