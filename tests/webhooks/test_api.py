@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -753,3 +754,27 @@ def test_redeliver_requeues_it_with_the_same_message_id_and_keeps_its_attempts(
         assert json.loads(row.payload) == delivery["payload"]
     assert count_rows(app, WebhookDelivery) == 1
 
+
+# --- the contract -----------------------------------------------------------------------
+
+
+def test_docs_list_every_webhook_route_and_no_other(app: Flask) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    section = text.split("\n## Webhooks\n", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        (method, re.sub(r"\?.*", "", path))
+        for methods, path in re.findall(r"\| `((?:[A-Z]+,? ?)+) (/api/webhooks[^` ]*)", section)
+        for method in methods.replace(",", " ").split()
+    }
+    served = {
+        (
+            method,
+            re.sub(r"<int:webhook_id>", "<id>", rule.rule).replace("<int:delivery_id>", "<did>"),
+        )
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/webhooks")
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
+    }
+
+    assert documented == served
