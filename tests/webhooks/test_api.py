@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from flask import Flask
 
@@ -778,3 +779,60 @@ def test_docs_list_every_webhook_route_and_no_other(app: Flask) -> None:
     }
 
     assert documented == served
+
+
+ACCEPTED_URLS = [
+    HOOK_URL,
+    "HTTP://hooks.example.com:8080/x?y=1&z=@",
+    "https://hooks.example.com?only=query",
+    "https://[2606:4700::1111]/hook",
+    "https://bücher.example/hook",
+]
+
+
+def test_the_document_states_the_url_and_event_rules(spec: dict[str, Any]) -> None:
+    create = spec["components"]["schemas"]["WebhookCreate"]
+    update = spec["components"]["schemas"]["WebhookUpdate"]
+    pattern = re.compile(create["properties"]["url"]["pattern"])
+    shapes = [url for url, message in BAD_URLS if not message.startswith(("Refused", "The port"))]
+
+    assert [url for url in ACCEPTED_URLS if not pattern.search(url)] == []
+    assert [url for url in shapes if pattern.search(url)] == [
+        "https://exa_mple..com/",  # host names are checked by the server alone
+        "https://<b>/",
+    ]
+    assert create["properties"]["events"]["uniqueItems"] is True
+    for schema in (create, update):
+        assert schema["if"]["properties"]["events"]["contains"] == {"const": "*"}
+        assert schema["then"]["properties"]["events"]["maxItems"] == 1
+    assert update["minProperties"] == 1
+
+
+@pytest.mark.parametrize("url", ACCEPTED_URLS)
+def test_create_webhook_with_any_url_the_document_allows_shape_of_is_accepted(
+    api: ApiClient, alice: Account, url: str
+) -> None:
+    response = api.post("/api/webhooks", alice.token, json={"url": url, "events": ["*"]})
+
+    assert response.status_code == 201, response.get_json()
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_the_limit_reached_answer_is_the_documented_409(
+    make_app: Callable[..., Flask],
+) -> None:
+    capped = make_app(MAX_WEBHOOKS_PER_USER=1)
+    client = capped.test_client()
+    api = ApiClient(client)
+    alice = api.account("alice")
+    add_webhook(api, alice)
+    spec = client.get("/api/openapi.json").get_json()
+
+    refused = api.post("/api/webhooks", alice.token, json={"url": HOOK_URL, "events": ["*"]})
+
+    documented = spec["paths"]["/api/webhooks"]["post"]["responses"]["409"]
+    schema = documented["content"]["application/problem+json"]["schema"]
+    name = schema["$ref"].rsplit("/", 1)[-1]
+    validator = jsonschema_rs.validator_for(spec["components"]["schemas"][name])
+    assert refused.status_code == 409
+    assert validator.is_valid(refused.get_json()), refused.get_json()

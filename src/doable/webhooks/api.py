@@ -9,6 +9,7 @@ from flask import url_for
 
 from doable.api import Blueprint
 from doable.api.auth import auth_required, current_user
+from doable.schemas import LIMIT_REACHED
 from doable.webhooks import service
 from doable.webhooks.schemas import (
     DeliveryListQuery,
@@ -38,7 +39,7 @@ def list_webhooks() -> Any:
 @auth_required(scope=SCOPE)
 @bp.arguments(WebhookCreate)
 @bp.response(201, NewWebhookRead)
-@bp.alt_response(409, response="CONFLICT")
+@bp.alt_response(409, **LIMIT_REACHED)
 def create_webhook(data: dict[str, Any]) -> Any:
     """Create a webhook; its signing secret is in this answer only
 

@@ -12,7 +12,13 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from doable.schemas import PageOf, PageQuery, Timestamp, no_control_characters
+from doable.schemas import (
+    HIDDEN_CHARACTERS,
+    PageOf,
+    PageQuery,
+    Timestamp,
+    no_control_characters,
+)
 from doable.webhooks.addresses import Address, refusal
 from doable.webhooks.models import DELIVERY_STATUSES, EVENT_TYPES
 
@@ -25,13 +31,25 @@ _HOST_NAME = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_
 #: What resolvers read as an IPv4 address in any of its old forms (``127.1``,
 #: ``0x7f000001``, ``2130706433``), which are no host names.
 _NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
+#: What the document says of a URL (JSON Schema's dialect): every URL accepted matches
+#: it; some that match are still refused (a literal address not allowed, a bad port).
+_UNSEEN = f"\\s{HIDDEN_CHARACTERS}"  # spaces, controls and invisible characters
+_HAS_UNSEEN = re.compile(f"[{_UNSEEN}]")
+URL_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss]?://[^{_UNSEEN}/?#@]+(?:[/?][^{_UNSEEN}#]*)?(?![\\s\\S])"
+#: A description: no control or invisible formatting characters (as ``no_control_characters``).
+DESCRIPTION_PATTERN = f"^[^{HIDDEN_CHARACTERS}]*(?![\\s\\S])"
+#: ``["*"]`` stands alone: said in the document as well as checked (``check_events``).
+ALL_EVENTS_ALONE = {
+    "if": {"required": ["events"], "properties": {"events": {"contains": {"const": "*"}}}},
+    "then": {"properties": {"events": {"maxItems": 1}}},
+}
 
 
 def check_url(url: str) -> None:
     """The URL a webhook may be sent to: absolute http(s), with a host, no credentials
     and no fragment, and, when its host is a literal address, one that may be sent to
     (``addresses.refusal``). Host names are checked after DNS, on every attempt."""
-    if any(ch.isspace() or not ch.isprintable() for ch in url):
+    if _HAS_UNSEEN.search(url):
         raise ValidationError("Must not contain spaces or control characters.")
     parts = urlsplit(url)
     scheme = parts.scheme  # urlsplit gives it in lower case
@@ -88,7 +106,7 @@ class WebhookUrl(fields.String):
         description = "Absolute http or https URL without credentials or fragment"
         super().__init__(
             validate=[validate.Length(min=1, max=MAX_URL_LENGTH), check_url],
-            metadata={"format": "uri", "description": description},
+            metadata={"format": "uri", "pattern": URL_PATTERN, "description": description},
             **kwargs,
         )
 
@@ -100,7 +118,7 @@ class Events(fields.List[str]):
         super().__init__(
             fields.String(validate=choices),
             validate=[at_least_one, check_events],
-            metadata={"description": 'Event types, or ["*"] for all of them'},
+            metadata={"description": 'Event types, or ["*"] for all of them', "uniqueItems": True},
             **kwargs,
         )
 
@@ -114,24 +132,32 @@ class StrictBoolean(fields.Boolean):
         return value
 
 
-DESCRIPTION: list[Any] = [validate.Length(max=500), no_control_characters]
+class Description(fields.String):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=[validate.Length(max=500), no_control_characters],
+            metadata={"pattern": DESCRIPTION_PATTERN},
+            **kwargs,
+        )
 
 
 class WebhookCreate(Schema):
     url = WebhookUrl(required=True)
     events = Events(required=True)
-    description = fields.String(load_default="", validate=DESCRIPTION)
+    description = Description(load_default="")
+
+    json_schema_rules: ClassVar[dict[str, Any]] = ALL_EVENTS_ALONE
 
 
 class WebhookUpdate(Schema):
     url = WebhookUrl()
     events = Events()
-    description = fields.String(validate=DESCRIPTION)
+    description = Description()
     active = StrictBoolean(
         metadata={"description": "false pauses it; true resumes it, a disabled one too"}
     )
 
-    json_schema_rules: ClassVar[dict[str, Any]] = {"minProperties": 1}
+    json_schema_rules: ClassVar[dict[str, Any]] = {"minProperties": 1, **ALL_EVENTS_ALONE}
 
     @validates_schema
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
