@@ -195,13 +195,19 @@ def redeliver(*, user: User, webhook_id: int, delivery_id: int) -> DeliveryLog:
     return _with_attempts(delivery)
 
 
-def recent_delivery_counts(*, user: User, since: datetime) -> dict[int, dict[str, int]]:
-    """For each of the user's webhooks, how many of its deliveries queued since
-    ``since`` are in each status (one query, for the webhooks page)."""
+def recent_delivery_counts(
+    *, webhooks: list[Webhook], since: datetime
+) -> dict[int, dict[str, int]]:
+    """For each of these webhooks, how many of its deliveries queued since ``since``
+    are in each status (one query, for the webhooks page)."""
+    if not webhooks:
+        return {}
     query = (
         select(WebhookDelivery.webhook_id, WebhookDelivery.status, func.count())
-        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-        .where(Webhook.user_id == user.id, WebhookDelivery.created_at >= since)
+        .where(
+            WebhookDelivery.webhook_id.in_([webhook.id for webhook in webhooks]),
+            WebhookDelivery.created_at >= since,
+        )
         .group_by(WebhookDelivery.webhook_id, WebhookDelivery.status)
     )
     counts: dict[int, dict[str, int]] = {}

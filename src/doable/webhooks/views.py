@@ -49,7 +49,7 @@ def _disabled_notice() -> dict[str, Any]:
 @login_required
 def index(user: User) -> Page:
     webhooks = service.list_webhooks(user=user)
-    counts = service.recent_delivery_counts(user=user, since=utcnow() - RECENT)
+    counts = service.recent_delivery_counts(webhooks=webhooks, since=utcnow() - RECENT)
     return render_template("webhooks/list.html", webhooks=webhooks, counts=counts)
 
 
