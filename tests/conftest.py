@@ -25,6 +25,7 @@ from doable.extensions import db
 from doable.realtime.fanout import fanout
 from tests.support.factories import HTTP_WAIT, Account, ApiClient
 from tests.support.pages import Browser
+from tests.support.receiver import Receiver
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -263,3 +264,12 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     for key in client.scan_iter(f"*{prefix}*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on 127.0.0.1 whose answers the test queues
+    (tests/support/receiver.py)."""
+    running = Receiver()
+    yield running
+    running.close()

@@ -65,13 +65,21 @@ def begin_write(
     foreign-key checks cannot close a deadlock with a writer holding another lock.
     ``params``: values for the bound parameters of ``lock``, when it was built once.
     """
+    if not lock_database(session):
+        session.connection().execute(lock.with_for_update(key_share=True), params)
+
+
+def lock_database(session: Session | scoped_session[Any]) -> bool:
+    """SQLite: take the database's write lock now (``BEGIN IMMEDIATE``), unless the
+    transaction holds it already, and answer True. PostgreSQL: nothing (False): lock
+    the rows you need instead."""
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        driver = connection.connection.dbapi_connection
-        if driver is not None and not driver.in_transaction:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        return
-    connection.execute(lock.with_for_update(key_share=True), params)
+    if connection.dialect.name != "sqlite":
+        return False
+    driver = connection.connection.dbapi_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return True
 
 
 def utcnow() -> datetime:

@@ -134,7 +134,11 @@ def test_the_docs_name_every_action_the_feed_has() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
     section = docs.split("## Change feed", 1)[1].split("\n## ", 1)[0]
     table = [line for line in section.splitlines() if line.startswith("| `task`")]
-    table += [line for line in section.splitlines() if line.startswith(("| `attach", "| `categ"))]
+    table += [
+        line
+        for line in section.splitlines()
+        if line.startswith(("| `attach", "| `categ", "| `webhook"))
+    ]
     documented = {name for line in table for name in re.findall(r"`([a-z_]+)`", line.split("|")[2])}
 
     assert documented == set(ACTIONS)

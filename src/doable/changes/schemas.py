@@ -22,6 +22,7 @@ ACTIONS = [
     "category_created",
     "category_updated",
     "category_deleted",
+    "webhook_disabled",
 ]
 
 
@@ -35,7 +36,7 @@ class EventQuery(Query):
 
 
 class EntityRead(Schema):
-    type = fields.String(metadata={"enum": ["task", "attachment", "category"]})
+    type = fields.String(metadata={"enum": ["task", "attachment", "category", "webhook"]})
     id = fields.Integer()
 
 

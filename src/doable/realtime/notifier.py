@@ -53,6 +53,7 @@ EVENTS = {
     "category_created": "category_created",
     "category_updated": "category_updated",
     "category_deleted": "category_deleted",
+    "webhook_disabled": "webhook_disabled",
 }
 #: Actions whose event carries the task as its recipient sees it when it is sent.
 _WITH_TASK = frozenset({"created", "updated", "shared", "share_updated"})
@@ -113,6 +114,8 @@ def _payload(
         return categories.get(change.entity_id, {"id": change.entity_id})
     if change.entity == "category":
         return {"id": change.entity_id}
+    if change.entity == "webhook":
+        return {"id": change.entity_id, "disabled_reason": change.changes["disabled_reason"][1]}
     if change.entity == "attachment":
         before, after = change.changes["attachment"]
         return {"id": change.task_id, "attachment": after if after is not None else before}

@@ -1,0 +1,231 @@
+"""Sending due deliveries: claim them, send each, record what came of it (docs/api.md,
+Delivery). The worker (``doable.worker``) calls ``send_due`` and sleeps until
+``next_due_in``; both need an app context.
+
+A claim is its own committed transaction, made before any request is sent: it holds
+each delivery for a lease (``claimed_until``), counts the attempt, and inserts the
+attempt's row (``sending``) with the exact headers it will send. So every request sent
+has its row, and a worker killed mid-attempt leaves a row that the next claim, after
+the lease, marks ``interrupted`` before it makes a new one. On PostgreSQL the claim
+skips rows another worker is claiming (``FOR UPDATE SKIP LOCKED``); SQLite has one
+writer at a time (``lock_database``).
+
+The outcome is written in a second transaction, only if the delivery is still the
+claimer's (``attempts`` is still its attempt's number): a worker slower than its lease
+never overwrites the attempt that took over from it.
+
+Deliveries of one task go out in feed order: one is due only when no earlier (smaller
+id) delivery of the same webhook and task is pending, so a retrying one holds back the
+later ones of its task, and of that task only. Pings, and events without a task, are
+not ordered."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
+from sqlalchemy.orm import aliased
+
+from doable.db import lock_database, utcnow
+from doable.extensions import db
+from doable.settings import settings
+from doable.unit_of_work import use_case
+from doable.webhooks import outbound
+from doable.webhooks.health import INTERRUPTED, SENDING, Verdict, judge, note_outcome
+from doable.webhooks.models import PENDING, Webhook, WebhookAttempt, WebhookDelivery
+from doable.webhooks.signing import signed_headers
+
+log = logging.getLogger(__name__)
+
+#: Seconds a claim outlasts its attempt's longest time (``outbound.send``: twice the
+#: timeout): for resolving the name and writing the outcome.
+LEASE_MARGIN = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """One claimed attempt, all its sender needs (no rows: it runs in another thread)."""
+
+    delivery_id: int
+    attempt_id: int
+    number: int
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def send_due(*, limit: int) -> int:
+    """Claim up to ``limit`` due deliveries and send them, ``worker_concurrency`` at a
+    time, each in a thread (a greenlet under ``doable serve``) with its own app
+    context; how many attempts were made."""
+    claims = claim_due(limit=limit)
+    if claims:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        workers = min(settings().worker_concurrency, len(claims))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
+            list(pool.map(partial(_attempt, app), claims))
+    return len(claims)
+
+
+def next_due_in() -> float | None:
+    """Seconds until the earliest delivery that may be claimed is due (0: now), or None
+    when nothing is pending. A claim whose lease runs out is due when it does. Ends the
+    session's transaction (the worker sleeps next)."""
+    held = WebhookDelivery.claimed_until
+    due_at = case(
+        (held > WebhookDelivery.next_attempt_at, held), else_=WebhookDelivery.next_attempt_at
+    )
+    query = select(func.min(due_at, type_=WebhookDelivery.next_attempt_at.type)).join(Webhook)
+    earliest: datetime | None = db.session.scalar(query.where(*_waiting()))
+    db.session.rollback()  # a read only: hold no snapshot or connection while asleep
+    if earliest is None:
+        return None
+    return max((earliest - utcnow()).total_seconds(), 0.0)
+
+
+def _waiting() -> list[ColumnElement[bool]]:
+    """Pending deliveries of active webhooks that no earlier one of their task holds."""
+    earlier = aliased(WebhookDelivery)
+    return [
+        WebhookDelivery.status == PENDING,
+        Webhook.active.is_(True),
+        ~exists().where(
+            earlier.webhook_id == WebhookDelivery.webhook_id,
+            earlier.task_id == WebhookDelivery.task_id,  # NULL (a ping) equals nothing
+            earlier.status == PENDING,
+            earlier.id < WebhookDelivery.id,
+        ),
+    ]
+
+
+@use_case
+def claim_due(*, limit: int) -> list[Claim]:
+    """Claim up to ``limit`` due deliveries, oldest due first, and record an attempt of
+    each (committed before any of them is sent)."""
+    now = utcnow()
+    lock_database(db.session)
+    due = (
+        select(WebhookDelivery, Webhook)
+        .join(Webhook)
+        .where(
+            *_waiting(),
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until <= now),
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=WebhookDelivery)
+    )
+    rows = db.session.execute(due).all()
+    if not rows:
+        return []
+    db.session.execute(
+        update(WebhookAttempt)
+        .where(
+            WebhookAttempt.delivery_id.in_([delivery.id for delivery, _ in rows]),
+            WebhookAttempt.outcome == SENDING,
+        )
+        .values(outcome=INTERRUPTED)  # their workers died: their leases ran out
+    )
+    return [_claim(delivery, webhook, now) for delivery, webhook in rows]
+
+
+def _claim(delivery: WebhookDelivery, webhook: Webhook, now: datetime) -> Claim:
+    timeout = settings().webhook_timeout
+    delivery.attempts += 1
+    delivery.claimed_until = now + timedelta(seconds=2 * timeout + LEASE_MARGIN)
+    delivery.last_attempt_at = now
+    body = delivery.payload.encode()
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": outbound.USER_AGENT,
+        **signed_headers(
+            _signing_secrets(webhook, now), delivery.message_id, int(now.timestamp()), body
+        ),
+    }
+    attempt = WebhookAttempt(
+        delivery_id=delivery.id,
+        number=delivery.attempts,
+        started_at=now,
+        outcome=SENDING,
+        request_headers=headers,
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    return Claim(
+        delivery_id=delivery.id,
+        attempt_id=attempt.id,
+        number=attempt.number,
+        url=webhook.url,
+        body=body,
+        headers=headers,
+    )
+
+
+def _signing_secrets(webhook: Webhook, now: datetime) -> list[str]:
+    """The secret, and the one it replaced while that still signs (a rotation)."""
+    expires = webhook.previous_secret_expires_at
+    if webhook.previous_secret and expires is not None and expires > now:
+        return [webhook.secret, webhook.previous_secret]
+    return [webhook.secret]
+
+
+def _attempt(app: Flask, claim: Claim) -> None:
+    """Send one claimed attempt and record it. An outcome that cannot be written (the
+    database away) is logged, and the delivery is tried again once its lease runs out."""
+    with app.app_context():
+        try:
+            sent = outbound.send(
+                claim.url, claim.body, claim.headers, timeout=settings().webhook_timeout
+            )
+        except Exception as error:  # a bug: recorded, and retried as a network error is
+            log.exception("webhook delivery %s could not be sent", claim.delivery_id)
+            sent = outbound.Outcome(duration_ms=0, error=f"not sent: {error!r}"[:500])
+        try:
+            record_outcome(claim=claim, sent=sent)
+        except Exception:
+            log.exception(
+                "webhook delivery %s: attempt %s not recorded", claim.delivery_id, claim.number
+            )
+
+
+def _rows(delivery_id: int) -> Any:
+    """The delivery and its webhook (an outcome is written holding both: ``FOR NO KEY
+    UPDATE``, as ``db.begin_write``)."""
+    return select(WebhookDelivery, Webhook).join(Webhook).where(WebhookDelivery.id == delivery_id)
+
+
+@use_case
+def record_outcome(*, claim: Claim, sent: outbound.Outcome) -> Verdict | None:
+    """Write what came of ``claim``'s request on its attempt, its delivery and its
+    webhook; None (nothing written) when the claim is no longer ours."""
+    lock_database(db.session)  # SQLite; PostgreSQL locks the two rows:
+    row = db.session.execute(_rows(claim.delivery_id).with_for_update(key_share=True)).one_or_none()
+    if row is None or row[0].attempts != claim.number:
+        return None  # deleted, or taken over after our lease: the newer attempt rules
+    delivery, webhook = row
+    now = utcnow()
+    verdict = judge(sent, number=claim.number, now=now)
+    db.session.execute(
+        update(WebhookAttempt)
+        .where(WebhookAttempt.id == claim.attempt_id)
+        .values(
+            outcome=verdict.outcome,
+            duration_ms=sent.duration_ms,
+            response_status=sent.status,
+            response_headers=sent.headers,
+            response_body=sent.body,
+            error=sent.error,
+        )
+    )
+    delivery.status = verdict.status
+    delivery.next_attempt_at = verdict.next_attempt_at
+    delivery.claimed_until = None
+    note_outcome(webhook, verdict, now=now)
+    return verdict
