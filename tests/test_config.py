@@ -79,6 +79,12 @@ def instance(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         ("DOABLE_ENV", "staging"),
         ("DATABASE_URL", "mysql://x"),
         ("REDIS_URL", "http://x"),
+        ("DOABLE_WEBHOOK_TIMEOUT", "0"),
+        ("DOABLE_WEBHOOK_TIMEOUT", "soon"),
+        ("DOABLE_WEBHOOK_RETRY_SCHEDULE", "60,never"),
+        ("DOABLE_WEBHOOK_RETRY_SCHEDULE", "60,-1"),
+        ("DOABLE_WEBHOOK_ALLOWED_NETWORKS", "10.0.0.0/8,intranet"),
+        ("DOABLE_WORKER_POLL_INTERVAL", "true"),
     ],
 )
 def test_create_app_with_malformed_env_value_raises_config_error_naming_it(
@@ -490,6 +496,20 @@ def test_create_app_keeps_typed_settings_that_app_config_mirrors(
     assert app.config["CORS_ORIGINS"] == ["https://tasks.example.com", "http://localhost:8080"]
     assert app.config["REALTIME_TRANSPORTS"] == ["websocket"]
     assert app.config["PROXY_HOPS"] == 1
+
+
+def test_create_app_with_webhook_env_parses_seconds_schedules_and_networks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DOABLE_WEBHOOK_TIMEOUT", "2.5")
+    monkeypatch.setenv("DOABLE_WEBHOOK_RETRY_SCHEDULE", "0.5, 60,3600")
+    monkeypatch.setenv("DOABLE_WEBHOOK_ALLOWED_NETWORKS", "10.1.2.3/16,127.0.0.1,fd00::/8")
+
+    typed = settings(create_app())
+
+    assert typed.webhook_timeout == 2.5
+    assert typed.webhook_retry_schedule == (0.5, 60.0, 3600.0)
+    assert typed.webhook_allowed_networks == ("10.1.0.0/16", "127.0.0.1/32", "fd00::/8")
 
 
 def test_settings_without_an_app_reads_the_current_one() -> None:

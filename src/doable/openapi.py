@@ -71,8 +71,9 @@ class OperationConventions(BasePlugin):
             if method in _BODY_METHODS and operation["security"]:
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
                 statuses.extend(_IDEMPOTENT)
-            for status in statuses:
-                responses.setdefault(str(status.value), status.name)
+            for status in statuses:  # unless the route documents it (keys: int or text)
+                if status.value not in responses and str(status.value) not in responses:
+                    responses[str(status.value)] = status.name
 
 
 class SchemaRulesPlugin(MarshmallowPlugin):

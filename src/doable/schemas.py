@@ -139,6 +139,21 @@ class ProblemSchema(Schema):
     )
 
 
+class LimitProblem(ProblemSchema):
+    """A 409 of a route that creates something bounded: when it is a
+    ``…-limit-reached`` problem, ``limit`` says how many are allowed."""
+
+    limit = fields.Integer(metadata={"description": "How many are allowed (a limit reached)"})
+
+
+#: ``alt_response`` arguments of such a 409.
+LIMIT_REACHED: dict[str, Any] = {
+    "schema": LimitProblem,
+    "content_type": "application/problem+json",
+    "description": "Conflict: a limit reached (`limit`), or a concurrent request",
+}
+
+
 class UserReference(Schema):
     """Names a user by exactly one of ``username`` or ``email`` (matched ignoring case)."""
 
