@@ -46,6 +46,7 @@ from doable.sharing import api as sharing_api
 from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
 from doable.tasks import views as tasks_views
+from doable.wakeups import init_wakeups
 from doable.web.session import CookieSessionInterface
 from doable.webhooks import api as webhooks_api
 from doable.webhooks import views as webhooks_views
@@ -137,6 +138,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     app.teardown_appcontext(release_session)  # runs before Flask-SQLAlchemy's own
     init_redis(app)
+    init_wakeups(app)
     init_logins(app)
     init_token_cache(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)

@@ -99,7 +99,15 @@ class GunicornServer(BaseApplication):
     help="Connections one worker holds at once: open sockets, requests and idle "
     "keep-alive connections together. Each costs memory, not a thread.",
 )
-def serve_command(host: str, port: int, workers: int, worker_connections: int) -> None:
+@click.option(
+    "--with-worker",
+    is_flag=True,
+    help="Also deliver webhooks in each server process (the work of `doable worker`), "
+    "so nothing else needs to run.",
+)
+def serve_command(
+    host: str, port: int, workers: int, worker_connections: int, with_worker: bool
+) -> None:
     """Apply pending migrations, then run the production server (gunicorn, gevent)."""
     from doable.server import raise_open_files_limit
 
@@ -137,7 +145,9 @@ def serve_command(host: str, port: int, workers: int, worker_connections: int) -
         {
             "bind": f"{host}:{port}",
             "workers": workers,
-            "worker_class": "doable.server.Worker",
+            "worker_class": "doable.server.WorkerWithJobs"
+            if with_worker
+            else "doable.server.Worker",
             "worker_connections": worker_connections,
             "preload_app": False,
             # gunicorn 27's control socket defaults to one path per user: every server

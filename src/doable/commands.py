@@ -1,16 +1,22 @@
 """The app's own commands, registered by ``create_app``: ``doable create-user``,
-``doable attachments gc`` and ``doable changes prune`` (``doable serve`` is the command
-line's, ``doable.cli``)."""
+``doable attachments gc``, ``doable changes prune`` and ``doable worker`` (``doable
+serve`` is the command line's, ``doable.cli``)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
 import sys
+from types import FrameType
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from doable.errors import DoableError
+
+log = logging.getLogger(__name__)
 
 
 @click.command("create-user")
@@ -63,15 +69,48 @@ def changes_group() -> None:
 @changes_group.command("prune")
 @with_appcontext
 def changes_prune_command() -> None:
-    """Remove changes older than DOABLE_CHANGE_RETENTION_DAYS and the answers kept for
+    """Remove changes older than DOABLE_CHANGE_RETENTION_DAYS, webhook deliveries as old
+    that are no longer pending (with their attempts), and the answers kept for
     idempotency keys older than DOABLE_IDEMPOTENCY_KEY_TTL_HOURS (run it daily)."""
     from doable.changes.service import prune
+    from doable.webhooks.queue import prune_deliveries
 
     changes, keys = prune()
-    click.echo(f"Removed {changes} change(s) and {keys} idempotency key(s)")
+    deliveries = prune_deliveries()
+    click.echo(
+        f"Removed {changes} change(s), {keys} idempotency key(s) "
+        f"and {deliveries} webhook delivery(ies)"
+    )
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run one round and exit (for cron and tests).")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Deliver webhooks: fan changes out, send what is due, until SIGTERM or SIGINT
+    (the attempts in flight finish first; a second signal stops at once)."""
+    from doable.worker import Worker
+
+    worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    if once:
+        worker.round()
+        if worker.failures:
+            raise click.ClickException("the round failed (see the log)")
+        return
+
+    def on_signal(number: int, _: FrameType | None) -> None:
+        if worker.stopped.is_set():
+            os._exit(128 + number)  # asked twice: no waiting for the attempts in flight
+        log.info("worker stopping after the attempts in flight (signal again: at once)")
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    worker.run()
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(attachments_group)
     app.cli.add_command(changes_group)
+    app.cli.add_command(worker_command)

@@ -136,6 +136,29 @@ class Worker(GeventWorker):
         gevent.spawn(close_local_sockets, self.wsgi)
 
 
+class WorkerWithJobs(Worker):
+    """``doable serve --with-worker``: a gunicorn worker that also runs Doable's worker
+    loop (``doable.worker``) in a greenlet of its own, so one command serves and
+    delivers. Several such processes are fine: work is claimed in the database. On
+    SIGTERM the loop finishes its round (attempts in flight) while requests finish."""
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        from doable.worker import Worker as JobWorker
+
+        self.jobs = JobWorker(self.wsgi)
+        self.jobs_loop = gevent.spawn(self.jobs.run)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.jobs.stop()
+        super().handle_exit(sig, frame)
+
+    def run(self) -> None:
+        super().run()
+        self.jobs.stop()  # the server stopped for another reason (its parent went)
+        self.jobs_loop.join(timeout=self.cfg.graceful_timeout)
+
+
 def tune_garbage_collector() -> None:
     """Keep full collections rare and short with thousands of sockets open.
 

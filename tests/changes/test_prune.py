@@ -64,7 +64,9 @@ def test_prune_removes_old_changes_and_keys_and_the_feed_then_answers_410(
     result = runner.invoke(args=["changes", "prune"])  # type: ignore[attr-defined]
 
     assert result.exit_code == 0, result.output
-    assert result.output == "Removed 3 change(s) and 1 idempotency key(s)\n"
+    assert (
+        result.output == "Removed 3 change(s), 1 idempotency key(s) and 0 webhook delivery(ies)\n"
+    )
     assert [(entity, action) for entity, _, action in logged(app)] == [("task", "created")] * 2
     assert [(user, seq) for user, seq, _ in entries(app)] == [(alice.id, 4), (bob.id, 1)]
     assert kept_keys(app) == ["fresh"]
@@ -86,7 +88,9 @@ def test_a_feed_pruned_to_nothing_still_reads_from_its_last_position(
 
     result = runner.invoke(args=["changes", "prune"])  # type: ignore[attr-defined]
 
-    assert result.output == "Removed 2 change(s) and 0 idempotency key(s)\n"
+    assert (
+        result.output == "Removed 2 change(s), 0 idempotency key(s) and 0 webhook delivery(ies)\n"
+    )
     assert api.get("/api/events?after=2", alice.token).get_json()["events"] == []
     body = assert_problem(api.get("/api/events?after=1", alice.token), 410)
     assert (body["oldest_seq"], body["last_seq"]) == (3, 2)
@@ -109,7 +113,9 @@ def test_prune_keeps_what_the_retention_setting_keeps(week: Flask, alice: Accoun
 
     result = week.test_cli_runner().invoke(args=["changes", "prune"])
 
-    assert result.output == "Removed 1 change(s) and 0 idempotency key(s)\n"
+    assert (
+        result.output == "Removed 1 change(s), 0 idempotency key(s) and 0 webhook delivery(ies)\n"
+    )
     assert [change for _, _, change in entries(week)] == [second, third]
 
 
@@ -118,5 +124,7 @@ def test_prune_with_nothing_to_remove_says_so(runner: object, api: ApiClient, al
 
     result = runner.invoke(args=["changes", "prune"])  # type: ignore[attr-defined]
 
-    assert result.output == "Removed 0 change(s) and 0 idempotency key(s)\n"
+    assert (
+        result.output == "Removed 0 change(s), 0 idempotency key(s) and 0 webhook delivery(ies)\n"
+    )
     assert len(feed(api, alice)) == 1

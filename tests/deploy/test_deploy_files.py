@@ -31,7 +31,8 @@ def _doable_lines() -> list[tuple[str, list[str]]]:
         found.append(("Procfile", _words(line.split(":", 1)[1])))
     for line in (ROOT / "docs" / "deploy.md").read_text().splitlines():
         match = re.search(
-            r"(?:^|\s|=)(?:/opt/doable/bin/)?doable ((?:serve|db|create-user|attachments)\b.*)",
+            r"(?:^|\s|=)(?:/opt/doable/bin/)?doable "
+            r"((?:serve|db|create-user|attachments|changes|worker)\b.*)",
             line,
         )
         if match and not line.lstrip().startswith(("#", "-", "`")):

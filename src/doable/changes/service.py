@@ -3,6 +3,7 @@ position, and where their feed stands. Writing it is ``doable.changes.log``."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,14 +83,20 @@ def read_feed(*, user: User, after: int = 0, limit: int = 100) -> FeedPage:
     Gone (410, with ``oldest_seq``) when some of them were pruned, or ``after`` is
     beyond the feed (a client that kept a position across a restored database): the
     client then reads everything again."""
-    connection = db.session.connection()
-    params = {"user_id": user.id, "after": after, "limit": limit + 1}
-    rows = connection.execute(_EVENTS, params).all()
-    if not rows or rows[0].seq != after + 1:
+    events = feed_events(user_id=user.id, after=after, limit=limit + 1)
+    if not events or events[0]["seq"] != after + 1:
         _check_held(user.id, after)
-    events = [event_data(row) for row in rows[:limit]]
-    next_after = events[-1]["seq"] if events else after
-    return FeedPage(events=events, next_after=next_after, has_more=len(rows) > limit)
+    page = events[:limit]
+    next_after = page[-1]["seq"] if page else after
+    return FeedPage(events=page, next_after=next_after, has_more=len(events) > limit)
+
+
+def feed_events(*, user_id: int, after: int, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` changes of the feed of ``user_id`` after ``after``, as
+    ``event_data`` shows them, as far as they are held: no check for pruned ones (the
+    API's ``read_feed`` and the webhooks' fan-out each decide what a gap means)."""
+    params = {"user_id": user_id, "after": after, "limit": limit}
+    return [event_data(row) for row in db.session.connection().execute(_EVENTS, params)]
 
 
 def feed_position(user_id: int) -> int:
@@ -299,13 +306,25 @@ def _changed_tasks(
     params = {**window, "after_id": cursor.after_id, "limit": limit + 1}
     ids = [task_id for task_id in connection.execute(_CHANGED_TASKS, params).scalars() if task_id]
     page = ids[:limit]
-    rows: list[Any] = []
-    if page:
-        read = connection.execute(_TASKS_BY_ID, {**viewer(user), "task_ids": page})
-        rows = sorted((row for row in read if row.access is not None), key=lambda row: row.id)
+    rows = _tasks_seen_by(user, page)
     seen = {row.id for row in rows}
     deleted = [task_id for task_id in page if task_id not in seen]
     return rows, deleted, page[-1] if len(ids) > limit else None
+
+
+def tasks_seen_by(*, user: User, task_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The tasks of ``task_ids`` that ``user`` can see now, by id, as the API shows
+    them to them (``TaskRead``), read in one statement; the others are left out."""
+    return {row.id: task_row_data(row) for row in _tasks_seen_by(user, sorted(set(task_ids)))}
+
+
+def _tasks_seen_by(user: User, task_ids: list[int]) -> list[Any]:
+    """The rows of the tasks of ``task_ids`` that ``user`` can see, by id."""
+    if not task_ids:
+        return []
+    params = {**viewer(user), "task_ids": task_ids}
+    read = db.session.connection().execute(_TASKS_BY_ID, params)
+    return sorted((row for row in read if row.access is not None), key=lambda row: row.id)
 
 
 def _changed_categories(user: User, cursor: SyncCursor) -> tuple[list[dict[str, Any]], list[int]]:

@@ -1,5 +1,6 @@
 """Queuing a delivery: the one way a delivery row is made or sent again, by the feed's
-fan-out (``webhooks.dispatch``), a ping and a redelivery (``webhooks.service``).
+fan-out (``webhooks.dispatch``), a ping and a redelivery (``webhooks.service``); and
+the way old ones go (``prune_deliveries``, from ``doable changes prune``).
 
 A body is built once, when the delivery is queued, and every attempt sends those
 bytes: the Standard Webhooks envelope ``{"type", "timestamp", "data"}``."""
@@ -8,14 +9,18 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import delete, select
 
 from doable import signals
 from doable.db import utcnow
 from doable.extensions import db
 from doable.schemas import timestamp
-from doable.unit_of_work import publish
-from doable.webhooks.models import PENDING, Webhook, WebhookDelivery
+from doable.settings import settings
+from doable.unit_of_work import publish, use_case
+from doable.webhooks.models import PENDING, Webhook, WebhookAttempt, WebhookDelivery
 
 
 def envelope(event_type: str, data: dict[str, Any]) -> str:
@@ -71,3 +76,16 @@ def send_again(delivery: WebhookDelivery) -> None:
     delivery.next_attempt_at = utcnow()
     db.session.flush()
     publish(signals.work_queued)
+
+
+@use_case
+def prune_deliveries(*, now: datetime | None = None) -> int:
+    """Remove deliveries queued more than ``DOABLE_CHANGE_RETENTION_DAYS`` ago that are
+    no longer pending (succeeded or failed), with their attempts; how many. A pending
+    one stays however old: it is still owed to its receiver."""
+    cut = (now or utcnow()) - timedelta(days=settings().change_retention_days)
+    old = (WebhookDelivery.created_at < cut) & (WebhookDelivery.status != PENDING)
+    connection = db.session.connection()
+    old_ids = select(WebhookDelivery.id).where(old)
+    connection.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old_ids)))
+    return int(connection.execute(delete(WebhookDelivery).where(old)).rowcount or 0)
