@@ -88,7 +88,10 @@ def publish(signal: NamedSignal, **payload: Any) -> None:
     session = db.session()
     if not session.info.get(_RUNNING):
         raise RuntimeError("publish() outside a unit of work: nothing would deliver it")
-    session.info.setdefault(_PUBLISHED, []).append((signal, payload))
+    published = session.info.setdefault(_PUBLISHED, [])
+    if not payload and (signal, payload) in published:
+        return  # a bare wake-up (``work_queued``): once per commit says it all
+    published.append((signal, payload))
 
 
 def stage(writer: Callable[[list[Any]], None], item: Any) -> None:

@@ -90,6 +90,8 @@ class Receiver:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    #: Connections waiting to be accepted: http.server's 5 drops a busy worker's.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a sender hanging up early is what some tests do

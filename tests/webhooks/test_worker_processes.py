@@ -24,7 +24,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from doable import create_app
 from doable.extensions import db
-from doable.webhooks.delivery import LEASE_MARGIN
+from doable.webhooks.delivery import lease_seconds
 from doable.webhooks.models import Webhook, WebhookAttempt, WebhookDelivery
 from tests.conftest import _create_postgres_database, _drop_postgres_database, base_config
 from tests.faults.conftest import log_records, server_env
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow
 
 #: Seconds a receiver has to answer: the lease of a killed worker's claim follows it.
 TIMEOUT = 1.0
-LEASE = 2 * TIMEOUT + LEASE_MARGIN
+LEASE = lease_seconds(TIMEOUT)
 WEBHOOK_ENV = {
     "DOABLE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     "DOABLE_WEBHOOK_TIMEOUT": str(TIMEOUT),

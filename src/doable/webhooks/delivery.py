@@ -44,8 +44,15 @@ from doable.webhooks.signing import signed_headers
 log = logging.getLogger(__name__)
 
 #: Seconds a claim outlasts its attempt's longest time (``outbound.send``: twice the
-#: timeout): for resolving the name and writing the outcome.
-LEASE_MARGIN = 60.0
+#: timeout), for resolving the name (the system resolver's default timeout is 5 s) and
+#: writing the outcome: one more timeout, and this.
+LEASE_MARGIN = 5.0
+
+
+def lease_seconds(timeout: float) -> float:
+    """How long a claim holds its delivery: a worker killed mid-attempt delays the next
+    attempt by this (35 s at the default 10 s timeout)."""
+    return 3 * timeout + LEASE_MARGIN
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,7 +146,7 @@ def claim_due(*, limit: int) -> list[Claim]:
 def _claim(delivery: WebhookDelivery, webhook: Webhook, now: datetime) -> Claim:
     timeout = settings().webhook_timeout
     delivery.attempts += 1
-    delivery.claimed_until = now + timedelta(seconds=2 * timeout + LEASE_MARGIN)
+    delivery.claimed_until = now + timedelta(seconds=lease_seconds(timeout))
     delivery.last_attempt_at = now
     body = delivery.payload.encode()
     headers = {
