@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from wtforms import SelectMultipleField, StringField, widgets
+from wtforms.fields.choices import SelectChoice
 
 from doable.api_tokens.models import SCOPES
 from doable.db import utcnow
@@ -37,7 +38,9 @@ class TokenForm(SchemaForm):
     name = StringField(
         "Name", description="What it is for, e.g. “backup script”.", render_kw={"required": True}
     )
-    scopes = ScopesField("Scopes", choices=[(scope, SCOPE_LABELS[scope]) for scope in SCOPES])
+    scopes = ScopesField(
+        "Scopes", choices=[SelectChoice(scope, SCOPE_LABELS[scope]) for scope in SCOPES]
+    )
     lifetime = select_field("Expires", LIFETIMES)
     field_names = {"expires_at": "lifetime"}
 
