@@ -125,6 +125,8 @@ def refused_id(api: ApiClient, account: Account) -> int:
         ({"name": "", "scopes": ["tasks:read"]}, "name"),
         ({"name": "x" * 101, "scopes": ["tasks:read"]}, "name"),
         ({"name": "a\nb", "scopes": ["tasks:read"]}, "name"),
+        ({"name": "   ", "scopes": ["tasks:read"]}, "name"),
+        ({"name": "a\u200bb", "scopes": ["tasks:read"]}, "name"),
         ({"name": "x"}, "scopes"),
         ({"name": "x", "scopes": []}, "scopes"),
         ({"name": "x", "scopes": ["admin"]}, "scopes.0"),

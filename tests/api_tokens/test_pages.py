@@ -47,7 +47,7 @@ def test_create_shows_the_token_once_with_a_copy_button(
     html = created.get_data(as_text=True)
     (token,) = set(TOKEN.findall(html))
     assert 'data-copy="new-token"' in html
-    assert "/static/copy.js" in html
+    assert "/static/api_tokens.js" in html
     assert created.headers["Cache-Control"] == "no-store"
     assert api.get("/api/tasks", token).status_code == 200
     assert api.post("/api/tasks", token, json={"title": "x"}).status_code == 403

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from doable.api_tokens.models import SCOPES
 from doable.db import utcnow
-from doable.schemas import Timestamp, no_control_characters
+from doable.schemas import CATEGORY_NAME_PATTERN, Timestamp, no_control_characters, not_blank
 
 
 def _unique(scopes: list[str]) -> None:
@@ -41,8 +41,11 @@ def _scopes(**kwargs: Any) -> fields.List[Any]:
 class ApiTokenCreate(Schema):
     name = fields.String(
         required=True,
-        validate=[validate.Length(min=1, max=100), no_control_characters],
-        metadata={"description": "Yours, to tell tokens apart (1-100 characters)"},
+        validate=[validate.Length(min=1, max=100), not_blank, no_control_characters],
+        metadata={
+            "description": "Yours, to tell tokens apart (1-100 characters, on one line)",
+            "pattern": CATEGORY_NAME_PATTERN,  # a category name's rules, longer
+        },
     )
     scopes = _scopes(required=True, validate=[validate.Length(min=1), _unique])
     expires_at = fields.AwareDateTime(
