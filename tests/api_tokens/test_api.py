@@ -316,12 +316,15 @@ def test_last_used_at_is_written_at_most_once_a_minute(
 
 
 def test_a_refused_call_does_not_count_as_a_use(app: Flask, api: ApiClient, alice: Account) -> None:
-    created = new_token(api, alice, expires_at=_in(hours=1))
-    _set(app, created["id"], expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    reader = new_token(api, alice, scopes=["tasks:read"])
+    expired = new_token(api, alice, expires_at=_in(hours=1))
+    _set(app, expired["id"], expires_at=datetime.now(UTC) - timedelta(seconds=1))
 
-    api.get("/api/tasks", created["token"])
+    assert api.get("/api/tasks", expired["token"]).status_code == 401
+    assert api.post("/api/tasks", reader["token"], json={"title": "x"}).status_code == 403
+    assert api.get("/api/me", reader["token"]).status_code == 403
 
-    assert stored_tokens(app)[0]["last_used_at"] is None
+    assert [row["last_used_at"] for row in stored_tokens(app)] == [None, None]
 
 
 # --- password change ----------------------------------------------------------------

@@ -61,6 +61,7 @@ class Grant:
     username: str
     scopes: frozenset[str]
     expires_at: datetime | None
+    last_used_at: datetime | None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -155,18 +156,16 @@ _BY_HASH = (
 
 def find_grant(token: str) -> Grant | None:
     """The grant of ``token`` if it is one of ours and has not been revoked (it may have
-    expired: the caller says so); its use is recorded (``last_used_at``)."""
+    expired: the caller says so). Once the caller accepts it, it calls ``record_use``."""
     if not _SHAPE.fullmatch(token):
         return None
     found = db.session.execute(_BY_HASH, {"token_hash": token_hash(token)}).one_or_none()
     if found is None:
         return None
-    grant = Grant(
-        found.id, found.user_id, found.username, frozenset(found.scopes), found.expires_at
+    scopes = frozenset(found.scopes)
+    return Grant(
+        found.id, found.user_id, found.username, scopes, found.expires_at, found.last_used_at
     )
-    if not grant.expired(now := utcnow()):
-        _note_use(grant.token_id, found.last_used_at, now)
-    return grant
 
 
 def live_socket_logins(socket_logins: set[str]) -> set[str]:
@@ -182,17 +181,19 @@ def live_socket_logins(socket_logins: set[str]) -> set[str]:
     return {socket_login(token_id) for token_id in db.session.scalars(query)}
 
 
-def _note_use(token_id: int, last_used_at: datetime | None, now: datetime) -> None:
-    """Record a use at most once a ``LAST_USED_GRANULARITY`` per token: one conditional
-    UPDATE, committed at once (before the route runs its own unit of work), that does
-    nothing when another request, in any process, recorded one meanwhile."""
+def record_use(grant: Grant) -> None:
+    """Record an accepted use of the token, at most once a ``LAST_USED_GRANULARITY``:
+    one conditional UPDATE, committed at once (before the route runs its own unit of
+    work), that does nothing when another request, in any process, recorded one
+    meanwhile. A refused call is no use."""
+    now = utcnow()
     cutoff = now - LAST_USED_GRANULARITY
-    if last_used_at is not None and last_used_at > cutoff:
+    if grant.last_used_at is not None and grant.last_used_at > cutoff:
         return
     with unit_of_work():
         db.session.execute(
             update(ApiToken)
-            .where(ApiToken.id == token_id)
+            .where(ApiToken.id == grant.token_id)
             .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= cutoff))
             .values(last_used_at=now)
         )

@@ -46,7 +46,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from doable.api_tokens.models import TOKEN_PREFIX
-from doable.api_tokens.service import find_grant
+from doable.api_tokens.service import find_grant, record_use
 from doable.auth.logins import logins
 from doable.auth.models import AuthSession, User
 from doable.auth.token_cache import token_cache
@@ -344,6 +344,7 @@ def _api_token_caller(token: str) -> _Caller:
             problem_type=ProblemType.INSUFFICIENT_SCOPE,
             required_scope=scope,
         )
+    record_use(grant)
     g.user_id = grant.user_id  # for the access log line
     return _Caller(LiveLogin(grant.user_id, grant.username), None, grant.token_id)
 

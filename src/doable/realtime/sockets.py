@@ -28,7 +28,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from doable import signals
 from doable.api_tokens.models import TOKEN_PREFIX
-from doable.api_tokens.service import SOCKET_LOGIN_PREFIX, find_grant, live_socket_logins
+from doable.api_tokens.service import (
+    SOCKET_LOGIN_PREFIX,
+    find_grant,
+    live_socket_logins,
+    record_use,
+)
 from doable.api_tokens.service import socket_login as api_token_login
 from doable.auth.cookie import SESSION_KEY, USER_KEY
 from doable.auth.tokens import live_session_ids, load_session_user, login_ids, read_token
@@ -318,6 +323,7 @@ def _from_api_token(token: str) -> tuple[int, str]:
         raise Refused("token_expired", "The API token has expired: create another one")
     if SOCKET_SCOPE not in grant.scopes:
         raise Refused("insufficient_scope", f"This API token lacks the scope '{SOCKET_SCOPE}'")
+    record_use(grant)
     return grant.user_id, api_token_login(grant.token_id)
 
 
