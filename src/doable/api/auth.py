@@ -28,8 +28,8 @@ BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat"
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
 #: A personal API token refused: outside its scopes, or on a route that takes none.
 FORBIDDEN_DOC = "FORBIDDEN"  # by name: apispec then emits the (lazy) component
-#: The operation's extension naming the scope an API token needs to call it (null: the
-#: route takes a login's access token only).
+#: The operation's extension naming the scope an API token needs to call it (absent: the
+#: route takes a login's access token only; the document holds no nulls).
 SCOPE_EXTENSION = "x-required-scope"
 TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
 
@@ -116,7 +116,7 @@ def auth_required(view: Any = None, *, scope: str | None = None) -> Any:
         {
             "manual_doc": {
                 "security": [{"bearerAuth": []}],
-                SCOPE_EXTENSION: scope,
+                **({SCOPE_EXTENSION: scope} if scope else {}),
                 "responses": {
                     "401": UNAUTHORIZED_DOC,
                     "403": FORBIDDEN_DOC,
