@@ -25,6 +25,7 @@ from tests.support.factories import (
     Account,
     ApiClient,
     assert_problem,
+    at_once,
 )
 
 TOKEN = re.compile(r"^dbl_[A-Za-z0-9]{40}$")
@@ -112,6 +113,30 @@ def test_create_beyond_the_limit_is_409_with_the_limit(make_app: Any) -> None:
     new_token(api, bob)  # per user
     assert api.delete(f"/api/tokens/{refused_id(api, alice)}", alice.token).status_code == 204
     new_token(api, alice)  # room again
+
+
+def test_racing_creates_never_pass_the_limit(make_app: Any) -> None:
+    """Each create counts the user's tokens and adds its own as one step the others wait
+    for, so requests racing for the last free places cannot all see room."""
+    app = make_app(MAX_API_TOKENS_PER_USER=3)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    new_token(api, alice)
+    racers = 8
+
+    statuses = [
+        response.status_code
+        for response in at_once(
+            app,
+            lambda client, n: ApiClient(client).post(
+                "/api/tokens", alice.token, json={"name": f"racer {n}", "scopes": ["tasks:read"]}
+            ),
+            racers,
+        )
+    ]
+
+    assert sorted(statuses) == [201, 201] + [409] * (racers - 2), statuses
+    assert len(stored_tokens(app)) == 3
 
 
 def refused_id(api: ApiClient, account: Account) -> int:
