@@ -137,6 +137,12 @@ class ProblemSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "Validation errors: each bad field with its messages"},
     )
+    limit = fields.Integer(
+        metadata={"description": "The bound reached (the `…-limit-reached` problems)"}
+    )
+    required_scope = fields.String(
+        metadata={"description": "The scope the API token lacks (`insufficient-scope`)"}
+    )
 
 
 class UserReference(Schema):
