@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -397,3 +398,24 @@ def test_revoke_api_tokens_needs_a_new_password_and_a_boolean(
     assert "revoke_api_tokens" in problem["errors"]
     assert len(stored_tokens(app)) == 1
     assert api.get("/api/me", alice.token).status_code == 200  # nothing changed
+
+
+# Found by schemathesis (tests/test_fuzz.py).
+def test_refusals_carry_only_members_the_document_declares(
+    make_app: Any, spec: dict[str, Any]
+) -> None:
+    """The Problem schema closes its members (no additional properties): ``limit`` and
+    ``required_scope`` must be among them."""
+    api = ApiClient(make_app(MAX_API_TOKENS_PER_USER=1).test_client())
+    alice = api.account("alice")
+    reader = new_token(api, alice, scopes=["tasks:read"])["token"]
+    problem = spec["components"]["schemas"]["Problem"]
+    validator = jsonschema_rs.validator_for({**problem, "components": spec["components"]})
+
+    over = api.post("/api/tokens", alice.token, json={"name": "x", "scopes": ["tasks:read"]})
+    scope = api.post("/api/tasks", reader, json={"title": "x"})
+
+    assert over.status_code == 409
+    assert scope.status_code == 403
+    assert validator.is_valid(over.json), over.json
+    assert validator.is_valid(scope.json), scope.json
