@@ -131,7 +131,7 @@ def test_download_with_current_etag_answers_the_documented_304(
     [
         ("LoginCreate", {"username", "email", "password"}),
         ("ShareCreate", {"username", "email", "permission"}),
-        ("UserUpdate", {"email", "password", "current_password"}),
+        ("UserUpdate", {"email", "password", "revoke_api_tokens", "current_password"}),
     ],
 )
 def test_body_is_a_typed_object_not_an_untyped_union(
@@ -355,6 +355,7 @@ EXACTLY_ONE_USER_REFERENCE = {
             "UserUpdate",
             {"if": {"not": {"required": ["email"]}}, "then": {"required": ["password"]}},
         ),
+        ("UserUpdate", {"dependentRequired": {"revoke_api_tokens": ["password"]}}),
         ("TaskUpdate", {"minProperties": 1}),
         ("CategoryUpdate", {"minProperties": 1}),
     ],

@@ -32,6 +32,7 @@ from doable.settings import (
 )
 
 __all__ = [
+    "API_TOKEN_KEY_LABEL",
     "COOKIE_KEY_LABEL",
     "DEFAULTS",
     "JWT_KEY_LABEL",
@@ -45,10 +46,12 @@ __all__ = [
 
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_DISTINCT = 8
-#: Labels of the keys derived from SECRET_KEY: one signs JWTs, the other cookies (and
-#: whatever else Flask signs), so a key recovered from one use does not forge the other.
+#: Labels of the keys derived from SECRET_KEY: one signs JWTs, one cookies (and whatever
+#: else Flask signs), one hashes personal API tokens (``doable.api_tokens``), so a key
+#: recovered from one use does not serve another.
 JWT_KEY_LABEL = "doable jwt signing key v1"
 COOKIE_KEY_LABEL = "doable cookie signing key v1"
+API_TOKEN_KEY_LABEL = "doable api token hash key v1"  # noqa: S105  (a label, not a key)
 NEW_KEY_COMMAND = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 #: Doable's settings' defaults (doable.settings.Settings), and those of the libraries'
@@ -75,13 +78,16 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> Setti
         config.from_mapping(overrides)
     values = parse(config)
     database_url, upload_dir = _database_url(app), _upload_dir(app)
-    cookie_key, jwt_key = _signing_keys(app, production=values["env"] == "production")
+    cookie_key, jwt_key, api_token_key = _signing_keys(
+        app, production=values["env"] == "production"
+    )
     built = Settings(
         **values,
         database_url=database_url,
         upload_dir=upload_dir,
         secret_key=cookie_key,
         jwt_secret_key=jwt_key,
+        api_token_key=api_token_key,
     )
     config.update(as_config(built))
     _derive(config, built)
@@ -137,10 +143,10 @@ def _upload_dir(app: Flask) -> Path:
     return Path(given or Path(app.instance_path) / "uploads").resolve()
 
 
-def _signing_keys(app: Flask, *, production: bool) -> tuple[str, str]:
-    """The cookie key and the JWT key, derived from SECRET_KEY (read, or generated in
-    the instance folder); a weak one is refused in production. The master itself is
-    kept nowhere: ``app.config["SECRET_KEY"]`` becomes the cookie key."""
+def _signing_keys(app: Flask, *, production: bool) -> tuple[str, str, str]:
+    """The cookie key, the JWT key and the API token key, derived from SECRET_KEY (read,
+    or generated in the instance folder); a weak one is refused in production. The
+    master itself is kept nowhere: ``app.config["SECRET_KEY"]`` becomes the cookie key."""
     secret = app.config.get("SECRET_KEY")
     if secret:
         secret = str(secret)
@@ -158,7 +164,11 @@ def _signing_keys(app: Flask, *, production: bool) -> tuple[str, str]:
         jwt_secret = str(jwt_secret)
         if production:
             _check_strength(f"{ENV_PREFIX}_JWT_SECRET_KEY", jwt_secret)
-    return derive_key(secret, COOKIE_KEY_LABEL), jwt_secret or derive_key(secret, JWT_KEY_LABEL)
+    return (
+        derive_key(secret, COOKIE_KEY_LABEL),
+        jwt_secret or derive_key(secret, JWT_KEY_LABEL),
+        derive_key(secret, API_TOKEN_KEY_LABEL),
+    )
 
 
 def derive_key(secret: str, label: str) -> str:

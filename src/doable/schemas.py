@@ -137,18 +137,18 @@ class ProblemSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "Validation errors: each bad field with its messages"},
     )
+    limit = fields.Integer(
+        metadata={"description": "The bound reached (the `…-limit-reached` problems)"}
+    )
+    required_scope = fields.String(
+        metadata={"description": "The scope the API token lacks (`insufficient-scope`)"}
+    )
 
 
-class LimitProblem(ProblemSchema):
-    """A 409 of a route that creates something bounded: when it is a
-    ``…-limit-reached`` problem, ``limit`` says how many are allowed."""
-
-    limit = fields.Integer(metadata={"description": "How many are allowed (a limit reached)"})
-
-
-#: ``alt_response`` arguments of such a 409.
+#: ``alt_response`` arguments of the 409 of a route that creates something bounded
+#: (a ``…-limit-reached`` problem says how many are allowed in ``limit``).
 LIMIT_REACHED: dict[str, Any] = {
-    "schema": LimitProblem,
+    "schema": ProblemSchema,
     "content_type": "application/problem+json",
     "description": "Conflict: a limit reached (`limit`), or a concurrent request",
 }

@@ -299,12 +299,13 @@ class Settings:
 
     # Resolved by doable.config (no parser of their own): DATABASE_URL, else SQLite in
     # the instance folder; DOABLE_UPLOAD_DIR, else the instance's uploads folder; the
-    # cookie key and the JWT key, derived from SECRET_KEY (DOABLE_JWT_SECRET_KEY, when
-    # set, signs JWTs with a key of its own).
+    # cookie key, the JWT key and the key API tokens are hashed with, derived from
+    # SECRET_KEY (DOABLE_JWT_SECRET_KEY, when set, signs JWTs with a key of its own).
     database_url: str = field(metadata={KEY: "SQLALCHEMY_DATABASE_URI"})
     upload_dir: Path
     secret_key: str = field(repr=False)
     jwt_secret_key: str = field(repr=False)
+    api_token_key: str = field(repr=False)
 
 
 Parser = Callable[[Any, str], Any]

@@ -14,9 +14,10 @@ from flask_smorest.utils import deepupdate
 from sqlalchemy.orm.exc import ObjectDeletedError
 from werkzeug.local import LocalProxy
 
+from doable.api_tokens.models import SCOPES
 from doable.auth.logins import caller_deleted
 from doable.auth.models import User
-from doable.auth.tokens import authenticate, authenticated_user_id, caller_id
+from doable.auth.tokens import authenticate, caller_id, rate_limit_key
 from doable.changes.idempotency import idempotent
 from doable.errors import Conflict, ProblemType, Unauthorized
 from doable.extensions import limiter
@@ -25,6 +26,11 @@ from doable.settings import settings
 
 BEARER_AUTH = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
 UNAUTHORIZED_DOC = {"$ref": "#/components/responses/UNAUTHORIZED"}
+#: A personal API token refused: outside its scopes, or on a route that takes none.
+FORBIDDEN_DOC = "FORBIDDEN"  # by name: apispec then emits the (lazy) component
+#: The operation's extension naming the scope an API token needs to call it (absent: the
+#: route takes a login's access token only; the document holds no nulls).
+SCOPE_EXTENSION = "x-required-scope"
 TOO_MANY_REQUESTS_DOC = {"$ref": "#/components/responses/TOO_MANY_REQUESTS"}
 
 
@@ -43,12 +49,12 @@ current_user: User = _CurrentUser(authenticate)  # type: ignore[assignment]
 
 
 def caller_key() -> str:
-    """Rate-limit key of an API call: its user when it holds a live access token (the
-    check that authenticates the call, made once for both), else its address (an IPv6
-    client by its /64). So a dead token (expired, revoked, rotated, a refresh token)
-    spends the budget of whoever sends it, never its owner's."""
-    user_id = authenticated_user_id()
-    return f"user:{user_id}" if user_id is not None else f"ip:{client_address_key()}"
+    """Rate-limit key of an API call: its user when it holds a live access token, its
+    token (``token:<id>``) when it holds a live API token within its scopes (the check
+    that authenticates the call, made once for both), else its address (an IPv6 client
+    by its /64). So a dead token (expired, revoked, rotated, a refresh token) spends the
+    budget of whoever sends it, never its owner's; each API token has a budget of its own."""
+    return rate_limit_key() or f"ip:{client_address_key()}"
 
 
 def _api_rate_limit() -> str:
@@ -65,7 +71,11 @@ def auth_required(view: Any = None, *, scope: str | None = None) -> Any:
     response (``Idempotency-Key``).
 
     ``@auth_required`` takes a login's access token only; ``@auth_required(scope=...)``
-    also takes a personal API token holding that scope (``doable.api_tokens``)."""
+    also takes a personal API token holding that scope (``doable.api_tokens``). The
+    check itself is made with the token's (``doable.auth.tokens``), from the view's
+    ``required_scope``: a JWT's path reads nothing of it."""
+    if scope is not None and scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}: one of {', '.join(SCOPES)}")
     if view is None:
         return lambda wrapped: auth_required(wrapped, scope=scope)
 
@@ -106,7 +116,12 @@ def auth_required(view: Any = None, *, scope: str | None = None) -> Any:
         {
             "manual_doc": {
                 "security": [{"bearerAuth": []}],
-                "responses": {"401": UNAUTHORIZED_DOC, "429": TOO_MANY_REQUESTS_DOC},
+                **({SCOPE_EXTENSION: scope} if scope else {}),
+                "responses": {
+                    "401": UNAUTHORIZED_DOC,
+                    "403": FORBIDDEN_DOC,
+                    "429": TOO_MANY_REQUESTS_DOC,
+                },
             }
         },
     )

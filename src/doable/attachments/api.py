@@ -34,7 +34,7 @@ def editable_task_first(view: Callable[..., Any]) -> Callable[..., Any]:
 
 @bp.post("/<int:task_id>/attachments")
 @accepts("multipart/form-data")
-@auth_required
+@auth_required(scope="tasks:write")
 @editable_task_first
 @bp.arguments(AttachmentUpload, location="files")
 @bp.response(201, AttachmentRead)
@@ -50,7 +50,7 @@ def upload_attachment(files: dict[str, Any], task_id: int) -> Any:
 
 
 @bp.get("/<int:task_id>/attachments")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.response(200, AttachmentList)
 @bp.alt_response(404, response="NOT_FOUND")
 def list_attachments(task_id: int) -> Any:
@@ -59,7 +59,7 @@ def list_attachments(task_id: int) -> Any:
 
 
 @bp.get("/<int:task_id>/attachments/<int:attachment_id>")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.doc(parameters=[IF_NONE_MATCH], responses={"200": DOWNLOAD_RESPONSE})
 @bp.response(200, {"format": "binary", "type": "string"}, content_type="application/octet-stream")
 @bp.alt_response(304, response="NOT_MODIFIED")
@@ -73,7 +73,7 @@ def download_attachment(task_id: int, attachment_id: int) -> Response:
 
 
 @bp.delete("/<int:task_id>/attachments/<int:attachment_id>")
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.response(204)
 @bp.alt_response(404, response="NOT_FOUND")
 def delete_attachment(task_id: int, attachment_id: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
@@ -54,16 +56,21 @@ class AccountForm(SchemaForm):
         validators=[EqualTo("password", message="The passwords do not match.")],
         render_kw={"autocomplete": "new-password"},
     )
+    revoke_api_tokens = BooleanField(
+        "With the new password, also revoke my API tokens (sign out everywhere)"
+    )
     current_password = PasswordField(
         "Current password", render_kw={"autocomplete": "current-password", "required": True}
     )
 
-    def changes(self, current_email: str) -> dict[str, str]:
-        data = {"current_password": self.current_password.data or ""}
+    def changes(self, current_email: str) -> dict[str, Any]:
+        data: dict[str, Any] = {"current_password": self.current_password.data or ""}
         if (self.email.data or "") != current_email:
             data["email"] = self.email.data or ""
         if self.password.data:
             data["password"] = self.password.data
+        if self.revoke_api_tokens.data:
+            data["revoke_api_tokens"] = True
         return data
 
 

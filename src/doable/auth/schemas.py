@@ -73,19 +73,35 @@ def _current_password() -> fields.String:
 class UserUpdate(Schema):
     email = fields.Email(validate=EMAIL_LENGTH)
     password = fields.String(load_only=True, validate=PASSWORD)
+    revoke_api_tokens = fields.Boolean(
+        truthy={True},  # not strings such as "yes"
+        falsy={False},
+        load_only=True,
+        metadata={
+            "description": "With a new password: also revoke every personal API token "
+            "(sign out everywhere). Without it, API tokens keep working."
+        },
+    )
     current_password = _current_password()
 
     #: At least one of email or password, said without ``anyOf`` at the top (client
-    #: generators read a body with one as an untyped union).
+    #: generators read a body with one as an untyped union); ``revoke_api_tokens`` only
+    #: with a password.
     json_schema_rules: ClassVar[dict[str, Any]] = {
         "if": {"not": {"required": ["email"]}},
         "then": {"required": ["password"]},
+        "dependentRequired": {"revoke_api_tokens": ["password"]},
     }
 
     @validates_schema
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        errors = {}
         if "email" not in data and "password" not in data:
-            raise ValidationError("Send email or password (or both) to change.", "body")
+            errors["body"] = ["Send email or password (or both) to change."]
+        if "revoke_api_tokens" in data and "password" not in data:
+            errors["revoke_api_tokens"] = ["Only with a new password."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class UserDelete(Schema):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, update
 
 from doable import signals
+from doable.api_tokens.service import delete_api_tokens
 from doable.attachments.service import stored_files
 from doable.auth.models import AuthSession, User, fold
 from doable.auth.passwords import hash_password, needs_rehash, verify_password
@@ -112,9 +113,16 @@ def logout(*, session_id: str) -> None:
 
 @use_case
 def update_account(
-    *, user: User, current_password: str, email: str | None = None, password: str | None = None
+    *,
+    user: User,
+    current_password: str,
+    email: str | None = None,
+    password: str | None = None,
+    revoke_api_tokens: bool = False,
 ) -> User:
-    """Change email and/or password. A new password ends every session of the user."""
+    """Change email and/or password. A new password ends every login session of the
+    user; their personal API tokens keep working unless ``revoke_api_tokens`` (sign out
+    everywhere): a script's token is not a login."""
     on_conflict(Conflict(_REGISTERED))  # first: the writes below flush the new email
     _check_current_password(user, current_password)
     if email is not None:
@@ -125,6 +133,8 @@ def update_account(
     if password is not None:
         user.password_hash = hash_password(password)
         revoked = _revoke_sessions(AuthSession.user_id == user.id)
+        if revoke_api_tokens:
+            revoked += [(user.id, login) for login in delete_api_tokens(user_id=user.id)]
     forget_login_failures(user)  # last: its write holds SQLite's lock until the commit
     _announce(revoked)
     return user

@@ -13,6 +13,11 @@ Flask-JWT-Extended issues the tokens; :func:`read_token` reads them, for every d
 library's settings (algorithms, leeway, audience, issuer). An API call's access token
 that this process accepted before is not decoded again: only its times are checked
 (``doable.auth.token_cache``).
+
+A personal API token (``dbl_…``, ``doable.api_tokens``) is no JWT: PyJWT refuses it, and
+only then is it looked up, by its hash, in one query on every request (no cache, so a
+revoked token is refused at once by every process). It may call a route declared
+``auth_required(scope=...)`` with a scope it holds; any other route refuses it (403).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_jwt_extended import create_access_token, create_refresh_token
 from flask_jwt_extended.config import config as jwt_config
 from jwt import (
@@ -40,11 +45,13 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
+from doable.api_tokens.models import TOKEN_PREFIX
+from doable.api_tokens.service import find_grant, record_use
 from doable.auth.logins import logins
 from doable.auth.models import AuthSession, User
 from doable.auth.token_cache import token_cache
 from doable.db import utcnow, valid_id
-from doable.errors import ProblemType, Unauthorized, bearer_challenge, problem
+from doable.errors import Forbidden, ProblemType, Unauthorized, bearer_challenge, problem
 from doable.extensions import db, jwt
 from doable.settings import settings
 
@@ -287,7 +294,15 @@ def _invalid(detail: str) -> Unauthorized:
 
 class _Caller(NamedTuple):
     login: LiveLogin
-    session_id: str
+    session_id: str | None  # None: an API token's call
+    token_id: int | None = None  # the API token's
+
+    @property
+    def budget(self) -> str:
+        """The rate-limit key it spends: its user's, or for an API token, the token's."""
+        if self.token_id is None:
+            return f"user:{self.login.user_id}"
+        return f"token:{self.token_id}"
 
 
 def _caller() -> _Caller:
@@ -297,6 +312,8 @@ def _caller() -> _Caller:
     except ExpiredSignatureError:
         raise _invalid("Token has expired") from None
     except PyJWTError as exc:
+        if token.startswith(TOKEN_PREFIX):  # no JWT: checked here, off the JWT's path
+            return _api_token_caller(token)
         raise _invalid(f"Invalid token: {exc}") from None
     if claims["type"] == "refresh":
         raise _invalid("Invalid token: Only non-refresh tokens are allowed")
@@ -304,6 +321,32 @@ def _caller() -> _Caller:
     if login is None:  # ended or unknown login session, deleted user, malformed ids
         raise _invalid("Token has been revoked")
     return _Caller(login, claims["sid"])
+
+
+def _api_token_caller(token: str) -> _Caller:
+    """The caller of a personal API token, if it is live and holds the scope the route
+    asks for (``auth_required(scope=...)``); a route asking none refuses every API token."""
+    grant = find_grant(token)
+    if grant is None:  # never issued, or revoked
+        raise _invalid("Invalid token: unknown or revoked API token")
+    if grant.expired(utcnow()):
+        raise _invalid("API token has expired")
+    view = current_app.view_functions.get(request.endpoint or "")
+    scope = getattr(view, "required_scope", None)
+    if scope is None:
+        raise Forbidden(
+            "This route takes a login's access token, not an API token",
+            problem_type=ProblemType.API_TOKEN_NOT_ALLOWED,
+        )
+    if scope not in grant.scopes:
+        raise Forbidden(
+            f"This API token lacks the scope '{scope}'",
+            problem_type=ProblemType.INSUFFICIENT_SCOPE,
+            required_scope=scope,
+        )
+    record_use(grant)
+    g.user_id = grant.user_id  # for the access log line
+    return _Caller(LiveLogin(grant.user_id, grant.username), None, grant.token_id)
 
 
 def _authenticated() -> _Caller:
@@ -338,14 +381,18 @@ def caller_id() -> int:
 
 def login_session_id() -> str:
     """The login session of this API request's access token (see :func:`authenticate`)."""
-    return _authenticated().session_id
+    session_id = _authenticated().session_id
+    assert session_id is not None  # only routes that refuse API tokens ask
+    return session_id
 
 
-def authenticated_user_id() -> int | None:
-    """The id of the user :func:`authenticate` finds, or None when it refuses the call."""
+def rate_limit_key() -> str | None:
+    """The budget this API request spends (``_Caller.budget``): its user's for a login's
+    access token, its token's for an API token; None when the call is refused (a dead
+    token, none, or an API token outside its scopes)."""
     try:
-        return caller_id()
-    except Exception:  # the view raises it again, answered 401
+        return _authenticated().budget
+    except Exception:  # the view raises it again, answered 401 or 403
         return None
 
 

@@ -24,7 +24,7 @@ bp = Blueprint(
 
 
 @bp.get("")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.arguments(CategoryListQuery, location="query")
 @bp.response(200, CategoryPage)
 def list_categories(query: dict[str, Any]) -> Any:
@@ -37,7 +37,7 @@ def list_categories(query: dict[str, Any]) -> Any:
 
 
 @bp.post("")
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.arguments(CategoryCreate)
 @bp.response(201, CategoryRead)
 @bp.alt_response(409, response="CONFLICT")
@@ -52,7 +52,7 @@ def create_category(data: dict[str, Any]) -> Any:
 
 
 @bp.get("/<int:category_id>")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.response(200, CategoryRead)
 @bp.alt_response(404, response="NOT_FOUND")
 def get_category(category_id: int) -> Any:
@@ -61,7 +61,7 @@ def get_category(category_id: int) -> Any:
 
 
 @bp.route("/<int:category_id>", methods=["PUT", "PATCH"])
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.arguments(CategoryUpdate)
 @bp.response(200, CategoryRead)
 @bp.alt_response(404, response="NOT_FOUND")
@@ -72,7 +72,7 @@ def update_category(changes: dict[str, Any], category_id: int) -> Any:
 
 
 @bp.delete("/<int:category_id>")
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.response(204)
 @bp.alt_response(404, response="NOT_FOUND")
 def delete_category(category_id: int) -> None:

@@ -30,7 +30,7 @@ FEED_POSITION_GONE: dict[str, Any] = {
 
 
 @bp.get("/events")
-@auth_required
+@auth_required(scope="events:read")
 @bp.arguments(EventQuery, location="query", as_kwargs=True)
 @bp.response(200, EventPage)
 @bp.alt_response(410, **FEED_POSITION_GONE)
@@ -46,7 +46,7 @@ def list_events(**query: Any) -> Response:
 
 
 @bp.get("/sync")
-@auth_required
+@auth_required(scope="events:read")
 @bp.arguments(SyncQuery, location="query", as_kwargs=True)
 @bp.response(200, SyncRead)
 @bp.alt_response(410, **FEED_POSITION_GONE)
@@ -65,7 +65,7 @@ def sync(**query: Any) -> Response:
 
 
 @bp.get("/tasks/<int:task_id>/history")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.arguments(PageQuery, location="query", as_kwargs=True)
 @bp.response(200, HistoryPage)
 @bp.alt_response(404, response="NOT_FOUND")

@@ -1,10 +1,14 @@
 """Socket connections: who may connect, the room each joins, and ending them.
 
-A client connects with ``auth={"token": "<access token>"}``; a browser page of ours
-connects with no ``auth`` and is known by its session cookie. Either way the login
-session behind it must be live (``load_session_user``, the check every door uses), and
-the connection joins ``user:<id>``, its only room. When that login is revoked, the
-connection is dropped, whichever process holds it.
+A client connects with ``auth={"token": "<token>"}`` (or, with no ``auth``, an
+``Authorization: Bearer <token>`` header), the token a login's access token or a
+personal API token holding ``events:read``; a browser page of ours connects with
+neither and is known by its session cookie. Either way the login behind it must be
+live (``load_session_user``, the check every door uses; for an API token, the token
+must still exist and not have expired), and the connection joins ``user:<id>``, its
+only room. When that login is revoked, or the API token deleted, the connection is
+dropped, whichever process holds it; a token that merely expires is dropped at the next
+periodic re-check (``DOABLE_REALTIME_SESSION_CHECK``).
 """
 
 from __future__ import annotations
@@ -23,8 +27,17 @@ from jwt import ExpiredSignatureError, PyJWTError
 from sqlalchemy.exc import SQLAlchemyError
 
 from doable import signals
+from doable.api_tokens.models import TOKEN_PREFIX
+from doable.api_tokens.service import (
+    SOCKET_LOGIN_PREFIX,
+    find_grant,
+    live_socket_logins,
+    record_use,
+)
+from doable.api_tokens.service import socket_login as api_token_login
 from doable.auth.cookie import SESSION_KEY, USER_KEY
 from doable.auth.tokens import live_session_ids, load_session_user, login_ids, read_token
+from doable.db import utcnow
 from doable.extensions import db
 from doable.realtime.gate import Gate, end_session
 from doable.realtime.registry import Registry
@@ -35,6 +48,8 @@ log = logging.getLogger(__name__)
 _SOCKET_USER = "doable.socket_user_id"
 _ENGINE_SID = "doable.engine_sid"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: What a personal API token needs to open a socket: the events it carries.
+SOCKET_SCOPE = "events:read"
 
 
 def room_of(user_id: int) -> str:
@@ -105,12 +120,12 @@ def connect(auth: Any = None) -> None:
             retry=True,
         )
     try:
-        user = load_session_user(user_id, session_id, fresh=True)
+        live = _still_live(user_id, session_id)
     except SQLAlchemyError:
         _forget(user_id, sid)
         log.warning("socket refused: the database did not answer")
         raise _unavailable() from None
-    if user is None:
+    if not live:
         _forget(user_id, sid)
         raise Refused("revoked", "This login has ended; log in again")
     if gated and not gate().is_open(eio_sid):
@@ -119,11 +134,18 @@ def connect(auth: Any = None) -> None:
         _forget(user_id, sid)
         raise _unavailable()
     # The connection's environ lives as long as the connection: disconnect reads it back.
-    request.environ[_SOCKET_USER] = user.id
+    request.environ[_SOCKET_USER] = user_id
     request.environ[_ENGINE_SID] = eio_sid
-    _local().add(sid, user.id, session_id)
+    _local().add(sid, user_id, session_id)
     gate().admitted(eio_sid)
-    join_room(room_of(user.id))
+    join_room(room_of(user_id))
+
+
+def _still_live(user_id: int, session_id: str) -> bool:
+    """Whether the login a connection claims is live, read from the database now."""
+    if session_id.startswith(SOCKET_LOGIN_PREFIX):
+        return bool(live_socket_logins({session_id}))
+    return load_session_user(user_id, session_id, fresh=True) is not None
 
 
 def unexpected_event(event: str, *_: Any) -> None:
@@ -206,8 +228,10 @@ class LocalSockets:
             held = dict(self.sessions)
         if not held:
             return
+        logins = {session_id for _, session_id in held.values()}
+        api_tokens = {login for login in logins if login.startswith(SOCKET_LOGIN_PREFIX)}
         with self.app.app_context():
-            live = set(live_session_ids({session_id for _, session_id in held.values()}))
+            live = set(live_session_ids(logins - api_tokens)) | live_socket_logins(api_tokens)
             db.session.remove()
         for sid, (_, session_id) in held.items():
             if session_id not in live:
@@ -243,8 +267,13 @@ def close_local_sockets(app: Flask) -> None:
 
 
 def _credentials(auth: Any) -> tuple[int, str]:
-    """The (user id, login session id) a connection claims, from its token or cookie."""
+    """The (user id, login session id) a connection claims, from its token (in ``auth``
+    or the ``Authorization`` header) or cookie. An API token's "session" is the token
+    (``api_tokens.service.socket_login``)."""
     if auth is None or auth == {}:
+        authorization = request.headers.get("Authorization")
+        if authorization is not None:
+            return _from_token(_bearer(authorization))
         user_id, session_id = session.get(USER_KEY), session.get(SESSION_KEY)
         if user_id is None or session_id is None:
             raise Refused(
@@ -253,8 +282,21 @@ def _credentials(auth: Any) -> tuple[int, str]:
         return _checked(user_id, session_id)
     if not isinstance(auth, dict) or set(auth) != {"token"} or not isinstance(auth["token"], str):
         raise Refused("invalid_auth", 'Send auth={"token": "<access token>"} and nothing else')
+    return _from_token(auth["token"])
+
+
+def _bearer(authorization: str) -> str:
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Refused("invalid_auth", "Send 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def _from_token(token: str) -> tuple[int, str]:
+    if token.startswith(TOKEN_PREFIX):
+        return _from_api_token(token)
     try:
-        claims = read_token(auth["token"])
+        claims = read_token(token)
     except ExpiredSignatureError:
         raise Refused(
             "token_expired",
@@ -265,6 +307,24 @@ def _credentials(auth: Any) -> tuple[int, str]:
     if claims.get("type") != "access":
         raise Refused("invalid_token", "Not an access token")
     return _checked(claims.get("sub"), claims.get("sid"))
+
+
+def _from_api_token(token: str) -> tuple[int, str]:
+    """A personal API token's (user id, socket login): it must be live and hold
+    ``events:read``."""
+    try:
+        grant = find_grant(token)
+    except SQLAlchemyError:
+        log.warning("socket refused: the database did not answer")
+        raise _unavailable() from None
+    if grant is None:
+        raise Refused("invalid_token", "Invalid token: unknown or revoked API token")
+    if grant.expired(utcnow()):
+        raise Refused("token_expired", "The API token has expired: create another one")
+    if SOCKET_SCOPE not in grant.scopes:
+        raise Refused("insufficient_scope", f"This API token lacks the scope '{SOCKET_SCOPE}'")
+    record_use(grant)
+    return grant.user_id, api_token_login(grant.token_id)
 
 
 def _checked(user_id: Any, session_id: Any) -> tuple[int, str]:

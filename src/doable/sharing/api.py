@@ -13,7 +13,7 @@ bp = Blueprint("sharing", __name__, url_prefix="/api/tasks", description="Sharin
 
 
 @bp.post("/<int:task_id>/share")
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.arguments(ShareCreate)
 @bp.response(201, ShareRead)
 @bp.alt_response(200, schema=ShareRead, description="The share existed; permission changed")
@@ -31,7 +31,7 @@ def share_task(data: dict[str, Any], task_id: int) -> Any:
 
 
 @bp.get("/<int:task_id>/share")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.response(200, ShareList)
 @bp.alt_response(403, response="FORBIDDEN")
 @bp.alt_response(404, response="NOT_FOUND")
@@ -41,7 +41,7 @@ def list_shares(task_id: int) -> Any:
 
 
 @bp.delete("/<int:task_id>/share/<int:user_id>")
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.response(204)
 @bp.alt_response(403, response="FORBIDDEN")
 @bp.alt_response(404, response="NOT_FOUND")

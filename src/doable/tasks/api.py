@@ -52,7 +52,7 @@ def _task_as_it_is(task_id: int) -> Response:
 
 
 @bp.get("")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.arguments(TaskListQuery, location="query", as_kwargs=True)
 @bp.response(200, TaskPage)
 def list_tasks(**query: Any) -> Response:
@@ -62,7 +62,7 @@ def list_tasks(**query: Any) -> Response:
 
 
 @bp.post("")
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.arguments(TaskCreate)
 @bp.response(201, TaskRead, headers=ETAG_HEADER)
 def create_task(data: dict[str, Any]) -> Response:
@@ -72,7 +72,7 @@ def create_task(data: dict[str, Any]) -> Response:
 
 
 @bp.get("/<int:task_id>")
-@auth_required
+@auth_required(scope="tasks:read")
 @bp.doc(parameters=[IF_NONE_MATCH])
 @bp.response(200, TaskRead, headers=ETAG_HEADER)
 @bp.alt_response(304, response="NOT_MODIFIED")
@@ -83,7 +83,7 @@ def get_task(task_id: int) -> Response:
 
 
 @bp.route("/<int:task_id>", methods=["PUT", "PATCH"])
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.doc(parameters=[IF_MATCH])
 @bp.arguments(TaskUpdate)
 @bp.response(200, TaskRead, headers=ETAG_HEADER)
@@ -102,7 +102,7 @@ def update_task(changes: dict[str, Any], task_id: int) -> Response:
 
 
 @bp.delete("/<int:task_id>")
-@auth_required
+@auth_required(scope="tasks:write")
 @bp.doc(parameters=[IF_MATCH])
 @bp.response(204)
 @bp.alt_response(403, response="FORBIDDEN")
