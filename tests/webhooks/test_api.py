@@ -127,6 +127,8 @@ BAD_URLS = [
     ("https://example.com:99999/", "The port must be a number from 1 to 65535."),
     ("https://example.com:0/", "The port must be a number from 1 to 65535."),
     ("https://example.com:http/", "The port must be a number from 1 to 65535."),
+    ("http://[::1", "Must be a valid URL (check the brackets around the host)."),
+    ("http://a]b/", "Must be a valid URL (check the brackets around the host)."),
     ("https://exa_mple..com/", "'exa_mple..com' is not a valid host name or IP address."),
     ("https://<b>/", "'<b>' is not a valid host name or IP address."),
     ("http://127.0.0.1/", "Refused: 127.0.0.1 is a loopback address. "
@@ -798,7 +800,9 @@ def test_the_document_states_the_url_and_event_rules(spec: dict[str, Any]) -> No
 
     assert [url for url in ACCEPTED_URLS if not pattern.search(url)] == []
     assert [url for url in shapes if pattern.search(url)] == [
-        "https://exa_mple..com/",  # host names are checked by the server alone
+        "http://[::1",  # hosts, bracketed or not, are checked by the server alone
+        "http://a]b/",
+        "https://exa_mple..com/",
         "https://<b>/",
     ]
     assert create["properties"]["events"]["uniqueItems"] is True

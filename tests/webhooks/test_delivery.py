@@ -18,7 +18,9 @@ from flask import Flask
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from doable.db import utcnow
-from doable.webhooks import delivery
+from doable.extensions import db
+from doable.unit_of_work import unit_of_work
+from doable.webhooks import delivery, queue
 from doable.webhooks.health import GONE
 from doable.webhooks.models import Webhook, WebhookDelivery
 from doable.webhooks.outbound import Outcome
@@ -334,6 +336,52 @@ def test_next_due_in_counts_only_deliveries_that_may_be_sent(
     queue_delivery(app, hook[0])
     with app.app_context():
         assert delivery.next_due_in() == 0
+
+
+def test_a_retry_after_of_digits_python_alone_reads_falls_back_to_the_schedule(
+    app: Flask, hook: tuple[int, str], receiver: Receiver
+) -> None:
+    delivery_id = queue_delivery(app, hook[0])
+    receiver.answer(Answer(503, headers={"Retry-After": "\u00b2"}))  # "²": isdigit(), not a number
+
+    assert send_once(app) == 1
+
+    row = stored(app, delivery_id)
+    assert row["status"] == "pending"
+    assert row["claimed_until"] is None  # recorded: retried on the schedule, not the lease
+    assert [a["outcome"] for a in attempts(app, delivery_id)] == ["retrying"]
+
+
+def test_an_answer_with_a_nul_byte_is_recorded_on_every_database(
+    app: Flask, hook: tuple[int, str], receiver: Receiver
+) -> None:
+    delivery_id = queue_delivery(app, hook[0])
+    receiver.answer(Answer(200, body=b"ok\x00gz"))
+
+    assert send_once(app) == 1
+
+    assert stored(app, delivery_id)["status"] == "succeeded"
+    [attempt] = attempts(app, delivery_id)
+    assert attempt["response_body"] == "ok\ufffdgz"
+
+
+def test_a_redelivery_asked_while_an_attempt_is_out_is_still_sent(
+    app: Flask, hook: tuple[int, str]
+) -> None:
+    delivery_id = queue_delivery(app, hook[0])
+    with app.app_context():
+        [claim] = delivery.claim_due(limit=10)
+    with app.app_context(), unit_of_work():
+        queue.send_again(db.session.get_one(WebhookDelivery, delivery_id))  # redeliver
+
+    with app.app_context():
+        verdict = delivery.record_outcome(claim=claim, sent=Outcome(duration_ms=5, status=200))
+
+    assert verdict is not None
+    assert verdict.outcome == "succeeded"
+    row = stored(app, delivery_id)
+    assert (row["status"], row["claimed_until"]) == ("pending", None)
+    assert [a["outcome"] for a in attempts(app, delivery_id)] == ["succeeded"]
 
 
 def test_a_claim_whose_lease_ran_out_is_taken_again_with_a_new_attempt(

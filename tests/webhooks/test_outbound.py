@@ -38,6 +38,9 @@ def send(app: Flask, url: str, timeout: float = 2.0) -> outbound.Outcome:
         ("http://[::1]:{port}/hook", "::1 is a loopback address", True),
         ("http://[::ffff:127.0.0.1]:{port}/hook", "127.0.0.1 is a loopback address", True),
         ("http://10.1.2.3:{port}/hook", "10.1.2.3 is a private address", True),
+        # 6to4 carrying the metadata address; a deprecated site-local one
+        ("http://[2002:a9fe:a9fe::]/", "169.254.169.254 is a link-local", True),
+        ("http://[fec0::1]/", "fec0::1 is a site-local address", True),
         (
             "http://localhost:{port}/hook",
             "localhost resolves to 127.0.0.1; 127.0.0.1 is a loopback",

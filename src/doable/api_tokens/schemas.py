@@ -17,6 +17,15 @@ def _unique(scopes: list[str]) -> None:
         raise ValidationError("Name each scope once.")
 
 
+def _webhooks_need_events(scopes: list[str]) -> None:
+    """A webhook receives its owner's events, tasks and all: a token that may manage
+    webhooks may read them anyway, so it must say so."""
+    if "webhooks:manage" in scopes and "events:read" not in scopes:
+        raise ValidationError(
+            "webhooks:manage needs events:read too: a webhook receives your events."
+        )
+
+
 def _in_the_future(moment: datetime) -> None:
     try:
         moment.astimezone(UTC)  # as it is stored
@@ -47,7 +56,9 @@ class ApiTokenCreate(Schema):
             "pattern": CATEGORY_NAME_PATTERN,  # a category name's rules, longer
         },
     )
-    scopes = _scopes(required=True, validate=[validate.Length(min=1), _unique])
+    scopes = _scopes(
+        required=True, validate=[validate.Length(min=1), _unique, _webhooks_need_events]
+    )
     expires_at = fields.AwareDateTime(
         default_timezone=UTC,  # a moment without an offset is UTC, as every time here
         allow_none=True,

@@ -15,8 +15,10 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 def refusal(address: Address) -> str | None:
     """Why ``address`` may not be sent to (``"127.0.0.1 is a loopback address"``), or
     None when it may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        # An IPv4 address inside (::ffff:a.b.c.d, 6to4's 2002:aabb:ccdd::) is judged
+        # as itself: Python counts 6to4 as global whatever it carries.
+        address = address.ipv4_mapped or address.sixtofour or address
     for network in settings().webhook_allowed_networks:
         if address in ipaddress.ip_network(network):
             return None
@@ -24,6 +26,7 @@ def refusal(address: Address) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("private", address.is_private),
+        ("site-local", isinstance(address, ipaddress.IPv6Address) and address.is_site_local),
         ("multicast", address.is_multicast),
         ("reserved", address.is_reserved or address.is_unspecified),
         ("non-public", not address.is_global),

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 #: timeout), for resolving the name (the system resolver's default timeout is 5 s) and
 #: writing the outcome: one more timeout, and this.
 LEASE_MARGIN = 5.0
+#: An attempt's error when its answer could not be stored (it is retried as if lost).
+UNRECORDED = "the answer could not be stored; retried as if no answer came"
 
 
 def lease_seconds(timeout: float) -> float:
@@ -200,6 +202,13 @@ def _attempt(app: Flask, claim: Claim) -> None:
             log.exception(
                 "webhook delivery %s: attempt %s not recorded", claim.delivery_id, claim.number
             )
+            # Recorded without the answer, so the schedule still runs its course: left
+            # unrecorded, the delivery would be sent again after every lease, for ever.
+            bare = outbound.Outcome(duration_ms=sent.duration_ms, error=UNRECORDED)
+            try:
+                record_outcome(claim=claim, sent=bare)
+            except Exception:
+                log.exception("webhook delivery %s: attempt not recorded", claim.delivery_id)
 
 
 def _rows(delivery_id: int) -> Any:
@@ -231,8 +240,15 @@ def record_outcome(*, claim: Claim, sent: outbound.Outcome) -> Verdict | None:
             error=sent.error,
         )
     )
-    delivery.status = verdict.status
-    delivery.next_attempt_at = verdict.next_attempt_at
+    # Sent again (redeliver, ping) while this attempt was out: it stays owed, when asked.
+    requeued = (
+        delivery.next_attempt_at is not None
+        and delivery.last_attempt_at is not None
+        and delivery.next_attempt_at > delivery.last_attempt_at
+    )
+    if not requeued:
+        delivery.status = verdict.status
+        delivery.next_attempt_at = verdict.next_attempt_at
     delivery.claimed_until = None
     note_outcome(webhook, verdict, now=now)
     return verdict

@@ -61,7 +61,7 @@ def retry_after(sent: Outcome, now: datetime) -> float | None:
         (value for name, value in (sent.headers or {}).items() if name.lower() == "retry-after"),
         "",
     ).strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not '²', which float() refuses
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)

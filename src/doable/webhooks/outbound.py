@@ -109,10 +109,15 @@ def _post(
             if len(head) >= MAX_BODY:
                 break  # closing the response drops the connection, and the rest
         answer = {
-            name.decode("latin-1"): value[:MAX_HEADER].decode("latin-1")
+            _text(name, "latin-1"): _text(value[:MAX_HEADER], "latin-1")
             for name, value in response.headers[:MAX_HEADERS]
         }
-        return response.status, answer, head[:MAX_BODY].decode("utf-8", errors="replace")
+        return response.status, answer, _text(head[:MAX_BODY], "utf-8")
+
+
+def _text(data: bytes | bytearray, encoding: str) -> str:
+    """Bytes of an answer as text a database stores: PostgreSQL's text holds no NUL."""
+    return data.decode(encoding, errors="replace").replace("\x00", "\ufffd")
 
 
 def checked_addresses(host: str, port: int) -> list[str]:

@@ -51,7 +51,10 @@ def check_url(url: str) -> None:
     (``addresses.refusal``). Host names are checked after DNS, on every attempt."""
     if _HAS_UNSEEN.search(url):
         raise ValidationError("Must not contain spaces or control characters.")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced "[" or "]" around the host
+        raise ValidationError("Must be a valid URL (check the brackets around the host).") from None
     scheme = parts.scheme  # urlsplit gives it in lower case
     if scheme not in ("http", "https") or url[: len(scheme) + 3].lower() != f"{scheme}://":
         raise ValidationError("Must be an absolute http:// or https:// URL.")
