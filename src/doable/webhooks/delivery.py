@@ -10,7 +10,7 @@ the lease, marks ``interrupted`` before it makes a new one. On PostgreSQL the cl
 skips rows another worker is claiming (``FOR UPDATE SKIP LOCKED``); SQLite has one
 writer at a time (``lock_database``).
 
-The outcome is written in a second transaction, only if the delivery is still the
+A round's outcomes are written in a second transaction, each only if the delivery is still the
 claimer's (``attempts`` is still its attempt's number): a worker slower than its lease
 never overwrites the attempt that took over from it.
 
@@ -64,6 +64,7 @@ class Claim:
     delivery_id: int
     attempt_id: int
     number: int
+    webhook_id: int
     url: str
     body: bytes
     headers: dict[str, str]
@@ -78,7 +79,8 @@ def send_due(*, limit: int) -> int:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         workers = min(settings().worker_concurrency, len(claims))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") as pool:
-            list(pool.map(partial(_attempt, app), claims))
+            outcomes = list(pool.map(partial(_send, app), claims))
+        _record(list(zip(claims, outcomes, strict=True)))
     return len(claims)
 
 
@@ -171,6 +173,7 @@ def _claim(delivery: WebhookDelivery, webhook: Webhook, now: datetime) -> Claim:
         delivery_id=delivery.id,
         attempt_id=attempt.id,
         number=attempt.number,
+        webhook_id=webhook.id,
         url=webhook.url,
         body=body,
         headers=headers,
@@ -185,62 +188,102 @@ def _signing_secrets(webhook: Webhook, now: datetime) -> list[str]:
     return [webhook.secret]
 
 
-def _attempt(app: Flask, claim: Claim) -> None:
-    """Send one claimed attempt and record it. An outcome that cannot be written (the
-    database away) is logged, and the delivery is tried again once its lease runs out."""
+def _send(app: Flask, claim: Claim) -> outbound.Outcome:
+    """Send one claimed attempt (in a sender thread, with its own app context)."""
     with app.app_context():
         try:
-            sent = outbound.send(
+            return outbound.send(
                 claim.url, claim.body, claim.headers, timeout=settings().webhook_timeout
             )
         except Exception as error:  # a bug: recorded, and retried as a network error is
             log.exception("webhook delivery %s could not be sent", claim.delivery_id)
-            sent = outbound.Outcome(duration_ms=0, error=f"not sent: {error!r}"[:500])
-        try:
-            record_outcome(claim=claim, sent=sent)
-        except Exception:
-            log.exception(
-                "webhook delivery %s: attempt %s not recorded", claim.delivery_id, claim.number
-            )
-            # Recorded without the answer, so the schedule still runs its course: left
-            # unrecorded, the delivery would be sent again after every lease, for ever.
-            bare = outbound.Outcome(duration_ms=sent.duration_ms, error=UNRECORDED)
+            return outbound.Outcome(duration_ms=0, error=f"not sent: {error!r}"[:500])
+
+
+def _record(sent: list[tuple[Claim, outbound.Outcome]]) -> None:
+    """Record a round's outcomes in one transaction (one commit, not one per attempt:
+    on PostgreSQL each commit waits for the disk). Should that fail, each is recorded
+    on its own; and one whose answer cannot be stored (a NUL byte on PostgreSQL) is
+    recorded without it, so the schedule still runs its course: left unrecorded, the
+    delivery would be sent again after every lease, for ever. An outcome that cannot
+    be written at all (the database away) is logged, and the delivery is tried again
+    once its lease runs out."""
+    try:
+        record_outcomes(sent=sent)
+        return
+    except Exception:
+        log.exception("webhook deliveries: a round's outcomes not recorded together")
+    for claim, outcome in sent:
+        for attempt in (
+            outcome,
+            outbound.Outcome(duration_ms=outcome.duration_ms, error=UNRECORDED),
+        ):
             try:
-                record_outcome(claim=claim, sent=bare)
+                record_outcomes(sent=[(claim, attempt)])
+                break
             except Exception:
-                log.exception("webhook delivery %s: attempt not recorded", claim.delivery_id)
-
-
-def _rows(delivery_id: int) -> Any:
-    """The delivery and its webhook (an outcome is written holding both: ``FOR NO KEY
-    UPDATE``, as ``db.begin_write``)."""
-    return select(WebhookDelivery, Webhook).join(Webhook).where(WebhookDelivery.id == delivery_id)
+                log.exception(
+                    "webhook delivery %s: attempt %s not recorded", claim.delivery_id, claim.number
+                )
 
 
 @use_case
+def record_outcomes(*, sent: list[tuple[Claim, outbound.Outcome]]) -> list[Verdict | None]:
+    """Write what came of each claim's request, in one transaction: the deliveries and
+    their webhooks read and locked in one statement, in order (by webhook, then
+    delivery, so two workers recording at once wait for each other rather than
+    deadlock), and the attempts updated in one more."""
+    lock_database(db.session)  # SQLite; PostgreSQL locks the rows it reads
+    ids = sorted({claim.delivery_id for claim, _ in sent})
+    locked = (
+        select(WebhookDelivery, Webhook)
+        .join(Webhook)
+        .where(WebhookDelivery.id.in_(ids))
+        .order_by(Webhook.id, WebhookDelivery.id)
+        .with_for_update(key_share=True)
+    )
+    rows = {delivery.id: (delivery, webhook) for delivery, webhook in db.session.execute(locked)}
+    now = utcnow()
+    verdicts: list[Verdict | None] = []
+    attempts: list[dict[str, Any]] = []
+    for claim, outcome in sent:
+        row = rows.get(claim.delivery_id)
+        if row is None or row[0].attempts != claim.number:
+            verdicts.append(None)  # deleted, or taken over after our lease: the newer rules
+            continue
+        verdict = judge(outcome, number=claim.number, now=now)
+        attempts.append(_attempt_outcome(claim, outcome, verdict))
+        _settle(*row, verdict, now=now)
+        verdicts.append(verdict)
+    if attempts:
+        db.session.execute(update(WebhookAttempt), attempts)  # by primary key, in one go
+    return verdicts
+
+
 def record_outcome(*, claim: Claim, sent: outbound.Outcome) -> Verdict | None:
     """Write what came of ``claim``'s request on its attempt, its delivery and its
     webhook; None (nothing written) when the claim is no longer ours."""
-    lock_database(db.session)  # SQLite; PostgreSQL locks the two rows:
-    row = db.session.execute(_rows(claim.delivery_id).with_for_update(key_share=True)).one_or_none()
-    if row is None or row[0].attempts != claim.number:
-        return None  # deleted, or taken over after our lease: the newer attempt rules
-    delivery, webhook = row
-    now = utcnow()
-    verdict = judge(sent, number=claim.number, now=now)
-    db.session.execute(
-        update(WebhookAttempt)
-        .where(WebhookAttempt.id == claim.attempt_id)
-        .values(
-            outcome=verdict.outcome,
-            duration_ms=sent.duration_ms,
-            response_status=sent.status,
-            response_headers=sent.headers,
-            response_body=sent.body,
-            error=sent.error,
-        )
-    )
-    # Sent again (redeliver, ping) while this attempt was out: it stays owed, when asked.
+    [verdict] = record_outcomes(sent=[(claim, sent)])
+    return verdict
+
+
+def _attempt_outcome(claim: Claim, sent: outbound.Outcome, verdict: Verdict) -> dict[str, Any]:
+    return {
+        "id": claim.attempt_id,
+        "outcome": verdict.outcome,
+        "duration_ms": sent.duration_ms,
+        "response_status": sent.status,
+        "response_headers": sent.headers,
+        "response_body": sent.body,
+        "error": sent.error,
+    }
+
+
+def _settle(
+    delivery: WebhookDelivery, webhook: Webhook, verdict: Verdict, *, now: datetime
+) -> None:
+    """The delivery's state and its webhook's health after an attempt's ``verdict``."""
+    # Sent again (redeliver, ping) while this attempt was out: it stays owed, as asked.
     requeued = (
         delivery.next_attempt_at is not None
         and delivery.last_attempt_at is not None
@@ -251,4 +294,3 @@ def record_outcome(*, claim: Claim, sent: outbound.Outcome) -> Verdict | None:
         delivery.next_attempt_at = verdict.next_attempt_at
     delivery.claimed_until = None
     note_outcome(webhook, verdict, now=now)
-    return verdict
