@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from doable import signals
 from doable.api_tokens.models import TOKEN_PREFIX, ApiToken
 from doable.auth.models import User
-from doable.db import begin_write, utcnow, valid_id
+from doable.db import utcnow
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
+from doable.ownership import count_owned_in_turn, owned
 from doable.settings import settings
 from doable.unit_of_work import publish, unit_of_work, use_case
 
@@ -128,10 +129,7 @@ def delete_api_tokens(*, user_id: int) -> list[str]:
 
 def get_token_for(*, user: User, token_id: int) -> ApiToken:
     """The user's token, or NotFound (also for another user's)."""
-    row = None
-    if valid_id(token_id):
-        query = select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id)
-        row = db.session.scalars(query).one_or_none()
+    row = owned(ApiToken, token_id, user.id)
     if row is None:
         raise NotFound(
             f"API token {token_id} not found", problem_type=ProblemType.API_TOKEN_NOT_FOUND
@@ -201,11 +199,8 @@ def record_use(grant: Grant) -> None:
 
 def _ensure_room(user_id: int) -> None:
     """Conflict when the user holds ``DOABLE_MAX_API_TOKENS_PER_USER`` tokens already."""
-    # Creations for one user take turns from here to their commit: two cannot both see
-    # room for the last one.
-    begin_write(db.session, select(User.id).where(User.id == user_id))
+    have = count_owned_in_turn(ApiToken, user_id)
     limit = settings().max_api_tokens_per_user
-    have = db.session.scalar(select(func.count()).where(ApiToken.user_id == user_id)) or 0
     if have >= limit:
         raise Conflict(
             f"At most {limit} API tokens per user: revoke one you no longer use.",

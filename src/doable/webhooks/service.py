@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 
 from doable.auth.models import User
 from doable.changes.service import feed_position
-from doable.db import Paged, begin_write, utcnow, valid_id
+from doable.db import Paged, utcnow, valid_id
 from doable.errors import Conflict, NotFound, ProblemType
 from doable.extensions import db
+from doable.ownership import count_owned_in_turn, owned
 from doable.settings import settings
 from doable.unit_of_work import use_case
 from doable.webhooks import queue, signing
@@ -55,10 +56,7 @@ def list_webhooks(*, user: User) -> list[Webhook]:
 
 def get_webhook_for(*, user: User, webhook_id: int) -> Webhook:
     """The user's webhook, or NotFound (also for another user's)."""
-    webhook = None
-    if valid_id(webhook_id):
-        query = select(Webhook).where(Webhook.id == webhook_id, Webhook.user_id == user.id)
-        webhook = db.session.scalars(query).one_or_none()
+    webhook = owned(Webhook, webhook_id, user.id)
     if webhook is None:
         raise NotFound(
             f"Webhook {webhook_id} not found", problem_type=ProblemType.WEBHOOK_NOT_FOUND
@@ -257,11 +255,8 @@ class WebhookLimitReached(Conflict):
 def _ensure_room(owner_id: int) -> None:
     """Conflict unless the owner may have one more webhook: each webhook costs a
     delivery per event, so their number is bounded."""
-    # Creators for one owner take turns from here to their commit, so two of them
-    # cannot both see room for the last one.
-    begin_write(db.session, select(User.id).where(User.id == owner_id))
+    have = count_owned_in_turn(Webhook, owner_id)
     limit = settings().max_webhooks_per_user
-    have = db.session.scalar(select(func.count()).where(Webhook.user_id == owner_id)) or 0
     if have >= limit:
         raise WebhookLimitReached(
             f"At most {limit} webhooks per user, and you have {have}. Delete one you no "
