@@ -26,6 +26,8 @@ from doable.auth import views as auth_views
 from doable.auth.logins import init_logins
 from doable.auth.token_cache import init_token_cache
 from doable.auth.tokens import register_jwt_callbacks
+from doable.calendar_feed import api as calendar_feed_api
+from doable.calendar_feed import views as calendar_feed_views
 from doable.categories import api as categories_api
 from doable.categories import views as categories_views
 from doable.changes import api as changes_api
@@ -38,8 +40,11 @@ from doable.errors import register_error_handlers
 from doable.extensions import csrf, db, init_redis, jwt, limiter, migrate
 from doable.limits import drop_idle_retry_after
 from doable.logs import assign_request_id, configure_logging, send_request_id
+from doable.notifications import api as notifications_api
+from doable.notifications import views as notifications_views
 from doable.openapi import api
 from doable.realtime import init_realtime
+from doable.reminders import models as reminder_models  # noqa: F401  (tables the worker fills)
 from doable.security import add_security_headers, check_url_length
 from doable.settings import settings
 from doable.sharing import api as sharing_api
@@ -167,6 +172,8 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(changes_api.bp)
     api.register_blueprint(api_tokens_api.bp)
     api.register_blueprint(webhooks_api.bp)
+    api.register_blueprint(notifications_api.bp)
+    api.register_blueprint(calendar_feed_api.bp)
     for blueprint in app.blueprints.values():
         if isinstance(blueprint, ApiBlueprint):  # bearer tokens only, never cookies
             csrf.exempt(blueprint)
@@ -184,5 +191,7 @@ def register_pages(app: Flask) -> None:
         changes_views,
         api_tokens_views,
         webhooks_views,
+        notifications_views,
+        calendar_feed_views,
     )
     app.register_blueprint(web.blueprint(*(area.bp for area in pages)))

@@ -189,6 +189,13 @@ def _networks(value: Any, name: str) -> tuple[str, ...]:
     return tuple(str(ipaddress.ip_network(str(n), strict=False)) for n in value)
 
 
+def _smtp_security(value: Any, name: str) -> Any:
+    """How the SMTP connection is secured: STARTTLS, TLS from the start, or not at all."""
+    if value not in ("starttls", "tls", "none"):
+        raise ConfigError(f"{name} must be starttls, tls or none, got {value!r}")
+    return value
+
+
 PositiveInt = Annotated[int, _positive_int]
 Count = Annotated[int, _count]  # 0 or more
 Flag = Annotated[bool, _flag]
@@ -202,6 +209,7 @@ Text = Annotated[str, _text]
 Seconds = Annotated[float, _seconds]
 Schedule = Annotated[tuple[float, ...], _schedule]
 Networks = Annotated[tuple[str, ...], _networks]
+SmtpSecurity = Annotated[Literal["starttls", "tls", "none"], _smtp_security]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -277,6 +285,26 @@ class Settings:
     worker_poll_interval: Seconds = 1.0
     # Deliveries one worker process sends at once
     worker_concurrency: PositiveInt = 8
+    # Reminders one task may have
+    max_reminders_per_task: PositiveInt = 5
+    # Seconds late a reminder may still be sent (the service was down when it was due);
+    # later ones are told together in one "missed reminders" notice instead
+    reminder_grace: Seconds = 3600.0
+    # Notifications kept per user (the oldest go first)
+    max_notifications_per_user: PositiveInt = 500
+    # SMTP server for reminder and digest emails; empty: no email is sent
+    smtp_host: Text = ""
+    smtp_port: PositiveInt = 587
+    smtp_security: SmtpSecurity = "starttls"
+    smtp_username: Text = ""
+    smtp_password: Text = field(default="", repr=False)
+    # Seconds the SMTP server has to connect and to answer each command
+    smtp_timeout: Seconds = 10.0
+    # The From of every email
+    mail_from: Text = "Doable <doable@localhost>"
+    # The address people reach this server at, for links in emails (none when empty),
+    # e.g. "https://tasks.example.com"
+    public_url: Text = ""
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host/-Port (0: none)
     proxy_hops: Count = 0
     # Host names the server answers to (None: any); e.g. "tasks.example.com"

@@ -137,7 +137,7 @@ def test_the_docs_name_every_action_the_feed_has() -> None:
     table += [
         line
         for line in section.splitlines()
-        if line.startswith(("| `attach", "| `categ", "| `webhook"))
+        if line.startswith(("| `attach", "| `categ", "| `webhook", "| `notif"))
     ]
     documented = {name for line in table for name in re.findall(r"`([a-z_]+)`", line.split("|")[2])}
 

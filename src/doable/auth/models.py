@@ -3,7 +3,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from doable.db import TimestampMixin, UTCDateTime, utcnow
@@ -39,6 +39,19 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     #: The networks (an IPv4 address, an IPv6 /64) of its last successful logins, most
     #: recent first, space-separated: failures elsewhere do not slow these down.
     login_networks: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The IANA zone the user lives in (``doable.tasks.recurrence.ZONES``): their
+    #: "today" and "overdue", and the zone of their tasks that name none.
+    timezone: Mapped[str] = mapped_column(
+        String(64), nullable=False, default="UTC", server_default="UTC"
+    )
+    #: The channels their reminders and digest reach them on (email only when the
+    #: server has SMTP settings: README, Configuration).
+    remind_in_app: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
+    remind_by_email: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default=true()
+    )
 
     @validates("username", "email")
     def _fold(self, name: str, value: str) -> str:

@@ -37,9 +37,19 @@ from doable.tasks.models import Task
 from doable.unit_of_work import publish, stage
 
 #: Actions, by entity.
-TASK_ACTIONS = ("created", "updated", "deleted", "shared", "share_updated", "unshared")
+TASK_ACTIONS = (
+    "created",
+    "updated",
+    "deleted",
+    "shared",
+    "share_updated",
+    "unshared",
+    "occurrence_completed",
+    "occurrence_skipped",
+)
 ATTACHMENT_ACTIONS = ("attachment_added", "attachment_deleted")
 CATEGORY_ACTIONS = ("category_created", "category_updated", "category_deleted")
+NOTIFICATION_ACTIONS = ("notification_created",)
 
 
 @dataclass(frozen=True, kw_only=True)

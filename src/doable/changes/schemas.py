@@ -23,6 +23,9 @@ ACTIONS = [
     "category_updated",
     "category_deleted",
     "webhook_disabled",
+    "occurrence_completed",
+    "occurrence_skipped",
+    "notification_created",
 ]
 
 
@@ -36,7 +39,9 @@ class EventQuery(Query):
 
 
 class EntityRead(Schema):
-    type = fields.String(metadata={"enum": ["task", "attachment", "category", "webhook"]})
+    type = fields.String(
+        metadata={"enum": ["task", "attachment", "category", "webhook", "notification"]}
+    )
     id = fields.Integer()
 
 

@@ -54,6 +54,10 @@ EVENTS = {
     "category_updated": "category_updated",
     "category_deleted": "category_deleted",
     "webhook_disabled": "webhook_disabled",
+    # A recurring task rolled forward: the task as it is now, like any update.
+    "occurrence_completed": "task_updated",
+    "occurrence_skipped": "task_updated",
+    "notification_created": "notification",
 }
 #: Actions whose event carries the task as its recipient sees it when it is sent.
 _WITH_TASK = frozenset({"created", "updated", "shared", "share_updated"})

@@ -1,19 +1,22 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     ColumnElement,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Row,
     SmallInteger,
     String,
     Text,
+    Time,
     func,
     select,
 )
@@ -22,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.db import TimestampMixin
+from doable.db import TimestampMixin, UTCDateTime
 from doable.extensions import db
 
 
@@ -63,6 +66,22 @@ class Task(TimestampMixin, db.Model):  # type: ignore[name-defined]
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=Status.PENDING.value)
     priority: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=Priority.MEDIUM)
     due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: The local time of day it is due (only with a due date), in ``timezone``.
+    due_time: Mapped[time | None] = mapped_column(Time, nullable=True)
+    #: The IANA zone its due date and time are in; ``None``: its owner's zone.
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The instant it is due (UTC): its due date at ``due_time`` (or 00:00) in its zone,
+    #: kept in step by the tasks service whenever either or the zone changes.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: An RRULE (``tasks.recurrence.parse_rule``) and its mode; both or neither.
+    recurrence_rule: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    recurrence_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    #: The local wall time its series starts from (DTSTART); set with the rule, and
+    #: again whenever the due date, time or rule is changed by hand.
+    recurrence_anchor: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    #: ``[{"before_due": "PT30M"} | {"at": "2026-03-30T08:00"}]``, as the API shows
+    #: them; their schedule is ``reminders.models.Reminder``.
+    reminders: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, nullable=True)
     #: Bumped on every write; UPDATEs check it, so two racing writes cannot both win.
     version: Mapped[int] = mapped_column(nullable=False)
 

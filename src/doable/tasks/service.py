@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy import (
@@ -235,6 +235,13 @@ class WrittenTask(NamedTuple):
     created_at: datetime
     updated_at: datetime
     version: int
+    due_time: time | None = None
+    timezone: str | None = None
+    due_at: datetime | None = None
+    recurrence_rule: str | None = None
+    recurrence_mode: str | None = None
+    recurrence_anchor: datetime | None = None
+    reminders: list[dict[str, str]] | None = None
 
 
 @use_case(retry=WRITE_ATTEMPTS)

@@ -31,6 +31,9 @@ EVENT_TYPES = (
     "category.updated",
     "category.deleted",
     "webhook.disabled",
+    "task.occurrence_completed",
+    "task.occurrence_skipped",
+    "notification.created",
 )
 PING = "ping"
 #: A delivery's ``status``.
