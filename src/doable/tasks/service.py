@@ -742,3 +742,9 @@ def _order_by(
     if sort.lstrip("-") == "due_date":
         primary = primary.nulls_first() if backwards else primary.nulls_last()
     return [primary, id_column.desc() if descending else id_column.asc()]
+
+
+def owner_zone_changed(user_id: int) -> None:
+    """Recompute ``due_at`` of the user's tasks that name no zone of their own (and so
+    follow their owner's), then their reminders (``reminders.schedule.reschedule_owner``);
+    in the unit of work that changed the user's zone."""
