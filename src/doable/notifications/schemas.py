@@ -15,8 +15,10 @@ class NotificationRead(Schema):
     title = fields.String()
     body = fields.String()
     data = fields.Dict(
-        metadata={"description": "What a client needs to show it: the occurrence, its times, "
-        "the tasks a digest or missed notice names"}
+        metadata={
+            "description": "What a client needs to show it: the occurrence, its times, "
+            "the tasks a digest or missed notice names"
+        }
     )
     created_at = Timestamp()
     read_at = Timestamp(allow_none=True, metadata={"description": "null: unread"})
@@ -35,4 +37,3 @@ class NotificationPage(PageOf):
 
 class MarkedRead(Schema):
     unread = fields.Integer(metadata={"description": "How many of yours are still unread"})
-

@@ -103,7 +103,9 @@ def list_notifications(
     (True) or the read (False)."""
     wanted = [Notification.user_id == user.id]
     if unread is not None:
-        wanted.append(Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None))
+        wanted.append(
+            Notification.read_at.is_(None) if unread else Notification.read_at.is_not(None)
+        )
     total = db.session.scalar(select(func.count()).where(*wanted)) or 0
     found: list[Notification] = []
     if (page - 1) * per_page < total:

@@ -121,7 +121,8 @@ def reschedule_task(task_id: int) -> None:
     instant for the task's current occurrence (none once it is completed)."""
     task = db.session.get(Task, task_id)
     rows = {
-        row.spec: row for row in db.session.scalars(select(Reminder).where(Reminder.task_id == task_id))
+        row.spec: row
+        for row in db.session.scalars(select(Reminder).where(Reminder.task_id == task_id))
     }
     wanted: list[str] = []
     for reminder in (task.reminders or []) if task is not None else []:

@@ -1,0 +1,259 @@
+"""Reminders fired by the worker's real loop (``doable.worker``) while the clock is
+moved with time-machine: at the local time through daylight-saving changes, exactly
+once with two workers or a worker that dies mid-fire, missed ones told together, and
+the daily digest at the user's local time. Emails reach a real SMTP server."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from flask import Flask
+
+from doable.reminders import fire, mail
+from doable.reminders.models import Digest
+from doable.reminders.schedule import set_digest
+from doable.unit_of_work import unit_of_work
+from doable.worker import Worker, run_round
+from tests.changes.feeds import new_task
+from tests.support.factories import ApiClient
+from tests.support.reminders import fires, notifications, reminders, rows, schedule, set_user
+from tests.support.servers import wait_for
+from tests.support.smtp import SmtpServer
+
+BERLIN = "Europe/Berlin"
+#: A poll interval no test waits for: what a worker does sooner, it was woken for.
+SLOW_POLL = {"WORKER_POLL_INTERVAL": 60}
+
+
+@contextmanager
+def running(*apps: Flask) -> Iterator[list[Worker]]:
+    """A worker loop per app, each in its thread; stopped (and joined) after."""
+    workers = [Worker(app) for app in apps]
+    threads = [threading.Thread(target=worker.run, daemon=True) for worker in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        yield workers
+    finally:
+        for worker in workers:
+            worker.stop()
+        for thread in threads:
+            thread.join(timeout=30)
+            assert not thread.is_alive(), "a worker did not stop"
+
+
+def one_line(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+def due_lines(smtp: SmtpServer) -> list[str]:
+    return [re.findall(r"Due .*\)", one_line(mail.body))[0] for mail in smtp.mails]
+
+
+def standup(app: Flask, task_id: int, first: date) -> None:
+    """The task due daily at 09:00 Berlin time from ``first``, reminding at the due time."""
+    schedule(
+        app,
+        task_id,
+        due_date=first,
+        due_time=time(9),
+        timezone=BERLIN,
+        rule="FREQ=DAILY",
+        reminders=[{"before_due": "PT0M"}],
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "instants"),
+    [
+        # Clocks spring forward on Sunday 29 March 2026: 09:00 is 08:00 UTC, then 07:00.
+        (
+            date(2026, 3, 28),
+            [datetime(2026, 3, 28, 8), datetime(2026, 3, 29, 7), datetime(2026, 3, 30, 7)],
+        ),
+        # And fall back on Sunday 25 October 2026: 09:00 is 07:00 UTC, then 08:00.
+        (
+            date(2026, 10, 24),
+            [datetime(2026, 10, 24, 7), datetime(2026, 10, 25, 8), datetime(2026, 10, 26, 8)],
+        ),
+    ],
+    ids=["march", "october"],
+)
+def test_a_daily_reminder_fires_at_nine_local_across_a_dst_change(
+    make_app: Any, smtp: SmtpServer, first: date, instants: list[datetime]
+) -> None:
+    app = make_app(**smtp.settings, **SLOW_POLL)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    task_id = new_task(api, alice, title="Standup")  # tokens are issued now: not in the past
+    start = instants[0].replace(tzinfo=UTC) - timedelta(hours=2)
+    with time_machine.travel(start, tick=True) as clock:
+        standup(app, task_id, first)
+        with running(app) as [worker]:
+            for count, moment in enumerate(instants, start=1):
+                clock.move_to(moment.replace(tzinfo=UTC) - timedelta(minutes=1))
+                worker.wake()
+                clock.move_to(moment.replace(tzinfo=UTC) + timedelta(seconds=1))
+                worker.wake()
+                smtp.wait_for(count)
+                wait_for(lambda n=count: len(notifications(app)) == n, f"{count} notices")
+
+    days = [(first + timedelta(days=offset)) for offset in range(3)]
+    expected = [f"Due {day:%a %d %b %Y} 09:00 (Europe/Berlin)" for day in days]
+    assert due_lines(smtp) == expected
+    assert [mail.recipients for mail in smtp.mails] == [[alice.email]] * 3
+    assert {mail.subject for mail in smtp.mails} == {"Reminder: Standup"}
+    sent = [f for f in fires(app) if f.channel == "in_app"]
+    assert [f.scheduled_at for f in sent] == [m.replace(tzinfo=UTC) for m in instants]
+    for record, moment in zip(sent, instants, strict=True):  # not before 09:00, nor long after
+        assert timedelta(0) <= record.sent_at - moment.replace(tzinfo=UTC) < timedelta(minutes=1)
+    assert [n.body.splitlines()[1] for n in notifications(app)] == expected
+    [reminder] = reminders(app)
+    assert reminder.occurrence == f"{first + timedelta(days=3)}T09:00"
+
+
+def test_two_workers_send_one_email_and_one_notice_per_reminder(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    apps = [make_app(**smtp.settings, **SLOW_POLL) for _ in range(2)]
+    api = ApiClient(apps[0].test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    tasks = [new_task(api, alice, title=f"Task {n}") for n in range(12)]
+    with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
+        due_at_nine(apps[0], tasks, "PT0M", "PT30M")
+        with running(*apps) as workers:
+            clock.move_to(due + timedelta(seconds=1))
+            for worker in workers:
+                worker.wake()
+            wait_for(lambda: all_done(apps[0], 24), "every reminder fired and emailed")
+
+    assert len(smtp.mails) == 24
+    assert len(notifications(apps[0])) == 24
+    keys = [n.data["key"] for n in notifications(apps[0])]
+    assert len(set(keys)) == 24
+    assert sorted(re.sub(r"\s+", " ", m.subject) for m in smtp.mails) == sorted(
+        f"Reminder: Task {n}" for n in range(12) for _ in range(2)
+    )
+
+
+def due_at_nine(app: Flask, tasks: list[int], *reminders: str) -> None:
+    """The tasks due on Monday 1 June 2026 at 09:00 Berlin time (07:00 UTC), each
+    reminding ``reminders`` before (at the due time when none is given)."""
+    for task_id in tasks:
+        schedule(
+            app,
+            task_id,
+            due_date=date(2026, 6, 1),
+            due_time=time(9),
+            timezone=BERLIN,
+            reminders=[{"before_due": lead} for lead in reminders or ("PT0M",)],
+        )
+
+
+def all_done(app: Flask, count: int) -> bool:
+    found = fires(app)
+    return len(found) == 2 * count and all(f.status == "sent" for f in found)
+
+
+def test_a_worker_killed_between_claim_and_send_loses_nothing_and_sends_once(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app = make_app(**smtp.settings)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    task_id = new_task(api, alice, title="Pay rent")
+    with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
+        due_at_nine(app, [task_id])
+        clock.move_to(due + timedelta(seconds=1))
+        with app.app_context():  # the dying worker: its claims commit, then it is gone
+            assert fire.fire_due(limit=10) == 1
+            [claimed] = mail.claim_emails(limit=10)
+        with app.app_context():  # another worker, within the dead one's lease: waits
+            run_round(app)
+        assert smtp.mails == []
+        assert [f.status for f in fires(app)] == ["sent", "pending"]
+        clock.move_to(due + timedelta(seconds=mail.lease_seconds_for(app) + 2))
+        with app.app_context():
+            run_round(app)
+            run_round(app)
+
+    [email] = smtp.wait_for(1)
+    assert email.message["Message-ID"] == f"<fire-{claimed.fire_id}@example.test>"
+    assert "Due Mon 01 Jun 2026 09:00 (Europe/Berlin)" in email.body
+    assert len(notifications(app)) == 1
+    assert [(f.channel, f.status, f.attempts) for f in fires(app)] == [
+        ("in_app", "sent", 0),
+        ("email", "sent", 2),
+    ]
+
+
+def test_a_reminder_due_longer_ago_than_the_grace_is_told_as_missed(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app = make_app(**smtp.settings, REMINDER_GRACE=3600)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    titles = ["Water plants", "Call mum"]
+    tasks = [new_task(api, alice, title=title) for title in titles]
+    with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
+        due_at_nine(app, tasks)
+        clock.move_to(due + timedelta(hours=3))  # the service was down meanwhile
+        with app.app_context():
+            run_round(app)
+            run_round(app)
+
+    [email] = smtp.wait_for(1)
+    assert email.subject == "You missed 2 reminders"
+    for title in titles:
+        assert f"- {title}: Due Mon 01 Jun 2026 09:00 (Europe/Berlin)" in one_line(email.body)
+    [notice] = notifications(app)
+    assert (notice.kind, notice.title) == ("missed", "You missed 2 reminders")
+    assert [f.status for f in fires(app) if f.key.startswith("reminder:")] == ["missed"] * 4
+    assert all(r.fire_at is None for r in reminders(app))  # not sent late either
+
+
+def test_the_digest_comes_at_the_users_local_time_with_overdue_and_today(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app = make_app(**smtp.settings)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    set_user(app, alice.id, timezone="America/Los_Angeles")
+    today = date(2026, 6, 1)
+    overdue = new_task(api, alice, title="File taxes")
+    due_today = new_task(api, alice, title="Buy milk")
+    new_task(api, alice, title="Later", due_date="2026-06-05")
+    # 08:00 in Los Angeles (PDT, UTC-7) is 15:00 UTC.
+    with time_machine.travel(datetime(2026, 6, 1, 14, tzinfo=UTC), tick=True) as clock:
+        schedule(app, overdue, due_date=date(2026, 5, 30), reminders=[])
+        schedule(app, due_today, due_date=today, due_time=time(17), reminders=[])
+        with app.app_context(), unit_of_work():
+            set_digest(alice.id, time(8))
+        with app.app_context():
+            run_round(app)
+        assert smtp.mails == []
+        clock.move_to(datetime(2026, 6, 1, 15, 0, 1, tzinfo=UTC))
+        with app.app_context():
+            run_round(app)
+
+    [email] = smtp.wait_for(1)
+    assert email.recipients == [alice.email]
+    assert email.subject == "1 overdue, 1 due today"
+    body = one_line(email.body)
+    assert "Your tasks on Mon 01 Jun 2026 (America/Los_Angeles)" in body
+    assert "Overdue (1):\n- File taxes: Due Sat 30 May 2026 (America/Los_Angeles)" in body
+    assert "Due today (1):\n- Buy milk: Due Mon 01 Jun 2026 17:00 (America/Los_Angeles)" in body
+    [notice] = notifications(app)
+    assert (notice.kind, notice.data["date"]) == ("digest", "2026-06-01")
+    [digest] = rows(app, Digest, Digest.user_id)
+    assert digest.next_at == datetime(2026, 6, 2, 15, tzinfo=UTC)
