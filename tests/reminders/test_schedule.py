@@ -1,0 +1,142 @@
+"""When each reminder is next due (``reminders.schedule``), and which channels a fire
+takes: local wall time in the task's zone, DST gaps, completed tasks, passed times."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import time_machine
+from flask import Flask
+
+from doable.extensions import db
+from doable.reminders.models import Digest
+from doable.reminders.schedule import duration, reschedule_task, set_digest
+from doable.tasks.models import Task
+from doable.unit_of_work import unit_of_work
+from doable.worker import run_round
+from tests.changes.feeds import new_task
+from tests.support.factories import Account, ApiClient
+from tests.support.reminders import fires, reminders, rows, schedule, set_user
+from tests.support.smtp import SmtpServer
+
+NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
+
+
+def scheduled(app: Flask) -> list[tuple[str, str | None, datetime | None]]:
+    return [(r.spec, r.occurrence, r.fire_at) for r in reminders(app)]
+
+
+def test_each_reminder_fires_at_its_local_time_in_the_tasks_zone(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    with time_machine.travel(NOW):
+        schedule(
+            app,
+            task_id,
+            due_date=date(2026, 3, 30),
+            due_time=time(9),
+            timezone="Europe/Berlin",
+            reminders=[{"before_due": "PT30M"}, {"at": "2026-03-29T02:30"}, {"before_due": "P1D"}],
+        )
+
+    assert scheduled(app) == [
+        ("P1D", "2026-03-30T09:00", datetime(2026, 3, 29, 7, tzinfo=UTC)),  # 09:00 CEST, a day back
+        ("PT30M", "2026-03-30T09:00", datetime(2026, 3, 30, 6, 30, tzinfo=UTC)),
+        # 02:30 does not exist that night: it moves forward by the gap, to 03:30 CEST.
+        ("at:2026-03-29T02:30", "at", datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+    ]
+
+
+def test_a_date_alone_counts_back_from_its_start_in_the_owners_zone(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    set_user(app, alice.id, timezone="America/New_York")
+    task_id = new_task(api, alice)
+    with time_machine.travel(NOW):
+        schedule(app, task_id, due_date=date(2026, 3, 30), reminders=[{"before_due": "PT1H"}])
+
+    assert scheduled(app) == [("PT1H", "2026-03-30", datetime(2026, 3, 30, 3, tzinfo=UTC))]
+
+
+def test_nothing_fires_for_a_completed_task_a_passed_time_or_no_due_date(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    with time_machine.travel(NOW):
+        schedule(
+            app,
+            task_id,
+            due_date=date(2026, 3, 1),
+            reminders=[{"before_due": "PT0M"}, {"at": "2026-03-01T08:00"}],
+        )
+        assert [fire_at for _, _, fire_at in scheduled(app)] == [None, None]
+        schedule(app, task_id, due_date=date(2026, 4, 1), reminders=[{"before_due": "PT0M"}])
+        assert scheduled(app)[0][2] is not None
+        with app.app_context(), unit_of_work():
+            task = db.session.get(Task, task_id)
+            assert task is not None
+            task.status = "completed"
+            reschedule_task(task_id)
+
+    assert scheduled(app) == [("PT0M", None, None)]
+
+
+def test_reminders_taken_off_the_task_lose_their_schedule(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    with time_machine.travel(NOW):
+        schedule(app, task_id, due_date=date(2026, 4, 1), reminders=[{"before_due": "PT5M"}])
+        schedule(app, task_id, due_date=date(2026, 4, 1), reminders=[])
+
+    assert scheduled(app) == []
+
+
+def test_a_digest_at_a_time_the_night_skips_moves_forward_and_none_turns_it_off(
+    app: Flask, alice: Account
+) -> None:
+    set_user(app, alice.id, timezone="Europe/Berlin")
+    with time_machine.travel(datetime(2026, 3, 28, 12, tzinfo=UTC)), app.app_context():
+        with unit_of_work():
+            set_digest(alice.id, time(2, 30))
+        [digest] = rows(app, Digest, Digest.user_id)
+        assert digest.next_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST
+        with unit_of_work():
+            set_digest(alice.id, None)
+
+    assert rows(app, Digest, Digest.user_id) == []
+
+
+def test_durations_in_iso_8601() -> None:
+    assert duration("PT30M") is not None and duration("PT30M").total_seconds() == 1800  # type: ignore[union-attr]
+    assert duration("P1DT2H").total_seconds() == 93600  # type: ignore[union-attr]
+    assert duration("P1W").total_seconds() == 604800  # type: ignore[union-attr]
+    for bad in ("", "P", "PT", "30M", "P1DT", "PT-5M"):
+        assert duration(bad) is None, bad
+
+
+def test_email_is_off_without_smtp_or_when_the_user_turned_it_off(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    for config, by_email in (({}, True), (smtp.settings, False)):
+        app = make_app(**config)
+        api = ApiClient(app.test_client())
+        alice = api.account(f"alice{int(by_email)}")
+        set_user(app, alice.id, remind_by_email=by_email)
+        task_id = new_task(api, alice)
+        with time_machine.travel(NOW, tick=True):
+            schedule(
+                app,
+                task_id,
+                due_date=date(2026, 3, 20),
+                due_time=time(12),
+                reminders=[{"before_due": "PT0M"}],
+            )
+            with app.app_context():
+                run_round(app)
+        assert [(f.channel, f.status) for f in fires(app) if f.user_id == alice.id] == [
+            ("in_app", "sent")
+        ]
+    assert smtp.mails == []
