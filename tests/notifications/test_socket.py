@@ -26,20 +26,24 @@ def served(
 ) -> Iterator[tuple[str, str]]:
     """A server with its worker, polling every 0.2 s (nothing wakes it across processes
     without Redis); its base URL and database URL."""
+    dropped = None
     if request.param == "sqlite":
         database_url = f"sqlite:///{tmp_path / 'doable.sqlite3'}"
     else:
         admin = request.getfixturevalue("postgres_admin_engine")
-        name, database_url = _create_postgres_database(admin)
-        request.addfinalizer(lambda: _drop_postgres_database(admin, name))
+        dropped, database_url = _create_postgres_database(admin)
     env = server_env(
         database_url,
         tmp_path,
         DOABLE_WORKER_POLL_INTERVAL="0.2",
         **{f"DOABLE_{key}": str(value) for key, value in smtp.settings.items()},
     )
-    with running_server(env, "--with-worker", log_path=tmp_path / "serve.log") as base:
-        yield base, database_url
+    try:
+        with running_server(env, "--with-worker", log_path=tmp_path / "serve.log") as base:
+            yield base, database_url
+    finally:
+        if dropped is not None:
+            _drop_postgres_database(request.getfixturevalue("postgres_admin_engine"), dropped)
 
 
 def test_a_fired_reminder_is_pushed_listed_and_emailed(
