@@ -65,5 +65,8 @@ if (script && !document.getElementById("live-script") && window.WebSocket) {
         onNotification(data);
       }
     },
+    onState(state) {
+      document.documentElement.setAttribute("data-live", state);
+    },
   });
 }
