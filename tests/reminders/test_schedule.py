@@ -9,15 +9,18 @@ from typing import Any
 import time_machine
 from flask import Flask
 
+from doable.db import utcnow
 from doable.extensions import db
+from doable.reminders import mail
 from doable.reminders.models import Digest
-from doable.reminders.schedule import duration, reschedule_task, set_digest
+from doable.reminders.schedule import duration, reschedule_owner, reschedule_task, set_digest
 from doable.tasks.models import Task
 from doable.unit_of_work import unit_of_work
 from doable.worker import run_round
 from tests.changes.feeds import new_task
 from tests.support.factories import Account, ApiClient
 from tests.support.reminders import fires, reminders, rows, schedule, set_user
+from tests.support.servers import free_port
 from tests.support.smtp import SmtpServer
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
@@ -140,3 +143,52 @@ def test_email_is_off_without_smtp_or_when_the_user_turned_it_off(
             ("in_app", "sent")
         ]
     assert smtp.mails == []
+
+
+def test_an_email_the_server_refuses_is_retried_then_given_up(make_app: Any) -> None:
+    closed = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": free_port(), "SMTP_SECURITY": "none"}
+    app = make_app(**closed)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    task_id = new_task(api, alice)
+    with time_machine.travel(NOW, tick=True) as clock:
+        schedule(
+            app, task_id, due_date=NOW.date(), due_time=time(12), reminders=[{"before_due": "PT0M"}]
+        )
+        pauses = []
+        for _ in range(mail.MAX_ATTEMPTS):
+            with app.app_context():
+                run_round(app)
+            email = next(f for f in fires(app) if f.channel == "email")
+            if email.lease_until is not None:
+                pauses.append(round((email.lease_until - utcnow()).total_seconds() / 30))
+                clock.move_to(email.lease_until + timedelta(seconds=1))
+
+    assert (email.status, email.attempts) == ("failed", mail.MAX_ATTEMPTS)
+    assert "SMTP server unavailable" in (email.error or "")
+    assert pauses == [1, 2, 4, 8]  # 30 s, doubling
+
+
+def test_a_new_zone_moves_the_users_reminders_and_digest(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    with time_machine.travel(NOW):
+        schedule(
+            app,
+            task_id,
+            due_date=date(2026, 3, 30),
+            due_time=time(9),
+            reminders=[{"before_due": "PT0M"}],
+        )
+        with app.app_context(), unit_of_work():
+            set_digest(alice.id, time(8))
+        set_user(app, alice.id, timezone="Asia/Kolkata")
+        with app.app_context(), unit_of_work():
+            reschedule_owner(alice.id)
+
+    assert scheduled(app) == [
+        ("PT0M", "2026-03-30T09:00", datetime(2026, 3, 30, 3, 30, tzinfo=UTC))
+    ]
+    [digest] = rows(app, Digest, Digest.user_id)
+    assert digest.next_at == datetime(2026, 3, 21, 2, 30, tzinfo=UTC)  # 08:00 IST
