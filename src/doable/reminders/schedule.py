@@ -15,6 +15,7 @@ past is never scheduled: it would only be told as missed.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -31,6 +32,8 @@ from doable.tasks.models import Status, Task
 
 #: ``Reminder.occurrence`` of an ``at`` reminder: it fires once, whatever the series.
 AT = "at"
+#: ``Reminder.spec``'s length: longer is no reminder the API accepts.
+MAX_SPEC = 40
 #: How far a recurring reminder looks for its next occurrence (a daily rule: 3 years).
 MAX_LOOKAHEAD = 1000
 _DURATION = re.compile(
@@ -104,16 +107,19 @@ def next_fire(task: Task, spec: str, *, after: str | None, cutoff: datetime) -> 
     return None
 
 
-def _occurrences(task: Task, tz: ZoneInfo, current: datetime, start: datetime) -> list[datetime]:
-    """The task's occurrences from ``start`` (local): the current one alone when it does
-    not recur."""
+def _occurrences(
+    task: Task, tz: ZoneInfo, current: datetime, start: datetime
+) -> Iterable[datetime]:
+    """The task's occurrences from ``start`` (local), read lazily: the current one alone
+    when it does not recur."""
     if not task.recurrence_rule:
         return [current] if current >= start else []
     if task.recurrence_mode == "after_completion":
         anchor = current  # what follows depends on the completion: the rule from now on
     else:
         anchor = task.recurrence_anchor or current
-    return recurrence.upcoming(task.recurrence_rule, anchor, tz, start, MAX_LOOKAHEAD)
+    rule = recurrence.series(task.recurrence_rule, anchor, tz)
+    return rule.xafter(start, count=MAX_LOOKAHEAD, inc=True)
 
 
 def reschedule_task(task_id: int) -> None:
@@ -127,7 +133,7 @@ def reschedule_task(task_id: int) -> None:
     wanted: list[str] = []
     for reminder in (task.reminders or []) if task is not None else []:
         spec = spec_of(reminder)
-        if spec is not None and spec not in wanted:
+        if spec is not None and len(spec) <= MAX_SPEC and spec not in wanted:
             wanted.append(spec)
     for spec, row in rows.items():
         if spec not in wanted:
