@@ -257,3 +257,28 @@ def test_the_digest_comes_at_the_users_local_time_with_overdue_and_today(
     assert (notice.kind, notice.data["date"]) == ("digest", "2026-06-01")
     [digest] = rows(app, Digest, Digest.user_id)
     assert digest.next_at == datetime(2026, 6, 2, 15, tzinfo=UTC)
+
+
+def test_a_reminder_rescheduled_onto_an_occurrence_already_fired_is_not_sent_again(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app = make_app(**smtp.settings)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    task_id = new_task(api, alice, title="Pay rent")
+    with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
+        due_at_nine(app, [task_id])
+        clock.move_to(due + timedelta(minutes=5))
+        with app.app_context():
+            run_round(app)
+        smtp.wait_for(1)
+        due_at_nine(app, [task_id])  # an edit: the same occurrence, within the grace, again
+        assert [r.fire_at for r in reminders(app)] == [due]
+        with app.app_context():
+            run_round(app)
+            run_round(app)
+
+    assert len(smtp.mails) == 1
+    assert len(notifications(app)) == 1
+    assert [r.fire_at for r in reminders(app)] == [None]  # claimed, found fired, moved on
