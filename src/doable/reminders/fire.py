@@ -19,7 +19,7 @@ round listing them.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -123,7 +123,9 @@ def fire_due(*, limit: int) -> int:
     cutoff = now - timedelta(seconds=settings().reminder_grace)
     missed: dict[int, list[Notice]] = defaultdict(list)
     for reminder in claimed:
-        task = tasks[reminder.task_id]
+        task = tasks.get(reminder.task_id)
+        if task is None:  # deleted meanwhile: its reminders go with it (ON DELETE CASCADE)
+            continue
         notice = reminder_notice(task, reminder)
         late = reminder.fire_at is not None and reminder.fire_at < cutoff
         if notify(notice, missed=late) and late:
@@ -162,7 +164,7 @@ def send_digests(*, limit: int) -> int:
     return len(digests)
 
 
-def _digest_tasks(user: User, day: Any, now: datetime) -> tuple[list[Task], list[Task]]:
+def _digest_tasks(user: User, day: date, now: datetime) -> tuple[list[Task], list[Task]]:
     """The user's open tasks overdue at ``now`` and due on their local ``day``: a task
     is overdue once its due time has passed, a date alone once its day has."""
     query = (
