@@ -282,3 +282,38 @@ def test_a_reminder_rescheduled_onto_an_occurrence_already_fired_is_not_sent_aga
     assert len(smtp.mails) == 1
     assert len(notifications(app)) == 1
     assert [r.fire_at for r in reminders(app)] == [None]  # claimed, found fired, moved on
+
+
+def test_workers_claiming_one_reminder_at_a_time_each_send_different_ones(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    apps = [make_app(**smtp.settings) for _ in range(3)]
+    api = ApiClient(apps[0].test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    tasks = [new_task(api, alice, title=f"Task {n}") for n in range(10)]
+    start = threading.Barrier(len(apps))
+    claimed: list[int] = []
+
+    def work(app: Flask) -> None:
+        start.wait(timeout=30)
+        with app.app_context():
+            while (count := fire.fire_due(limit=1)) or mail.send_emails(limit=1):
+                claimed.append(count)
+
+    with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
+        due_at_nine(apps[0], tasks)
+        clock.move_to(due + timedelta(seconds=1))
+        threads = [threading.Thread(target=work, args=(app,)) for app in apps]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert sum(claimed) == 10  # each claimed by one worker only
+    assert sorted(m.subject for m in smtp.wait_for(10)) == sorted(
+        f"Reminder: Task {n}" for n in range(10)
+    )
+    assert len(smtp.mails) == 10
+    assert len(notifications(apps[0])) == 10
+    assert all_done(apps[0], 10)
