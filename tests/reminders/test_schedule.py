@@ -192,3 +192,20 @@ def test_a_new_zone_moves_the_users_reminders_and_digest(
     ]
     [digest] = rows(app, Digest, Digest.user_id)
     assert digest.next_at == datetime(2026, 3, 21, 2, 30, tzinfo=UTC)  # 08:00 IST
+
+
+def test_a_reminder_beyond_the_calendar_never_fires_and_breaks_nothing(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    with time_machine.travel(NOW):
+        schedule(
+            app,
+            task_id,
+            due_date=date(1, 1, 8),
+            timezone="Europe/Berlin",
+            # Before the year 1, in UTC; not a time at all.
+            reminders=[{"before_due": "P2W"}, {"at": "0001-01-01T00:00"}, {"at": "not a time"}],
+        )
+
+    assert [fire_at for _, _, fire_at in scheduled(app)] == [None, None, None]

@@ -36,7 +36,10 @@ def schedule(
         assert task is not None
         task.due_date, task.due_time, task.timezone = due_date, due_time, timezone
         tz = recurrence.zone(timezone or task.owner.timezone)
-        task.due_at = recurrence.instant(recurrence.due_moment(due_date, due_time), tz)
+        try:
+            task.due_at = recurrence.instant(recurrence.due_moment(due_date, due_time), tz)
+        except OverflowError:  # before the year 1 in UTC
+            task.due_at = None
         task.recurrence_rule = rule
         task.recurrence_mode = "schedule" if rule else None
         task.recurrence_anchor = recurrence.due_moment(due_date, due_time) if rule else None

@@ -182,11 +182,8 @@ def _digest_tasks(user: User, day: date, now: datetime) -> tuple[list[Task], lis
     today: list[Task] = []
     for task in db.session.scalars(query):
         assert task.due_date is not None
-        due = recurrence.instant(
-            recurrence.due_moment(task.due_date, task.due_time),
-            recurrence.zone(task.timezone or user.timezone),
-        )
-        late = task.due_date < day or (task.due_time is not None and due <= now)
+        passed = task.due_at is not None and task.due_at <= now
+        late = task.due_date < day or (task.due_time is not None and passed)
         (overdue if late else today).append(task)
     return overdue, today
 

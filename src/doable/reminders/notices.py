@@ -56,10 +56,13 @@ def _due_line(task: Task, occurrence: str | None) -> tuple[str, dict[str, Any]]:
         local = occurrence_local(occurrence)
     zone_name = task.timezone or task.owner.timezone
     timed = task.due_time is not None
-    moment = recurrence.instant(local, task_zone(task))
+    try:
+        moment = timestamp(recurrence.instant(local, task_zone(task)))
+    except OverflowError:  # a day at the calendar's edge: before the year 1 in UTC
+        moment = None
     data = {
         "due_local": local.isoformat(timespec="minutes"),
-        "due_at": timestamp(moment),
+        "due_at": moment,
         "timezone": zone_name,
     }
     return f"Due {local_text(local, zone_name, timed=timed)}", data

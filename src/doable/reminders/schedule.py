@@ -14,6 +14,7 @@ past is never scheduled: it would only be told as missed.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from doable.reminders.models import Digest, Reminder
 from doable.settings import settings
 from doable.tasks import recurrence
 from doable.tasks.models import Status, Task
+
+log = logging.getLogger(__name__)
 
 #: ``Reminder.occurrence`` of an ``at`` reminder: it fires once, whatever the series.
 AT = "at"
@@ -81,15 +84,23 @@ def occurrence_local(key: str) -> datetime:
 def next_fire(task: Task, spec: str, *, after: str | None, cutoff: datetime) -> Next | None:
     """The reminder ``spec``'s next firing at or after ``cutoff`` (UTC): for the task's
     current occurrence or a later one, and after the occurrence ``after`` when given
-    (the one just fired). None: nothing left (completed, no due date, past, ended)."""
+    (the one just fired). None: nothing left (completed, no due date, past, ended).
+
+    A reminder that cannot be computed (a time beyond the calendar's range) never
+    fires: it must neither fail the write that scheduled it nor every worker round."""
     if task.status == Status.COMPLETED.value:
         return None
+    try:
+        return _next_fire(task, spec, after=after, cutoff=cutoff)
+    except (ValueError, OverflowError):
+        log.warning("task %s: reminder %r cannot be scheduled", task.id, spec, exc_info=True)
+        return None
+
+
+def _next_fire(task: Task, spec: str, *, after: str | None, cutoff: datetime) -> Next | None:
     tz = task_zone(task)
     if spec.startswith(f"{AT}:"):
-        try:
-            fire_at = recurrence.instant(datetime.fromisoformat(spec[len(AT) + 1 :]), tz)
-        except ValueError:
-            return None
+        fire_at = recurrence.instant(datetime.fromisoformat(spec[len(AT) + 1 :]), tz)
         return Next(AT, fire_at) if after is None and fire_at >= cutoff else None
     before = duration(spec)
     if before is None or task.due_date is None:
