@@ -317,3 +317,22 @@ def test_workers_claiming_one_reminder_at_a_time_each_send_different_ones(
     assert len(smtp.mails) == 10
     assert len(notifications(apps[0])) == 10
     assert all_done(apps[0], 10)
+
+
+def test_an_idle_worker_wakes_when_the_next_reminder_falls_due(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app = make_app(**smtp.settings, **SLOW_POLL)  # no poll would come within the test
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    task_id = new_task(api, alice, title="Pay rent")
+    with time_machine.travel(due - timedelta(seconds=2), tick=True):
+        due_at_nine(app, [task_id])
+        with running(app):  # nothing wakes it: it sleeps until the reminder is due
+            [email] = smtp.wait_for(1, limit=10)
+
+    assert email.subject == "Reminder: Pay rent"
+    [record] = [f for f in fires(app) if f.channel == "in_app"]
+    assert record.sent_at is not None
+    assert timedelta(0) <= record.sent_at - due < timedelta(seconds=5)
