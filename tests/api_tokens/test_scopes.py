@@ -51,6 +51,9 @@ DECIDED: dict[tuple[str, str], str | None] = {
     ("GET", "/api/notifications"): READ,
     ("POST", "/api/notifications/<int:notification_id>/read"): WRITE,
     ("POST", "/api/notifications/read"): WRITE,
+    ("POST", "/api/tasks/<int:task_id>/complete"): WRITE,
+    ("POST", "/api/tasks/<int:task_id>/skip"): WRITE,
+    ("GET", "/api/tasks/<int:task_id>/occurrences"): READ,
 }
 #: Routes that need no token at all.
 PUBLIC = {
