@@ -136,7 +136,8 @@ def _occurrences(
 def reschedule_task(task_id: int) -> None:
     """Make the task's ``Reminder`` rows match its reminders, each firing at its next
     instant for the task's current occurrence (none once it is completed)."""
-    task = db.session.get(Task, task_id)
+    # As written in this transaction: the tasks service writes rows, not this object.
+    task = db.session.get(Task, task_id, populate_existing=True)
     rows = {
         row.spec: row
         for row in db.session.scalars(select(Reminder).where(Reminder.task_id == task_id))
