@@ -44,7 +44,8 @@ def remind_now(database: str, tmp_path: Path, task_id: int, minutes_ago: int = 0
     now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
     now -= timedelta(minutes=minutes_ago)
     app: Any = create_app(base_config(database, tmp_path))
-    schedule(app, task_id, due_date=now.date(), reminders=[{"at": now.isoformat()}])
+    at = now.strftime("%Y-%m-%dT%H:%M")
+    schedule(app, task_id, due_date=now.date(), reminders=[{"at": at}])
     with app.app_context():
         db.engine.dispose()
 

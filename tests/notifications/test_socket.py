@@ -7,15 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from doable import create_app
-from doable.extensions import db
-from tests.conftest import _create_postgres_database, _drop_postgres_database, base_config
-from tests.support.realtime import WAIT, listen, new_user
-from tests.support.reminders import schedule
+from tests.conftest import _create_postgres_database, _drop_postgres_database
+from tests.support.realtime import listen, new_user
 from tests.support.servers import running_server, server_env
 from tests.support.smtp import SmtpServer
 
@@ -47,21 +43,23 @@ def served(
 
 
 def test_a_fired_reminder_is_pushed_listed_and_emailed(
-    served: tuple[str, str], smtp: SmtpServer, tmp_path: Path
+    served: tuple[str, str], smtp: SmtpServer
 ) -> None:
-    base, database_url = served
+    base, _ = served
     user = new_user(base)
-    task = user.call("POST", "/api/tasks", json={"title": "Stretch"}).json()
     listener = listen(user)
-    now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
-    app: Any = create_app(base_config(database_url, tmp_path))
+    now = datetime.now(UTC)
+    body = {
+        "title": "Stretch",
+        "due_date": now.date().isoformat(),
+        "reminders": [{"at": now.strftime("%Y-%m-%dT%H:%M")}],  # the owner's zone: UTC
+    }
     try:
-        schedule(app, task["id"], due_date=now.date(), reminders=[{"at": now.isoformat()}])
-        data = listener.expect("notification", timeout=WAIT)
+        task = user.call("POST", "/api/tasks", json=body).json()
+        assert listener.expect("task_created")["id"] == task["id"]
+        data = listener.expect("notification")  # fired by the server's worker
     finally:
         listener.close()
-        with app.app_context():
-            db.engine.dispose()
 
     assert data["title"] == "Reminder: Stretch"
     assert data["task_id"] == task["id"]
@@ -73,4 +71,4 @@ def test_a_fired_reminder_is_pushed_listed_and_emailed(
     [email] = smtp.wait_for(1)
     assert email.recipients == [user.email]
     assert email.subject == "Reminder: Stretch"
-    assert f"Due {now:%a %d %b %Y} (UTC)" in email.body
+    assert f"Due {now:%a %d %b %Y} (UTC)" in email.body  # a date alone: no time

@@ -22,7 +22,7 @@ from doable.reminders.schedule import set_digest
 from doable.unit_of_work import unit_of_work
 from doable.worker import Worker, run_round
 from tests.changes.feeds import new_task
-from tests.support.factories import ApiClient
+from tests.support.factories import Account, ApiClient
 from tests.support.reminders import fires, notifications, reminders, rows, schedule, set_user
 from tests.support.servers import wait_for
 from tests.support.smtp import SmtpServer
@@ -57,17 +57,19 @@ def due_lines(smtp: SmtpServer) -> list[str]:
     return [re.findall(r"Due .*\)", one_line(mail.body))[0] for mail in smtp.mails]
 
 
-def standup(app: Flask, task_id: int, first: date) -> None:
-    """The task due daily at 09:00 Berlin time from ``first``, reminding at the due time."""
-    schedule(
-        app,
-        task_id,
-        due_date=first,
-        due_time=time(9),
-        timezone=BERLIN,
-        rule="FREQ=DAILY",
-        reminders=[{"before_due": "PT0M"}],
-    )
+def standup(api: ApiClient, owner: Account, first: date) -> None:
+    """A task due daily at 09:30 Berlin time from ``first``, reminding 30 minutes before
+    (at 09:00), created through the API."""
+    body = {
+        "title": "Standup",
+        "due_date": first.isoformat(),
+        "due_time": "09:30",
+        "timezone": BERLIN,
+        "recurrence": {"rule": "FREQ=DAILY", "mode": "schedule"},
+        "reminders": [{"before_due": "PT30M"}],
+    }
+    response = api.post("/api/tasks", owner.token, json=body)
+    assert response.status_code == 201, response.get_json()
 
 
 @pytest.mark.parametrize(
@@ -91,11 +93,10 @@ def test_a_daily_reminder_fires_at_nine_local_across_a_dst_change(
 ) -> None:
     app = make_app(**smtp.settings, **SLOW_POLL)
     api = ApiClient(app.test_client())
-    alice = api.account("alice")
-    task_id = new_task(api, alice, title="Standup")  # tokens are issued now: not in the past
     start = instants[0].replace(tzinfo=UTC) - timedelta(hours=2)
     with time_machine.travel(start, tick=True) as clock:
-        standup(app, task_id, first)
+        alice = api.account("alice")  # its token issued then: valid then
+        standup(api, alice, first)
         with running(app) as [worker]:
             for count, moment in enumerate(instants, start=1):
                 clock.move_to(moment.replace(tzinfo=UTC) - timedelta(minutes=1))
@@ -106,7 +107,7 @@ def test_a_daily_reminder_fires_at_nine_local_across_a_dst_change(
                 wait_for(lambda n=count: len(notifications(app)) == n, f"{count} notices")
 
     days = [(first + timedelta(days=offset)) for offset in range(3)]
-    expected = [f"Due {day:%a %d %b %Y} 09:00 (Europe/Berlin)" for day in days]
+    expected = [f"Due {day:%a %d %b %Y} 09:30 (Europe/Berlin)" for day in days]
     assert due_lines(smtp) == expected
     assert [mail.recipients for mail in smtp.mails] == [[alice.email]] * 3
     assert {mail.subject for mail in smtp.mails} == {"Reminder: Standup"}
@@ -116,7 +117,7 @@ def test_a_daily_reminder_fires_at_nine_local_across_a_dst_change(
         assert timedelta(0) <= record.sent_at - moment.replace(tzinfo=UTC) < timedelta(minutes=1)
     assert [n.body.splitlines()[1] for n in notifications(app)] == expected
     [reminder] = reminders(app)
-    assert reminder.occurrence == f"{first + timedelta(days=3)}T09:00"
+    assert reminder.occurrence == f"{first + timedelta(days=3)}T09:30"
 
 
 def test_two_workers_send_one_email_and_one_notice_per_reminder(
@@ -128,7 +129,7 @@ def test_two_workers_send_one_email_and_one_notice_per_reminder(
     due = datetime(2026, 6, 1, 7, tzinfo=UTC)
     tasks = [new_task(api, alice, title=f"Task {n}") for n in range(12)]
     with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
-        due_at_nine(apps[0], tasks, "PT0M", "PT30M")
+        due_at_nine(apps[0], tasks, "PT30M", "PT1H")
         with running(*apps) as workers:
             clock.move_to(due + timedelta(seconds=1))
             for worker in workers:
@@ -145,16 +146,16 @@ def test_two_workers_send_one_email_and_one_notice_per_reminder(
 
 
 def due_at_nine(app: Flask, tasks: list[int], *reminders: str) -> None:
-    """The tasks due on Monday 1 June 2026 at 09:00 Berlin time (07:00 UTC), each
-    reminding ``reminders`` before (at the due time when none is given)."""
+    """The tasks due on Monday 1 June 2026 at 09:30 Berlin time, each reminding
+    ``reminders`` before (30 minutes when none is given: at 09:00, 07:00 UTC)."""
     for task_id in tasks:
         schedule(
             app,
             task_id,
             due_date=date(2026, 6, 1),
-            due_time=time(9),
+            due_time=time(9, 30),
             timezone=BERLIN,
-            reminders=[{"before_due": lead} for lead in reminders or ("PT0M",)],
+            reminders=[{"before_due": lead} for lead in reminders or ("PT30M",)],
         )
 
 
@@ -188,7 +189,7 @@ def test_a_worker_killed_between_claim_and_send_loses_nothing_and_sends_once(
 
     [email] = smtp.wait_for(1)
     assert email.message["Message-ID"] == f"<fire-{claimed.fire_id}@example.test>"
-    assert "Due Mon 01 Jun 2026 09:00 (Europe/Berlin)" in email.body
+    assert "Due Mon 01 Jun 2026 09:30 (Europe/Berlin)" in email.body
     assert len(notifications(app)) == 1
     assert [(f.channel, f.status, f.attempts) for f in fires(app)] == [
         ("in_app", "sent", 0),
@@ -215,7 +216,7 @@ def test_a_reminder_due_longer_ago_than_the_grace_is_told_as_missed(
     [email] = smtp.wait_for(1)
     assert email.subject == "You missed 2 reminders"
     for title in titles:
-        assert f"- {title}: Due Mon 01 Jun 2026 09:00 (Europe/Berlin)" in one_line(email.body)
+        assert f"- {title}: Due Mon 01 Jun 2026 09:30 (Europe/Berlin)" in one_line(email.body)
     [notice] = notifications(app)
     assert (notice.kind, notice.title) == ("missed", "You missed 2 reminders")
     assert [f.status for f in fires(app) if f.key.startswith("reminder:")] == ["missed"] * 4

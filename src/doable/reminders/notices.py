@@ -11,7 +11,7 @@ from typing import Any
 
 from doable.auth.models import User
 from doable.reminders.models import Reminder
-from doable.reminders.schedule import AT, occurrence_local, task_zone
+from doable.reminders.schedule import AT, task_zone
 from doable.schemas import timestamp
 from doable.settings import settings
 from doable.tasks import recurrence
@@ -53,7 +53,7 @@ def _due_line(task: Task, occurrence: str | None) -> tuple[str, dict[str, Any]]:
             return "", {}
         local = recurrence.due_moment(task.due_date, task.due_time)
     else:
-        local = occurrence_local(occurrence)
+        local = recurrence.key_moment(occurrence)
     zone_name = task.timezone or task.owner.timezone
     timed = task.due_time is not None
     try:

@@ -15,7 +15,6 @@ past is never scheduled: it would only be told as missed.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -39,10 +38,6 @@ AT = "at"
 MAX_SPEC = 40
 #: How far a recurring reminder looks for its next occurrence (a daily rule: 3 years).
 MAX_LOOKAHEAD = 1000
-_DURATION = re.compile(
-    r"P(?:(?P<weeks>\d{1,4})W)?(?:(?P<days>\d{1,4})D)?"
-    r"(?:T(?:(?P<hours>\d{1,5})H)?(?:(?P<minutes>\d{1,6})M)?(?:(?P<seconds>\d{1,8})S)?)?"
-)
 
 
 @dataclass(frozen=True)
@@ -51,14 +46,6 @@ class Next:
 
     occurrence: str
     fire_at: datetime
-
-
-def duration(text: str) -> timedelta | None:
-    """An ISO 8601 duration such as ``PT30M`` or ``P1DT2H``; None if it is not one."""
-    found = _DURATION.fullmatch(text)
-    if found is None or text in ("P", "PT") or text.endswith("T"):
-        return None
-    return timedelta(**{unit: int(value) for unit, value in found.groupdict(default="0").items()})
 
 
 def spec_of(reminder: dict[str, str]) -> str | None:
@@ -74,11 +61,6 @@ def spec_of(reminder: dict[str, str]) -> str | None:
 def task_zone(task: Task) -> ZoneInfo:
     """The zone the task's times are in: its own, else its owner's."""
     return recurrence.zone(task.timezone or task.owner.timezone)
-
-
-def occurrence_local(key: str) -> datetime:
-    """The local wall time an occurrence key names (a date alone: its start)."""
-    return datetime.fromisoformat(key)
 
 
 def next_fire(task: Task, spec: str, *, after: str | None, cutoff: datetime) -> Next | None:
@@ -100,15 +82,15 @@ def next_fire(task: Task, spec: str, *, after: str | None, cutoff: datetime) -> 
 def _next_fire(task: Task, spec: str, *, after: str | None, cutoff: datetime) -> Next | None:
     tz = task_zone(task)
     if spec.startswith(f"{AT}:"):
-        fire_at = recurrence.instant(datetime.fromisoformat(spec[len(AT) + 1 :]), tz)
+        fire_at = recurrence.instant(recurrence.local_moment(spec[len(AT) + 1 :]), tz)
         return Next(AT, fire_at) if after is None and fire_at >= cutoff else None
-    before = duration(spec)
-    if before is None or task.due_date is None:
+    if task.due_date is None:
         return None
+    before = recurrence.duration(spec)
     current = recurrence.due_moment(task.due_date, task.due_time)
     start = current
     if after is not None:
-        start = max(start, occurrence_local(after) + timedelta(microseconds=1))
+        start = max(start, recurrence.key_moment(after) + timedelta(microseconds=1))
     # The first occurrence whose instant, less the reminder's lead, is not before the cutoff.
     start = max(start, recurrence.local_time(cutoff + before, tz) - timedelta(days=1))
     for local in _occurrences(task, tz, current, start):
