@@ -67,7 +67,12 @@ def send_emails(*, limit: int) -> int:
         return 0
     claimed = claim_emails(limit=limit)
     if claimed:
-        record_emails(outcomes=_send_all(claimed))
+        outcomes = _send_all(claimed)
+        try:
+            record_emails(outcomes=outcomes)
+        except Exception:  # sent, but unrecorded they would go again after the lease
+            log.exception("emails sent but not recorded; recording them once more")
+            record_emails(outcomes=outcomes)
     return len(claimed)
 
 
