@@ -245,7 +245,8 @@ class WrittenTask(NamedTuple):
     recurrence_mode: str | None = None
     recurrence_anchor: datetime | None = None
     reminders: list[dict[str, str]] | None = None
-    owner_timezone: str = "UTC"
+    #: Its owner's zone, as a read gives it (``None``: not read, by a create).
+    owner_timezone: str | None = None
 
 
 @use_case(retry=WRITE_ATTEMPTS)
@@ -253,7 +254,7 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     """Create a task owned by ``user``; category names it has not created yet are created
     (again from the start if a concurrent request created one of them first)."""
     tagged = resolve_categories(owner_id=user.id, names=categories or [])
-    fields = timing.settle(None, timing.columns(fields), user.timezone)
+    fields = timing.settle(None, timing.columns(fields), lambda: _zone_of(user))
     row = _insert(user, {"reminders": [], **fields})
     _tag(row["id"], tagged)
     _count_created(user.id)
@@ -262,7 +263,6 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
         owner_username=user.username,
         access=Access.OWNER.label,
         category_names=_joined(tagged),
-        owner_timezone=user.timezone,
     )
     created = {
         name: [None, value]
@@ -306,7 +306,7 @@ def update_task(
     _check_precondition(before, if_match)
     _on_write_conflict(task_id, if_match)
     names = fields.pop("categories", None)
-    fields = timing.settle(before, fields, before.owner_timezone)
+    fields = timing.settle(before, fields, lambda: before.owner_timezone)
     rolled = None
     merged = _merged(before, fields)
     if fields.get("status") == Status.COMPLETED and merged.recurrence_rule is not None:
@@ -350,8 +350,23 @@ def _written(
         action = "occurrence_skipped" if skipped else "occurrence_completed"
         changed = {"occurrence": [rolled.done, rolled.next], **changed}
     _record(user, after, action, changed)
-    schedule.reschedule_task(after.id)
+    if rolled is not None or not _RESCHEDULED.isdisjoint(written):
+        schedule.reschedule_task(after.id)
     return after
+
+
+#: What a task's reminders depend on: a write of any of them reschedules them.
+_RESCHEDULED = frozenset(
+    {
+        "due_date",
+        "due_time",
+        "timezone",
+        "recurrence_rule",
+        "recurrence_mode",
+        "reminders",
+        "status",
+    }
+)
 
 
 @use_case(retry=WRITE_ATTEMPTS)

@@ -6,6 +6,7 @@ calls them inside its units of work; nothing here reads or writes the database."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,11 +39,14 @@ def effective_zone(task: Any, owner_zone: str) -> ZoneInfo:
     return recurrence.zone(task.timezone or owner_zone)
 
 
-def settle(before: Any | None, fields: dict[str, Any], owner_zone: str) -> dict[str, Any]:
+def settle(
+    before: Any | None, fields: dict[str, Any], owner_zone: Callable[[], str]
+) -> dict[str, Any]:
     """``fields``, the columns a write changes on ``before`` (``None``: a new task), with
     what follows from them: ``due_at``, and the series' anchor when the due date, time or
     rule is set by hand. A due date cleared takes its due time and recurrence with it.
-    ``ValidationFailed`` naming each field that cannot be so."""
+    ``ValidationFailed`` naming each field that cannot be so. ``owner_zone()`` is asked
+    only for a due task that names no zone of its own."""
     if not set(fields) & set(_TIMING):
         return fields
     if "due_date" in fields and fields["due_date"] is None:
@@ -51,7 +55,10 @@ def settle(before: Any | None, fields: dict[str, Any], owner_zone: str) -> dict[
         fields.setdefault("recurrence_mode", None)
     task = _Merged(before, fields)
     _check_needs_due_date(task, fields)
-    tz = effective_zone(task, owner_zone)
+    if task.due_date is None:  # and so no recurrence either
+        fields.update(due_at=None, recurrence_anchor=None)
+        return fields
+    tz = recurrence.zone(task.timezone or owner_zone())
     fields["due_at"] = _due_at(task, tz)
     if task.recurrence_rule is None:
         fields["recurrence_anchor"] = None
@@ -88,9 +95,7 @@ def _check_needs_due_date(task: Any, fields: dict[str, Any]) -> None:
         raise ValidationFailed(missing)
 
 
-def _due_at(task: Any, tz: ZoneInfo) -> datetime | None:
-    if task.due_date is None:
-        return None
+def _due_at(task: Any, tz: ZoneInfo) -> datetime:
     due_at = recurrence.instant_or_none(recurrence.due_moment(task.due_date, task.due_time), tz)
     if due_at is None:
         raise ValidationFailed({"due_date": ["Too near the edge of the calendar in its zone"]})
