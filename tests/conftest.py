@@ -26,6 +26,7 @@ from doable.realtime.fanout import fanout
 from tests.support.factories import HTTP_WAIT, Account, ApiClient
 from tests.support.pages import Browser
 from tests.support.receiver import Receiver
+from tests.support.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -264,6 +265,15 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     for key in client.scan_iter(f"*{prefix}*"):
         client.delete(key)
     client.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 that keeps what it receives
+    (tests/support/smtp.py); ``smtp.settings`` point an app at it."""
+    running = SmtpServer()
+    yield running
+    running.stop()
 
 
 @pytest.fixture

@@ -102,7 +102,8 @@ class GunicornServer(BaseApplication):
 @click.option(
     "--with-worker",
     is_flag=True,
-    help="Also deliver webhooks in each server process (the work of `doable worker`), "
+    help="Also deliver webhooks, reminders and digests in each server process (the "
+    "work of `doable worker`), "
     "so nothing else needs to run.",
 )
 def serve_command(

@@ -87,8 +87,9 @@ def changes_prune_command() -> None:
 @click.option("--once", is_flag=True, help="Run one round and exit (for cron and tests).")
 @with_appcontext
 def worker_command(once: bool) -> None:
-    """Deliver webhooks: fan changes out, send what is due, until SIGTERM or SIGINT
-    (the attempts in flight finish first; a second signal stops at once)."""
+    """Deliver webhooks, reminders and digests: fan changes out, send what is due, until
+    SIGTERM or SIGINT (the attempts in flight finish first; a second signal stops at
+    once)."""
     from doable.worker import Worker
 
     worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]

@@ -2,8 +2,10 @@
 
 A round fans new changes out to the webhooks that follow them
 (``webhooks.dispatch.fan_out``), then sends the deliveries that are due
-(``webhooks.delivery.send_due``). Between rounds the worker waits until it is woken or
-the next delivery falls due, and at most ``DOABLE_WORKER_POLL_INTERVAL`` seconds:
+(``webhooks.delivery.send_due``), fires the reminders and digests that are due
+(``reminders.fire``) and sends their emails (``reminders.mail``). Between rounds the
+worker waits until it is woken or the next delivery, reminder, digest or email falls
+due, and at most ``DOABLE_WORKER_POLL_INTERVAL`` seconds:
 
 - in its own process, a committed change (``signals.changes_committed``) or queued
   delivery (``signals.work_queued``) wakes it at once;
@@ -31,6 +33,7 @@ from typing import Any
 from flask import Flask
 
 from doable import signals, wakeups
+from doable.reminders import fire, mail
 from doable.settings import settings
 from doable.webhooks.delivery import next_due_in, send_due
 from doable.webhooks.dispatch import fan_out
@@ -40,6 +43,8 @@ log = logging.getLogger(__name__)
 #: Seconds to wait after a failed round: doubling from the first to the last.
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
+#: Reminders (and digests) fired in one round's transaction, at most.
+REMINDERS_PER_ROUND = 200
 
 
 class Worker:
@@ -102,18 +107,24 @@ class Worker:
 
 
 def run_round(app: Flask) -> float:
-    """Fan out, send what is due, log what was done; the seconds until the next round
+    """Fan out, send what is due (webhook deliveries; reminders, digests and their
+    emails: ``doable.reminders``), log what was done; the seconds until the next round
     is needed (0: more is due now), at most the poll interval. In an app context."""
     config = settings(app)
     started = time.perf_counter()
     queued = fan_out()
     sent = send_due(limit=config.worker_concurrency)
-    due_in = next_due_in()
-    if queued or sent:
+    fired = fire.fire_due(limit=REMINDERS_PER_ROUND) + fire.send_digests(limit=REMINDERS_PER_ROUND)
+    emailed = mail.send_emails(limit=config.worker_concurrency)
+    waits = [due for due in (next_due_in(), fire.next_due_in()) if due is not None]
+    due_in = min(waits) if waits else None
+    if queued or sent or fired or emailed:
         fields = {
             "event": "worker_round",
             "queued": queued,
             "sent": sent,
+            "fired": fired,
+            "emailed": emailed,
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         }
         log.info("worker round: %d queued, %d sent", queued, sent, extra={"fields": fields})

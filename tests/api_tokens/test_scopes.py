@@ -47,6 +47,10 @@ DECIDED: dict[tuple[str, str], str | None] = {
     ("GET", "/api/events"): EVENTS,
     ("GET", "/api/sync"): EVENTS,
     ("GET", "/api/tasks/<int:task_id>/history"): READ,
+    # Notifications are about your tasks: read with them, marked read as a write.
+    ("GET", "/api/notifications"): READ,
+    ("POST", "/api/notifications/<int:notification_id>/read"): WRITE,
+    ("POST", "/api/notifications/read"): WRITE,
     ("POST", "/api/tasks/<int:task_id>/complete"): WRITE,
     ("POST", "/api/tasks/<int:task_id>/skip"): WRITE,
     ("GET", "/api/tasks/<int:task_id>/occurrences"): READ,

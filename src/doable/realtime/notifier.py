@@ -120,6 +120,8 @@ def _payload(
         return {"id": change.entity_id}
     if change.entity == "webhook":
         return {"id": change.entity_id, "disabled_reason": change.changes["disabled_reason"][1]}
+    if change.entity == "notification":
+        return dict(change.changes["notification"][1])
     if change.entity == "attachment":
         before, after = change.changes["attachment"]
         return {"id": change.task_id, "attachment": after if after is not None else before}

@@ -279,6 +279,9 @@ function enqueue(step) {
 }
 
 function onEvent(name, data) {
+  if (name === "notification") { // the navigation's count (./notifications.js)
+    document.dispatchEvent(new CustomEvent("doable:notification", { detail: data }));
+  }
   if (data && typeof data === "object" && typeof data.seq === "number") {
     enqueue(() => receive(name, data));
   }
