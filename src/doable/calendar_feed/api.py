@@ -8,11 +8,11 @@ import hashlib
 from typing import Any
 
 from flask import Response, current_app, request
+from werkzeug.http import is_resource_modified
 
 from doable.api import IF_NONE_MATCH, Blueprint
 from doable.api.auth import auth_required, current_user
-from doable.calendar_feed import service
-from doable.calendar_feed.ical import calendar_bytes
+from doable.calendar_feed import ical, service
 from doable.calendar_feed.links import feed_links, feed_url
 from doable.calendar_feed.schemas import CalendarFeedRead, NewCalendarFeedRead
 from doable.extensions import limiter
@@ -26,7 +26,12 @@ _FEED_RESPONSE = {
     "description": "The feed (RFC 5545): a VEVENT per task you can see that has a due "
     "date and is not completed",
     "content": {"text/calendar": {"schema": {"type": "string"}}},
-    "headers": {"ETag": {"description": "The feed's digest", "schema": {"type": "string"}}},
+    "headers": {
+        "ETag": {
+            "description": "A weak ETag: the digest of the tasks shown",
+            "schema": {"type": "string"},
+        }
+    },
 }
 
 
@@ -88,9 +93,13 @@ def feed(token: str) -> Response:
     """The iCalendar feed of your tasks: the URL is the credential (no other auth)"""
     owner = service.open_feed(token)
     tasks = service.feed_tasks(user_id=owner.user_id)
-    body = calendar_bytes(tasks, name=f"Doable: {owner.username}", links=feed_links())
-    response = current_app.response_class(body, content_type=ICS_TYPE)
-    response.set_etag(hashlib.sha256(body).hexdigest())
+    name, links = f"Doable: {owner.username}", feed_links()
+    etag = ical.digest(tasks, name=name, links=links)
+    response = current_app.response_class(content_type=ICS_TYPE)
+    response.set_etag(etag, weak=True)
     response.headers["Cache-Control"] = CACHE_CONTROL
-    response.make_conditional(request)
+    if is_resource_modified(request.environ, etag=etag):
+        response.set_data(ical.calendar_bytes(tasks, name=name, links=links))
+    else:
+        response.status_code = 304
     return response

@@ -16,12 +16,15 @@ that reads VTODOs reads VEVENTs too. So a task is an event at its due moment:
 
 Everything written derives from the tasks (``DTSTAMP`` is the task's last change, as
 RFC 5545 has it for an object without ``METHOD``), so the same tasks give the same
-bytes, and the feed's ETag is their digest.
+bytes, and the feed's ETag (``digest``) is computed from the tasks alone: a poll that
+has the feed already is answered 304 without writing it (2,000 events take about a
+second to write, their digest some 40 ms).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -43,6 +46,9 @@ from doable.tasks.recurrence import (
 )
 
 PRODID = "-//Doable//Calendar feed//EN"
+#: Part of every feed's digest: raise it when the same tasks are written differently,
+#: so calendar apps holding the feed get it again rather than a 304.
+FORMAT = 1
 #: How long a timed task's event lasts: enough to be seen in a day view, short enough
 #: not to cover the day (a due time is a moment, not a meeting).
 TIMED_LENGTH = timedelta(minutes=30)
@@ -58,13 +64,24 @@ _DATE_FORM = "%Y%m%d"
 
 @dataclass(frozen=True)
 class Links:
-    """Where the feed is served: the host its UIDs name, and each task's page."""
+    """Where the feed is served: the URL it starts with (``links.base_url``), the host
+    its UIDs name, and each task's page."""
 
+    base: str
     host: str
     task_url: Callable[[int], str]
 
 
-def calendar_bytes(tasks: Iterable[Row[Any]], *, name: str, links: Links) -> bytes:
+def digest(tasks: Sequence[Row[Any]], *, name: str, links: Links) -> str:
+    """What ``calendar_bytes`` writes is a function of: its arguments' values (the rows
+    read by ``service.feed_tasks``, every column of which it uses) and ``FORMAT``."""
+    hashed = hashlib.sha256(repr((FORMAT, name, links.base)).encode())
+    for task in tasks:
+        hashed.update(repr(tuple(task)).encode())
+    return hashed.hexdigest()
+
+
+def calendar_bytes(tasks: Sequence[Row[Any]], *, name: str, links: Links) -> bytes:
     """The VCALENDAR of ``tasks`` (``service.feed_tasks`` rows), called ``name``."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)

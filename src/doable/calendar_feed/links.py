@@ -31,6 +31,7 @@ def webcal_url(url: str) -> str:
 def feed_links() -> Links:
     base = base_url()
     return Links(
+        base=base,
         host=urlsplit(base).hostname or "localhost",
         task_url=lambda task_id: base + url_for("web.tasks.detail", task_id=task_id),
     )

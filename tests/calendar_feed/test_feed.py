@@ -1,0 +1,315 @@
+"""What the feed holds (docs/api.md, Calendar feed), parsed with ``icalendar`` as a
+calendar app would: an event per task the user can see that has a due date and is not
+completed; all-day or timed in the task's zone; the rule in RFC 5545's form; alarms."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import sqlalchemy as sa
+from flask import Flask
+
+from doable.calendar_feed.service import MAX_EVENTS
+from doable.extensions import db
+from doable.tasks.models import Task
+from tests.support.calendar_feed import (
+    events_by_summary,
+    new_feed,
+    path_of,
+    read_feed,
+    set_task,
+    set_zone,
+)
+from tests.support.factories import Account, ApiClient, share, stored_task
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def _task(api: ApiClient, account: Account, title: str, **fields: Any) -> dict[str, Any]:
+    response = api.post("/api/tasks", account.token, json={"title": title, **fields})
+    assert response.status_code == 201, response.json
+    return response.json  # type: ignore[no-any-return]
+
+
+def _feed(api: ApiClient, account: Account) -> icalendar.Calendar:
+    return read_feed(api, new_feed(api, account)["url"])
+
+
+def test_a_date_only_task_is_an_all_day_event_linking_to_its_page(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(
+        api,
+        alice,
+        "Pay rent",
+        description="Transfer to the landlord",
+        due_date="2026-12-01",
+        categories=["Home", "Money"],
+    )
+    stored = stored_task(app, task["id"])
+    assert stored is not None
+
+    calendar = _feed(api, alice)
+
+    assert str(calendar["VERSION"]) == "2.0"
+    assert str(calendar["X-WR-CALNAME"]) == f"Doable: {alice.username}"
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["UID"]) == f"task-{task['id']}@localhost"
+    assert str(event["SUMMARY"]) == "Pay rent"
+    assert str(event["DESCRIPTION"]) == "Transfer to the landlord"
+    assert str(event["URL"]) == f"http://localhost/tasks/{task['id']}"
+    assert event.decoded("DTSTART") == date(2026, 12, 1)
+    assert event.decoded("DTEND") == date(2026, 12, 2)
+    assert event["DTSTART"].params["VALUE"] == "DATE"
+    assert event.decoded("DTSTAMP") == stored["updated_at"].replace(microsecond=0)
+    assert event.decoded("LAST-MODIFIED") == stored["updated_at"].replace(microsecond=0)
+    assert int(event["SEQUENCE"]) == 1
+    assert str(event["TRANSP"]) == "TRANSPARENT"
+    assert event["CATEGORIES"].cats == ["Home", "Money"]
+    assert "RRULE" not in event
+    assert calendar.walk("VTIMEZONE") == []
+
+
+def test_a_change_raises_the_sequence(api: ApiClient, alice: Account) -> None:
+    task = _task(api, alice, "Rent", due_date="2026-12-01")
+    url = new_feed(api, alice)["url"]
+    api.patch(f"/api/tasks/{task['id']}", alice.token, json={"due_date": "2026-12-02"})
+
+    (event,) = read_feed(api, url).walk("VEVENT")
+
+    assert int(event["SEQUENCE"]) == 2
+    assert event.decoded("DTSTART") == date(2026, 12, 2)
+
+
+def test_a_timed_task_starts_at_its_time_in_its_zone_with_the_zone_s_definition(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "Call", due_date="2026-03-29")
+    set_task(app, task["id"], due_time=time(9, 0), timezone="Europe/Berlin")
+
+    response = api.client.get(path_of(new_feed(api, alice)["url"]))
+    calendar = icalendar.Calendar.from_ical(response.get_data())
+
+    (event,) = calendar.walk("VEVENT")
+    assert b"DTSTART;TZID=Europe/Berlin:20260329T090000" in response.get_data()
+    assert event.decoded("DTSTART") == datetime(2026, 3, 29, 9, 0, tzinfo=BERLIN)
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(minutes=30)
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "Europe/Berlin"
+    assert zone.to_tz().utcoffset(datetime(2026, 7, 1)) == timedelta(hours=2)
+
+
+def test_a_time_skipped_by_the_clocks_moves_forward_by_the_gap(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "At 02:30", due_date="2026-03-29")
+    set_task(app, task["id"], due_time=time(2, 30), timezone="Europe/Berlin")
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    start = event.decoded("DTSTART").astimezone(UTC)
+    assert start == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)  # 03:30 CEST
+    assert event.decoded("DTEND").astimezone(UTC) == start + timedelta(minutes=30)
+
+
+def test_a_task_without_a_zone_is_in_its_owner_s(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    set_zone(app, alice.id, "America/Santiago")
+    task = _task(api, alice, "Lunch", due_date="2026-12-01")
+    set_task(app, task["id"], due_time=time(13, 0))
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    assert event["DTSTART"].params["TZID"] == "America/Santiago"
+    assert event.decoded("DTSTART").astimezone(UTC) == datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+
+
+def test_a_utc_task_is_written_in_utc(app: Flask, api: ApiClient, alice: Account) -> None:
+    task = _task(api, alice, "Deploy", due_date="2026-12-01")
+    set_task(app, task["id"], due_time=time(7, 15), timezone="UTC")
+
+    response = api.client.get(path_of(new_feed(api, alice)["url"]))
+
+    assert b"DTSTART:20261201T071500Z" in response.get_data()
+    assert b"VTIMEZONE" not in response.get_data()
+
+
+def test_a_shared_task_appears_for_the_sharee_in_the_owner_s_zone_until_unshared(
+    app: Flask, api: ApiClient, alice: Account, bob: Account
+) -> None:
+    set_zone(app, alice.id, "Australia/Sydney")
+    task = _task(api, alice, "Team review", due_date="2026-12-01")
+    set_task(app, task["id"], due_time=time(10, 0))
+    _task(api, alice, "Alice's own", due_date="2026-12-02")
+    _task(api, bob, "Bob's own", due_date="2026-12-03")
+    share(api, alice, task["id"], bob, "view")
+    url = new_feed(api, bob)["url"]
+
+    events = events_by_summary(read_feed(api, url))
+    unshared = api.delete(f"/api/tasks/{task['id']}/share/{bob.id}", alice.token)
+    after = events_by_summary(read_feed(api, url))
+
+    assert set(events) == {"Team review", "Bob's own"}
+    shared = events["Team review"]
+    assert str(shared["UID"]) == f"task-{task['id']}@localhost"
+    assert shared["DTSTART"].params["TZID"] == "Australia/Sydney"
+    assert unshared.status_code == 204
+    assert set(after) == {"Bob's own"}
+
+
+def test_completed_tasks_and_tasks_without_a_due_date_are_left_out(
+    api: ApiClient, alice: Account
+) -> None:
+    _task(api, alice, "Open", due_date="2026-12-01")
+    _task(api, alice, "Started", due_date="2026-12-01", status="in_progress")
+    _task(api, alice, "Done", due_date="2026-12-01", status="completed")
+    _task(api, alice, "Someday")
+
+    events = events_by_summary(_feed(api, alice))
+
+    assert set(events) == {"Open", "Started"}
+
+
+def test_text_is_escaped_and_reads_back_as_written(api: ApiClient, alice: Account) -> None:
+    title = 'Ünïcødé; commas, "quotes" \\ and 🎉'
+    description = "Line one\nLine two; with, punctuation\\\nBEGIN:VEVENT"
+    _task(api, alice, title, description=description, due_date="2026-12-01")
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    assert str(event["SUMMARY"]) == title
+    assert str(event["DESCRIPTION"]) == description
+
+
+def test_before_due_reminders_are_alarms_and_an_at_one_is_absolute(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "Dentist", due_date="2026-12-01")
+    reminders = [{"before_due": "PT30M"}, {"before_due": "P1D"}, {"at": "2026-11-30T20:00"}]
+    set_task(app, task["id"], due_time=time(9, 0), timezone="Europe/Berlin", reminders=reminders)
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    alarms = event.walk("VALARM")
+    assert [str(alarm["ACTION"]) for alarm in alarms] == ["DISPLAY"] * 3
+    assert [str(alarm["DESCRIPTION"]) for alarm in alarms] == ["Dentist"] * 3
+    triggers = [alarm.decoded("TRIGGER") for alarm in alarms]
+    assert triggers == [
+        timedelta(minutes=-30),
+        timedelta(days=-1),
+        datetime(2026, 11, 30, 19, 0, tzinfo=UTC),
+    ]
+
+
+def test_an_at_reminder_on_a_recurring_task_is_left_out(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "Standup", due_date="2026-12-01")
+    set_task(
+        app,
+        task["id"],
+        due_time=time(9, 0),
+        recurrence_rule="FREQ=DAILY",
+        recurrence_mode="schedule",
+        recurrence_anchor=datetime(2026, 12, 1, 9, 0),
+        reminders=[{"at": "2026-11-30T20:00"}, {"before_due": "PT10M"}],
+    )
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    assert [alarm.decoded("TRIGGER") for alarm in event.walk("VALARM")] == [timedelta(minutes=-10)]
+
+
+def test_a_timed_start_has_its_until_date_as_a_utc_time(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "Weekly", due_date="2026-03-02")
+    set_task(
+        app,
+        task["id"],
+        due_time=time(9, 0),
+        timezone="Europe/Berlin",
+        recurrence_rule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20260330",
+        recurrence_mode="schedule",
+        recurrence_anchor=datetime(2026, 3, 2, 9, 0),
+    )
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    assert event["RRULE"].to_ical() == b"FREQ=WEEKLY;UNTIL=20260330T215959Z;BYDAY=MO"
+
+
+def test_an_all_day_start_has_its_utc_until_as_a_local_date(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "Monthly", due_date="2026-01-31")
+    set_task(
+        app,
+        task["id"],
+        timezone="Pacific/Auckland",
+        recurrence_rule="FREQ=MONTHLY;UNTIL=20260530T120000Z",
+        recurrence_mode="schedule",
+        recurrence_anchor=datetime(2026, 1, 31),
+    )
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    # 12:00 UTC on 30 May is 00:00 on 31 May in Auckland (NZST, +12): 31 May is in.
+    assert event["RRULE"].to_ical() == b"FREQ=MONTHLY;UNTIL=20260531"
+
+
+def test_a_count_from_an_earlier_anchor_ends_at_the_series_last_occurrence(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "Five times", due_date="2026-03-30")
+    set_task(
+        app,
+        task["id"],
+        due_time=time(8, 0),
+        timezone="Europe/Berlin",
+        recurrence_rule="FREQ=WEEKLY;COUNT=5",
+        recurrence_mode="schedule",
+        recurrence_anchor=datetime(2026, 3, 16, 8, 0),  # two occurrences ago
+    )
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    # the fifth: 13 April 08:00 CEST
+    assert event["RRULE"].to_ical() == b"FREQ=WEEKLY;UNTIL=20260413T060000Z"
+
+
+def test_the_feed_holds_the_soonest_tasks_up_to_its_bound(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    first = date(2026, 1, 1)
+    with app.app_context():
+        now = datetime.now(UTC)
+        db.session.execute(
+            sa.insert(Task),
+            [
+                {
+                    "user_id": alice.id,
+                    "title": f"Task {n}",
+                    "description": "",
+                    "status": "pending",
+                    "priority": 2,
+                    "due_date": first + timedelta(days=MAX_EVENTS - n),  # latest first
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(MAX_EVENTS + 1)
+            ],
+        )
+        db.session.commit()
+
+    events = _feed(api, alice).walk("VEVENT")
+
+    assert len(events) == MAX_EVENTS
+    starts = {event.decoded("DTSTART") for event in events}
+    assert min(starts) == first
+    assert first + timedelta(days=MAX_EVENTS) not in starts
