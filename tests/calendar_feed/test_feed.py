@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -224,62 +225,77 @@ def test_an_at_reminder_on_a_recurring_task_is_left_out(
     assert [alarm.decoded("TRIGGER") for alarm in event.walk("VALARM")] == [timedelta(minutes=-10)]
 
 
-def test_a_timed_start_has_its_until_date_as_a_utc_time(
-    app: Flask, api: ApiClient, alice: Account
-) -> None:
-    task = _task(api, alice, "Weekly", due_date="2026-03-02")
-    set_task(
-        app,
-        task["id"],
-        due_time=time(9, 0),
-        timezone="Europe/Berlin",
-        recurrence_rule="FREQ=WEEKLY;BYDAY=MO;UNTIL=20260330",
-        recurrence_mode="schedule",
-        recurrence_anchor=datetime(2026, 3, 2, 9, 0),
-    )
-
-    (event,) = _feed(api, alice).walk("VEVENT")
-
-    assert event["RRULE"].to_ical() == b"FREQ=WEEKLY;UNTIL=20260330T215959Z;BYDAY=MO"
-
-
-def test_an_all_day_start_has_its_utc_until_as_a_local_date(
-    app: Flask, api: ApiClient, alice: Account
-) -> None:
-    task = _task(api, alice, "Monthly", due_date="2026-01-31")
-    set_task(
-        app,
-        task["id"],
-        timezone="Pacific/Auckland",
-        recurrence_rule="FREQ=MONTHLY;UNTIL=20260530T120000Z",
-        recurrence_mode="schedule",
-        recurrence_anchor=datetime(2026, 1, 31),
-    )
-
-    (event,) = _feed(api, alice).walk("VEVENT")
-
+#: (due local, timed, zone, rule, anchor, the RRULE written). UNTIL takes DTSTART's form:
+#: a UTC time for a timed start, a local date for an all-day one; COUNT counts from
+#: DTSTART, so a series that has moved on from its anchor ends at its last occurrence.
+RULES_WRITTEN = {
+    "a timed start has its until date as a utc time": (
+        datetime(2026, 3, 2, 9, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=WEEKLY;BYDAY=MO;UNTIL=20260330",
+        datetime(2026, 3, 2, 9, 0),
+        b"FREQ=WEEKLY;UNTIL=20260330T215959Z;BYDAY=MO",
+    ),
     # 12:00 UTC on 30 May is 00:00 on 31 May in Auckland (NZST, +12): 31 May is in.
-    assert event["RRULE"].to_ical() == b"FREQ=MONTHLY;UNTIL=20260531"
+    "an all-day start has its utc until as a local date": (
+        datetime(2026, 1, 31),
+        False,
+        "Pacific/Auckland",
+        "FREQ=MONTHLY;UNTIL=20260530T120000Z",
+        datetime(2026, 1, 31),
+        b"FREQ=MONTHLY;UNTIL=20260531",
+    ),
+    # two occurrences ago; the fifth is 13 April, 08:00 CEST
+    "a count from an earlier anchor ends at the series' last occurrence": (
+        datetime(2026, 3, 30, 8, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=WEEKLY;COUNT=5",
+        datetime(2026, 3, 16, 8, 0),
+        b"FREQ=WEEKLY;UNTIL=20260413T060000Z",
+    ),
+    "a count from its anchor stays": (
+        datetime(2026, 3, 16, 8, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=WEEKLY;COUNT=5",
+        datetime(2026, 3, 16, 8, 0),
+        b"FREQ=WEEKLY;COUNT=5",
+    ),
+}
 
 
-def test_a_count_from_an_earlier_anchor_ends_at_the_series_last_occurrence(
-    app: Flask, api: ApiClient, alice: Account
+@pytest.mark.parametrize(
+    ("due", "timed", "zone", "rule", "anchor", "written"),
+    RULES_WRITTEN.values(),
+    ids=RULES_WRITTEN.keys(),
+)
+def test_the_rule_is_written_in_the_form_of_its_start(
+    app: Flask,
+    api: ApiClient,
+    alice: Account,
+    due: datetime,
+    timed: bool,
+    zone: str,
+    rule: str,
+    anchor: datetime,
+    written: bytes,
 ) -> None:
-    task = _task(api, alice, "Five times", due_date="2026-03-30")
+    task = _task(api, alice, "Recurring", due_date=str(due.date()))
     set_task(
         app,
         task["id"],
-        due_time=time(8, 0),
-        timezone="Europe/Berlin",
-        recurrence_rule="FREQ=WEEKLY;COUNT=5",
+        due_time=due.time() if timed else None,
+        timezone=zone,
+        recurrence_rule=rule,
         recurrence_mode="schedule",
-        recurrence_anchor=datetime(2026, 3, 16, 8, 0),  # two occurrences ago
+        recurrence_anchor=anchor,
     )
 
     (event,) = _feed(api, alice).walk("VEVENT")
 
-    # the fifth: 13 April 08:00 CEST
-    assert event["RRULE"].to_ical() == b"FREQ=WEEKLY;UNTIL=20260413T060000Z"
+    assert event["RRULE"].to_ical() == written
 
 
 def test_the_feed_holds_the_soonest_tasks_up_to_its_bound(

@@ -21,7 +21,7 @@ from sqlalchemy import Row, bindparam, delete, or_, select
 from doable.api_tokens.service import record_last_use, token_hash
 from doable.auth.models import User
 from doable.calendar_feed.models import CalendarFeed
-from doable.db import utcnow
+from doable.db import begin_write, utcnow
 from doable.errors import NotFound, ProblemType
 from doable.extensions import db
 from doable.tasks.access import VIEWER, visible_branches
@@ -36,8 +36,6 @@ PREFIX_LENGTH = 13
 #: The most events a feed holds: the tasks due soonest (calendar apps choke on more,
 #: and a feed is fetched whole on every poll).
 MAX_EVENTS = 2000
-#: Making a feed may meet a concurrent one for the same user (the primary key): again.
-CREATE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -61,9 +59,11 @@ def new_token() -> str:
     return FEED_PREFIX + secrets.token_urlsafe(32)
 
 
-@use_case(retry=CREATE_ATTEMPTS)
+@use_case
 def create_feed(*, user: User) -> IssuedFeed:
-    """Make the user's feed, replacing the one they had: its URL stops working at once."""
+    """Make the user's feed, replacing the one they had: its URL stops working at once.
+    Makers for one user take turns (their user row's lock), so the last one's stands."""
+    begin_write(db.session, select(User.id).where(User.id == user.id))
     token = new_token()
     db.session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user.id))
     row = CalendarFeed(
