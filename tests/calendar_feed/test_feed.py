@@ -16,23 +16,15 @@ from flask import Flask
 from doable.calendar_feed.service import MAX_EVENTS
 from doable.extensions import db
 from doable.tasks.models import Task
-from tests.support.calendar_feed import (
-    events_by_summary,
-    new_feed,
-    path_of,
-    read_feed,
-    set_task,
-    set_zone,
-)
+from tests.support.calendar_feed import events_by_summary, new_feed, path_of, read_feed, set_task
 from tests.support.factories import Account, ApiClient, share, stored_task
+from tests.support.tasks import create, set_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _task(api: ApiClient, account: Account, title: str, **fields: Any) -> dict[str, Any]:
-    response = api.post("/api/tasks", account.token, json={"title": title, **fields})
-    assert response.status_code == 201, response.json
-    return response.json  # type: ignore[no-any-return]
+    return create(api, account, title=title, **fields)
 
 
 def _feed(api: ApiClient, account: Account) -> icalendar.Calendar:
@@ -88,8 +80,7 @@ def test_a_change_raises_the_sequence(api: ApiClient, alice: Account) -> None:
 def test_a_timed_task_starts_at_its_time_in_its_zone_with_the_zone_s_definition(
     app: Flask, api: ApiClient, alice: Account
 ) -> None:
-    task = _task(api, alice, "Call", due_date="2026-03-29")
-    set_task(app, task["id"], due_time=time(9, 0), timezone="Europe/Berlin")
+    _task(api, alice, "Call", due_date="2026-03-29", due_time="09:00", timezone="Europe/Berlin")
 
     response = api.client.get(path_of(new_feed(api, alice)["url"]))
     calendar = icalendar.Calendar.from_ical(response.get_data())
@@ -106,8 +97,7 @@ def test_a_timed_task_starts_at_its_time_in_its_zone_with_the_zone_s_definition(
 def test_a_time_skipped_by_the_clocks_moves_forward_by_the_gap(
     app: Flask, api: ApiClient, alice: Account
 ) -> None:
-    task = _task(api, alice, "At 02:30", due_date="2026-03-29")
-    set_task(app, task["id"], due_time=time(2, 30), timezone="Europe/Berlin")
+    _task(api, alice, "At 02:30", due_date="2026-03-29", due_time="02:30", timezone="Europe/Berlin")
 
     (event,) = _feed(api, alice).walk("VEVENT")
 
@@ -119,9 +109,8 @@ def test_a_time_skipped_by_the_clocks_moves_forward_by_the_gap(
 def test_a_task_without_a_zone_is_in_its_owner_s(
     app: Flask, api: ApiClient, alice: Account
 ) -> None:
-    set_zone(app, alice.id, "America/Santiago")
-    task = _task(api, alice, "Lunch", due_date="2026-12-01")
-    set_task(app, task["id"], due_time=time(13, 0))
+    set_zone(app, alice, "America/Santiago")
+    _task(api, alice, "Lunch", due_date="2026-12-01", due_time="13:00")
 
     (event,) = _feed(api, alice).walk("VEVENT")
 
@@ -130,8 +119,7 @@ def test_a_task_without_a_zone_is_in_its_owner_s(
 
 
 def test_a_utc_task_is_written_in_utc(app: Flask, api: ApiClient, alice: Account) -> None:
-    task = _task(api, alice, "Deploy", due_date="2026-12-01")
-    set_task(app, task["id"], due_time=time(7, 15), timezone="UTC")
+    _task(api, alice, "Deploy", due_date="2026-12-01", due_time="07:15", timezone="UTC")
 
     response = api.client.get(path_of(new_feed(api, alice)["url"]))
 
@@ -142,9 +130,8 @@ def test_a_utc_task_is_written_in_utc(app: Flask, api: ApiClient, alice: Account
 def test_a_shared_task_appears_for_the_sharee_in_the_owner_s_zone_until_unshared(
     app: Flask, api: ApiClient, alice: Account, bob: Account
 ) -> None:
-    set_zone(app, alice.id, "Australia/Sydney")
-    task = _task(api, alice, "Team review", due_date="2026-12-01")
-    set_task(app, task["id"], due_time=time(10, 0))
+    set_zone(app, alice, "Australia/Sydney")
+    task = _task(api, alice, "Team review", due_date="2026-12-01", due_time="10:00")
     _task(api, alice, "Alice's own", due_date="2026-12-02")
     _task(api, bob, "Bob's own", due_date="2026-12-03")
     share(api, alice, task["id"], bob, "view")
@@ -209,14 +196,13 @@ def test_before_due_reminders_are_alarms_and_an_at_one_is_absolute(
 def test_an_at_reminder_on_a_recurring_task_is_left_out(
     app: Flask, api: ApiClient, alice: Account
 ) -> None:
-    task = _task(api, alice, "Standup", due_date="2026-12-01")
-    set_task(
-        app,
-        task["id"],
-        due_time=time(9, 0),
-        recurrence_rule="FREQ=DAILY",
-        recurrence_mode="schedule",
-        recurrence_anchor=datetime(2026, 12, 1, 9, 0),
+    _task(
+        api,
+        alice,
+        "Standup",
+        due_date="2026-12-01",
+        due_time="09:00",
+        recurrence={"rule": "FREQ=DAILY", "mode": "schedule"},
         reminders=[{"at": "2026-11-30T20:00"}, {"before_due": "PT10M"}],
     )
 
@@ -225,16 +211,16 @@ def test_an_at_reminder_on_a_recurring_task_is_left_out(
     assert [alarm.decoded("TRIGGER") for alarm in event.walk("VALARM")] == [timedelta(minutes=-10)]
 
 
-#: (due local, timed, zone, rule, anchor, the RRULE written). UNTIL takes DTSTART's form:
-#: a UTC time for a timed start, a local date for an all-day one; COUNT counts from
-#: DTSTART, so a series that has moved on from its anchor ends at its last occurrence.
+#: (due local, timed, zone, rule, occurrences skipped, the RRULE written). UNTIL takes
+#: DTSTART's form: a UTC time for a timed start, a local date for an all-day one. COUNT
+#: would count from DTSTART: the series ends instead at its last occurrence.
 RULES_WRITTEN = {
     "a timed start has its until date as a utc time": (
         datetime(2026, 3, 2, 9, 0),
         True,
         "Europe/Berlin",
         "FREQ=WEEKLY;BYDAY=MO;UNTIL=20260330",
-        datetime(2026, 3, 2, 9, 0),
+        0,
         b"FREQ=WEEKLY;UNTIL=20260330T215959Z;BYDAY=MO",
     ),
     # 12:00 UTC on 30 May is 00:00 on 31 May in Auckland (NZST, +12): 31 May is in.
@@ -243,59 +229,92 @@ RULES_WRITTEN = {
         False,
         "Pacific/Auckland",
         "FREQ=MONTHLY;UNTIL=20260530T120000Z",
-        datetime(2026, 1, 31),
+        0,
         b"FREQ=MONTHLY;UNTIL=20260531",
     ),
-    # two occurrences ago; the fifth is 13 April, 08:00 CEST
-    "a count from an earlier anchor ends at the series' last occurrence": (
-        datetime(2026, 3, 30, 8, 0),
+    # the fifth: 13 April, 08:00 CEST
+    "a count ends at the series' last occurrence": (
+        datetime(2026, 3, 16, 8, 0),
         True,
         "Europe/Berlin",
         "FREQ=WEEKLY;COUNT=5",
-        datetime(2026, 3, 16, 8, 0),
+        0,
         b"FREQ=WEEKLY;UNTIL=20260413T060000Z",
     ),
-    "a count from its anchor stays": (
+    "a count that has moved on ends there too": (
         datetime(2026, 3, 16, 8, 0),
         True,
         "Europe/Berlin",
         "FREQ=WEEKLY;COUNT=5",
-        datetime(2026, 3, 16, 8, 0),
-        b"FREQ=WEEKLY;COUNT=5",
+        2,
+        b"FREQ=WEEKLY;UNTIL=20260413T060000Z",
+    ),
+    "an all-day count ends on its last day": (
+        datetime(2026, 3, 16),
+        False,
+        "America/Santiago",
+        "FREQ=DAILY;INTERVAL=7;COUNT=3",
+        1,
+        b"FREQ=DAILY;UNTIL=20260330;INTERVAL=7",
     ),
 }
 
 
 @pytest.mark.parametrize(
-    ("due", "timed", "zone", "rule", "anchor", "written"),
+    ("due", "timed", "zone", "rule", "skipped", "written"),
     RULES_WRITTEN.values(),
     ids=RULES_WRITTEN.keys(),
 )
 def test_the_rule_is_written_in_the_form_of_its_start(
-    app: Flask,
     api: ApiClient,
     alice: Account,
     due: datetime,
     timed: bool,
     zone: str,
     rule: str,
-    anchor: datetime,
+    skipped: int,
     written: bytes,
 ) -> None:
-    task = _task(api, alice, "Recurring", due_date=str(due.date()))
-    set_task(
-        app,
-        task["id"],
-        due_time=due.time() if timed else None,
+    task = _task(
+        api,
+        alice,
+        "Recurring",
+        due_date=str(due.date()),
+        due_time=f"{due:%H:%M}" if timed else None,
         timezone=zone,
-        recurrence_rule=rule,
-        recurrence_mode="schedule",
-        recurrence_anchor=anchor,
+        recurrence={"rule": rule, "mode": "schedule"},
     )
+    for _ in range(skipped):
+        assert api.post(f"/api/tasks/{task['id']}/skip", alice.token).status_code == 200
 
     (event,) = _feed(api, alice).walk("VEVENT")
 
     assert event["RRULE"].to_ical() == written
+
+
+def test_a_zone_the_iana_database_dropped_reads_as_utc(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task = _task(api, alice, "Old zone", due_date="2026-12-01", due_time="09:00")
+    set_task(app, task["id"], timezone="Mars/Olympus_Mons")
+
+    (event,) = _feed(api, alice).walk("VEVENT")
+
+    assert event.decoded("DTSTART") == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_a_task_due_at_the_edge_of_the_calendar_is_left_out_not_a_failed_feed(
+    api: ApiClient, alice: Account
+) -> None:
+    _task(api, alice, "Last day", due_date="9999-12-31")
+    _task(api, alice, "Last minute", due_date="9999-12-31", due_time="23:59", timezone="UTC")
+    _task(api, alice, "First day", due_date="0001-01-01", timezone="Pacific/Kiritimati")
+    _task(api, alice, "Ordinary", due_date="2026-12-01")
+
+    events = events_by_summary(_feed(api, alice))
+
+    assert "Ordinary" in events
+    assert "Last day" not in events  # its DTEND would be in the year 10000
 
 
 def test_the_feed_holds_the_soonest_tasks_up_to_its_bound(

@@ -1,6 +1,6 @@
 """Calendar feeds for tests: made through the API, fetched and parsed with
-``icalendar`` as a calendar app would, and task columns the API cannot set written
-straight to the database."""
+``icalendar`` as a calendar app would; and task columns written straight to the
+database, for what the API would refuse."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import icalendar
 import sqlalchemy as sa
 from flask import Flask
 
-from doable.auth.models import User
 from doable.extensions import db
 from doable.tasks.models import Task
 from tests.support.factories import Account, ApiClient
@@ -42,13 +41,8 @@ def events_by_summary(calendar: icalendar.Calendar) -> dict[str, icalendar.Event
 
 
 def set_task(app: Flask, task_id: int, **columns: Any) -> None:
-    """Write task columns directly (as the tasks service would keep them)."""
+    """Write task columns directly, for what the API would refuse (a zone the IANA
+    database has dropped since)."""
     with app.app_context():
         db.session.execute(sa.update(Task).where(Task.id == task_id).values(**columns))
-        db.session.commit()
-
-
-def set_zone(app: Flask, user_id: int, zone: str) -> None:
-    with app.app_context():
-        db.session.execute(sa.update(User).where(User.id == user_id).values(timezone=zone))
         db.session.commit()

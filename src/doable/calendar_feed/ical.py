@@ -39,7 +39,9 @@ from doable.tasks.recurrence import (
     DEFAULT_ZONE,
     UnknownZone,
     due_moment,
+    duration,
     instant,
+    local_moment,
     local_time,
     series,
     zone,
@@ -91,13 +93,23 @@ def calendar_bytes(tasks: Sequence[Row[Any]], *, name: str, links: Links) -> byt
     calendar.add("x-wr-calname", name)
     calendar.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", vDuration(REFRESH))
-    events = [_event(task, links) for task in tasks]
+    events = list(_events(tasks, links))
     zones = sorted({tzid for event in events for tzid in _tzids(event)})
     for tzid in zones:  # before the events that name them
         calendar.add_component(_vtimezone(tzid))
     for event in events:
         calendar.add_component(event)
     return calendar.to_ical()  # type: ignore[no-any-return]
+
+
+def _events(tasks: Sequence[Row[Any]], links: Links) -> Iterator[Event]:
+    for task in tasks:
+        try:
+            yield _event(task, links)
+        except (ValueError, OverflowError):
+            # Due at the edge of the calendar (the years 1 and 9999), where the next day
+            # or the instant is past what a datetime holds: left out, not a failed feed.
+            continue
 
 
 def _event(task: Row[Any], links: Links) -> Event:
@@ -141,18 +153,22 @@ def _zone_of(task: Row[Any]) -> ZoneInfo:
 
 
 def _rule(task: Row[Any], start: datetime, tz: ZoneInfo) -> str:
-    """The task's rule as RFC 5545 wants it from ``start`` (its current occurrence).
+    """The task's rule as RFC 5545 wants it from ``start``, its current occurrence, for
+    the occurrences ``tasks.timing.upcoming`` lists: the current one first, whether the
+    rule gives it or not (as RFC 5545 counts DTSTART), then the rule's. The current one
+    is the series' anchor or one of its occurrences, so the rule's periods (INTERVAL,
+    WKST) count the same from either.
 
     UNTIL takes the form of DTSTART: a date for an all-day start, a UTC time for a timed
-    one (a zoned or UTC start). COUNT counts from DTSTART, so a series that has moved
-    on from its anchor (``recurrence_anchor``) ends instead at its last occurrence,
-    found by expanding it (COUNT is at most ``recurrence.MAX_COUNT``)."""
+    one (a zoned or UTC start). COUNT would count from DTSTART (and, by RFC 5545, count
+    a DTSTART the rule does not give, where some apps do not), so the series ends
+    instead at its last occurrence from its anchor, found by expanding it (COUNT is at
+    most ``recurrence.MAX_COUNT``, and ``after_completion`` takes none)."""
     timed = task.due_time is not None
     parts = dict(part.split("=", 1) for part in task.recurrence_rule.split(";"))
-    anchor = task.recurrence_anchor or start
-    if "COUNT" in parts and anchor != start:
+    if "COUNT" in parts:
         del parts["COUNT"]
-        last = list(series(task.recurrence_rule, anchor, tz))[-1]
+        last = list(series(task.recurrence_rule, task.recurrence_anchor or start, tz))[-1]
         parts["UNTIL"] = _until_form(last, tz, timed=timed)
     elif "UNTIL" in parts:
         parts["UNTIL"] = _until_form(_until_local(parts["UNTIL"], tz), tz, timed=timed)
@@ -182,9 +198,9 @@ def _alarms(task: Row[Any], tz: ZoneInfo) -> Iterator[Alarm]:
         alarm.add("description", task.title)
         try:
             if "before_due" in reminder:
-                alarm.add("trigger", -vDuration.from_ical(reminder["before_due"]))
+                alarm.add("trigger", -duration(reminder["before_due"]))
             elif "at" in reminder and not task.recurrence_rule:
-                at = instant(datetime.fromisoformat(reminder["at"]), tz)
+                at = instant(local_moment(reminder["at"]), tz)
                 alarm.add("trigger", at, parameters={"VALUE": "DATE-TIME"})
             else:
                 continue
