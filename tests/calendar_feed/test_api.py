@@ -271,3 +271,18 @@ def test_last_used_at_is_written_at_most_once_a_minute(
     assert unchanged == first
     assert abs(later - (start + timedelta(seconds=70))) < timedelta(seconds=1)
     assert shown == later.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_each_feed_url_has_a_polling_budget_of_its_own(make_app: Any) -> None:
+    api = ApiClient(make_app(RATELIMIT_ENABLED=True, API_RATE_LIMIT="3 per minute").test_client())
+    alice, bob = api.account("alice"), api.account("bob")
+    alices, bobs = new_feed(api, alice)["url"], new_feed(api, bob)["url"]
+
+    polls = [api.client.get(path_of(alices)).status_code for _ in range(3)]
+    over = api.client.get(path_of(alices))
+
+    assert polls == [200, 200, 200]
+    assert assert_problem(over, 429)["status"] == 429
+    assert int(over.headers["Retry-After"]) > 0
+    read_feed(api, bobs)  # the same address, another feed
+    assert api.get("/api/calendar/feed", alice.token).status_code == 200  # not alice's API budget
