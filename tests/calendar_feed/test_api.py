@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 from flask import Flask
@@ -286,3 +287,17 @@ def test_each_feed_url_has_a_polling_budget_of_its_own(make_app: Any) -> None:
     assert int(over.headers["Retry-After"]) > 0
     read_feed(api, bobs)  # the same address, another feed
     assert api.get("/api/calendar/feed", alice.token).status_code == 200  # not alice's API budget
+
+
+def test_the_access_log_keeps_only_the_token_s_prefix(
+    make_app: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = ApiClient(make_app().test_client())
+    made = new_feed(api, api.account())
+    capsys.readouterr()
+
+    read_feed(api, made["url"])
+
+    (access,) = [line for line in capsys.readouterr().err.splitlines() if "doable.access" in line]
+    assert f"GET /api/calendar/{made['prefix']}….ics 200 " in access
+    assert made["token"] not in access
