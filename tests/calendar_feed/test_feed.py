@@ -249,6 +249,15 @@ RULES_WRITTEN = {
         2,
         b"FREQ=WEEKLY;UNTIL=20260413T060000Z",
     ),
+    # Berlin's local mean time then: +00:53:28
+    "a year before 1000 keeps four digits": (
+        datetime(999, 3, 2, 9, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=WEEKLY;UNTIL=09990330",
+        0,
+        b"FREQ=WEEKLY;UNTIL=09990330T230631Z",
+    ),
     "an all-day count ends on its last day": (
         datetime(2026, 3, 16),
         False,

@@ -66,7 +66,7 @@ _DATE_FORM = "%Y%m%d"
 
 @dataclass(frozen=True)
 class Links:
-    """Where the feed is served: the URL it starts with (``links.base_url``), the host
+    """Where the feed is served: the URL it starts with (``links.base_url()``), the host
     its UIDs name, and each task's page."""
 
     base: str
@@ -184,9 +184,12 @@ def _until_local(value: str, tz: ZoneInfo) -> datetime:
 
 
 def _until_form(local: datetime, tz: ZoneInfo, *, timed: bool) -> str:
+    """UNTIL in RFC 5545's form (from ``isoformat``, which writes four-digit years where
+    ``strftime`` writes ``439`` for the year 439)."""
     if timed:
-        return instant(local, tz).strftime(_UTC_FORM)
-    return local.strftime(_DATE_FORM)
+        moment = instant(local, tz).replace(tzinfo=None).isoformat(timespec="seconds")
+        return moment.replace("-", "").replace(":", "") + "Z"
+    return local.date().isoformat().replace("-", "")
 
 
 def _alarms(task: Row[Any], tz: ZoneInfo) -> Iterator[Alarm]:
