@@ -42,6 +42,10 @@ PUBLIC_ENDPOINTS = frozenset(
         "health.readyz",
     }
 )
+#: Answers about one person that their own client may keep and revalidate, which say so
+#: themselves (``Cache-Control: private, ...``): the calendar feed, polled by calendar
+#: apps with ``If-None-Match``. Their errors are ``no-store`` as any other.
+PRIVATE_ENDPOINTS = frozenset({"calendar_feed.feed"})
 
 
 def check_url_length() -> None:
@@ -68,7 +72,8 @@ def add_security_headers(response: Response) -> Response:
             headers.add(name, value)
     if "content-security-policy" not in present:
         headers.add("Content-Security-Policy", _csp_for(response))
-    if request.endpoint not in PUBLIC_ENDPOINTS:
+    own = request.endpoint in PRIVATE_ENDPOINTS and "cache-control" in present
+    if request.endpoint not in PUBLIC_ENDPOINTS and not own:
         # Pages, API answers, tokens, downloads and errors may be about one person (or
         # carry a CSRF token bound to their cookie): no browser or proxy keeps a copy.
         # A conditional GET (ETag, 304) still works: the client asks us every time.

@@ -25,6 +25,10 @@ DECIDED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/tokens"): None,
     ("GET", "/api/tokens"): None,
     ("DELETE", "/api/tokens/<int:token_id>"): None,
+    # A feed URL is a credential of its own: only a login may mint, read or revoke it.
+    ("POST", "/api/calendar/feed"): None,
+    ("GET", "/api/calendar/feed"): None,
+    ("DELETE", "/api/calendar/feed"): None,
     ("GET", "/api/tasks"): READ,
     ("POST", "/api/tasks"): WRITE,
     ("GET", "/api/tasks/<int:task_id>"): READ,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
 
 from doable import signals
 from doable.api_tokens.models import TOKEN_PREFIX, ApiToken
@@ -180,19 +180,25 @@ def live_socket_logins(socket_logins: set[str]) -> set[str]:
 
 
 def record_use(grant: Grant) -> None:
-    """Record an accepted use of the token, at most once a ``LAST_USED_GRANULARITY``:
-    one conditional UPDATE, committed at once (before the route runs its own unit of
-    work), that does nothing when another request, in any process, recorded one
-    meanwhile. A refused call is no use."""
+    """Record an accepted use of the token (``record_last_use``). A refused call is no use."""
+    record_last_use(ApiToken, ApiToken.id == grant.token_id, grant.last_used_at)
+
+
+def record_last_use(model: Any, which: ColumnElement[bool], last_used_at: datetime | None) -> None:
+    """Set ``last_used_at`` of the row ``which`` picks of ``model`` (read as
+    ``last_used_at``) to now, at most once a ``LAST_USED_GRANULARITY``: one conditional
+    UPDATE, committed at once (before the route runs its own unit of work), that does
+    nothing when another request, in any process, recorded a use meanwhile. For the
+    calendar feed's token too."""
     now = utcnow()
     cutoff = now - LAST_USED_GRANULARITY
-    if grant.last_used_at is not None and grant.last_used_at > cutoff:
+    if last_used_at is not None and last_used_at > cutoff:
         return
     with unit_of_work():
         db.session.execute(
-            update(ApiToken)
-            .where(ApiToken.id == grant.token_id)
-            .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= cutoff))
+            update(model)
+            .where(which)
+            .where(or_(model.last_used_at.is_(None), model.last_used_at <= cutoff))
             .values(last_used_at=now)
         )
 

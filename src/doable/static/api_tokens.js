@@ -1,5 +1,5 @@
-// The API tokens page. Without this script the page works the same, but for the two
-// conveniences it adds:
+// The API tokens page, and the calendar feed's (its URL shown once). Without this
+// script the pages work the same, but for the two conveniences it adds:
 // - Copy buttons: <button data-copy="ID" hidden> copies the value of the field with that
 //   id (without the script the buttons stay hidden; the field is read-only text to
 //   select and copy by hand).
