@@ -103,8 +103,11 @@ class ClockTime(fields.Field[time]):
         return None if value is None else value.strftime("%H:%M")
 
 
+MAX_ZONE_NAME = 64  # the length of ``user.timezone`` and ``task.timezone``
+
+
 def _known_zone(name: str) -> None:
-    if name not in ZONES:
+    if name not in ZONES and 1 <= len(name) <= MAX_ZONE_NAME:  # else Length says why
         raise ValidationError("Not a known IANA time zone, such as Europe/Berlin or UTC.")
 
 
@@ -114,7 +117,10 @@ class TimeZoneName(fields.String):
 
     def __init__(self, **kwargs: Any) -> None:
         metadata = {"example": "Europe/Berlin", **kwargs.pop("metadata", {})}
-        rules: list[Callable[[Any], Any]] = [validate.Length(min=1, max=64), _known_zone]
+        rules: list[Callable[[Any], Any]] = [
+            validate.Length(min=1, max=MAX_ZONE_NAME),
+            _known_zone,
+        ]
         super().__init__(validate=rules, metadata=metadata, **kwargs)
 
 
