@@ -141,3 +141,17 @@ def test_account_time_form_signed_out_redirects_to_login(
     assert response.status_code == 302
     assert response.location.startswith("/login")
     assert _settings(app, "alice") == ("UTC", True, True)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="reminders.schedule.set_digest is a stub until the reminders branch"
+)
+def test_account_time_form_digest_time_is_saved_and_shown(
+    browse: Callable[..., Browser], alice: Account
+) -> None:
+    browser = browse(alice)
+
+    response = browser.post("/account/time", {**SAVED, "digest_at": "07:30"})
+
+    assert response.status_code == 302
+    assert input_value(browser.get("/account"), "digest_at") == "07:30"
