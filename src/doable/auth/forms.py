@@ -3,28 +3,14 @@ reminders, delete."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo
 
 from doable.auth.models import User
 from doable.tasks.recurrence import ZONES
-from doable.web.forms import SchemaForm, user_reference
-
-
-@cache
-def zone_choices() -> list[SelectChoice]:
-    """Every zone for a drop-down, grouped by region (``Europe/Berlin`` under Europe,
-    ``UTC`` and the other one-word names under Other), each shown without its region."""
-    choices = []
-    for name in sorted(ZONES, key=lambda name: ("/" not in name, name)):
-        region, _, place = name.partition("/")
-        shown = (place or name).replace("_", " ")
-        choices.append(SelectChoice(name, shown, optgroup=region if place else "Other"))
-    return choices
+from doable.web.forms import SchemaForm, user_reference, zone_choices
 
 
 class RegisterForm(SchemaForm):
