@@ -47,6 +47,9 @@ DECIDED: dict[tuple[str, str], str | None] = {
     ("GET", "/api/events"): EVENTS,
     ("GET", "/api/sync"): EVENTS,
     ("GET", "/api/tasks/<int:task_id>/history"): READ,
+    ("POST", "/api/tasks/<int:task_id>/complete"): WRITE,
+    ("POST", "/api/tasks/<int:task_id>/skip"): WRITE,
+    ("GET", "/api/tasks/<int:task_id>/occurrences"): READ,
 }
 #: Routes that need no token at all.
 PUBLIC = {

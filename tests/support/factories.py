@@ -189,6 +189,13 @@ def stored_task(app: Flask, task_id: int) -> dict[str, Any] | None:
             "version": task.version,
             "created_at": task.created_at,
             "updated_at": task.updated_at,
+            "due_time": task.due_time,
+            "timezone": task.timezone,
+            "due_at": task.due_at,
+            "recurrence_rule": task.recurrence_rule,
+            "recurrence_mode": task.recurrence_mode,
+            "recurrence_anchor": task.recurrence_anchor,
+            "reminders": task.reminders,
         }
 
 

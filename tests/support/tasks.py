@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import Flask
 
+from doable.auth.models import User
 from doable.extensions import db
 from doable.tasks.models import Priority, Task
 from tests.support.factories import Account, ApiClient
@@ -72,3 +73,18 @@ def get_list(api: ApiClient, account: Account, params: dict[str, Any]) -> Any:
 
 def ids(rows: list[Any]) -> list[int]:
     return [row.id for row in rows]
+
+
+def set_zone(app: Flask, account: Account, zone_name: str) -> None:
+    """Give ``account`` the time zone ``zone_name``, straight in the database (``PATCH
+    /api/me`` is the accounts service's; the tests here are about the tasks')."""
+    with app.app_context():
+        db.session.execute(sa.update(User).where(User.id == account.id).values(timezone=zone_name))
+        db.session.commit()
+
+
+def listed_ids(api: ApiClient, account: Account, **params: Any) -> list[int]:
+    """The ids of ``account``'s list with ``params`` (every page of up to 100)."""
+    response = get_list(api, account, {"per_page": 100, **params})
+    assert response.status_code == 200, response.get_json()
+    return [task["id"] for task in response.get_json()["tasks"]]

@@ -86,8 +86,14 @@ _ACCESS = case(
     .where(Share.task_id == Task.id, Share.user_id == VIEWER)
     .scalar_subquery(),
 )
-#: Loader options for reading tasks as a viewer: their access and category names.
-READ_TASK = (with_expression(Task.access, _ACCESS), WITH_CATEGORY_NAMES)
+#: The viewer's time zone (``Task.viewer_zone``, their "overdue").
+_VIEWER_ZONE = select(User.timezone).where(User.id == VIEWER).scalar_subquery()
+#: Loader options for reading tasks as a viewer: their access, category names and zone.
+READ_TASK = (
+    with_expression(Task.access, _ACCESS),
+    WITH_CATEGORY_NAMES,
+    with_expression(Task.viewer_zone, _VIEWER_ZONE),
+)
 _GET_TASK = (
     select(Task)
     .where(Task.id == bindparam("task_id", type_=Integer))
@@ -113,6 +119,14 @@ TASK_ROWS = select(
     Task.created_at,
     Task.updated_at,
     Task.version,
+    Task.due_time,
+    Task.timezone,
+    Task.due_at,
+    Task.recurrence_rule,
+    Task.recurrence_mode,
+    Task.recurrence_anchor,
+    Task.reminders,
+    User.timezone.label("owner_timezone"),
 ).join(User, User.id == Task.user_id)
 _GET_TASK_ROW = TASK_ROWS.where(Task.id == bindparam("task_id", type_=Integer))
 

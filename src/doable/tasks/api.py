@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, request, url_for
@@ -12,6 +13,9 @@ from doable.api import IF_MATCH, IF_NONE_MATCH, Blueprint
 from doable.api.auth import auth_required, current_user
 from doable.tasks import service
 from doable.tasks.schemas import (
+    OccurrenceChoice,
+    OccurrencePage,
+    OccurrenceQuery,
     TaskCreate,
     TaskListQuery,
     TaskPage,
@@ -19,6 +23,7 @@ from doable.tasks.schemas import (
     TaskUpdate,
     body_etag,
     page_body,
+    series_data,
     task_row_body,
 )
 
@@ -111,3 +116,56 @@ def update_task(changes: dict[str, Any], task_id: int) -> Response:
 def delete_task(task_id: int) -> None:
     """Delete a task (owner only)"""
     service.delete_task(user=current_user, task_id=task_id, if_match=_if_match())
+
+
+def _moving_on(rule: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """The route of ``complete`` or ``skip`` (the same body, answers and precondition)."""
+    decorators = [
+        bp.post(rule),
+        auth_required(scope="tasks:write"),
+        bp.doc(parameters=[IF_MATCH]),
+        bp.arguments(OccurrenceChoice, required=False),
+        bp.response(200, TaskRead, headers=ETAG_HEADER),
+        bp.alt_response(403, response="FORBIDDEN"),
+        bp.alt_response(404, response="NOT_FOUND"),
+        bp.alt_response(409, response="CONFLICT"),
+        bp.alt_response(412, response="PRECONDITION_FAILED"),
+    ]
+
+    def route(view: Callable[..., Response]) -> Callable[..., Response]:
+        for decorate in reversed(decorators):
+            view = decorate(view)
+        return view
+
+    return route
+
+
+@_moving_on("/<int:task_id>/complete")
+def complete_task(choice: dict[str, Any], task_id: int) -> Response:
+    """Complete a task; a recurring one moves on to its next occurrence"""
+    return _moved_on(service.complete_occurrence, choice, task_id)
+
+
+@_moving_on("/<int:task_id>/skip")
+def skip_occurrence(choice: dict[str, Any], task_id: int) -> Response:
+    """Skip a recurring task's current occurrence: it moves on to the next one"""
+    return _moved_on(service.skip_occurrence, choice, task_id)
+
+
+def _moved_on(move_on: Any, choice: dict[str, Any], task_id: int) -> Response:
+    try:
+        task = move_on(user=current_user, task_id=task_id, if_match=_if_match(), **choice)
+    except service.NothingToChange:  # that occurrence is done already: the task as it is
+        return _task_as_it_is(task_id)
+    return _task_response(task_row_body(task))
+
+
+@bp.get("/<int:task_id>/occurrences")
+@auth_required(scope="tasks:read")
+@bp.arguments(OccurrenceQuery, location="query", as_kwargs=True)
+@bp.response(200, OccurrencePage)
+@bp.alt_response(404, response="NOT_FOUND")
+@bp.alt_response(409, response="CONFLICT")
+def list_occurrences(task_id: int, limit: int) -> dict[str, Any]:
+    """A recurring task's next occurrences, in its zone's local time and in UTC"""
+    return series_data(service.get_series(user=current_user, task_id=task_id, limit=limit))

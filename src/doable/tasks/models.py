@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -20,13 +19,13 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship, with_expression
 
 from doable.auth.models import User
 from doable.categories.models import Category, task_category
-from doable.db import TimestampMixin, UTCDateTime
+from doable.db import TimestampMixin, UTCDateTime, utcnow
 from doable.extensions import db
+from doable.tasks import recurrence
 
 
 class Status(StrEnum):
@@ -104,23 +103,27 @@ class Task(TimestampMixin, db.Model):  # type: ignore[name-defined]
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.title!r}>"
 
-    @hybrid_property
+    #: The zone of whoever the task was read for (``access.READ_TASK``): their
+    #: "overdue"; ``None`` (read otherwise): its owner's zone.
+    viewer_zone: Mapped[str | None] = query_expression()
+
+    @property
     def overdue(self) -> bool:
-        """Due before today (UTC) and not completed; in SQL, NULL when there is no due date."""
-        return (
-            self.due_date is not None
-            and self.due_date < utc_today()
-            and self.status != Status.COMPLETED
-        )
-
-    @overdue.inplace.expression
-    @classmethod
-    def _overdue_expression(cls) -> ColumnElement[bool]:
-        return (cls.due_date < utc_today()) & (cls.status != Status.COMPLETED)
+        """Past due and not completed, as its viewer (``viewer_zone``) lives it: a task
+        with a due time once that instant has passed, one with a date alone once the
+        viewer's local date is past it."""
+        return is_overdue(self, self.viewer_zone or self.owner.timezone)
 
 
-def utc_today() -> date:
-    return datetime.now(UTC).date()
+def is_overdue(task: Any, zone_name: str, now: datetime | None = None) -> bool:
+    """Whether ``task`` (a ``Task`` or a row of its names) is overdue for a viewer in
+    ``zone_name`` at ``now`` (default: now): the rule ``service._LATE`` puts in SQL."""
+    if task.due_date is None or task.status == Status.COMPLETED:
+        return False
+    now = now or utcnow()
+    if task.due_time is not None and task.due_at is not None:
+        return bool(task.due_at < now)
+    return bool(task.due_date < recurrence.today_in(recurrence.zone(zone_name), now))
 
 
 class TaskCount(db.Model):  # type: ignore[name-defined]

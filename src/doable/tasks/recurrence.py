@@ -95,6 +95,15 @@ def instant(local: datetime, tz: ZoneInfo) -> datetime:
     return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
+def instant_or_none(local: datetime, tz: ZoneInfo) -> datetime | None:
+    """``instant``, or ``None`` for a wall time whose instant is outside what a
+    ``datetime`` holds (the first or last day of the years 1 and 9999 in some zones)."""
+    try:
+        return instant(local, tz)
+    except OverflowError:
+        return None
+
+
 def local_time(moment: datetime, tz: ZoneInfo) -> datetime:
     """The local wall time (naive) of the aware instant ``moment`` in ``tz``."""
     return moment.astimezone(tz).replace(tzinfo=None)
@@ -157,9 +166,17 @@ def parse_rule(text: str, anchor: datetime | None = None, tz: ZoneInfo | None = 
         _until(parts["UNTIL"], ZoneInfo(DEFAULT_ZONE))  # its form
     _check_satisfiable(parts)
     normalised = ";".join(f"{name}={value}" for name, value in parts.items())
-    if anchor is not None and tz is not None and first(normalised, anchor, tz) is None:
+    if anchor is not None and tz is not None and _first_or_none(normalised, anchor, tz) is None:
         raise InvalidRule("The rule never occurs from the task's due date")
     return normalised
+
+
+def _first_or_none(rule: str, anchor: datetime, tz: ZoneInfo) -> datetime | None:
+    """``first``, or ``None`` if expanding the rule runs off the calendar (year 9999)."""
+    try:
+        return first(rule, anchor, tz)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _body(text: str) -> str:
@@ -266,12 +283,15 @@ def next_due(
     current: datetime,
     completed_on: date,
     tz: ZoneInfo,
+    not_before: datetime | None = None,
 ) -> datetime | None:
     """Where completing the occurrence ``current`` (naive local) on the local date
     ``completed_on`` moves the task; ``None`` when the series has ended.
 
-    ``schedule``: the first occurrence after ``current`` that does not fall before the
-    day of completion (an occurrence missed while the task was overdue is not owed).
+    ``schedule``: the first occurrence after ``current`` that does not fall before
+    ``not_before`` (default: the day of completion's start; a task with a due time passes
+    the local moment of completion, so an occurrence already past is not owed either):
+    an occurrence missed while the task was overdue is not owed.
     ``after_completion``: the rule anchored on the completion day (at the task's time of
     day), its first occurrence after that day."""
     if recurrence.mode == "after_completion":
@@ -279,9 +299,9 @@ def next_due(
         return after(recurrence.rule, restart, tz, datetime.combine(completed_on, time.max))
     rule = series(recurrence.rule, anchor, tz)
     found = rule.after(current)
-    day_start = datetime.combine(completed_on, time(0))
-    if found is not None and found < day_start:
-        found = rule.after(day_start - timedelta(microseconds=1))
+    threshold = not_before or datetime.combine(completed_on, time(0))
+    if found is not None and found < threshold:
+        found = rule.after(threshold, inc=True)
     return found
 
 
@@ -292,3 +312,59 @@ def skip_due(
     if recurrence.mode == "after_completion":
         return after(recurrence.rule, current, tz, current)
     return after(recurrence.rule, anchor, tz, current)
+
+
+#: A reminder's ``before_due``: an ISO 8601 duration in weeks, days, hours and minutes
+#: (``PT30M``, ``P1D``, ``P1DT12H``, ``P2W``); no years or months (their length varies),
+#: no seconds (reminders are reckoned in minutes).
+_DURATION = re.compile(
+    r"P(?:(?P<weeks>[0-9]{1,2})W)?(?:(?P<days>[0-9]{1,2})D)?"
+    r"(?:T(?=[0-9])(?:(?P<hours>[0-9]{1,3})H)?(?:(?P<minutes>[0-9]{1,5})M)?)?"
+)
+MIN_BEFORE_DUE = timedelta(minutes=1)
+MAX_BEFORE_DUE = timedelta(days=28)
+#: A reminder's ``at``: a local date and time, to the minute, in the task's zone.
+AT_FORMAT = "%Y-%m-%dT%H:%M"
+_AT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
+
+
+def duration(text: str) -> timedelta:
+    """A ``before_due`` as a ``timedelta`` (1 minute to 28 days); ``ValueError`` naming
+    what is wrong."""
+    found = _DURATION.fullmatch(text)
+    if found is None or text in ("P", "PT"):
+        raise ValueError(
+            f"{text!r} is not an ISO 8601 duration such as PT30M, PT2H, P1D or P1DT12H"
+        )
+    amounts = {name: int(value) for name, value in found.groupdict(default="0").items()}
+    length = timedelta(**amounts)
+    if not MIN_BEFORE_DUE <= length <= MAX_BEFORE_DUE:
+        raise ValueError(f"{text!r} is not between 1 minute (PT1M) and 28 days (P28D)")
+    return length
+
+
+def duration_text(length: timedelta) -> str:
+    """``length`` (whole minutes) as the shortest ISO 8601 duration: ``P1DT2H30M``."""
+    minutes = int(length.total_seconds()) // 60
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return "P" + (f"{days}D" if days else "") + (f"T{clock}" if clock else "")
+
+
+def local_moment(text: str) -> datetime:
+    """An ``at`` (``YYYY-MM-DDTHH:MM``) as a naive local wall time; ``ValueError``."""
+    if not _AT.fullmatch(text):
+        raise ValueError(f"{text!r} is not a local date and time such as 2026-03-30T08:00")
+    try:
+        return datetime.strptime(text, AT_FORMAT)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a real date and time") from None
+
+
+def key_moment(key: str) -> datetime:
+    """An occurrence key (``occurrence_key``) as the local wall time it names (a date's
+    00:00); ``ValueError`` if it is not one."""
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", key):
+        return datetime.combine(date.fromisoformat(key), time(0))
+    return local_moment(key)

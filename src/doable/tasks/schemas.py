@@ -14,8 +14,25 @@ from marshmallow import (
     validates_schema,
 )
 
-from doable.schemas import CategoryName, PageOf, PageQuery, Timestamp, not_blank, timestamp
+from doable.schemas import (
+    CategoryName,
+    PageOf,
+    PageQuery,
+    Query,
+    Timestamp,
+    not_blank,
+    timestamp,
+)
+from doable.tasks import recurrence
 from doable.tasks.models import Priority, Status, category_names
+from doable.tasks.time_fields import (
+    LocalTime,
+    RecurrenceField,
+    Reminders,
+    ZoneName,
+    clock,
+    shown_recurrence,
+)
 
 STATUSES = [s.value for s in Status]
 PRIORITIES = [p.label for p in Priority]
@@ -47,6 +64,17 @@ class _TaskFields(Schema):
     status = fields.String(validate=validate.OneOf(STATUSES))
     priority = PriorityField()
     due_date = fields.Date(allow_none=True)
+    due_time = LocalTime(
+        allow_none=True, metadata={"description": "Local time of day due; needs a due_date"}
+    )
+    timezone = ZoneName(
+        allow_none=True,
+        metadata={"description": "IANA zone of due_date and due_time; null: the owner's"},
+    )
+    recurrence = RecurrenceField(
+        allow_none=True, metadata={"description": "An RRULE and its mode; needs a due_date"}
+    )
+    reminders = Reminders()
     categories = fields.List(
         CategoryName(),
         validate=validate.Length(max=MAX_CATEGORIES),
@@ -87,6 +115,14 @@ class TaskRead(Schema):
     status = fields.String()
     priority = PriorityField()
     due_date = fields.Date(allow_none=True)
+    due_time = LocalTime(allow_none=True)
+    timezone = fields.String(allow_none=True)
+    due_at = Timestamp(
+        allow_none=True,
+        metadata={"description": "The instant it is due: due_date at due_time (or 00:00)"},
+    )
+    recurrence = RecurrenceField(allow_none=True, attribute="recurrence_rule")
+    reminders = Reminders()
     categories = fields.Function(category_names)
     owner = fields.Nested(OwnerRead)
     access = fields.String(metadata={"enum": ["owner", "edit", "view"]})
@@ -109,9 +145,17 @@ class TaskListQuery(PageQuery):
         validate=[validate.Length(min=1, max=200), not_blank],
         metadata={"description": Q_DESCRIPTION},
     )
-    due_before = fields.Date(metadata={"description": "Due on or before this date"})
-    due_after = fields.Date(metadata={"description": "Due on or after this date"})
-    overdue = fields.Boolean(truthy={"true"}, falsy={"false"})
+    due_before = fields.Date(
+        metadata={"description": "Due on or before this date (your local date of a timed task)"}
+    )
+    due_after = fields.Date(
+        metadata={"description": "Due on or after this date (your local date of a timed task)"}
+    )
+    overdue = fields.Boolean(
+        truthy={"true"},
+        falsy={"false"},
+        metadata={"description": "Past due and not completed, reckoned in your time zone"},
+    )
     category = CategoryName(
         metadata={"description": "Only tasks with the category of this name (ignoring case)"}
     )
@@ -124,6 +168,50 @@ class TaskListQuery(PageQuery):
 
 class TaskPage(PageOf):
     tasks = fields.List(fields.Nested(TaskRead))
+
+
+OCCURRENCE_KEY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2})?$"
+
+
+class OccurrenceChoice(Schema):
+    """Which occurrence ``complete`` or ``skip`` means: sent, it makes a retry harmless."""
+
+    occurrence = fields.String(
+        validate=validate.Regexp(OCCURRENCE_KEY, error="Must be an occurrence key."),
+        metadata={
+            "description": "The occurrence's key (`2026-03-30`, or `2026-03-30T09:00` with "
+            "a due time): one done already answers the task unchanged",
+            "pattern": OCCURRENCE_KEY,
+        },
+    )
+
+
+class OccurrenceQuery(Query):
+    limit = fields.Integer(
+        load_default=10, validate=validate.Range(min=1, max=recurrence.MAX_PREVIEW)
+    )
+
+
+class OccurrenceRead(Schema):
+    occurrence = fields.String(metadata={"example": "2026-03-30T09:00"})
+    local = fields.String(metadata={"example": "2026-03-30T09:00:00"})
+    utc = Timestamp()
+
+
+class OccurrencePage(Schema):
+    timezone = fields.String(metadata={"example": "Europe/Berlin"})
+    occurrences = fields.List(fields.Nested(OccurrenceRead))
+
+
+def series_data(series: Any) -> dict[str, Any]:
+    """``service.get_series`` for ``OccurrencePage`` to write out."""
+    return {
+        "timezone": series.timezone,
+        "occurrences": [
+            {"occurrence": found.key, "local": found.local.isoformat(), "utc": found.utc}
+            for found in series.occurrences
+        ],
+    }
 
 
 def task_data(task: Any) -> dict[str, Any]:
@@ -152,6 +240,11 @@ def _shown(task: Any, owner: dict[str, Any] | None) -> dict[str, Any]:
         "status": task.status,
         "priority": Priority(task.priority).label,
         "due_date": None if task.due_date is None else task.due_date.isoformat(),
+        "due_time": clock(task.due_time),
+        "timezone": task.timezone,
+        "due_at": timestamp(task.due_at),
+        "recurrence": shown_recurrence(task),
+        "reminders": list(task.reminders or []),
         "categories": category_names(task),
         "owner": owner,
         "access": task.access,

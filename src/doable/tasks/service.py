@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     literal,
     not_,
     or_,
@@ -38,10 +40,11 @@ from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
 from doable.changes.log import fields_changed, record_task
-from doable.db import Paged, utcnow
+from doable.db import Paged, UTCDateTime, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
-from doable.tasks import search
+from doable.reminders import schedule
+from doable.tasks import recurrence, search, timing
 from doable.tasks.access import (
     READ_TASK,
     TASK_ROWS,
@@ -62,9 +65,9 @@ from doable.tasks.models import (
     Task,
     TaskCount,
     category_names,
-    utc_today,
 )
 from doable.tasks.schemas import body_etag, task_body, task_data, task_row_body, task_row_data
+from doable.tasks.timing import Occurrence
 from doable.unit_of_work import on_conflict, publish, use_case
 
 WRITE_ATTEMPTS = 3
@@ -182,7 +185,7 @@ def _listed(
     values: built per request, with SQLAlchemy keying each for its compiled cache, they
     were half of a first page's time. A search's are built per request (on SQLite its
     query is part of the SQL)."""
-    shape, params = _filtered(scope, **filters)
+    shape, params = _filtered(scope, lambda: _zone_of(user), **filters)
     params.update(viewer(user))
     found = search.Search.of(q, db.session.get_bind().dialect.name) if q is not None else None
     counts = _count_visible(user, shape, found, params)
@@ -242,6 +245,7 @@ class WrittenTask(NamedTuple):
     recurrence_mode: str | None = None
     recurrence_anchor: datetime | None = None
     reminders: list[dict[str, str]] | None = None
+    owner_timezone: str = "UTC"
 
 
 @use_case(retry=WRITE_ATTEMPTS)
@@ -249,7 +253,8 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
     """Create a task owned by ``user``; category names it has not created yet are created
     (again from the start if a concurrent request created one of them first)."""
     tagged = resolve_categories(owner_id=user.id, names=categories or [])
-    row = _insert(user, fields)
+    fields = timing.settle(None, timing.columns(fields), user.timezone)
+    row = _insert(user, {"reminders": [], **fields})
     _tag(row["id"], tagged)
     _count_created(user.id)
     written = WrittenTask(
@@ -257,9 +262,15 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
         owner_username=user.username,
         access=Access.OWNER.label,
         category_names=_joined(tagged),
+        owner_timezone=user.timezone,
     )
-    created = {name: [None, value] for name, value in _logged(task_row_data(written)).items()}
+    created = {
+        name: [None, value]
+        for name, value in _logged(task_row_data(written)).items()
+        if name in LOGGED_FIELDS or value not in (None, [])
+    }
     _record(user, written, "created", created)  # its viewers: its owner alone
+    schedule.reschedule_task(written.id)
     return written
 
 
@@ -289,24 +300,124 @@ def update_task(
     The task is read as a row and written with Core statements: ``before`` and
     ``written`` hold each changed field's old and new value, side by side."""
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
-    fields = _differences(before, changes)
+    fields = _differences(before, timing.columns(dict(changes)))
     if not fields:
         raise NothingToChange(task_id)
     _check_precondition(before, if_match)
-    if if_match is not None:  # someone wrote meanwhile: this version is gone
-        on_conflict(_changed(task_id), retry=False)
-    else:  # no precondition: take the newer version and apply the change to it
-        on_conflict(_kept_changing(task_id))
+    _on_write_conflict(task_id, if_match)
     names = fields.pop("categories", None)
+    fields = timing.settle(before, fields, before.owner_timezone)
+    rolled = None
+    merged = _merged(before, fields)
+    if fields.get("status") == Status.COMPLETED and merged.recurrence_rule is not None:
+        rolled = timing.roll(merged, before.owner_timezone, skip=False, now=utcnow())
+        fields.update(rolled.fields)
     written = _write_fields(before, fields)
     if names is not None:  # the task's categories are its owner's, whoever edits it
         tagged = resolve_categories(owner_id=before.user_id, names=names, actor_id=user.id)
         _retag(task_id, tagged)
         written["category_names"] = _joined(tagged)
-    after = WrittenTask(**{**before._mapping, **written})
+    return _written(user, before, written, rolled)
+
+
+def _on_write_conflict(task_id: int, if_match: ETags | None) -> None:
+    """What a write that finds the task changed under it does: with a precondition,
+    refuse (this version is gone); without, retry on the newer version."""
+    if if_match is not None:
+        on_conflict(_changed(task_id), retry=False)
+    else:
+        on_conflict(_kept_changing(task_id))
+
+
+def _merged(before: Row[Any], fields: dict[str, Any]) -> WrittenTask:
+    return WrittenTask(**{**before._mapping, **fields})
+
+
+def _written(
+    user: User,
+    before: Row[Any],
+    written: dict[str, Any],
+    rolled: timing.Rolled | None = None,
+    *,
+    skipped: bool = False,
+) -> WrittenTask:
+    """The task as ``written`` left ``before``: its change logged (an occurrence completed
+    or skipped when ``rolled`` moved it on) and its reminders rescheduled."""
+    after = _merged(before, written)
     changed = fields_changed(_logged(task_row_data(before)), _logged(task_row_data(after)))
-    _record(user, after, "updated", changed)
+    action = "updated"
+    if rolled is not None and (rolled.next is not None or skipped):
+        action = "occurrence_skipped" if skipped else "occurrence_completed"
+        changed = {"occurrence": [rolled.done, rolled.next], **changed}
+    _record(user, after, action, changed)
+    schedule.reschedule_task(after.id)
     return after
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def complete_occurrence(
+    *, user: User, task_id: int, occurrence: str | None = None, if_match: ETags | None = None
+) -> WrittenTask:
+    """Complete the task's current occurrence (``occurrence``: its key, which makes a
+    retry harmless): a recurring task moves on to its next one and is pending again; one
+    that does not recur, or whose series has ended, is completed. ``NothingToChange``
+    when that occurrence is done already; ``Conflict`` when it is still to come."""
+    return _move_on(user, task_id, occurrence, if_match, skip=False)
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def skip_occurrence(
+    *, user: User, task_id: int, occurrence: str | None = None, if_match: ETags | None = None
+) -> WrittenTask:
+    """Skip the recurring task's current occurrence: it moves on to the next one, as
+    ``complete_occurrence`` does, but logged as skipped (``Conflict`` if it does not recur)."""
+    return _move_on(user, task_id, occurrence, if_match, skip=True)
+
+
+def _move_on(
+    user: User, task_id: int, occurrence: str | None, if_match: ETags | None, *, skip: bool
+) -> WrittenTask:
+    before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    if skip and before.recurrence_rule is None:
+        raise _not_recurring(task_id)
+    if timing.already_done(before, occurrence):
+        raise NothingToChange(task_id)
+    _check_precondition(before, if_match)
+    _on_write_conflict(task_id, if_match)
+    rolled = None
+    fields: dict[str, Any] = {"status": Status.COMPLETED.value}
+    if before.recurrence_rule is not None:
+        rolled = timing.roll(before, before.owner_timezone, skip=skip, now=utcnow())
+        fields = rolled.fields
+    return _written(user, before, _write_fields(before, fields), rolled, skipped=skip)
+
+
+def _not_recurring(task_id: int) -> Conflict:
+    return Conflict(
+        f"Task {task_id} does not recur (no recurrence)", problem_type=ProblemType.NOT_RECURRING
+    )
+
+
+class Series(NamedTuple):
+    """A recurring task's next occurrences, and the zone they fall in."""
+
+    timezone: str
+    occurrences: list[Occurrence]
+
+
+def get_series(*, user: User, task_id: int, limit: int = 10) -> Series:
+    """Up to ``limit`` occurrences of the task from its current one (``timing.upcoming``);
+    ``Conflict`` (not recurring) for a task without recurrence."""
+    task = get_task_row_for(user=user, task_id=task_id, need=Access.VIEW)
+    if task.recurrence_rule is None:
+        raise _not_recurring(task_id)
+    zone_name = task.timezone or task.owner_timezone
+    return Series(zone_name, timing.upcoming(task, task.owner_timezone, limit))
+
+
+def list_occurrences(*, user: User, task_id: int, limit: int = 10) -> list[Occurrence]:
+    """``get_series``'s occurrences."""
+    return get_series(user=user, task_id=task_id, limit=limit).occurrences
 
 
 @use_case
@@ -329,18 +440,24 @@ def delete_task(*, user: User, task_id: int, if_match: ETags | None = None) -> T
 
 #: The fields of a task its changes are logged by, as the API shows them.
 LOGGED_FIELDS = ("title", "description", "status", "priority", "due_date", "categories")
+#: Logged too, but on a task's creation and deletion only when set.
+TIME_FIELDS = ("due_time", "timezone", "recurrence", "reminders")
 
 
 def _logged(shown: dict[str, Any]) -> dict[str, Any]:
     """The logged fields of a task as the API shows it (``task_data``)."""
-    return {name: shown[name] for name in LOGGED_FIELDS}
+    return {name: shown[name] for name in (*LOGGED_FIELDS, *TIME_FIELDS)}
 
 
 def record_deleted(user: User, task: Task, audience: Iterable[int]) -> None:
     """Log that ``user`` deleted ``task`` (read as ``READ_TASK`` reads it, before it
     went), for ``audience``: each logged field as ``[old, None]``. Deleting an account
     logs this for each of its tasks that was shared (``auth.service.delete_account``)."""
-    deleted = {name: [value, None] for name, value in _logged(task_data(task)).items()}
+    deleted = {
+        name: [value, None]
+        for name, value in _logged(task_data(task)).items()
+        if name in LOGGED_FIELDS or value not in (None, [])
+    }
     _record(user, task, "deleted", deleted, audience=dict.fromkeys(audience))
 
 
@@ -499,6 +616,7 @@ def _kept_changing(task_id: int) -> Conflict:
 
 def _filtered(
     scope: Scope,
+    zone_name: Callable[[], str],
     *,
     status: str | None = None,
     priority: Priority | None = None,
@@ -508,7 +626,8 @@ def _filtered(
     category: str | None = None,
 ) -> tuple[_Shape, dict[str, Any]]:
     """The filters other than ``q``: which are given (the statements' shape) and the
-    values the statements bind (``_filter_conditions``)."""
+    values the statements bind (``_filter_conditions``), the dates reckoned in the
+    viewer's zone (``zone_name()``, read only for a filter by date)."""
     values = {
         "category": category,
         "status": status,
@@ -518,13 +637,76 @@ def _filtered(
     }
     given = {name: value for name, value in values.items() if value is not None}
     params = {f"filter_{name}": value for name, value in given.items()}
+    if due_before is None and due_after is None and overdue is None:
+        return _Shape(scope, tuple(given), overdue), params
+    tz = recurrence.zone(zone_name())
+    if due_before is not None:  # a timed task due before the viewer's next day began
+        params["filter_due_before_at"] = _day_start(due_before, tz, +1)
+        params["filter_due_before_near"] = _days_on(due_before, +_NEAR)
+    if due_after is not None:
+        params["filter_due_after_at"] = _day_start(due_after, tz, 0)
+        params["filter_due_after_near"] = _days_on(due_after, -_NEAR)
     if overdue is not None:
-        params["filter_today"] = utc_today()
+        now = utcnow()
+        params.update(filter_today=recurrence.today_in(tz, now), filter_now=now)
     return _Shape(scope, tuple(given), overdue), params
 
 
-#: ``Task.overdue``'s expression with today's date bound (``filter_today``), not built in.
-_LATE = (Task.due_date < bindparam("filter_today")) & (Task.status != Status.COMPLETED)
+#: The viewer's zone, for a list filtered by date (``_zone_of``); built once.
+_ZONE_OF = select(User.timezone).where(User.id == VIEWER)
+
+
+def _zone_of(user: User) -> str:
+    """``user``'s zone: read with one prebuilt statement if the request's ``User`` was
+    loaded without it (``auth.tokens._partial_user``), not by the ORM's lazy load."""
+    if "timezone" not in inspect(user).unloaded:
+        return user.timezone
+    zone_name: str = db.session.connection().execute(_ZONE_OF, viewer(user)).scalar_one()
+    return zone_name
+
+
+#: Days between a task's due date and the viewer's local date of its due instant, at
+#: most: zones are 26 hours apart at most, and a due time adds less than a day.
+_NEAR = 3
+
+
+def _days_on(day: date, days: int) -> date:
+    """``day`` moved by ``days``, held within the calendar."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
+def _day_start(day: date, tz: ZoneInfo, days: int) -> datetime:
+    """The instant the local day ``days`` after ``day`` begins in ``tz`` (the calendar's
+    last or first instant beyond its ends)."""
+    try:
+        return recurrence.instant(datetime.combine(day + timedelta(days=days), time(0)), tz)
+    except OverflowError:
+        late = days > 0 or day.year > 1
+        return (datetime.max if late else datetime.min).replace(tzinfo=UTC)
+
+
+_DATED, _TIMED = Task.due_time.is_(None), Task.due_time.is_not(None)
+_MOMENT = UTCDateTime()
+#: ``Task.overdue``, with the viewer's date and now bound (``filter_today``,
+#: ``filter_now``), not built in: a task with a due time once that instant has passed,
+#: one with a date alone once the viewer's date is past it.
+_LATE = (Task.status != Status.COMPLETED) & or_(
+    _DATED & (Task.due_date < bindparam("filter_today")),
+    _TIMED & (Task.due_at < bindparam("filter_now", type_=_MOMENT)),
+)
+#: Due on or before / after a date of the viewer's: by its date, or a timed task by
+#: the viewer's date of its due instant; ``*_near`` keeps the due-date index usable.
+_DUE_BEFORE = (Task.due_date <= bindparam("filter_due_before_near")) & or_(
+    _DATED & (Task.due_date <= bindparam("filter_due_before")),
+    _TIMED & (Task.due_at < bindparam("filter_due_before_at", type_=_MOMENT)),
+)
+_DUE_AFTER = (Task.due_date >= bindparam("filter_due_after_near")) & or_(
+    _DATED & (Task.due_date >= bindparam("filter_due_after")),
+    _TIMED & (Task.due_at >= bindparam("filter_due_after_at", type_=_MOMENT)),
+)
 
 
 def _filter_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
@@ -541,9 +723,9 @@ def _filter_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
     if "priority" in given:
         conditions.append(Task.priority == bindparam("filter_priority"))
     if "due_before" in given:
-        conditions.append(Task.due_date <= bindparam("filter_due_before"))
+        conditions.append(_DUE_BEFORE)
     if "due_after" in given:
-        conditions.append(Task.due_date >= bindparam("filter_due_after"))
+        conditions.append(_DUE_AFTER)
     if shape.overdue is not None:
         conditions.append(_LATE if shape.overdue else or_(Task.due_date.is_(None), not_(_LATE)))
     return conditions
@@ -748,3 +930,27 @@ def owner_zone_changed(user_id: int) -> None:
     """Recompute ``due_at`` of the user's tasks that name no zone of their own (and so
     follow their owner's), then their reminders (``reminders.schedule.reschedule_owner``);
     in the unit of work that changed the user's zone."""
+    zone_name = db.session.scalars(select(User.timezone).where(User.id == user_id)).one()
+    tz = recurrence.zone(zone_name)
+    following = select(Task.id, Task.due_date, Task.due_time).where(
+        Task.user_id == user_id, Task.timezone.is_(None), Task.due_date.is_not(None)
+    )
+    moved = [
+        {
+            "row_id": task_id,
+            "due_at": recurrence.instant_or_none(recurrence.due_moment(day, clock), tz),
+        }
+        for task_id, day, clock in db.session.execute(following)
+        if day is not None  # as the statement chose
+    ]
+    if moved:
+        db.session.connection().execute(_MOVE_DUE_AT, moved)
+    schedule.reschedule_owner(user_id)
+
+
+#: A task's ``due_at``, moved with its owner's zone (``owner_zone_changed``); built once.
+_MOVE_DUE_AT = (
+    update(Task)
+    .where(Task.id == bindparam("row_id"))
+    .values(due_at=bindparam("due_at", type_=UTCDateTime()))
+)
