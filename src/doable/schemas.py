@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from doable.errors import ProblemType
-from doable.tasks.recurrence import ZONES
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -78,50 +76,6 @@ class Timestamp(fields.DateTime):
 def timestamp(value: datetime | None) -> str | None:
     """A moment as the API writes it (``Timestamp``)."""
     return None if value is None else value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
-
-
-#: A time of day as written: 24-hour ``HH:MM``.
-CLOCK_TIME_PATTERN = r"([01][0-9]|2[0-3]):[0-5][0-9]"
-CLOCK_TIME = FullMatch(CLOCK_TIME_PATTERN, error='Use "HH:MM" (24-hour), such as "09:00".')
-
-
-class ClockTime(fields.Field[time]):
-    """A local time of day, ``"09:00"``: loaded as a ``datetime.time``, written back the
-    same way (a digest's time, a task's due time)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        metadata = {"type": "string", "pattern": f"^{CLOCK_TIME_PATTERN}$"}
-        super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> time:
-        if not isinstance(value, str):
-            raise ValidationError("Not a valid string.")
-        text = CLOCK_TIME(value)
-        return time(int(text[:2]), int(text[3:]))
-
-    def _serialize(self, value: time | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
-        return None if value is None else value.strftime("%H:%M")
-
-
-MAX_ZONE_NAME = 64  # the length of ``user.timezone`` and ``task.timezone``
-
-
-def _known_zone(name: str) -> None:
-    if name not in ZONES and 1 <= len(name) <= MAX_ZONE_NAME:  # else Length says why
-        raise ValidationError("Not a known IANA time zone, such as Europe/Berlin or UTC.")
-
-
-class TimeZoneName(fields.String):
-    """An IANA time zone name (``doable.tasks.recurrence.ZONES``), such as
-    ``Europe/Berlin``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        metadata = {"example": "Europe/Berlin", **kwargs.pop("metadata", {})}
-        rules: list[Callable[[Any], Any]] = [
-            validate.Length(min=1, max=MAX_ZONE_NAME),
-            _known_zone,
-        ]
-        super().__init__(validate=rules, metadata=metadata, **kwargs)
 
 
 #: The highest ``page`` a list accepts: beyond any real list, below what offsets can hold.

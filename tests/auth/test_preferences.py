@@ -191,3 +191,19 @@ def test_patch_me_digest_at_sets_and_clears_the_digest(api: ApiClient, app: Flas
     assert shown == "07:30"
     assert cleared.get_json()["digest_at"] is None
     assert _stored(app, alice.id)["digest_at"] is None
+
+
+def test_patch_me_timezone_moves_the_due_at_of_tasks_that_follow_it(api: ApiClient) -> None:
+    alice = api.account("alice")
+    body = {"title": "Stand-up", "due_date": "2030-01-07", "due_time": "09:00"}
+    follows = api.post("/api/tasks", alice.token, json=body).get_json()
+    own = api.post("/api/tasks", alice.token, json={**body, "timezone": "Asia/Tokyo"}).get_json()
+
+    response = api.patch("/api/me", alice.token, json={"timezone": "Europe/Berlin"})
+
+    assert response.status_code == 200
+    assert follows["due_at"] == "2030-01-07T09:00:00Z"
+    moved = api.get(f"/api/tasks/{follows['id']}", alice.token).get_json()
+    kept = api.get(f"/api/tasks/{own['id']}", alice.token).get_json()
+    assert moved["due_at"] == "2030-01-07T08:00:00Z"
+    assert kept["due_at"] == own["due_at"] == "2030-01-07T00:00:00Z"

@@ -105,11 +105,19 @@ def test_account_time_form_saves_without_a_password(
         (
             {"timezone": "Europe/Atlantis"},
             "timezone",
-            "Not a known IANA time zone, such as Europe/Berlin or UTC.",
+            "Must be an IANA time zone name such as Europe/Berlin.",
         ),
-        ({"timezone": ""}, "timezone", "Length must be between 1 and 64."),
-        ({"digest_at": "25:00"}, "digest_at", 'Use "HH:MM" (24-hour), such as "09:00".'),
-        ({"digest_at": "7 am"}, "digest_at", 'Use "HH:MM" (24-hour), such as "09:00".'),
+        ({"timezone": ""}, "timezone", "Must be an IANA time zone name such as Europe/Berlin."),
+        (
+            {"digest_at": "25:00"},
+            "digest_at",
+            "Must be a time of day as HH:MM (24-hour), e.g. 09:30.",
+        ),
+        (
+            {"digest_at": "7 am"},
+            "digest_at",
+            "Must be a time of day as HH:MM (24-hour), e.g. 09:30.",
+        ),
     ],
 )
 def test_account_time_form_bad_value_shows_the_apis_message_by_the_field(

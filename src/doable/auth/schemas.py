@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from doable.auth.models import MAX_EMAIL_KEY, fold
-from doable.schemas import ClockTime, FullMatch, Timestamp, TimeZoneName, UserReference
+from doable.schemas import FullMatch, Timestamp, UserReference
+from doable.tasks.time_fields import LocalTime, ZoneName
 
 USERNAME = [
     validate.Length(min=3, max=32),
@@ -25,8 +26,8 @@ def _folds_short_enough(email: str) -> None:
 EMAIL_LENGTH: list[Callable[[Any], Any]] = [validate.Length(max=254), _folds_short_enough]
 
 
-def _timezone(**kwargs: Any) -> TimeZoneName:
-    return TimeZoneName(
+def _timezone(**kwargs: Any) -> ZoneName:
+    return ZoneName(
         metadata={
             "description": 'Where the user lives: their "today" and "overdue", and '
             "the zone of their tasks that name none"
@@ -71,7 +72,7 @@ class UserRead(Schema):
     timezone = fields.String()
     remind_in_app = fields.Boolean()
     remind_by_email = fields.Boolean()
-    digest_at = ClockTime(allow_none=True)
+    digest_at = LocalTime(allow_none=True)
     created_at = Timestamp()
     updated_at = Timestamp()
 
@@ -111,7 +112,7 @@ class UserUpdate(Schema):
     timezone = _timezone()
     remind_in_app = _flag("Reminders and the digest as in-app notifications")
     remind_by_email = _flag("Reminders and the digest by email (when the server sends email)")
-    digest_at = ClockTime(
+    digest_at = LocalTime(
         allow_none=True,
         metadata={
             "description": "The local time of a daily digest (overdue, due today); null: no digest"
