@@ -26,6 +26,8 @@ from doable.schemas import (
 from doable.tasks import recurrence
 from doable.tasks.models import Priority, Status, category_names
 from doable.tasks.time_fields import (
+    CLOCK_PATTERN,
+    DAY_PATTERN,
     LocalTime,
     RecurrenceField,
     Reminders,
@@ -170,7 +172,7 @@ class TaskPage(PageOf):
     tasks = fields.List(fields.Nested(TaskRead))
 
 
-OCCURRENCE_KEY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2})?$"
+OCCURRENCE_KEY = rf"^{DAY_PATTERN}(T{CLOCK_PATTERN})?$"
 
 
 class OccurrenceChoice(Schema):

@@ -350,8 +350,23 @@ def _written(
         action = "occurrence_skipped" if skipped else "occurrence_completed"
         changed = {"occurrence": [rolled.done, rolled.next], **changed}
     _record(user, after, action, changed)
-    schedule.reschedule_task(after.id)
+    if rolled is not None or not _RESCHEDULED.isdisjoint(written):
+        schedule.reschedule_task(after.id)
     return after
+
+
+#: What a task's reminders depend on: a write of any of them reschedules them.
+_RESCHEDULED = frozenset(
+    {
+        "due_date",
+        "due_time",
+        "timezone",
+        "recurrence_rule",
+        "recurrence_mode",
+        "reminders",
+        "status",
+    }
+)
 
 
 @use_case(retry=WRITE_ATTEMPTS)

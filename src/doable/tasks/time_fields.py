@@ -16,8 +16,12 @@ from doable.tasks import recurrence
 from doable.tasks.recurrence import InvalidRule, Recurrence
 
 _CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
-_DURATION_PATTERN = r"^P([0-9]+W)?([0-9]+D)?(T([0-9]+H)?([0-9]+M)?)?$"
-_AT_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"
+#: The forms ``recurrence.duration`` and ``recurrence.local_moment`` take, for the
+#: OpenAPI document (the range, 1 minute to 28 days, and real dates are checked too).
+_DURATION_PATTERN = r"^P(?!$)([0-9]{1,2}W)?([0-9]{1,2}D)?(T(?=[0-9])([0-9]{1,3}H)?([0-9]{1,5}M)?)?$"
+DAY_PATTERN = r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+CLOCK_PATTERN = r"([01][0-9]|2[0-3]):[0-5][0-9]"
+_AT_PATTERN = rf"^{DAY_PATTERN}T{CLOCK_PATTERN}$"
 
 
 def clock(value: time | None) -> str | None:
@@ -31,7 +35,7 @@ class LocalTime(fields.Field[time]):
     def __init__(self, **kwargs: Any) -> None:
         metadata = {
             "type": "string",
-            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "pattern": f"^{CLOCK_PATTERN}$",
             "example": "09:30",
             **kwargs.pop("metadata", {}),
         }
