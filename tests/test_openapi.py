@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
+from doable.auth.schemas import PREFERENCES
 from doable.tasks.schemas import TaskListQuery
 from tests.conftest import service_missing
 from tests.support.factories import Account, ApiClient, assert_problem
@@ -131,7 +132,10 @@ def test_download_with_current_etag_answers_the_documented_304(
     [
         ("LoginCreate", {"username", "email", "password"}),
         ("ShareCreate", {"username", "email", "permission"}),
-        ("UserUpdate", {"email", "password", "revoke_api_tokens", "current_password"}),
+        (
+            "UserUpdate",
+            {"email", "password", "revoke_api_tokens", "current_password", *PREFERENCES},
+        ),
     ],
 )
 def test_body_is_a_typed_object_not_an_untyped_union(
@@ -169,6 +173,9 @@ def test_no_request_body_is_a_union_at_its_top(spec: dict[str, Any]) -> None:
         ("LoginCreate", "/api/login", {"username": "nobody", "password": "x"}),
         ("LoginCreate", "/api/login", {"email": "nobody@example.com", "password": "x"}),
         ("UserUpdate", "/api/me", {"current_password": "x"}),
+        ("UserUpdate", "/api/me", {"current_password": "x", "revoke_api_tokens": True}),
+        ("UserUpdate", "/api/me", {}),
+        ("UserUpdate", "/api/me", {"current_password": "x", "timezone": "UTC"}),
         ("UserUpdate", "/api/me", {"current_password": "x", "email": "new@example.com"}),
         ("UserUpdate", "/api/me", {"current_password": "x", "password": "a-new-password"}),
     ],
@@ -353,9 +360,18 @@ EXACTLY_ONE_USER_REFERENCE = {
         ("ShareCreate", EXACTLY_ONE_USER_REFERENCE),
         (
             "UserUpdate",
-            {"if": {"not": {"required": ["email"]}}, "then": {"required": ["password"]}},
+            {"not": {"propertyNames": {"enum": ["current_password", "revoke_api_tokens"]}}},
         ),
-        ("UserUpdate", {"dependentRequired": {"revoke_api_tokens": ["password"]}}),
+        (
+            "UserUpdate",
+            {
+                "dependentRequired": {
+                    "email": ["current_password"],
+                    "password": ["current_password"],
+                    "revoke_api_tokens": ["password"],
+                }
+            },
+        ),
         ("TaskUpdate", {"minProperties": 1}),
         ("CategoryUpdate", {"minProperties": 1}),
     ],

@@ -50,6 +50,7 @@ from doable.settings import settings
 from doable.sharing import api as sharing_api
 from doable.sharing import views as sharing_views
 from doable.tasks import api as tasks_api
+from doable.tasks import time_views as task_time_views
 from doable.tasks import views as tasks_views
 from doable.wakeups import init_wakeups
 from doable.web.session import CookieSessionInterface
@@ -185,6 +186,7 @@ def register_pages(app: Flask) -> None:
     pages = (
         auth_views,
         tasks_views,
+        task_time_views,
         sharing_views,
         attachments_views,
         categories_views,

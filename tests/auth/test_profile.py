@@ -12,6 +12,18 @@ from flask import Flask
 from tests.support.auth import revoked_flags, stored_user
 from tests.support.factories import NEW_PASSWORD, PASSWORD, TIMESTAMP, ApiClient, assert_problem
 
+PROFILE_FIELDS = {
+    "id",
+    "username",
+    "email",
+    "timezone",
+    "remind_in_app",
+    "remind_by_email",
+    "digest_at",
+    "created_at",
+    "updated_at",
+}
+
 # --- GET /api/me -----------------------------------------------------------------------
 
 
@@ -23,7 +35,7 @@ def test_get_me_returns_profile(api: ApiClient, app: Flask) -> None:
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert set(body) == {"id", "username", "email", "created_at", "updated_at"}
+    assert set(body) == PROFILE_FIELDS
     assert body["id"] == account.id
     assert body["username"] == "alice"
     assert body["email"] == "alice@example.com"
@@ -69,7 +81,7 @@ def test_patch_me_email_with_current_password_changes_it(api: ApiClient, app: Fl
     body = response.get_json()
     assert body["email"] == "new@example.com"
     assert body["username"] == "alice"
-    assert set(body) == {"id", "username", "email", "created_at", "updated_at"}
+    assert set(body) == PROFILE_FIELDS
     assert stored_user(app, account.id)["email"] == "new@example.com"  # type: ignore[index]
     assert api.login(email="new@example.com", password=PASSWORD).status_code == 200
     assert api.login(email="alice@example.com", password=PASSWORD).status_code == 401

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
+
 from doable.api import Blueprint
 from doable.api.auth import auth_required, current_user
 from doable.auth import service
 from doable.auth.schemas import (
+    PASSWORD_CHECKED,
     LoginCreate,
     RefreshCreate,
     RegistrationRead,
@@ -36,6 +39,19 @@ auth_limit = limiter.shared_limit(auth_rate_limit, scope="auth")
 #: Refreshing needs no password but is as open as login: its own bucket per address,
 #: so a team behind one address refreshing every 15 minutes never meets the login limit.
 refresh_limit = limiter.shared_limit(refresh_rate_limit, scope="refresh")
+
+
+def _checks_no_password() -> bool:
+    """A ``PATCH /api/me`` that changes only preferences checks no password: it does not
+    spend the login budget. A body that is not an object is counted (and refused)."""
+    body = request.get_json(silent=True)
+    return isinstance(body, dict) and not PASSWORD_CHECKED & body.keys()
+
+
+#: The login limit for the account changes that check the current password.
+password_limit = limiter.shared_limit(
+    auth_rate_limit, scope="auth", exempt_when=_checks_no_password
+)
 
 
 @bp.post("/register")
@@ -90,13 +106,17 @@ def read_me() -> Any:
 
 @bp.patch("/me")
 @auth_required
-@auth_limit  # each call checks a password: limited like login
+@password_limit  # a call that checks a password is limited like login
 @bp.arguments(UserUpdate)
 @bp.response(200, UserRead)
 @bp.alt_response(409, response="CONFLICT")
+@bp.alt_response(429, response="TOO_MANY_REQUESTS")
 def update_me(data: dict[str, Any]) -> Any:
-    """Change email or password (current password required); a new password logs out everywhere"""
-    return service.update_account(user=current_user, **data)
+    """Change email or password (current password required; a new password logs out
+    everywhere), or the time zone, reminder channels and digest time (no password)"""
+    if PASSWORD_CHECKED & data.keys():
+        return service.update_account(user=current_user, **data)
+    return service.update_preferences(user=current_user, **data)
 
 
 @bp.delete("/me")

@@ -1,13 +1,16 @@
-"""The account pages' forms: register, log in, change email or password, delete."""
+"""The account pages' forms: register, log in, change email or password, time and
+reminders, delete."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wtforms import BooleanField, PasswordField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
-from doable.web.forms import SchemaForm, user_reference
+from doable.auth.models import User
+from doable.tasks.recurrence import ZONES
+from doable.web.forms import SchemaForm, user_reference, zone_choices
 
 
 class RegisterForm(SchemaForm):
@@ -23,13 +26,20 @@ class RegisterForm(SchemaForm):
         validators=[EqualTo("password", message="The passwords do not match.")],
         render_kw={"autocomplete": "new-password", "required": True},
     )
+    #: The browser's zone, filled in by static/timezone.js.
+    timezone = HiddenField(render_kw={"data-browser-timezone": True})
 
     def account_fields(self) -> dict[str, str]:
-        return {
+        fields = {
             "username": self.username.data or "",
             "email": self.email.data or "",
             "password": self.password.data or "",
         }
+        # A zone the browser names but Doable does not know (nobody can correct a
+        # hidden field) leaves the account on UTC, to change on the account page.
+        if self.timezone.data in ZONES:
+            fields["timezone"] = self.timezone.data
+        return fields
 
 
 class LoginForm(SchemaForm):
@@ -72,6 +82,40 @@ class AccountForm(SchemaForm):
         if self.revoke_api_tokens.data:
             data["revoke_api_tokens"] = True
         return data
+
+
+class TimeForm(SchemaForm):
+    """The account's time zone, reminder channels and digest time (``UserUpdate``'s
+    preferences: no password)."""
+
+    timezone = SelectField("Time zone", choices=zone_choices(), validate_choice=False)
+    remind_in_app = BooleanField("Remind me in Doable (notifications)")
+    remind_by_email = BooleanField("Remind me by email")
+    digest_at = StringField(
+        "Daily digest at",
+        description="Overdue and due-today tasks, once a day at this time; empty: no digest.",
+        render_kw={"type": "time"},
+    )
+
+    @classmethod
+    def of(cls, user: User) -> TimeForm:
+        at = user.digest_at
+        return cls(
+            data={
+                "timezone": user.timezone,
+                "remind_in_app": user.remind_in_app,
+                "remind_by_email": user.remind_by_email,
+                "digest_at": "" if at is None else at.strftime("%H:%M"),
+            }
+        )
+
+    def preferences(self) -> dict[str, Any]:
+        return {
+            "timezone": self.timezone.data or "",
+            "remind_in_app": bool(self.remind_in_app.data),
+            "remind_by_email": bool(self.remind_by_email.data),
+            "digest_at": (self.digest_at.data or "").strip() or None,
+        }
 
 
 class DeleteAccountForm(SchemaForm):

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, true
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from doable.db import TimestampMixin, UTCDateTime, utcnow
 from doable.extensions import db
+from doable.reminders.models import Digest  # mapped before User's relationship names it
 
 #: Longest ``email_key``: folding can lengthen an address ("ß" -> "ss"), and the key
 #: must stay small enough for a unique index on every backend.
@@ -52,6 +53,13 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     remind_by_email: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True, server_default=true()
     )
+    #: Their daily digest, written by ``reminders.schedule.set_digest``; none: off.
+    digest: Mapped[Digest | None] = relationship(viewonly=True, lazy="select")
+
+    @property
+    def digest_at(self) -> time | None:
+        """The local time of their daily digest; None: no digest."""
+        return None if self.digest is None else self.digest.at
 
     @validates("username", "email")
     def _fold(self, name: str, value: str) -> str:

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from doable.auth.models import MAX_EMAIL_KEY, fold
 from doable.schemas import FullMatch, Timestamp, UserReference
+from doable.tasks.time_fields import LocalTime, ZoneName
 
 USERNAME = [
     validate.Length(min=3, max=32),
@@ -25,10 +26,21 @@ def _folds_short_enough(email: str) -> None:
 EMAIL_LENGTH: list[Callable[[Any], Any]] = [validate.Length(max=254), _folds_short_enough]
 
 
+def _timezone(**kwargs: Any) -> ZoneName:
+    return ZoneName(
+        metadata={
+            "description": 'Where the user lives: their "today" and "overdue", and '
+            "the zone of their tasks that name none"
+        },
+        **kwargs,
+    )
+
+
 class UserCreate(Schema):
     username = fields.String(required=True, validate=USERNAME)
     email = fields.Email(required=True, validate=EMAIL_LENGTH)
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
+    timezone = _timezone(load_default="UTC")
 
 
 class RegistrationRead(Schema):
@@ -57,17 +69,31 @@ class UserRead(Schema):
     id = fields.Integer()
     username = fields.String()
     email = fields.String()
+    timezone = fields.String()
+    remind_in_app = fields.Boolean()
+    remind_by_email = fields.Boolean()
+    digest_at = LocalTime(allow_none=True)
     created_at = Timestamp()
     updated_at = Timestamp()
 
 
-def _current_password() -> fields.String:
+def _current_password(*, required: bool = True) -> fields.String:
     return fields.String(
-        required=True,
+        required=required,
         load_only=True,
         validate=validate.Length(max=1024),
         metadata={"description": "The account's password, to confirm it is its owner"},
     )
+
+
+#: What ``PATCH /api/me`` changes with the current password (and, so, limited like a login).
+PASSWORD_CHECKED = frozenset({"email", "password", "current_password"})
+#: What it changes without: the account's time and reminder preferences.
+PREFERENCES = ("timezone", "remind_in_app", "remind_by_email", "digest_at")
+
+
+def _flag(description: str) -> fields.Boolean:
+    return fields.Boolean(truthy={True}, falsy={False}, metadata={"description": description})
 
 
 class UserUpdate(Schema):
@@ -82,22 +108,39 @@ class UserUpdate(Schema):
             "(sign out everywhere). Without it, API tokens keep working."
         },
     )
-    current_password = _current_password()
+    current_password = _current_password(required=False)
+    timezone = _timezone()
+    remind_in_app = _flag("Reminders and the digest as in-app notifications")
+    remind_by_email = _flag("Reminders and the digest by email (when the server sends email)")
+    digest_at = LocalTime(
+        allow_none=True,
+        metadata={
+            "description": "The local time of a daily digest (overdue, due today); null: no digest"
+        },
+    )
 
-    #: At least one of email or password, said without ``anyOf`` at the top (client
-    #: generators read a body with one as an untyped union); ``revoke_api_tokens`` only
-    #: with a password.
+    #: Something to change besides these two (said without ``anyOf`` at the top: client
+    #: generators read a body with one as an untyped union); the current password with a
+    #: new email or password; ``revoke_api_tokens`` only with a password.
     json_schema_rules: ClassVar[dict[str, Any]] = {
-        "if": {"not": {"required": ["email"]}},
-        "then": {"required": ["password"]},
-        "dependentRequired": {"revoke_api_tokens": ["password"]},
+        "not": {"propertyNames": {"enum": ["current_password", "revoke_api_tokens"]}},
+        "dependentRequired": {
+            "email": ["current_password"],
+            "password": ["current_password"],
+            "revoke_api_tokens": ["password"],
+        },
     }
 
     @validates_schema
     def _something_to_change(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors = {}
-        if "email" not in data and "password" not in data:
-            errors["body"] = ["Send email or password (or both) to change."]
+        if not data.keys() - {"current_password", "revoke_api_tokens"}:
+            errors["body"] = [
+                "Send something to change: email, password, timezone, "
+                "remind_in_app, remind_by_email or digest_at."
+            ]
+        elif data.keys() & {"email", "password"} and "current_password" not in data:
+            errors["current_password"] = ["Required to change the email or password."]
         if "revoke_api_tokens" in data and "password" not in data:
             errors["revoke_api_tokens"] = ["Only with a new password."]
         if errors:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime, time, timedelta
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import ColumnElement, select, update
 
@@ -19,21 +19,33 @@ from doable.changes.log import record_task
 from doable.db import utcnow
 from doable.errors import Conflict, ProblemType, Unauthorized, ValidationFailed
 from doable.extensions import db
+from doable.reminders import schedule
 from doable.settings import settings
 from doable.sharing.models import Share
 from doable.tasks.access import READ_TASK, sharees_of_tasks_owned_by, viewer
 from doable.tasks.models import Task
-from doable.tasks.service import record_deleted
+from doable.tasks.service import owner_zone_changed, record_deleted
 from doable.unit_of_work import on_conflict, publish, use_case
 
 INVALID_CREDENTIALS = "Invalid credentials"
 _REGISTERED = "Username or email is already registered"
 
 
+class Preferences(TypedDict, total=False):
+    """An account's time and reminder settings, each one optional (``update_preferences``)."""
+
+    timezone: str
+    remind_in_app: bool
+    remind_by_email: bool
+    digest_at: time | None
+
+
 @use_case
-def register_user(*, username: str, email: str, password: str) -> User:
+def register_user(*, username: str, email: str, password: str, timezone: str = "UTC") -> User:
     _ensure_available(username=username, email=email)
-    user = User(username=username, email=email, password_hash=hash_password(password))
+    user = User(
+        username=username, email=email, password_hash=hash_password(password), timezone=timezone
+    )
     db.session.add(user)
     on_conflict(Conflict(_REGISTERED))
     return user
@@ -119,12 +131,14 @@ def update_account(
     email: str | None = None,
     password: str | None = None,
     revoke_api_tokens: bool = False,
+    **preferences: Unpack[Preferences],
 ) -> User:
-    """Change email and/or password. A new password ends every login session of the
-    user; their personal API tokens keep working unless ``revoke_api_tokens`` (sign out
-    everywhere): a script's token is not a login."""
+    """Change email and/or password (and any ``preferences`` with them). A new password
+    ends every login session of the user; their personal API tokens keep working unless
+    ``revoke_api_tokens`` (sign out everywhere): a script's token is not a login."""
     on_conflict(Conflict(_REGISTERED))  # first: the writes below flush the new email
     _check_current_password(user, current_password)
+    _set_preferences(user, preferences)
     if email is not None:
         if fold(email) != user.email_key:
             _ensure_available(email=email)
@@ -138,6 +152,29 @@ def update_account(
     forget_login_failures(user)  # last: its write holds SQLite's lock until the commit
     _announce(revoked)
     return user
+
+
+@use_case
+def update_preferences(*, user: User, **preferences: Unpack[Preferences]) -> User:
+    """Change the account's zone, reminder channels or digest time: no password needed,
+    nothing here gives the account away. A new zone moves the ``due_at`` of the tasks
+    that follow it, their reminders and the digest."""
+    _set_preferences(user, preferences)
+    return user
+
+
+def _set_preferences(user: User, preferences: Preferences) -> None:
+    zone_changed = preferences.get("timezone", user.timezone) != user.timezone
+    user.timezone = preferences.get("timezone", user.timezone)
+    user.remind_in_app = preferences.get("remind_in_app", user.remind_in_app)
+    user.remind_by_email = preferences.get("remind_by_email", user.remind_by_email)
+    digest_at = preferences.get("digest_at", user.digest_at)
+    if zone_changed:
+        db.session.flush()  # the tasks service reads the new zone from the database
+        owner_zone_changed(user.id)
+    if zone_changed or digest_at != user.digest_at:
+        schedule.set_digest(user.id, digest_at)
+        db.session.expire(user, ["digest"])
 
 
 @use_case

@@ -15,7 +15,7 @@ from flask import (
 
 from doable.auth import service
 from doable.auth.api import auth_rate_limit
-from doable.auth.forms import AccountForm, DeleteAccountForm, LoginForm, RegisterForm
+from doable.auth.forms import AccountForm, DeleteAccountForm, LoginForm, RegisterForm, TimeForm
 from doable.auth.models import User
 from doable.auth.schemas import LoginCreate, UserCreate, UserDelete, UserUpdate
 from doable.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
@@ -109,7 +109,7 @@ def logout() -> Page:
 def account(user: User) -> Page:
     form = AccountForm(data={"email": user.email})
     if not form.is_submitted():
-        return render_template("auth/account.html", form=form)
+        return render_template("auth/account.html", form=form, time_form=TimeForm.of(user))
     changes = form.changes(user.email)
     if set(changes) == {"current_password"}:
         flash("Nothing to change.", "info")
@@ -125,7 +125,23 @@ def account(user: User) -> Page:
                 sign_in(service.open_session_for(user=user))
             flash("Your account is updated.", "success")
             return redirect(url_for(".account"))
-    return render_template("auth/account.html", form=form), 400
+    return render_template("auth/account.html", form=form, time_form=TimeForm.of(user)), 400
+
+
+@bp.post("/account/time")
+@login_required
+def account_time(user: User) -> Page:
+    """The time zone, reminder channels and digest time: no password, no login limit."""
+    form = TimeForm()
+    data = form.validate_with(UserUpdate(), form.preferences())
+    if data is None:
+        page = render_template(
+            "auth/account.html", form=AccountForm(data={"email": user.email}), time_form=form
+        )
+        return page, 400
+    service.update_preferences(user=user, **data)
+    flash("Your time and reminder settings are saved.", "success")
+    return redirect(url_for(".account"))
 
 
 @bp.route("/account/delete", methods=["GET", "POST"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from wtforms import HiddenField, StringField, TextAreaField
+from wtforms import FieldList, FormField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 
+from doable.tasks import time_form
 from doable.tasks.schemas import PRIORITIES, SORT_KEYS, STATUSES
-from doable.web.forms import SchemaForm, label, select_field
+from doable.web.forms import Form, SchemaForm, label, select_field, zone_choices
 
 ANY = ("", "Any")
 SORT_LABELS = {
@@ -28,27 +31,87 @@ def split_names(text: str | None) -> list[str]:
     return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
+#: The most reminder rows a form reads (the API's own limit, lower, says how many may be
+#: set): a forged form with a thousand rows costs no more than this.
+MAX_REMINDER_ROWS = 20
+
+
+class ReminderRow(Form):
+    """One reminder: "N minutes/hours/days before" the due time, or "at" a local time."""
+
+    kind = select_field(
+        "Reminder", [("", "No reminder"), ("before", "Before it is due"), ("at", "At")]
+    )
+    amount = StringField("How long before", render_kw={"type": "number", "min": 1})
+    unit = select_field("Unit", [(unit, unit) for unit in time_form.UNITS], default="minutes")
+    at = StringField("At (local date and time)", render_kw={"type": "datetime-local"})
+
+    def spec(self) -> dict[str, str] | None:
+        return time_form.reminder(
+            self.kind.data or "", self.amount.data or "", self.unit.data or "", self.at.data or ""
+        )
+
+
 class TaskForm(SchemaForm):
     title = StringField("Title", render_kw={"required": True})
     description = TextAreaField("Description", render_kw={"rows": 5})
     status = select_field("Status", _choices(STATUSES), default="pending")
     priority = select_field("Priority", _choices(PRIORITIES), default="medium")
     due_date = StringField("Due date", render_kw={"type": "date"})
+    due_time = StringField(
+        "Due time", description="Empty: due on the day.", render_kw={"type": "time"}
+    )
+    timezone = SelectField("Time zone", default="", validate_choice=False)
+    repeat = select_field("Repeats", time_form.PRESETS)
+    rule = StringField(
+        "Custom rule",
+        description="With “Custom rule”: an RRULE such as FREQ=MONTHLY;BYDAY=2TU.",
+        render_kw={"spellcheck": "false"},
+    )
+    repeat_mode = select_field("Next date", time_form.MODES, default="schedule")
+    reminders = FieldList(FormField(ReminderRow), max_entries=MAX_REMINDER_ROWS)
     categories = StringField(
         "Categories", description="Names separated by commas; new ones are created."
     )
     #: The task's ETag when the form was shown: a save on a changed task is refused.
     version = HiddenField()
+    field_names = {"recurrence": "repeat"}
+
+    def for_zone(self, zone: str, rows: int) -> TaskForm:
+        """Offer the zones (the first choice: the user's own, ``zone``) and ``rows``
+        reminder rows at least."""
+        self.timezone.choices = [SelectChoice("", f"Your zone ({zone})"), *zone_choices()]
+        while len(self.reminders) < rows:
+            self.reminders.append_entry()
+        return self
 
     def task_fields(self) -> dict[str, Any]:
+        due_date = self.due_date.data or None
         return {
             "title": self.title.data or "",
             "description": self.description.data or "",
             "status": self.status.data,
             "priority": self.priority.data,
-            "due_date": self.due_date.data or None,
+            "due_date": due_date,
+            "due_time": self.due_time.data or None,
+            "timezone": self.timezone.data or None,
+            "recurrence": time_form.recurrence(
+                self.repeat.data or "",
+                _date(due_date),
+                self.rule.data or "",
+                self.repeat_mode.data or "",
+            ),
+            "reminders": [spec for row in self.reminders if (spec := row.form.spec()) is not None],
             "categories": split_names(self.categories.data),
         }
+
+
+def _date(text: str | None) -> date | None:
+    """The due date typed, if it is one (else the API's schema says what is wrong)."""
+    try:
+        return date.fromisoformat(text or "")
+    except ValueError:
+        return None
 
 
 class FilterForm(SchemaForm):

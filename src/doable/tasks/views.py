@@ -26,15 +26,17 @@ from doable.categories.service import CategoryLimitReached
 from doable.changes import service as changes_service
 from doable.changes.text import describe
 from doable.changes.views import remember_feed_position
-from doable.errors import PreconditionFailed
+from doable.errors import PreconditionFailed, ValidationFailed
 from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
+from doable.settings import settings
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
-from doable.tasks import service
+from doable.tasks import service, time_form
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.forms import FilterForm, TaskForm
 from doable.tasks.models import Priority, Task, category_names
 from doable.tasks.schemas import TaskCreate, TaskListQuery, TaskUpdate, task_etag
+from doable.tasks.time_views import upcoming
 from doable.web import Page
 from doable.web.forms import ConfirmForm
 from doable.web.session import login_required
@@ -71,7 +73,7 @@ def index(user: User) -> Page:
 @bp.route("/tasks/new", methods=["GET", "POST"])
 @login_required
 def create(user: User) -> Page:
-    form = TaskForm()
+    form = _task_form(user, TaskForm())
     if not form.is_submitted():
         return render_template("tasks/new.html", form=form)
     data = form.validate_with(TaskCreate(), form.task_fields())
@@ -82,6 +84,9 @@ def create(user: User) -> Page:
     except CategoryLimitReached as exc:
         form.add_errors({"categories": [exc.detail or "Too many categories."]})
         return render_template("tasks/new.html", form=form), 409
+    except ValidationFailed as exc:  # what needs the whole task: a rule that never occurs
+        form.add_errors(exc.extra.get("errors") or {"body": [exc.detail]})
+        return render_template("tasks/new.html", form=form), 400
     flash(f"Task “{task.title}” created.", "success")
     return redirect(url_for(".detail", task_id=task.id))
 
@@ -96,7 +101,7 @@ def detail(user: User, task_id: int) -> Page:
 @bp.post("/tasks/<int:task_id>")
 @login_required
 def update(user: User, task_id: int) -> Page:
-    form = TaskForm()
+    form = _task_form(user, TaskForm())
     data = form.validate_with(TaskUpdate(), form.task_fields())
     if data is None:  # the guard first: 404 / 403 before the form's errors
         task = get_task_for(user=user, task_id=task_id, need=Access.EDIT)
@@ -117,6 +122,10 @@ def update(user: User, task_id: int) -> Page:
         form.version.data = task_etag(current)
         form.form_errors.append(CHANGED_MEANWHILE)
         return detail_page(user, current, edit_form=form, status=409)
+    except ValidationFailed as exc:  # what needs the whole task: a rule that never occurs
+        form.add_errors(exc.extra.get("errors") or {"body": [exc.detail]})
+        task = get_task_for(user=user, task_id=task_id, need=Access.EDIT)
+        return detail_page(user, task, edit_form=form, status=400)
     except CategoryLimitReached as exc:  # other conflicts: the error page says to retry
         form.add_errors({"categories": [exc.detail or "Too many categories."]})
         return detail_page(
@@ -164,7 +173,8 @@ def detail_page(
         task=task,
         can_edit=access >= Access.EDIT,
         is_owner=access >= Access.OWNER,
-        edit_form=edit_form or _edit_form(task),
+        edit_form=edit_form or _task_form(user, _edit_form(task)),
+        upcoming=upcoming(user, task),
         share_form=share_form or ShareForm(formdata=None, prefix="share"),
         upload_form=upload_form or UploadForm(formdata=None, prefix="upload"),
         shares=shares,
@@ -217,13 +227,24 @@ def _moment(at: str) -> datetime:
     return datetime.strptime(at, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
 
 
+def _task_form(user: User, form: TaskForm) -> TaskForm:
+    return form.for_zone(user.timezone, settings().max_reminders_per_task)
+
+
 def _edit_form(task: Task) -> TaskForm:
+    repeat, rule = time_form.preset_of(task.recurrence_rule, task.due_date)
     values: dict[str, Any] = {
         "title": task.title,
         "description": task.description,
         "status": task.status,
         "priority": Priority(task.priority).label,
         "due_date": task.due_date.isoformat() if task.due_date else "",
+        "due_time": task.due_time.strftime("%H:%M") if task.due_time else "",
+        "timezone": task.timezone or "",
+        "repeat": repeat,
+        "rule": rule,
+        "repeat_mode": task.recurrence_mode or "schedule",
+        "reminders": [time_form.reminder_row(spec) for spec in task.reminders or []],
         "categories": ", ".join(category_names(task)),
         "version": task_etag(task),
     }

@@ -63,13 +63,13 @@ def _csrf_refused(error: CSRFError) -> Response:
     return error_page(400, CSRF_REFUSED)
 
 
-def _day(value: date) -> str:
+def day(value: date) -> str:
     """``2026-01-05`` -> ``5 Jan 2026``."""
     return f"{value.day} {value:%b %Y}"
 
 
 def _moment(value: datetime) -> str:
-    return f"{_day(value)}, {value:%H:%M} UTC"
+    return f"{day(value)}, {value:%H:%M} UTC"
 
 
 def _size(value: int) -> str:
@@ -82,7 +82,7 @@ def _size(value: int) -> str:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "label": label,
-    "day": _day,
+    "day": day,
     "moment": _moment,
     "size": _size,
 }

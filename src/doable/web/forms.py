@@ -7,6 +7,7 @@ API accepts and says so in the same words."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -15,6 +16,7 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 
 from doable.api.parsing import bad_text_errors
+from doable.tasks.recurrence import ZONES
 
 
 def label(value: str) -> str:
@@ -27,6 +29,18 @@ def select_field(text: str, choices: list[tuple[str, str]], **kwargs: Any) -> Se
     one message); WTForms only renders it."""
     options = [SelectChoice(value, name) for value, name in choices]
     return SelectField(text, choices=options, validate_choice=False, **kwargs)
+
+
+@cache
+def zone_choices() -> list[SelectChoice]:
+    """Every zone for a drop-down, grouped by region (``Europe/Berlin`` under Europe,
+    ``UTC`` and the other one-word names under Other), each shown without its region."""
+    choices = []
+    for name in sorted(ZONES, key=lambda name: ("/" not in name, name)):
+        region, _, place = name.partition("/")
+        shown = (place or name).replace("_", " ")
+        choices.append(SelectChoice(name, shown, optgroup=region if place else "Other"))
+    return choices
 
 
 def _messages(value: Any) -> list[str]:
