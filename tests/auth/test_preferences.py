@@ -176,9 +176,6 @@ def test_patch_me_preferences_do_not_spend_the_login_budget(make_app: Any) -> No
     assert refused.mimetype == "application/problem+json"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="reminders.schedule.set_digest is a stub until the reminders branch"
-)
 def test_patch_me_digest_at_sets_and_clears_the_digest(api: ApiClient, app: Flask) -> None:
     alice = api.account("alice")
 

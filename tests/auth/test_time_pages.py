@@ -151,9 +151,6 @@ def test_account_time_form_signed_out_redirects_to_login(
     assert _settings(app, "alice") == ("UTC", True, True)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="reminders.schedule.set_digest is a stub until the reminders branch"
-)
 def test_account_time_form_digest_time_is_saved_and_shown(
     browse: Callable[..., Browser], alice: Account
 ) -> None:
