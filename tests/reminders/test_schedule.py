@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import time_machine
 from flask import Flask
 
 from doable.db import utcnow
 from doable.extensions import db
 from doable.reminders import mail
-from doable.reminders.models import Digest
+from doable.reminders.models import Digest, Fire
 from doable.reminders.schedule import reschedule_owner, reschedule_task, set_digest
 from doable.tasks.models import Task
 from doable.unit_of_work import unit_of_work
@@ -201,3 +202,65 @@ def test_a_reminder_beyond_the_calendar_never_fires_and_breaks_nothing(
         )
 
     assert [fire_at for _, _, fire_at in scheduled(app)] == [None, None, None]
+
+
+def test_a_title_with_line_breaks_makes_a_one_line_subject(make_app: Any, smtp: SmtpServer) -> None:
+    app = make_app(**smtp.settings)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    task_id = new_task(api, alice)
+    with app.app_context(), unit_of_work():
+        task = db.session.get(Task, task_id)
+        assert task is not None
+        task.title = "Pay\r\nrent\u2028now\x0b\x1c\x85ok"  # each accepted by the API
+    with time_machine.travel(NOW, tick=True):
+        schedule(
+            app, task_id, due_date=NOW.date(), due_time=time(12), reminders=[{"before_due": "PT1M"}]
+        )
+        with app.app_context():
+            run_round(app)
+        [email] = smtp.wait_for(1)
+
+    assert email.subject == "Reminder: Pay rent now ok"
+    assert [(f.channel, f.status) for f in fires(app)] == [("in_app", "sent"), ("email", "sent")]
+
+
+def test_a_message_that_cannot_be_written_fails_alone_and_the_rest_are_recorded(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app = make_app(**smtp.settings)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    tasks = [new_task(api, alice) for _ in range(3)]
+    with time_machine.travel(NOW, tick=True):
+        for task_id in tasks:
+            schedule(
+                app,
+                task_id,
+                due_date=NOW.date(),
+                due_time=time(12),
+                reminders=[{"before_due": "PT1M"}],
+            )
+        with app.app_context():
+            run_round(app)
+        sent = len(smtp.wait_for(3))
+        with app.app_context(), unit_of_work():
+            # Pending again, the middle one with a subject no header may hold (as written
+            # before subjects were made one line).
+            emails = db.session.scalars(sa.select(Fire).where(Fire.channel == "email"))
+            for fire in emails:
+                fire.status, fire.sent_at, fire.lease_until, fire.attempts = (
+                    "pending",
+                    None,
+                    None,
+                    0,
+                )
+                if fire.task_id == tasks[1]:
+                    fire.subject = "Bad\nsubject"
+        with app.app_context():
+            run_round(app)
+        emails = sorted((f for f in fires(app) if f.channel == "email"), key=lambda f: f.id)
+
+    assert len(smtp.wait_for(sent + 2)) == sent + 2  # the good ones: the round went on
+    assert [(f.status, f.attempts) for f in emails] == [("sent", 1), ("pending", 1), ("sent", 1)]
+    assert "ValueError" in (emails[1].error or "")

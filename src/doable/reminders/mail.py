@@ -158,10 +158,18 @@ def _send_all(claimed: list[Outgoing]) -> list[tuple[Outgoing, str | None]]:
 
 
 def _send(smtp: smtplib.SMTP, claim: Outgoing, config: Settings) -> str | None:
+    """None (sent) or why this message was not. A message that cannot be written or
+    sent is its own failure, never the batch's: the others' outcomes must be recorded,
+    or they would be sent again after their lease. A lost connection is the batch's."""
     try:
         smtp.send_message(message(claim, config))
     except smtplib.SMTPException as error:
         return f"refused: {error!r}"[:500]
+    except OSError:
+        raise
+    except Exception as error:  # any fault here is this message's alone
+        log.warning("email fire %s not sent", claim.fire_id, exc_info=True)
+        return f"not sent: {error!r}"[:500]
     return None
 
 

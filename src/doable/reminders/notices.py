@@ -5,6 +5,7 @@ lives them: local, with the zone's name ("Due Mon 30 Mar 2026 09:00 (Europe/Berl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -19,6 +20,14 @@ from doable.tasks.models import Task
 
 #: The most tasks a digest or a missed notice lists (the rest are counted).
 MAX_LISTED = 50
+#: A run of white space or control characters (line breaks and separators among them),
+#: which a title written on one line, an email's subject, cannot hold.
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each run of white space or control characters one space."""
+    return _BREAKS.sub(" ", text).strip()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,8 +86,8 @@ def reminder_notice(task: Task, reminder: Reminder) -> Notice:
         user=task.owner,
         key=f"reminder:{task.id}:{reminder.occurrence}:{reminder.spec}",
         kind="reminder",
-        title=f"Reminder: {task.title}",
-        body=f"{task.title}\n{due}{_task_link(task.id)}".rstrip(),
+        title=f"Reminder: {one_line(task.title)}",
+        body=f"{one_line(task.title)}\n{due}{_task_link(task.id)}".rstrip(),
         scheduled_at=reminder.fire_at,
         task_id=task.id,
         data={"occurrence": reminder.occurrence, "reminder": _reminder_json(reminder), **data},
@@ -120,7 +129,9 @@ def digest_notice(
     zone_name = user.timezone
 
     def lines(tasks: list[Task]) -> list[str]:
-        return [f"- {task.title}: {_due_line(task, None)[0]}" for task in tasks[:MAX_LISTED]]
+        return [
+            f"- {one_line(task.title)}: {_due_line(task, None)[0]}" for task in tasks[:MAX_LISTED]
+        ]
 
     heading = local_text(datetime.combine(day, time(0)), zone_name, timed=False)
     parts = [f"Your tasks on {heading}"]
