@@ -20,7 +20,7 @@ from doable.unit_of_work import unit_of_work
 from doable.worker import run_round
 from tests.changes.feeds import new_task
 from tests.support.factories import Account, ApiClient
-from tests.support.reminders import fires, reminders, rows, schedule, set_user
+from tests.support.reminders import fires, notifications, reminders, rows, schedule, set_user
 from tests.support.servers import free_port
 from tests.support.smtp import SmtpServer
 
@@ -264,3 +264,29 @@ def test_a_message_that_cannot_be_written_fails_alone_and_the_rest_are_recorded(
     assert len(smtp.wait_for(sent + 2)) == sent + 2  # the good ones: the round went on
     assert [(f.status, f.attempts) for f in emails] == [("sent", 1), ("pending", 1), ("sent", 1)]
     assert "ValueError" in (emails[1].error or "")
+
+
+def test_a_reminder_that_cannot_be_told_is_set_aside_and_the_rest_fire(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    broken, fine = new_task(api, alice), new_task(api, alice)
+    with time_machine.travel(NOW, tick=True):
+        for task_id in (broken, fine):
+            schedule(
+                app,
+                task_id,
+                due_date=NOW.date(),
+                due_time=time(12),
+                timezone="UTC",
+                reminders=[{"before_due": "PT1M"}],
+            )
+        with app.app_context(), unit_of_work():
+            # A zone this worker's tzdata lacks, as an older or newer one may.
+            db.session.execute(
+                sa.update(Task).where(Task.id == broken).values(timezone="Mars/Olympus")
+            )
+        with app.app_context():
+            run_round(app)
+
+    assert [(n.task_id, n.kind) for n in notifications(app)] == [(fine, "reminder")]
+    assert {r.task_id: r.fire_at for r in reminders(app)}[broken] is None  # not every round

@@ -10,6 +10,9 @@ next firing. Only a fire row that was inserted notifies: the in-app notification
 written in the same transaction, and the email waits as a ``pending`` fire with its
 subject and body, sent by ``mail.send_emails``. A second worker, a rescheduled
 reminder or a worker that died before its commit can therefore never notify twice.
+Each reminder fires in a savepoint of its own: one that cannot (its zone unknown to
+this worker's tzdata, say) is logged and set aside (no ``fire_at``) while the rest fire;
+its task's next write schedules it again.
 
 A reminder due more than ``DOABLE_REMINDER_GRACE`` ago (no worker ran) is not sent late:
 its fires are recorded ``missed`` and its user gets one "missed reminders" notice per
@@ -18,6 +21,7 @@ round listing them.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -36,6 +40,8 @@ from doable.settings import settings
 from doable.tasks import recurrence
 from doable.tasks.models import Status, Task
 from doable.unit_of_work import use_case
+
+log = logging.getLogger(__name__)
 
 _UNIQUE = ["user_id", "key", "channel"]
 #: The most tasks a digest reads (it lists fewer: ``notices.MAX_LISTED``).
@@ -126,16 +132,30 @@ def fire_due(*, limit: int) -> int:
         task = tasks.get(reminder.task_id)
         if task is None:  # deleted meanwhile: its reminders go with it (ON DELETE CASCADE)
             continue
-        notice = reminder_notice(task, reminder)
-        late = reminder.fire_at is not None and reminder.fire_at < cutoff
-        if notify(notice, missed=late) and late:
-            missed[task.user_id].append(notice)
-        following = next_fire(task, reminder.spec, after=reminder.occurrence, cutoff=cutoff)
-        reminder.occurrence = following.occurrence if following else None
-        reminder.fire_at = following.fire_at if following else None
+        try:
+            with db.session.begin_nested():
+                told_missed = _fire(task, reminder, cutoff)
+        except Exception:  # one bad row must not undo, round after round, all the others
+            log.exception("task %s: reminder %r cannot fire; set aside", task.id, reminder.spec)
+            reminder.occurrence, reminder.fire_at = None, None
+            continue
+        if told_missed is not None:
+            missed[task.user_id].append(told_missed)
     for notices in missed.values():
         notify(missed_notice(notices[0].user, notices))
     return len(claimed)
+
+
+def _fire(task: Task, reminder: Reminder, cutoff: datetime) -> Notice | None:
+    """Notify ``reminder`` (missed when due before ``cutoff``) and move it on to its
+    next firing; its notice when it was newly recorded missed."""
+    notice = reminder_notice(task, reminder)
+    late = reminder.fire_at is not None and reminder.fire_at < cutoff
+    new = notify(notice, missed=late)
+    following = next_fire(task, reminder.spec, after=reminder.occurrence, cutoff=cutoff)
+    reminder.occurrence = following.occurrence if following else None
+    reminder.fire_at = following.fire_at if following else None
+    return notice if new and late else None
 
 
 @use_case
