@@ -290,3 +290,24 @@ def test_a_reminder_that_cannot_be_told_is_set_aside_and_the_rest_fire(
 
     assert [(n.task_id, n.kind) for n in notifications(app)] == [(fine, "reminder")]
     assert {r.task_id: r.fire_at for r in reminders(app)}[broken] is None  # not every round
+
+
+def test_a_task_moved_to_another_zone_reminds_again_at_the_new_instant(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    due = {"due_date": NOW.date(), "due_time": time(12), "reminders": [{"before_due": "PT1M"}]}
+    with time_machine.travel(NOW, tick=True) as clock:
+        schedule(app, task_id, timezone="UTC", **due)
+        with app.app_context():
+            run_round(app)
+        # The same wall time, 12:00, in New York: another instant, four hours on.
+        schedule(app, task_id, timezone="America/New_York", **due)
+        clock.move_to(NOW + timedelta(hours=4))
+        with app.app_context():
+            run_round(app)
+
+    assert [n.data["due_at"] for n in notifications(app)] == [
+        "2026-03-20T12:00:00Z",
+        "2026-03-20T16:00:00Z",
+    ]

@@ -84,7 +84,9 @@ def reminder_notice(task: Task, reminder: Reminder) -> Notice:
     due, data = _due_line(task, reminder.occurrence)
     return Notice(
         user=task.owner,
-        key=f"reminder:{task.id}:{reminder.occurrence}:{reminder.spec}",
+        # The instant too, not the wall time alone: in another zone the same wall time is
+        # another reminder, not one already told.
+        key=f"reminder:{task.id}:{reminder.occurrence}:{reminder.spec}:{timestamp(reminder.fire_at)}",
         kind="reminder",
         title=f"Reminder: {one_line(task.title)}",
         body=f"{one_line(task.title)}\n{due}{_task_link(task.id)}".rstrip(),
