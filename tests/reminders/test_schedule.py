@@ -12,9 +12,10 @@ from flask import Flask
 
 from doable.db import utcnow
 from doable.extensions import db
-from doable.reminders import mail
+from doable.reminders import fire, mail
 from doable.reminders.models import Digest, Fire
 from doable.reminders.schedule import reschedule_owner, reschedule_task, set_digest
+from doable.settings import settings
 from doable.tasks.models import Task
 from doable.unit_of_work import unit_of_work
 from doable.worker import run_round
@@ -310,4 +311,46 @@ def test_a_task_moved_to_another_zone_reminds_again_at_the_new_instant(
     assert [n.data["due_at"] for n in notifications(app)] == [
         "2026-03-20T12:00:00Z",
         "2026-03-20T16:00:00Z",
+    ]
+
+
+def test_fire_records_done_with_are_pruned_a_few_at_a_time_after_their_retention(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    old, recent = new_task(api, alice), new_task(api, alice)
+    later = NOW + fire.FIRE_RETENTION
+    with time_machine.travel(NOW, tick=True) as clock:
+        reminded = [{"before_due": "PT1M"}, {"before_due": "PT2M"}]
+        schedule(app, old, due_date=NOW.date(), due_time=time(12), reminders=reminded)
+        with app.app_context():
+            run_round(app)
+        with app.app_context(), unit_of_work():  # an email still to send is never pruned
+            db.session.add(
+                Fire(
+                    user_id=alice.id,
+                    key="waiting",
+                    channel="email",
+                    kind="reminder",
+                    scheduled_at=NOW,
+                    status="pending",
+                    subject="s",
+                    body="b",
+                    attempts=0,
+                    created_at=NOW,
+                )
+            )
+        clock.move_to(later)
+        schedule(app, recent, due_date=later.date(), due_time=time(12), reminders=reminded)
+        with app.app_context():
+            run_round(app)  # the old ones are within the grace still
+        assert len(fires(app)) == 5
+        clock.move_to(later + timedelta(seconds=settings(app).reminder_grace + 1))
+        with app.app_context():
+            assert fire.prune_fires(limit=1) == 1
+            run_round(app)
+
+    assert sorted((f.status, f.task_id or 0) for f in fires(app)) == [
+        ("pending", 0),
+        ("sent", recent),
+        ("sent", recent),
     ]

@@ -26,7 +26,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from doable.auth.models import User
@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 _UNIQUE = ["user_id", "key", "channel"]
 #: The most tasks a digest reads (it lists fewer: ``notices.MAX_LISTED``).
 MAX_DIGEST_TASKS = 200
+#: How long a fire record outlives its instant, beyond ``DOABLE_REMINDER_GRACE``: only
+#: a fire within the grace can be scheduled again (``schedule.next_fire``'s cutoff, and a
+#: reminder moves on past the occurrence it fired), so an older record stops nothing.
+FIRE_RETENTION = timedelta(days=30)
 
 
 def channels(user: User) -> list[str]:
@@ -206,6 +210,23 @@ def _digest_tasks(user: User, day: date, now: datetime) -> tuple[list[Task], lis
         late = task.due_date < day or (task.due_time is not None and passed)
         (overdue if late else today).append(task)
     return overdue, today
+
+
+@use_case
+def prune_fires(*, limit: int) -> int:
+    """Delete up to ``limit`` fire records done with (sent, missed or failed) whose
+    instant is ``FIRE_RETENTION`` and the grace in the past; how many."""
+    cutoff = utcnow() - FIRE_RETENTION - timedelta(seconds=settings().reminder_grace)
+    done = (
+        select(Fire.id)
+        .where(Fire.status.in_(["sent", "missed", "failed"]), Fire.scheduled_at < cutoff)
+        .order_by(Fire.scheduled_at)
+        .limit(limit)
+    )
+    ids = list(db.session.scalars(done))
+    if ids:
+        db.session.execute(delete(Fire).where(Fire.id.in_(ids)))
+    return len(ids)
 
 
 def next_due_in() -> float | None:
