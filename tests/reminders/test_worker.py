@@ -345,3 +345,31 @@ def test_an_idle_worker_wakes_when_the_next_reminder_falls_due(
     [record] = [f for f in fires(app) if f.channel == "in_app"]
     assert record.sent_at is not None
     assert timedelta(0) <= record.sent_at - due < timedelta(seconds=5)
+
+
+def test_a_slow_server_outliving_the_first_lease_still_gets_each_email_once(
+    make_app: Any,
+) -> None:
+    # Each message takes 0.7 s; a claim's lease is 3 timeouts and 5 s, 8 s: twelve
+    # messages in one claim outlive it, and the other worker must not send them again.
+    slow = SmtpServer(delay=0.7)
+    config = {**slow.settings, "SMTP_TIMEOUT": 1, "WORKER_CONCURRENCY": 12}
+    apps = [make_app(**config, **SLOW_POLL) for _ in range(2)]
+    api = ApiClient(apps[0].test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    tasks = [new_task(api, alice, title=f"Task {n}") for n in range(12)]
+    try:
+        with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
+            due_at_nine(apps[0], tasks)
+            with running(*apps) as workers:
+                clock.move_to(due + timedelta(seconds=1))
+                for worker in workers:
+                    worker.wake()
+                wait_for(lambda: all_done(apps[0], 12), "every email sent", limit=60)
+        assert mail.lease_seconds_for(apps[0]) < 12 * 0.7
+        assert sorted(m.subject for m in slow.mails) == sorted(
+            f"Reminder: Task {n}" for n in range(12)
+        )
+    finally:
+        slow.stop()
