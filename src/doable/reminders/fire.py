@@ -26,7 +26,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from doable.auth.models import User
@@ -34,7 +34,14 @@ from doable.db import lock_database, utcnow
 from doable.extensions import db
 from doable.notifications import service as notifications
 from doable.reminders.models import Digest, Fire, Reminder
-from doable.reminders.notices import Notice, digest_notice, missed_notice, reminder_notice
+from doable.reminders.notices import (
+    MAX_LISTED,
+    Listed,
+    Notice,
+    digest_notice,
+    missed_notice,
+    reminder_notice,
+)
 from doable.reminders.schedule import next_digest_at, next_fire
 from doable.settings import settings
 from doable.tasks import recurrence
@@ -44,8 +51,6 @@ from doable.unit_of_work import use_case
 log = logging.getLogger(__name__)
 
 _UNIQUE = ["user_id", "key", "channel"]
-#: The most tasks a digest reads (it lists fewer: ``notices.MAX_LISTED``).
-MAX_DIGEST_TASKS = 200
 #: How long a fire record outlives its instant, beyond ``DOABLE_REMINDER_GRACE``: only
 #: a fire within the grace can be scheduled again (``schedule.next_fire``'s cutoff, and a
 #: reminder moves on past the occurrence it fired), so an older record stops nothing.
@@ -182,34 +187,33 @@ def send_digests(*, limit: int) -> int:
         tz = recurrence.zone(user.timezone)
         day = recurrence.local_time(digest.next_at, tz).date()
         overdue, today = _digest_tasks(user, day, now)
-        if overdue or today:
-            notify(digest_notice(user, day, digest.next_at, overdue, today))
+        if overdue.count or today.count:
+            # Later than the grace (no worker ran): that day's digest is missed, not sent.
+            late = digest.next_at < now - timedelta(seconds=settings().reminder_grace)
+            notify(digest_notice(user, day, digest.next_at, overdue, today), missed=late)
         digest.next_at = next_digest_at(digest.at, tz, now)
     return len(digests)
 
 
-def _digest_tasks(user: User, day: date, now: datetime) -> tuple[list[Task], list[Task]]:
-    """The user's open tasks overdue at ``now`` and due on their local ``day``: a task
-    is overdue once its due time has passed, a date alone once its day has."""
-    query = (
-        select(Task)
-        .where(
-            Task.user_id == user.id,
-            Task.status != Status.COMPLETED.value,
-            Task.due_date.is_not(None),
-            Task.due_date <= day,
-        )
-        .order_by(Task.due_date, Task.due_time, Task.id)
-        .limit(MAX_DIGEST_TASKS)
+def _digest_tasks(user: User, day: date, now: datetime) -> tuple[Listed, Listed]:
+    """The user's open tasks overdue at ``now`` and due on their local ``day``, each
+    counted and the first ``MAX_LISTED`` listed: a task is overdue once its due time has
+    passed, a date alone once its day has."""
+    open_due = (
+        Task.user_id == user.id,
+        Task.status != Status.COMPLETED.value,
+        Task.due_date.is_not(None),
     )
-    overdue: list[Task] = []
-    today: list[Task] = []
-    for task in db.session.scalars(query):
-        assert task.due_date is not None
-        passed = task.due_at is not None and task.due_at <= now
-        late = task.due_date < day or (task.due_time is not None and passed)
-        (overdue if late else today).append(task)
-    return overdue, today
+    passed = and_(Task.due_time.is_not(None), Task.due_at <= now)
+    late = or_(Task.due_date < day, and_(Task.due_date == day, passed))
+    today = and_(Task.due_date == day, or_(Task.due_time.is_(None), not_(passed)))
+    return _listed(*open_due, late), _listed(*open_due, today)
+
+
+def _listed(*conditions: Any) -> Listed:
+    count = db.session.scalar(select(func.count(Task.id)).where(*conditions)) or 0
+    first = select(Task).where(*conditions).order_by(Task.due_date, Task.due_time, Task.id)
+    return Listed(count, list(db.session.scalars(first.limit(MAX_LISTED))))
 
 
 @use_case

@@ -124,34 +124,43 @@ def _first_due(notice: Notice) -> str:
     return notice.body.splitlines()[1] if "\n" in notice.body else "no due date"
 
 
+@dataclass(frozen=True)
+class Listed:
+    """How many tasks there are, and the first of them (at most ``MAX_LISTED``)."""
+
+    count: int
+    tasks: list[Task]
+
+
 def digest_notice(
-    user: User, day: date, scheduled_at: datetime, overdue: list[Task], today: list[Task]
+    user: User, day: date, scheduled_at: datetime, overdue: Listed, today: Listed
 ) -> Notice:
     """The daily digest of ``day`` (the user's local date): overdue, then due today."""
     zone_name = user.timezone
 
-    def lines(tasks: list[Task]) -> list[str]:
-        return [
-            f"- {one_line(task.title)}: {_due_line(task, None)[0]}" for task in tasks[:MAX_LISTED]
-        ]
+    def lines(listed: Listed) -> list[str]:
+        shown = listed.tasks[:MAX_LISTED]
+        found = [f"- {one_line(task.title)}: {_due_line(task, None)[0]}" for task in shown]
+        more = listed.count - len(shown)
+        return found + ([f"- and {more} more"] if more > 0 else [])
 
     heading = local_text(datetime.combine(day, time(0)), zone_name, timed=False)
     parts = [f"Your tasks on {heading}"]
-    if overdue:
-        parts += ["", f"Overdue ({len(overdue)}):", *lines(overdue)]
-    if today:
-        parts += ["", f"Due today ({len(today)}):", *lines(today)]
+    if overdue.count:
+        parts += ["", f"Overdue ({overdue.count}):", *lines(overdue)]
+    if today.count:
+        parts += ["", f"Due today ({today.count}):", *lines(today)]
     return Notice(
         user=user,
         key=f"digest:{day.isoformat()}",
         kind="digest",
-        title=f"{len(overdue)} overdue, {len(today)} due today",
+        title=f"{overdue.count} overdue, {today.count} due today",
         body="\n".join(parts),
         scheduled_at=scheduled_at,
         data={
             "date": day.isoformat(),
             "timezone": zone_name,
-            "overdue": [task.id for task in overdue[:MAX_LISTED]],
-            "due_today": [task.id for task in today[:MAX_LISTED]],
+            "overdue": [task.id for task in overdue.tasks[:MAX_LISTED]],
+            "due_today": [task.id for task in today.tasks[:MAX_LISTED]],
         },
     )
