@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 #: Seconds to wait after a failed round: doubling from the first to the last.
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
-#: Reminders (and digests) fired in one round's transaction, at most.
+#: Reminders (and digests) fired in one round's transaction, at most; and fire records
+#: pruned in one (``fire.prune_fires``).
 REMINDERS_PER_ROUND = 200
 
 
@@ -116,6 +117,7 @@ def run_round(app: Flask) -> float:
     sent = send_due(limit=config.worker_concurrency)
     fired = fire.fire_due(limit=REMINDERS_PER_ROUND) + fire.send_digests(limit=REMINDERS_PER_ROUND)
     emailed = mail.send_emails(limit=config.worker_concurrency)
+    fire.prune_fires(limit=REMINDERS_PER_ROUND)
     waits = [due for due in (next_due_in(), fire.next_due_in()) if due is not None]
     due_in = min(waits) if waits else None
     if queued or sent or fired or emailed:

@@ -6,20 +6,22 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import time_machine
 from flask import Flask
 
 from doable.db import utcnow
 from doable.extensions import db
-from doable.reminders import mail
-from doable.reminders.models import Digest
+from doable.reminders import fire, mail
+from doable.reminders.models import Digest, Fire
 from doable.reminders.schedule import reschedule_owner, reschedule_task, set_digest
+from doable.settings import settings
 from doable.tasks.models import Task
 from doable.unit_of_work import unit_of_work
 from doable.worker import run_round
 from tests.changes.feeds import new_task
 from tests.support.factories import Account, ApiClient
-from tests.support.reminders import fires, reminders, rows, schedule, set_user
+from tests.support.reminders import fires, notifications, reminders, rows, schedule, set_user
 from tests.support.servers import free_port
 from tests.support.smtp import SmtpServer
 
@@ -201,3 +203,154 @@ def test_a_reminder_beyond_the_calendar_never_fires_and_breaks_nothing(
         )
 
     assert [fire_at for _, _, fire_at in scheduled(app)] == [None, None, None]
+
+
+def test_a_title_with_line_breaks_makes_a_one_line_subject(make_app: Any, smtp: SmtpServer) -> None:
+    app = make_app(**smtp.settings)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    task_id = new_task(api, alice)
+    with app.app_context(), unit_of_work():
+        task = db.session.get(Task, task_id)
+        assert task is not None
+        task.title = "Pay\r\nrent\u2028now\x0b\x1c\x85ok"  # each accepted by the API
+    with time_machine.travel(NOW, tick=True):
+        schedule(
+            app, task_id, due_date=NOW.date(), due_time=time(12), reminders=[{"before_due": "PT1M"}]
+        )
+        with app.app_context():
+            run_round(app)
+        [email] = smtp.wait_for(1)
+
+    assert email.subject == "Reminder: Pay rent now ok"
+    assert [(f.channel, f.status) for f in fires(app)] == [("in_app", "sent"), ("email", "sent")]
+
+
+def test_a_message_that_cannot_be_written_fails_alone_and_the_rest_are_recorded(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app = make_app(**smtp.settings)
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    tasks = [new_task(api, alice) for _ in range(3)]
+    with time_machine.travel(NOW, tick=True):
+        for task_id in tasks:
+            schedule(
+                app,
+                task_id,
+                due_date=NOW.date(),
+                due_time=time(12),
+                reminders=[{"before_due": "PT1M"}],
+            )
+        with app.app_context():
+            run_round(app)
+        sent = len(smtp.wait_for(3))
+        with app.app_context(), unit_of_work():
+            # Pending again, the middle one with a subject no header may hold (as written
+            # before subjects were made one line).
+            emails = db.session.scalars(sa.select(Fire).where(Fire.channel == "email"))
+            for fire in emails:
+                fire.status, fire.sent_at, fire.lease_until, fire.attempts = (
+                    "pending",
+                    None,
+                    None,
+                    0,
+                )
+                if fire.task_id == tasks[1]:
+                    fire.subject = "Bad\nsubject"
+        with app.app_context():
+            run_round(app)
+        emails = sorted((f for f in fires(app) if f.channel == "email"), key=lambda f: f.id)
+
+    assert len(smtp.wait_for(sent + 2)) == sent + 2  # the good ones: the round went on
+    assert [(f.status, f.attempts) for f in emails] == [("sent", 1), ("pending", 1), ("sent", 1)]
+    assert "ValueError" in (emails[1].error or "")
+
+
+def test_a_reminder_that_cannot_be_told_is_set_aside_and_the_rest_fire(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    broken, fine = new_task(api, alice), new_task(api, alice)
+    with time_machine.travel(NOW, tick=True):
+        for task_id in (broken, fine):
+            schedule(
+                app,
+                task_id,
+                due_date=NOW.date(),
+                due_time=time(12),
+                timezone="UTC",
+                reminders=[{"before_due": "PT1M"}],
+            )
+        with app.app_context(), unit_of_work():
+            # A zone this worker's tzdata lacks, as an older or newer one may.
+            db.session.execute(
+                sa.update(Task).where(Task.id == broken).values(timezone="Mars/Olympus")
+            )
+        with app.app_context():
+            run_round(app)
+
+    assert [(n.task_id, n.kind) for n in notifications(app)] == [(fine, "reminder")]
+    assert {r.task_id: r.fire_at for r in reminders(app)}[broken] is None  # not every round
+
+
+def test_a_task_moved_to_another_zone_reminds_again_at_the_new_instant(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    task_id = new_task(api, alice)
+    due = {"due_date": NOW.date(), "due_time": time(12), "reminders": [{"before_due": "PT1M"}]}
+    with time_machine.travel(NOW, tick=True) as clock:
+        schedule(app, task_id, timezone="UTC", **due)
+        with app.app_context():
+            run_round(app)
+        # The same wall time, 12:00, in New York: another instant, four hours on.
+        schedule(app, task_id, timezone="America/New_York", **due)
+        clock.move_to(NOW + timedelta(hours=4))
+        with app.app_context():
+            run_round(app)
+
+    assert [n.data["due_at"] for n in notifications(app)] == [
+        "2026-03-20T12:00:00Z",
+        "2026-03-20T16:00:00Z",
+    ]
+
+
+def test_fire_records_done_with_are_pruned_a_few_at_a_time_after_their_retention(
+    app: Flask, api: ApiClient, alice: Account
+) -> None:
+    old, recent = new_task(api, alice), new_task(api, alice)
+    later = NOW + fire.FIRE_RETENTION
+    with time_machine.travel(NOW, tick=True) as clock:
+        reminded = [{"before_due": "PT1M"}, {"before_due": "PT2M"}]
+        schedule(app, old, due_date=NOW.date(), due_time=time(12), reminders=reminded)
+        with app.app_context():
+            run_round(app)
+        with app.app_context(), unit_of_work():  # an email still to send is never pruned
+            db.session.add(
+                Fire(
+                    user_id=alice.id,
+                    key="waiting",
+                    channel="email",
+                    kind="reminder",
+                    scheduled_at=NOW,
+                    status="pending",
+                    subject="s",
+                    body="b",
+                    attempts=0,
+                    created_at=NOW,
+                )
+            )
+        clock.move_to(later)
+        schedule(app, recent, due_date=later.date(), due_time=time(12), reminders=reminded)
+        with app.app_context():
+            run_round(app)  # the old ones are within the grace still
+        assert len(fires(app)) == 5
+        clock.move_to(later + timedelta(seconds=settings(app).reminder_grace + 1))
+        with app.app_context():
+            assert fire.prune_fires(limit=1) == 1
+            run_round(app)
+
+    assert sorted((f.status, f.task_id or 0) for f in fires(app)) == [
+        ("pending", 0),
+        ("sent", recent),
+        ("sent", recent),
+    ]

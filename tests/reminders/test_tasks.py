@@ -78,3 +78,32 @@ def test_a_completed_task_reminds_no_more(make_app: Any) -> None:
     assert reminders(app)[0].fire_at is None
     api.patch(f"/api/tasks/{task_id}", alice.token, json={"reminders": []})
     assert reminders(app) == []
+
+
+def test_the_first_reminder_is_for_a_due_date_the_rule_does_not_give(
+    make_app: Any,
+) -> None:
+    app = make_app()
+    api = ApiClient(app.test_client())
+    with time_machine.travel(datetime(2026, 11, 30, 12, tzinfo=UTC)):
+        alice = api.account("alice")
+        body = {
+            "title": "Review",
+            "due_date": "2026-12-01",  # a Tuesday: not one of the rule's days
+            "due_time": "09:00",
+            "timezone": "Europe/Berlin",
+            "recurrence": {"rule": "FREQ=WEEKLY;BYDAY=MO,WE,FR", "mode": "schedule"},
+            "reminders": [{"before_due": "PT30M"}],
+        }
+        created = api.post("/api/tasks", alice.token, json=body)
+        assert created.status_code == 201, created.get_json()
+        listed = api.get(f"/api/tasks/{created.get_json()['id']}/occurrences", alice.token)
+        first = listed.get_json()["occurrences"][0]
+        [reminder] = reminders(app)
+
+    # The occurrence the API lists first (as RFC 5545 counts DTSTART) is reminded first.
+    assert first["occurrence"] == "2026-12-01T09:00"
+    assert (reminder.occurrence, reminder.fire_at) == (
+        "2026-12-01T09:00",
+        datetime(2026, 12, 1, 7, 30, tzinfo=UTC),  # 08:30 CET
+    )

@@ -231,13 +231,19 @@ def test_a_reminder_due_longer_ago_than_the_grace_is_told_as_missed(
     assert all(r.fire_at is None for r in reminders(app))  # not sent late either
 
 
-def test_the_digest_comes_at_the_users_local_time_with_overdue_and_today(
-    make_app: Any, smtp: SmtpServer
-) -> None:
+def in_los_angeles(make_app: Any, smtp: SmtpServer) -> tuple[Flask, ApiClient, Account]:
+    """An app sending to ``smtp``, its API, and alice living in Los Angeles."""
     app = make_app(**smtp.settings)
     api = ApiClient(app.test_client())
     alice = api.account("alice")
     set_user(app, alice.id, timezone="America/Los_Angeles")
+    return app, api, alice
+
+
+def test_the_digest_comes_at_the_users_local_time_with_overdue_and_today(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app, api, alice = in_los_angeles(make_app, smtp)
     today = date(2026, 6, 1)
     overdue = new_task(api, alice, title="File taxes")
     due_today = new_task(api, alice, title="Buy milk")
@@ -345,3 +351,72 @@ def test_an_idle_worker_wakes_when_the_next_reminder_falls_due(
     [record] = [f for f in fires(app) if f.channel == "in_app"]
     assert record.sent_at is not None
     assert timedelta(0) <= record.sent_at - due < timedelta(seconds=5)
+
+
+def test_a_slow_server_outliving_the_first_lease_still_gets_each_email_once(
+    make_app: Any,
+) -> None:
+    # Each message takes 0.7 s; a claim's lease is 3 timeouts and 5 s, 8 s: twelve
+    # messages in one claim outlive it, and the other worker must not send them again.
+    slow = SmtpServer(delay=0.7)
+    config = {**slow.settings, "SMTP_TIMEOUT": 1, "WORKER_CONCURRENCY": 12}
+    apps = [make_app(**config, **SLOW_POLL) for _ in range(2)]
+    api = ApiClient(apps[0].test_client())
+    alice = api.account("alice")
+    due = datetime(2026, 6, 1, 7, tzinfo=UTC)
+    tasks = [new_task(api, alice, title=f"Task {n}") for n in range(12)]
+    try:
+        with time_machine.travel(due - timedelta(hours=1), tick=True) as clock:
+            due_at_nine(apps[0], tasks)
+            with running(*apps) as workers:
+                clock.move_to(due + timedelta(seconds=1))
+                for worker in workers:
+                    worker.wake()
+                wait_for(lambda: all_done(apps[0], 12), "every email sent", limit=60)
+        assert mail.lease_seconds_for(apps[0]) < 12 * 0.7
+        assert sorted(m.subject for m in slow.mails) == sorted(
+            f"Reminder: Task {n}" for n in range(12)
+        )
+    finally:
+        slow.stop()
+
+
+def test_a_digest_later_than_the_grace_is_recorded_missed_and_moves_to_the_next_day(
+    make_app: Any, smtp: SmtpServer
+) -> None:
+    app, api, alice = in_los_angeles(make_app, smtp)
+    new_task(api, alice, title="File taxes", due_date="2026-05-30")
+    with time_machine.travel(datetime(2026, 6, 1, 14, tzinfo=UTC), tick=True) as clock:
+        with app.app_context(), unit_of_work():
+            set_digest(alice.id, time(8))  # 15:00 UTC
+        # No worker ran from then until two hours later, past the grace of one.
+        clock.move_to(datetime(2026, 6, 1, 17, tzinfo=UTC))
+        with app.app_context():
+            run_round(app)
+
+    assert smtp.mails == []
+    assert notifications(app) == []
+    assert {(f.key, f.status) for f in fires(app)} == {("digest:2026-06-01", "missed")}
+    [digest] = rows(app, Digest, Digest.user_id)
+    assert digest.next_at == datetime(2026, 6, 2, 15, tzinfo=UTC)
+
+
+def test_a_digest_with_many_overdue_still_shows_whats_due_today_and_true_counts(
+    make_app: Any,
+) -> None:
+    app = make_app()
+    api = ApiClient(app.test_client())
+    alice = api.account("alice")
+    for n in range(201):  # more than a digest once read, due date first
+        new_task(api, alice, title=f"Late {n}", due_date="2026-05-30")
+    new_task(api, alice, title="Buy milk", due_date="2026-06-01")
+    with time_machine.travel(datetime(2026, 6, 1, 7, tzinfo=UTC), tick=True) as clock:
+        with app.app_context(), unit_of_work():
+            set_digest(alice.id, time(8))  # UTC
+        clock.move_to(datetime(2026, 6, 1, 8, 0, 1, tzinfo=UTC))
+        with app.app_context():
+            run_round(app)
+
+    [notice] = notifications(app)
+    assert notice.title == "201 overdue, 1 due today"
+    assert "Due today (1):\n- Buy milk: Due Mon 01 Jun 2026 (UTC)" in notice.body

@@ -4,6 +4,7 @@ settings point an app at it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -39,8 +40,9 @@ class Mail:
 class Mailbox:
     """The server's handler: what it received, in order."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.mails: list[Mail] = []
+        self.delay = delay
         self._lock = threading.Lock()
 
     async def handle_DATA(  # noqa: N802 (the name aiosmtpd calls)
@@ -49,6 +51,7 @@ class Mailbox:
         session: Session,
         envelope: Envelope,
     ) -> str:
+        await asyncio.sleep(self.delay)  # a slow server takes this long over each message
         content = envelope.original_content or b""
         parsed = message_from_bytes(content, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
@@ -58,10 +61,11 @@ class Mailbox:
 
 
 class SmtpServer:
-    """A running server; ``settings`` are the app config keys that send to it."""
+    """A running server; ``settings`` are the app config keys that send to it. ``delay``:
+    seconds it takes over each message before it answers."""
 
-    def __init__(self) -> None:
-        self.mailbox = Mailbox()
+    def __init__(self, delay: float = 0.0) -> None:
+        self.mailbox = Mailbox(delay)
         self.port = free_port()
         self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
         self.controller.start()

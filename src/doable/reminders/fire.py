@@ -10,6 +10,9 @@ next firing. Only a fire row that was inserted notifies: the in-app notification
 written in the same transaction, and the email waits as a ``pending`` fire with its
 subject and body, sent by ``mail.send_emails``. A second worker, a rescheduled
 reminder or a worker that died before its commit can therefore never notify twice.
+Each reminder fires in a savepoint of its own: one that cannot (its zone unknown to
+this worker's tzdata, say) is logged and set aside (no ``fire_at``) while the rest fire;
+its task's next write schedules it again.
 
 A reminder due more than ``DOABLE_REMINDER_GRACE`` ago (no worker ran) is not sent late:
 its fires are recorded ``missed`` and its user gets one "missed reminders" notice per
@@ -18,11 +21,12 @@ round listing them.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, delete, func, not_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from doable.auth.models import User
@@ -30,16 +34,27 @@ from doable.db import lock_database, utcnow
 from doable.extensions import db
 from doable.notifications import service as notifications
 from doable.reminders.models import Digest, Fire, Reminder
-from doable.reminders.notices import Notice, digest_notice, missed_notice, reminder_notice
+from doable.reminders.notices import (
+    MAX_LISTED,
+    Listed,
+    Notice,
+    digest_notice,
+    missed_notice,
+    reminder_notice,
+)
 from doable.reminders.schedule import next_digest_at, next_fire
 from doable.settings import settings
 from doable.tasks import recurrence
 from doable.tasks.models import Status, Task
 from doable.unit_of_work import use_case
 
+log = logging.getLogger(__name__)
+
 _UNIQUE = ["user_id", "key", "channel"]
-#: The most tasks a digest reads (it lists fewer: ``notices.MAX_LISTED``).
-MAX_DIGEST_TASKS = 200
+#: How long a fire record outlives its instant, beyond ``DOABLE_REMINDER_GRACE``: only
+#: a fire within the grace can be scheduled again (``schedule.next_fire``'s cutoff, and a
+#: reminder moves on past the occurrence it fired), so an older record stops nothing.
+FIRE_RETENTION = timedelta(days=30)
 
 
 def channels(user: User) -> list[str]:
@@ -126,16 +141,30 @@ def fire_due(*, limit: int) -> int:
         task = tasks.get(reminder.task_id)
         if task is None:  # deleted meanwhile: its reminders go with it (ON DELETE CASCADE)
             continue
-        notice = reminder_notice(task, reminder)
-        late = reminder.fire_at is not None and reminder.fire_at < cutoff
-        if notify(notice, missed=late) and late:
-            missed[task.user_id].append(notice)
-        following = next_fire(task, reminder.spec, after=reminder.occurrence, cutoff=cutoff)
-        reminder.occurrence = following.occurrence if following else None
-        reminder.fire_at = following.fire_at if following else None
+        try:
+            with db.session.begin_nested():
+                told_missed = _fire(task, reminder, cutoff)
+        except Exception:  # one bad row must not undo, round after round, all the others
+            log.exception("task %s: reminder %r cannot fire; set aside", task.id, reminder.spec)
+            reminder.occurrence, reminder.fire_at = None, None
+            continue
+        if told_missed is not None:
+            missed[task.user_id].append(told_missed)
     for notices in missed.values():
         notify(missed_notice(notices[0].user, notices))
     return len(claimed)
+
+
+def _fire(task: Task, reminder: Reminder, cutoff: datetime) -> Notice | None:
+    """Notify ``reminder`` (missed when due before ``cutoff``) and move it on to its
+    next firing; its notice when it was newly recorded missed."""
+    notice = reminder_notice(task, reminder)
+    late = reminder.fire_at is not None and reminder.fire_at < cutoff
+    new = notify(notice, missed=late)
+    following = next_fire(task, reminder.spec, after=reminder.occurrence, cutoff=cutoff)
+    reminder.occurrence = following.occurrence if following else None
+    reminder.fire_at = following.fire_at if following else None
+    return notice if new and late else None
 
 
 @use_case
@@ -158,34 +187,50 @@ def send_digests(*, limit: int) -> int:
         tz = recurrence.zone(user.timezone)
         day = recurrence.local_time(digest.next_at, tz).date()
         overdue, today = _digest_tasks(user, day, now)
-        if overdue or today:
-            notify(digest_notice(user, day, digest.next_at, overdue, today))
+        if overdue.count or today.count:
+            # Later than the grace (no worker ran): that day's digest is missed, not sent.
+            late = digest.next_at < now - timedelta(seconds=settings().reminder_grace)
+            notify(digest_notice(user, day, digest.next_at, overdue, today), missed=late)
         digest.next_at = next_digest_at(digest.at, tz, now)
     return len(digests)
 
 
-def _digest_tasks(user: User, day: date, now: datetime) -> tuple[list[Task], list[Task]]:
-    """The user's open tasks overdue at ``now`` and due on their local ``day``: a task
-    is overdue once its due time has passed, a date alone once its day has."""
-    query = (
-        select(Task)
-        .where(
-            Task.user_id == user.id,
-            Task.status != Status.COMPLETED.value,
-            Task.due_date.is_not(None),
-            Task.due_date <= day,
-        )
-        .order_by(Task.due_date, Task.due_time, Task.id)
-        .limit(MAX_DIGEST_TASKS)
+def _digest_tasks(user: User, day: date, now: datetime) -> tuple[Listed, Listed]:
+    """The user's open tasks overdue at ``now`` and due on their local ``day``, each
+    counted and the first ``MAX_LISTED`` listed: a task is overdue once its due time has
+    passed, a date alone once its day has."""
+    open_due = (
+        Task.user_id == user.id,
+        Task.status != Status.COMPLETED.value,
+        Task.due_date.is_not(None),
     )
-    overdue: list[Task] = []
-    today: list[Task] = []
-    for task in db.session.scalars(query):
-        assert task.due_date is not None
-        passed = task.due_at is not None and task.due_at <= now
-        late = task.due_date < day or (task.due_time is not None and passed)
-        (overdue if late else today).append(task)
-    return overdue, today
+    passed = and_(Task.due_time.is_not(None), Task.due_at <= now)
+    late = or_(Task.due_date < day, and_(Task.due_date == day, passed))
+    today = and_(Task.due_date == day, or_(Task.due_time.is_(None), not_(passed)))
+    return _listed(*open_due, late), _listed(*open_due, today)
+
+
+def _listed(*conditions: Any) -> Listed:
+    count = db.session.scalar(select(func.count(Task.id)).where(*conditions)) or 0
+    first = select(Task).where(*conditions).order_by(Task.due_date, Task.due_time, Task.id)
+    return Listed(count, list(db.session.scalars(first.limit(MAX_LISTED))))
+
+
+@use_case
+def prune_fires(*, limit: int) -> int:
+    """Delete up to ``limit`` fire records done with (sent, missed or failed) whose
+    instant is ``FIRE_RETENTION`` and the grace in the past; how many."""
+    cutoff = utcnow() - FIRE_RETENTION - timedelta(seconds=settings().reminder_grace)
+    done = (
+        select(Fire.id)
+        .where(Fire.status.in_(["sent", "missed", "failed"]), Fire.scheduled_at < cutoff)
+        .order_by(Fire.scheduled_at)
+        .limit(limit)
+    )
+    ids = list(db.session.scalars(done))
+    if ids:
+        db.session.execute(delete(Fire).where(Fire.id.in_(ids)))
+    return len(ids)
 
 
 def next_due_in() -> float | None:

@@ -3,7 +3,9 @@
 A claim is its own committed transaction, made before any message goes: it counts the
 attempt and holds the fire for a lease (``lease_until``). A worker killed after its
 claim and before its message went leaves the fire pending: once the lease has run out,
-another worker claims and sends it. So no email is lost; one killed after the server
+another worker claims and sends it. The lease is renewed before each message of a
+batch (``renew_lease``), so a slow server does not outlive it; a message whose lease
+lapsed is left to whichever worker took it. So no email is lost; one killed after the server
 took the message but before it recorded that sends it again, with the same
 ``Message-ID`` (``<fire-<id>@<domain>>``), which mail clients and servers recognise as
 one message. A failure is tried again after a growing pause, ``MAX_ATTEMPTS`` in all,
@@ -48,6 +50,11 @@ class Outgoing:
     to: str
     subject: str
     body: str
+
+
+#: Seconds a lease must still have for its worker to send under it (workers' clocks
+#: differ a little): one with less has lapsed, and another worker may hold its fire.
+LEASE_MARGIN = 5.0
 
 
 def lease_seconds(config: Settings) -> float:
@@ -107,6 +114,37 @@ def claim_emails(*, limit: int) -> list[Outgoing]:
 
 
 @use_case
+def renew_lease(*, claim: Outgoing) -> bool:
+    """Whether ``claim`` still holds its fire, ``LEASE_MARGIN`` to spare; if so, held
+    for a lease more from now, the time one message may take. A batch is sent one
+    message after another: without this, a slow server outlives the claim's lease and
+    another worker sends the rest again."""
+    now = utcnow()
+    lock_database(db.session)
+    held = select(Fire).where(Fire.id == claim.fire_id).with_for_update()
+    fire = db.session.scalars(held).one_or_none()
+    if (
+        fire is None
+        or fire.status != "pending"
+        or fire.attempts != claim.number
+        or fire.lease_until is None
+        or fire.lease_until < now + timedelta(seconds=LEASE_MARGIN)
+    ):
+        return False
+    fire.lease_until = now + timedelta(seconds=lease_seconds(settings()))
+    return True
+
+
+def _still_held(claim: Outgoing) -> bool:
+    """``renew_lease``; False when it cannot tell (the database away): not sent."""
+    try:
+        return renew_lease(claim=claim)
+    except Exception:  # the messages already sent must still be recorded
+        log.warning("email fire %s: lease not renewed", claim.fire_id, exc_info=True)
+        return False
+
+
+@use_case
 def record_emails(*, outcomes: list[tuple[Outgoing, str | None]]) -> None:
     """Write each claim's outcome (``None``: sent, else the error), if the fire is
     still that claim's (not taken over after its lease)."""
@@ -146,22 +184,34 @@ def _send_all(claimed: list[Outgoing]) -> list[tuple[Outgoing, str | None]]:
     """Each claim with its outcome: None (the server took it) or the error."""
     config = settings()
     outcomes: dict[int, str | None] = {}
+    lapsed: set[int] = set()  # not this worker's any more: nothing to record
     try:
         with _connection(config) as smtp:
             for claim in claimed:
-                outcomes[claim.fire_id] = _send(smtp, claim, config)
+                if _still_held(claim):
+                    outcomes[claim.fire_id] = _send(smtp, claim, config)
+                else:
+                    lapsed.add(claim.fire_id)
     except (OSError, smtplib.SMTPException) as error:
         log.warning("SMTP server %s unavailable: %r", config.smtp_host, error)
         reason = f"SMTP server unavailable: {error!r}"[:500]
-        return [(claim, outcomes.get(claim.fire_id, reason)) for claim in claimed]
-    return [(claim, outcomes[claim.fire_id]) for claim in claimed]
+        outcomes = {claim.fire_id: outcomes.get(claim.fire_id, reason) for claim in claimed}
+    return [(claim, outcomes[claim.fire_id]) for claim in claimed if claim.fire_id not in lapsed]
 
 
 def _send(smtp: smtplib.SMTP, claim: Outgoing, config: Settings) -> str | None:
+    """None (sent) or why this message was not. A message that cannot be written or
+    sent is its own failure, never the batch's: the others' outcomes must be recorded,
+    or they would be sent again after their lease. A lost connection is the batch's."""
     try:
         smtp.send_message(message(claim, config))
     except smtplib.SMTPException as error:
         return f"refused: {error!r}"[:500]
+    except OSError:
+        raise
+    except Exception as error:  # any fault here is this message's alone
+        log.warning("email fire %s not sent", claim.fire_id, exc_info=True)
+        return f"not sent: {error!r}"[:500]
     return None
 
 

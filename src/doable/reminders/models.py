@@ -54,7 +54,7 @@ Index("ix_reminder_fire_at", Reminder.fire_at)
 
 class Fire(db.Model):  # type: ignore[name-defined]
     """One notice to one user on one channel. ``key`` names what fired:
-    ``reminder:<task id>:<occurrence>:<spec>``, ``digest:<local date>``,
+    ``reminder:<task id>:<occurrence>:<spec>:<when it fires, UTC>``, ``digest:<local date>``,
     ``missed:<the first missed fire's key>``. An email's subject and body are written
     when the fire is claimed, so a retry (or another worker) sends the same message."""
 

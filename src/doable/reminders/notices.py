@@ -5,6 +5,7 @@ lives them: local, with the zone's name ("Due Mon 30 Mar 2026 09:00 (Europe/Berl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -19,6 +20,14 @@ from doable.tasks.models import Task
 
 #: The most tasks a digest or a missed notice lists (the rest are counted).
 MAX_LISTED = 50
+#: A run of white space or control characters (line breaks and separators among them),
+#: which a title written on one line, an email's subject, cannot hold.
+_BREAKS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each run of white space or control characters one space."""
+    return _BREAKS.sub(" ", text).strip()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,10 +84,12 @@ def reminder_notice(task: Task, reminder: Reminder) -> Notice:
     due, data = _due_line(task, reminder.occurrence)
     return Notice(
         user=task.owner,
-        key=f"reminder:{task.id}:{reminder.occurrence}:{reminder.spec}",
+        # The instant too, not the wall time alone: in another zone the same wall time is
+        # another reminder, not one already told.
+        key=f"reminder:{task.id}:{reminder.occurrence}:{reminder.spec}:{timestamp(reminder.fire_at)}",
         kind="reminder",
-        title=f"Reminder: {task.title}",
-        body=f"{task.title}\n{due}{_task_link(task.id)}".rstrip(),
+        title=f"Reminder: {one_line(task.title)}",
+        body=f"{one_line(task.title)}\n{due}{_task_link(task.id)}".rstrip(),
         scheduled_at=reminder.fire_at,
         task_id=task.id,
         data={"occurrence": reminder.occurrence, "reminder": _reminder_json(reminder), **data},
@@ -113,32 +124,43 @@ def _first_due(notice: Notice) -> str:
     return notice.body.splitlines()[1] if "\n" in notice.body else "no due date"
 
 
+@dataclass(frozen=True)
+class Listed:
+    """How many tasks there are, and the first of them (at most ``MAX_LISTED``)."""
+
+    count: int
+    tasks: list[Task]
+
+
 def digest_notice(
-    user: User, day: date, scheduled_at: datetime, overdue: list[Task], today: list[Task]
+    user: User, day: date, scheduled_at: datetime, overdue: Listed, today: Listed
 ) -> Notice:
     """The daily digest of ``day`` (the user's local date): overdue, then due today."""
     zone_name = user.timezone
 
-    def lines(tasks: list[Task]) -> list[str]:
-        return [f"- {task.title}: {_due_line(task, None)[0]}" for task in tasks[:MAX_LISTED]]
+    def lines(listed: Listed) -> list[str]:
+        shown = listed.tasks[:MAX_LISTED]
+        found = [f"- {one_line(task.title)}: {_due_line(task, None)[0]}" for task in shown]
+        more = listed.count - len(shown)
+        return found + ([f"- and {more} more"] if more > 0 else [])
 
     heading = local_text(datetime.combine(day, time(0)), zone_name, timed=False)
     parts = [f"Your tasks on {heading}"]
-    if overdue:
-        parts += ["", f"Overdue ({len(overdue)}):", *lines(overdue)]
-    if today:
-        parts += ["", f"Due today ({len(today)}):", *lines(today)]
+    if overdue.count:
+        parts += ["", f"Overdue ({overdue.count}):", *lines(overdue)]
+    if today.count:
+        parts += ["", f"Due today ({today.count}):", *lines(today)]
     return Notice(
         user=user,
         key=f"digest:{day.isoformat()}",
         kind="digest",
-        title=f"{len(overdue)} overdue, {len(today)} due today",
+        title=f"{overdue.count} overdue, {today.count} due today",
         body="\n".join(parts),
         scheduled_at=scheduled_at,
         data={
             "date": day.isoformat(),
             "timezone": zone_name,
-            "overdue": [task.id for task in overdue[:MAX_LISTED]],
-            "due_today": [task.id for task in today[:MAX_LISTED]],
+            "overdue": [task.id for task in overdue.tasks[:MAX_LISTED]],
+            "due_today": [task.id for task in today.tasks[:MAX_LISTED]],
         },
     )

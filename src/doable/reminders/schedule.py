@@ -15,9 +15,9 @@ past is never scheduled: it would only be told as missed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
@@ -27,7 +27,7 @@ from doable.db import utcnow
 from doable.extensions import db
 from doable.reminders.models import Digest, Reminder
 from doable.settings import settings
-from doable.tasks import recurrence
+from doable.tasks import recurrence, timing
 from doable.tasks.models import Status, Task
 
 log = logging.getLogger(__name__)
@@ -87,32 +87,16 @@ def _next_fire(task: Task, spec: str, *, after: str | None, cutoff: datetime) ->
     if task.due_date is None:
         return None
     before = recurrence.duration(spec)
-    current = recurrence.due_moment(task.due_date, task.due_time)
-    start = current
+    start = recurrence.due_moment(task.due_date, task.due_time)
     if after is not None:
         start = max(start, recurrence.key_moment(after) + timedelta(microseconds=1))
     # The first occurrence whose instant, less the reminder's lead, is not before the cutoff.
     start = max(start, recurrence.local_time(cutoff + before, tz) - timedelta(days=1))
-    for local in _occurrences(task, tz, current, start):
+    for local in islice(timing.occurrences(task, tz, start), MAX_LOOKAHEAD):
         fire_at = recurrence.instant(local, tz) - before
         if fire_at >= cutoff:
             return Next(recurrence.occurrence_key(local, task.due_time is not None), fire_at)
     return None
-
-
-def _occurrences(
-    task: Task, tz: ZoneInfo, current: datetime, start: datetime
-) -> Iterable[datetime]:
-    """The task's occurrences from ``start`` (local), read lazily: the current one alone
-    when it does not recur."""
-    if not task.recurrence_rule:
-        return [current] if current >= start else []
-    if task.recurrence_mode == "after_completion":
-        anchor = current  # what follows depends on the completion: the rule from now on
-    else:
-        anchor = task.recurrence_anchor or current
-    rule = recurrence.series(task.recurrence_rule, anchor, tz)
-    return rule.xafter(start, count=MAX_LOOKAHEAD, inc=True)
 
 
 def reschedule_task(task_id: int) -> None:

@@ -6,9 +6,10 @@ calls them inside its units of work; nothing here reads or writes the database."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -200,27 +201,40 @@ class Occurrence:
     utc: datetime
 
 
+def occurrences(task: Any, tz: ZoneInfo, start: datetime) -> Iterator[datetime]:
+    """The task's occurrences (naive local) at or after ``start``, read lazily: its
+    current one first, as RFC 5545's DTSTART, whether or not the rule gives it; then the
+    rule's. ``after_completion``: as if each were completed on its day. A series past
+    the year 9999 raises ``ValueError`` or ``OverflowError`` once it gets there."""
+    current = recurrence.due_moment(task.due_date, task.due_time)
+    if current >= start:
+        yield current
+    if not task.recurrence_rule:
+        return
+    anchor = current
+    if task.recurrence_mode != "after_completion":
+        anchor = task.recurrence_anchor or current
+    rule = recurrence.series(task.recurrence_rule, anchor, tz)
+    for local in rule.xafter(max(start, current), inc=True):
+        if local != current:
+            yield local
+
+
 def upcoming(task: Any, owner_zone: str, limit: int) -> list[Occurrence]:
     """The task's occurrences from its current one on, at most ``limit``: none once its
-    series has ended. ``after_completion``: as if each were completed on its day."""
+    series has ended (``occurrences``)."""
     if task.due_date is None or task.status == Status.COMPLETED:
         return []
     tz = effective_zone(task, owner_zone)
     current = recurrence.due_moment(task.due_date, task.due_time)
-    anchor = current
-    if task.recurrence_mode != "after_completion":
-        anchor = task.recurrence_anchor or current
     timed = task.due_time is not None
-    found = []
+    found: list[Occurrence] = []
     try:
-        moments = recurrence.upcoming(task.recurrence_rule, anchor, tz, current, limit)
+        for local in islice(occurrences(task, tz, current), limit):
+            utc = recurrence.instant_or_none(local, tz)
+            if utc is None:
+                break
+            found.append(Occurrence(recurrence.occurrence_key(local, timed), local, utc))
     except (ValueError, OverflowError):  # past the year 9999
-        moments = []
-    if moments[:1] != [current]:
-        moments = [current, *moments[: limit - 1]]  # the one due now, as RFC 5545's DTSTART
-    for local in moments:
-        utc = recurrence.instant_or_none(local, tz)
-        if utc is None:
-            break
-        found.append(Occurrence(recurrence.occurrence_key(local, timed), local, utc))
+        pass
     return found
