@@ -13,6 +13,10 @@ that reads VTODOs reads VEVENTs too. So a task is an event at its due moment:
   occurrences ``GET /api/tasks/<id>/occurrences`` lists;
 - each ``before_due`` reminder is a VALARM (``TRIGGER:-PT30M``), as is an ``at`` one on
   a task that does not recur (an absolute trigger would not follow the occurrences).
+  The trigger is an exact duration (``-PT24H``, never ``-P1D``): RFC 5545 makes a day
+  nominal (the same wall time a day back, 23 or 25 hours across a DST change), while
+  the server's reminder goes exactly that long before the due instant
+  (``reminders.schedule``), and a calendar's alarm must ring when the server's does.
 
 Everything written derives from the tasks (``DTSTAMP`` is the task's last change, as
 RFC 5545 has it for an object without ``METHOD``), so the same tasks give the same
@@ -50,7 +54,7 @@ from doable.tasks.recurrence import (
 PRODID = "-//Doable//Calendar feed//EN"
 #: Part of every feed's digest: raise it when the same tasks are written differently,
 #: so calendar apps holding the feed get it again rather than a 304.
-FORMAT = 1
+FORMAT = 2
 #: How long a timed task's event lasts: enough to be seen in a day view, short enough
 #: not to cover the day (a due time is a moment, not a meeting).
 TIMED_LENGTH = timedelta(minutes=30)
@@ -201,7 +205,7 @@ def _alarms(task: Row[Any], tz: ZoneInfo) -> Iterator[Alarm]:
         alarm.add("description", task.title)
         try:
             if "before_due" in reminder:
-                alarm.add("trigger", -duration(reminder["before_due"]))
+                alarm.add("trigger", _ExactDuration(-duration(reminder["before_due"])))
             elif "at" in reminder and not task.recurrence_rule:
                 at = instant(local_moment(reminder["at"]), tz)
                 alarm.add("trigger", at, parameters={"VALUE": "DATE-TIME"})
@@ -210,6 +214,25 @@ def _alarms(task: Row[Any], tz: ZoneInfo) -> Iterator[Alarm]:
         except (ValueError, TypeError):
             continue
         yield alarm
+
+
+class _ExactDuration(vDuration):
+    """A duration in RFC 5545's exact form alone, hours, minutes and seconds
+    (``-PT24H``, ``-PT1H0M5S``): ``vDuration`` writes whole days as days, which RFC 5545
+    reads as nominal."""
+
+    def to_ical(self) -> bytes:
+        seconds = round(self.td.total_seconds())
+        sign = "-" if seconds < 0 else ""
+        hours, seconds = divmod(abs(seconds), 3600)
+        minutes, seconds = divmod(seconds, 60)
+        # dur-hour = 1*DIGIT "H" [dur-minute], dur-minute = 1*DIGIT "M" [dur-second]
+        text = f"{hours}H" if hours else ""
+        if minutes or (text and seconds):
+            text += f"{minutes}M"
+        if seconds or not text:
+            text += f"{seconds}S"
+        return f"{sign}PT{text}".encode()
 
 
 def _tzids(event: Event) -> Iterator[str]:
