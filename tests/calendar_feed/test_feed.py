@@ -333,6 +333,23 @@ RULES_WRITTEN = {
         1,
         b"FREQ=DAILY;UNTIL=20260330;INTERVAL=7",
     ),
+    "a sparse count ends at its last occurrence": (
+        datetime(2028, 2, 29, 9, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=3",
+        0,
+        b"FREQ=DAILY;UNTIL=20360229T080000Z;BYMONTHDAY=29;BYMONTH=2",
+    ),
+    # 29 February on a Monday: 2044, 2072, 2112, further than ical.SEARCH_PERIODS looks
+    "a count too far to look for stays a count": (
+        datetime(2044, 2, 29, 9, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=3",
+        0,
+        b"FREQ=DAILY;COUNT=3;BYDAY=MO;BYMONTHDAY=29;BYMONTH=2",
+    ),
 }
 
 
