@@ -6,12 +6,15 @@ connection to lose)."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
 from doable import db as doable_db
 from doable.extensions import db
+from tests.support.calendar_feed import LOGGED_FEED_PATH, assert_feed_token_cut
 from tests.support.factories import ApiClient, assert_problem
 from tests.support.realtime import sent
 
@@ -53,6 +56,16 @@ def test_no_free_connection_in_time_is_503_with_retry_after(tight_app):
     body = assert_problem(response, 503)
     assert response.headers["Retry-After"] == "5"
     assert "too busy" in body["detail"]
+
+
+def test_no_free_connection_for_a_feed_logs_no_token(tight_app, caplog):
+    """A calendar feed's URL is its credential: the warning cuts the token to its prefix."""
+    with tight_app.app_context(), db.engine.connect() as held:  # the pool's only one
+        held.execute(sa.text("SELECT 1"))
+        with caplog.at_level(logging.INFO, "doable"):
+            response = tight_app.test_client().get(LOGGED_FEED_PATH)
+    assert_problem(response, 503)
+    assert_feed_token_cut(caplog.text, "within the pool timeout")
 
 
 def end_pooled_connections(app: Flask) -> int:

@@ -18,6 +18,7 @@ from doable import create_app
 from doable.errors import DATABASE_RETRY_AFTER, database_unavailable
 from doable.extensions import csrf, db
 from tests.conftest import base_config
+from tests.support.calendar_feed import LOGGED_FEED_PATH, assert_feed_token_cut
 from tests.support.factories import PASSWORD, assert_problem
 
 UNREACHABLE_POSTGRES = "postgresql+psycopg://nobody:hunter2@127.0.0.1:1/none"
@@ -137,6 +138,23 @@ def test_login_against_an_unreachable_database_returns_503_without_secrets(
         assert_problem(response, 503)
         assert response.headers["Retry-After"] == str(DATABASE_RETRY_AFTER)
         assert "hunter2" not in response.get_data(as_text=True)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_a_feed_request_while_the_database_is_away_logs_no_token(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A calendar feed's URL is its credential: the warning names the path with the
+    token cut to its prefix, as the access line does."""
+    app = create_app(base_config(UNREACHABLE_POSTGRES, tmp_path))
+    try:
+        with caplog.at_level(logging.INFO, "doable"):
+            response = app.test_client().get(LOGGED_FEED_PATH)
+
+        assert_problem(response, 503)
+        assert_feed_token_cut(caplog.text, "database unavailable")
     finally:
         with app.app_context():
             db.engine.dispose()

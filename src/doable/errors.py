@@ -19,6 +19,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from doable.logs import loggable_path
+
 PROBLEM_JSON = "application/problem+json"
 #: Routes that answer Problem Details whoever asks: the JSON API and the probes.
 _API_PREFIX = "/api/"
@@ -381,7 +383,7 @@ def register_error_handlers(app: Flask) -> None:
         if str(getattr(error.orig, "sqlstate", "")).startswith(_ROLLED_BACK_SQLSTATE):
             rollback_quietly()
             log.warning(
-                "transaction rolled back by the database (%s): %s", request.path, error.orig
+                "transaction rolled back by the database (%s): %s", loggable_path(), error.orig
             )
             return error_response(
                 409,
@@ -393,7 +395,7 @@ def register_error_handlers(app: Flask) -> None:
             return unexpected_error(error)
         rollback_quietly()
         first_line = (str(error.orig).strip().splitlines() or [type(error.orig).__name__])[0]
-        log.warning("database unavailable (%s): %s", request.path, first_line)
+        log.warning("database unavailable (%s): %s", loggable_path(), first_line)
         return error_response(
             503,
             "The database is unavailable; retry shortly",
@@ -405,7 +407,7 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(IntegrityError, integrity_error)
 
     def pool_exhausted(error: PoolTimeout) -> Response:
-        log.warning("no database connection free within the pool timeout (%s)", request.path)
+        log.warning("no database connection free within the pool timeout (%s)", loggable_path())
         return error_response(
             503,
             "The server is too busy to reach the database; retry shortly",

@@ -31,12 +31,18 @@ access_log = logging.getLogger("doable.access")
 REQUEST_ID_HEADER = "X-Request-Id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 PLAIN_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
-#: A calendar feed's URL is its credential: the access line keeps its token's prefix (as
-#: the account page shows it) and drops the rest.
+#: A calendar feed's URL is its credential: a log line keeps its token's prefix (as the
+#: account page shows it) and drops the rest (``loggable_path``).
 _FEED_TOKEN = re.compile(r"^(/api/calendar/dcal_[A-Za-z0-9_-]{8})[^/]*(\.ics)$")
 #: C0 controls, DEL, C1 controls, the Unicode line and paragraph separators, and the
 #: backslash itself, so that an escape in the log always means an escaped character.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+
+
+def loggable_path() -> str:
+    """The request's path as every log line writes it: a calendar feed's token cut to its
+    prefix. A line that writes the path takes it from here, never from ``request``."""
+    return _FEED_TOKEN.sub(r"\1…\2", request.path)
 
 
 def escape_controls(text: str) -> str:
@@ -126,7 +132,7 @@ def _log_request(response: Response) -> Response:
     fields: dict[str, Any] = {
         "user_id": g.get("user_id"),
         "method": request.method,
-        "path": _FEED_TOKEN.sub(r"\1…\2", request.path),
+        "path": loggable_path(),
         "status": response.status_code,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
         "remote_addr": request.remote_addr,

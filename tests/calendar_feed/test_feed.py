@@ -4,6 +4,7 @@ completed; all-day or timed in the task's zone; the rule in RFC 5545's form; ala
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask import Flask
 
 from doable.calendar_feed.service import MAX_EVENTS
@@ -18,6 +20,7 @@ from doable.extensions import db
 from doable.tasks.models import Task
 from tests.support.calendar_feed import events_by_summary, new_feed, path_of, read_feed, set_task
 from tests.support.factories import Account, ApiClient, share, stored_task
+from tests.support.reminders import reminders
 from tests.support.tasks import create, set_zone
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -193,6 +196,70 @@ def test_before_due_reminders_are_alarms_and_an_at_one_is_absolute(
     ]
 
 
+_TRIGGER = re.compile(
+    r"(-?)P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
+)
+
+
+def _alarm_instants(ics: str, tz: ZoneInfo) -> list[datetime]:
+    """When a calendar app rings each alarm of the feed's one event, by RFC 5545 3.3.6
+    from the text as written (``icalendar`` decodes ``-P1D`` and ``-PT24H`` to the same
+    ``timedelta``): weeks and days are nominal, a step of the wall clock in DTSTART's
+    zone; hours, minutes and seconds are exact, a step of the instant."""
+    (event,) = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+    start = event.decoded("DTSTART")
+    if not isinstance(start, datetime):  # an all-day event: its day's start
+        start = datetime.combine(start, time(0), tzinfo=tz)
+    instants = []
+    for line in ics.splitlines():
+        if not line.startswith("TRIGGER:"):
+            continue
+        found = _TRIGGER.fullmatch(line.removeprefix("TRIGGER:"))
+        assert found is not None, line
+        amounts = {name: int(value or 0) for name, value in found.groupdict().items()}
+        sign = -1 if found.group(1) else 1
+        nominal = timedelta(weeks=amounts["weeks"], days=amounts["days"])
+        exact = timedelta(
+            hours=amounts["hours"], minutes=amounts["minutes"], seconds=amounts["seconds"]
+        )
+        wall = start.replace(tzinfo=None) + sign * nominal  # an existing time: fold 0
+        instants.append(wall.replace(tzinfo=tz).astimezone(UTC) + sign * exact)
+    return instants
+
+
+@pytest.mark.parametrize(
+    ("due_date", "due_time"),
+    [
+        ("2026-03-29", "09:00"),  # CET to CEST that night: the day before has 23 hours
+        ("2026-10-25", "09:00"),  # CEST to CET: 25 hours
+        ("2026-03-30", None),  # an all-day task, the day after the change
+        ("2026-10-26", None),
+    ],
+)
+def test_each_alarm_rings_when_the_servers_reminder_fires_across_a_dst_change(
+    app: Flask, api: ApiClient, due_date: str, due_time: str | None
+) -> None:
+    before_due = ["P1D", "PT30M", "P1DT2H", "P7D"]
+    with time_machine.travel(datetime(2026, 3, 1, tzinfo=UTC), tick=True):  # before both
+        carol = api.account("carol")
+        set_zone(app, carol, "Europe/Berlin")
+        create(
+            api,
+            carol,
+            title="Over the change",
+            due_date=due_date,
+            due_time=due_time,
+            reminders=[{"before_due": text} for text in before_due],
+        )
+        url = new_feed(api, carol)["url"]
+    fire_at = {row.spec: row.fire_at for row in reminders(app)}
+
+    ics = api.client.get(path_of(url)).get_data(as_text=True)
+
+    assert _alarm_instants(ics, BERLIN) == [fire_at[text] for text in before_due]
+
+
 def test_an_at_reminder_on_a_recurring_task_is_left_out(
     app: Flask, api: ApiClient, alice: Account
 ) -> None:
@@ -265,6 +332,23 @@ RULES_WRITTEN = {
         "FREQ=DAILY;INTERVAL=7;COUNT=3",
         1,
         b"FREQ=DAILY;UNTIL=20260330;INTERVAL=7",
+    ),
+    "a sparse count ends at its last occurrence": (
+        datetime(2028, 2, 29, 9, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=3",
+        0,
+        b"FREQ=DAILY;UNTIL=20360229T080000Z;BYMONTHDAY=29;BYMONTH=2",
+    ),
+    # 29 February on a Monday: 2044, 2072, 2112, further than ical.SEARCH_PERIODS looks
+    "a count too far to look for stays a count": (
+        datetime(2044, 2, 29, 9, 0),
+        True,
+        "Europe/Berlin",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=3",
+        0,
+        b"FREQ=DAILY;COUNT=3;BYDAY=MO;BYMONTHDAY=29;BYMONTH=2",
     ),
 }
 

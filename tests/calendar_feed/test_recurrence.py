@@ -148,6 +148,11 @@ CASES = {
         "Europe/Berlin",
         skipped=3,
     ),
+    "a count too far to look for": Case(
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO;COUNT=3",
+        datetime(2044, 2, 29, 9, 0),
+        "Europe/Berlin",
+    ),
     "yearly on the 29th of february": Case(
         "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", datetime(2028, 2, 29, 8, 0), "Asia/Kolkata"
     ),

@@ -46,3 +46,17 @@ def set_task(app: Flask, task_id: int, **columns: Any) -> None:
     with app.app_context():
         db.session.execute(sa.update(Task).where(Task.id == task_id).values(**columns))
         db.session.commit()
+
+
+#: A feed token of the right shape: ``dcal_``, the 8 characters the logs keep, and 35
+#: they must never write.
+SECRET_TAIL = "x" * 35
+LOGGED_TOKEN = "dcal_Secret12" + SECRET_TAIL
+LOGGED_FEED_PATH = f"/api/calendar/{LOGGED_TOKEN}.ics"
+
+
+def assert_feed_token_cut(log_text: str, message: str) -> None:
+    """``message`` was logged for ``LOGGED_FEED_PATH`` with the token cut to its prefix,
+    and no line holds the rest of the token."""
+    assert f"{message} (/api/calendar/dcal_Secret12….ics)" in log_text
+    assert SECRET_TAIL not in log_text

@@ -46,6 +46,7 @@ from doable.changes.models import IdempotentRequest
 from doable.db import utcnow
 from doable.errors import Conflict, DoableError, ProblemType, UnprocessableContent, ValidationFailed
 from doable.extensions import db
+from doable.logs import loggable_path
 from doable.settings import settings
 from doable.unit_of_work import claim, unit_of_work
 
@@ -280,6 +281,6 @@ def keep_response(response: Response) -> Response:
     except (SQLAlchemyError, DoableError):
         # The change stands; retries of this key get 409 in-use until the key expires.
         log.warning(
-            "the response to %s %s was not kept", request.method, request.path, exc_info=True
+            "the response to %s %s was not kept", request.method, loggable_path(), exc_info=True
         )
     return response
