@@ -119,6 +119,18 @@ def due_moment(due_date: date, due_time: time | None) -> datetime:
     return datetime.combine(due_date, due_time or time(0))
 
 
+#: The due dates a task may have: two days inside the calendar's ends, so that its
+#: instant, and that instant's wall time in any zone (UTC-12 to UTC+14), are datetimes
+#: too: a task due 9999-12-31 23:59 UTC read in Berlin would be in the year 10000.
+FIRST_DAY = date(1, 1, 3)
+LAST_DAY = date(9999, 12, 29)
+
+
+def in_calendar(day: date) -> bool:
+    """Whether a task may be due on ``day`` (``FIRST_DAY`` to ``LAST_DAY``)."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def occurrence_key(local: datetime, timed: bool) -> str:
     """How an occurrence is named (``complete``/``skip``, fire records): its local date,
     and time when the task has one, e.g. ``2026-03-30`` or ``2026-03-30T09:00``."""
