@@ -337,3 +337,21 @@ def test_a_due_moment_just_inside_the_calendar_shows_in_every_zone(
 
         assert pages.get("/tasks").status_code == 200
         assert pages.get(f"/tasks/{task['id']}").status_code == 200
+
+
+def test_years_before_1000_are_written_with_four_digits(api: ApiClient, alice: Account) -> None:
+    task = create(
+        api,
+        alice,
+        due_date="0999-01-01",
+        due_time="09:00",
+        timezone="UTC",
+        recurrence={"rule": "FREQ=YEARLY"},
+        reminders=[{"at": "0998-12-31T08:00"}],
+    )
+    occurrences = api.get(f"/api/tasks/{task['id']}/occurrences?limit=1", alice.token)
+
+    assert task["due_at"] == "0999-01-01T09:00:00Z"
+    assert task["reminders"] == [{"at": "0998-12-31T08:00"}]
+    assert occurrences.get_json()["occurrences"][0]["occurrence"] == "0999-01-01T09:00"
+    assert occurrences.get_json()["occurrences"][0]["utc"] == "0999-01-01T09:00:00Z"

@@ -134,7 +134,7 @@ def in_calendar(day: date) -> bool:
 def occurrence_key(local: datetime, timed: bool) -> str:
     """How an occurrence is named (``complete``/``skip``, fire records): its local date,
     and time when the task has one, e.g. ``2026-03-30`` or ``2026-03-30T09:00``."""
-    return local.strftime("%Y-%m-%dT%H:%M") if timed else local.date().isoformat()
+    return at_text(local) if timed else local.date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -362,6 +362,12 @@ def duration_text(length: timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
     return "P" + (f"{days}D" if days else "") + (f"T{clock}" if clock else "")
+
+
+def at_text(local: datetime) -> str:
+    """A local wall time to the minute, as ``at`` and occurrence keys write it:
+    ``2026-03-30T08:00``, the year in four digits (``strftime`` writes 999 as ``999``)."""
+    return local.isoformat(timespec="minutes")
 
 
 def local_moment(text: str) -> datetime:
