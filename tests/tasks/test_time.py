@@ -170,6 +170,10 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
         "recurrence",
     ),
     ("unknown mode", {"recurrence": {"rule": "FREQ=DAILY", "mode": "sometimes"}}, "recurrence"),
+    ("interval over 1000", {"recurrence": {"rule": "FREQ=DAILY;INTERVAL=1001"}}, "recurrence"),
+    ("count over 1000", {"recurrence": {"rule": "FREQ=DAILY;COUNT=1001"}}, "recurrence"),
+    # every 7 days from a Monday: never a Tuesday (dateutil searched to the year 9999)
+    ("never in step", {"recurrence": {"rule": "FREQ=DAILY;INTERVAL=7;BYDAY=TU"}}, "recurrence"),
     ("extra member", {"recurrence": {"rule": "FREQ=DAILY", "rrule": "x"}}, "recurrence"),
     ("not an object", {"recurrence": "FREQ=DAILY"}, "recurrence"),
     ("unknown zone", {"timezone": "Mars/Olympus_Mons"}, "timezone"),
