@@ -75,7 +75,10 @@ class Timestamp(fields.DateTime):
 
 def timestamp(value: datetime | None) -> str | None:
     """A moment as the API writes it (``Timestamp``)."""
-    return None if value is None else value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    if value is None:
+        return None
+    # isoformat, not strftime: strftime writes the year 999 as 999, not 0999
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 #: The highest ``page`` a list accepts: beyond any real list, below what offsets can hold.

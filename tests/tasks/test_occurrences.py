@@ -103,6 +103,25 @@ def test_complete_with_the_same_occurrence_twice_moves_once(
     assert actions == ["occurrence_completed", "created"]
 
 
+def test_retrying_an_early_after_completion_completion_changes_nothing(
+    api: ApiClient, app: Flask
+) -> None:
+    with time_machine.travel(datetime(2026, 3, 23, 12, 0, tzinfo=UTC), tick=True):  # Monday
+        alice = api.account("alice")
+        daily = {"rule": "FREQ=DAILY", "mode": "after_completion"}
+        task = recurring(api, alice, recurrence=daily)  # due Friday 09:00
+        done = {"occurrence": "2026-03-27T09:00"}
+
+        first = api.post(f"/api/tasks/{task['id']}/complete", alice.token, json=done)
+        stored = stored_task(app, task["id"])
+        again = api.post(f"/api/tasks/{task['id']}/complete", alice.token, json=done)
+
+    assert first.get_json()["due_date"] == "2026-03-24"  # the day after the completion
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json() == first.get_json()
+    assert stored_task(app, task["id"]) == stored
+
+
 def test_complete_a_future_occurrence_returns_409_and_changes_nothing(
     api: ApiClient, app: Flask, alice: Account
 ) -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -177,3 +178,34 @@ def test_the_api_lists_each_occurrence_at_its_wall_time(
         assert (due, _wall(due, tz)) == expected_instant(local, tz)
     assert body["occurrences"][0]["local"] == anchor.isoformat()  # the task's own due time
     assert date.fromisoformat(body["occurrences"][-1]["occurrence"][:10]) >= anchor.date()
+
+
+def test_interval_and_count_are_at_most_1000() -> None:
+    anchor, tz = datetime(2026, 3, 30, 9, 0), ZoneInfo("Europe/Berlin")
+
+    assert recurrence.parse_rule("FREQ=DAILY;INTERVAL=1000;COUNT=1000", anchor, tz)
+    for rule in ("FREQ=DAILY;INTERVAL=1001", "FREQ=DAILY;COUNT=1001"):
+        with pytest.raises(InvalidRule, match="at most 1000"):
+            recurrence.parse_rule(rule, anchor, tz)
+
+
+def test_a_series_ends_at_its_horizon() -> None:
+    anchor, tz = datetime(2026, 3, 30, 9, 0), ZoneInfo("Europe/Berlin")
+    sparse = "FREQ=DAILY;COUNT=1000;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO"  # every ~28 years
+
+    yearly = recurrence.upcoming("FREQ=YEARLY;INTERVAL=2", anchor, tz, anchor, 300)
+    mondays = list(recurrence.series(sparse, anchor, tz))
+
+    assert yearly[-1] == datetime(2426, 3, 30, 9, 0)  # 400 years on, and no more
+    assert len(yearly) == 201
+    assert mondays[:2] == [datetime(2044, 2, 29, 9), datetime(2072, 2, 29, 9)]
+    assert mondays[-1] < datetime(2426, 3, 30, 9) < mondays[-1] + timedelta(days=40 * 366)
+    assert recurrence.after(sparse, anchor, tz, mondays[-1]) is None
+
+
+def test_a_rule_first_occurring_past_the_horizon_never_occurs() -> None:
+    anchor, tz = datetime(2024, 3, 1, 9, 0), ZoneInfo("UTC")
+    rule = "FREQ=YEARLY;INTERVAL=500;BYMONTH=2;BYMONTHDAY=29"  # first on 29 Feb 2524
+
+    with pytest.raises(InvalidRule, match="never occurs"):
+        recurrence.parse_rule(rule, anchor, tz)

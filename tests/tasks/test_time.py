@@ -4,6 +4,7 @@ combination refused with 400 naming the field, nothing changed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,8 @@ from flask import Flask
 from doable.extensions import db
 from doable.tasks import service
 from doable.tasks.models import Task
-from tests.support.factories import Account, ApiClient, assert_problem, stored_task
+from tests.support.factories import Account, ApiClient, assert_problem, share, stored_task
+from tests.support.pages import Browser
 from tests.support.tasks import create, set_zone, task_count
 
 
@@ -168,6 +170,10 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
         "recurrence",
     ),
     ("unknown mode", {"recurrence": {"rule": "FREQ=DAILY", "mode": "sometimes"}}, "recurrence"),
+    ("interval over 1000", {"recurrence": {"rule": "FREQ=DAILY;INTERVAL=1001"}}, "recurrence"),
+    ("count over 1000", {"recurrence": {"rule": "FREQ=DAILY;COUNT=1001"}}, "recurrence"),
+    # every 7 days from a Monday: never a Tuesday (dateutil searched to the year 9999)
+    ("never in step", {"recurrence": {"rule": "FREQ=DAILY;INTERVAL=7;BYDAY=TU"}}, "recurrence"),
     ("extra member", {"recurrence": {"rule": "FREQ=DAILY", "rrule": "x"}}, "recurrence"),
     ("not an object", {"recurrence": "FREQ=DAILY"}, "recurrence"),
     ("unknown zone", {"timezone": "Mars/Olympus_Mons"}, "timezone"),
@@ -297,3 +303,59 @@ def test_times_are_read_back_as_utc(api: ApiClient, alice: Account) -> None:
     assert datetime.strptime(task["due_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) == (
         datetime(2026, 12, 31, 10, 45, tzinfo=UTC)
     )
+
+
+@pytest.mark.parametrize(
+    ("day", "clock", "zone_name"),
+    [
+        ("9999-12-31", "23:59", "UTC"),  # Berlin reads it in the year 10000
+        ("9999-12-30", "23:59", "Etc/GMT+12"),
+        ("0001-01-01", "00:00", "UTC"),  # Los Angeles reads it in the year 0
+        ("0001-01-02", "00:00", "Pacific/Kiritimati"),
+    ],
+)
+def test_a_due_moment_some_zone_could_not_show_returns_400(
+    api: ApiClient, app: Flask, alice: Account, day: str, clock: str, zone_name: str
+) -> None:
+    body = {"title": "Edge", "due_date": day, "due_time": clock, "timezone": zone_name}
+
+    response = api.post("/api/tasks", alice.token, json=body)
+
+    assert set(assert_problem(response, 400)["errors"]) == {"due_date"}
+    assert task_count(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("day", "zone_name"), [("9999-12-29", "Etc/GMT+12"), ("0001-01-03", "Pacific/Kiritimati")]
+)
+def test_a_due_moment_just_inside_the_calendar_shows_in_every_zone(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account, day: str, zone_name: str
+) -> None:
+    body = {"title": "Edge", "due_date": day, "due_time": "23:59", "timezone": zone_name}
+    task = api.post("/api/tasks", alice.token, json=body).get_json()
+    for name, viewer_zone in (("kiribati", "Pacific/Kiritimati"), ("baker", "Etc/GMT+12")):
+        viewer = api.account(name)
+        assert api.patch("/api/me", viewer.token, json={"timezone": viewer_zone}).status_code == 200
+        share(api, alice, task["id"], viewer, "view")
+        pages = browse(viewer)
+
+        assert pages.get("/tasks").status_code == 200
+        assert pages.get(f"/tasks/{task['id']}").status_code == 200
+
+
+def test_years_before_1000_are_written_with_four_digits(api: ApiClient, alice: Account) -> None:
+    task = create(
+        api,
+        alice,
+        due_date="0999-01-01",
+        due_time="09:00",
+        timezone="UTC",
+        recurrence={"rule": "FREQ=YEARLY"},
+        reminders=[{"at": "0998-12-31T08:00"}],
+    )
+    occurrences = api.get(f"/api/tasks/{task['id']}/occurrences?limit=1", alice.token)
+
+    assert task["due_at"] == "0999-01-01T09:00:00Z"
+    assert task["reminders"] == [{"at": "0998-12-31T08:00"}]
+    assert occurrences.get_json()["occurrences"][0]["occurrence"] == "0999-01-01T09:00"
+    assert occurrences.get_json()["occurrences"][0]["utc"] == "0999-01-01T09:00:00Z"

@@ -157,6 +157,27 @@ def test_edit_form_shows_the_saved_time_fields_and_clearing_them_saves(
     assert (saved["recurrence"], saved["reminders"]) == (None, [])
 
 
+def test_the_edit_form_sent_twice_completes_one_occurrence(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account
+) -> None:
+    task = create(
+        api, alice, due_date="2030-01-07", due_time="09:00", recurrence={"rule": WEEKDAYS}
+    )
+    browser = browse(alice)
+    page = browser.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    version = re.search(r'id="version" name="version" type="hidden" value="([^"]*)"', page)
+    assert version
+    form = {**FORM, "status": "completed", "repeat": "weekdays", "version": version[1]}
+
+    first = browser.post(f"/tasks/{task['id']}", form)
+    again = browser.post(f"/tasks/{task['id']}", form)  # the same page's form: If-Match
+
+    assert first.status_code == 302, first.get_data(as_text=True)
+    assert again.status_code == 409
+    saved = api.get(f"/api/tasks/{task['id']}", alice.token).get_json()
+    assert (saved["due_date"], saved["status"]) == ("2030-01-08", "pending")
+
+
 # --- the form: bad input ----------------------------------------------------------------
 
 

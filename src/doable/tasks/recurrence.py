@@ -10,12 +10,15 @@ A rule is an RFC 5545 RRULE value without DTSTART: a task's series is anchored o
 due date and time, in the task's zone. ``parse_rule`` refuses what would be slow or
 never occur before ``python-dateutil`` is asked to expand it: dateutil searches period
 by period up to the year 9999 for a rule with no occurrence (seconds for a daily one).
+Every expansion also ends ``HORIZON_YEARS`` after its anchor: a rule with no occurrence
+within that horizon counts as never occurring, and a series ends there.
 """
 
 from __future__ import annotations
 
 import calendar
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -47,6 +50,12 @@ PARTS = {
 }
 MAX_INTERVAL = 1000
 MAX_COUNT = 1000
+#: The Gregorian calendar, weekdays included, repeats every 400 years (146,097 days).
+_CYCLE_YEARS = 400
+#: How far from its anchor a series is expanded: one calendar cycle, so a rule without
+#: INTERVAL that occurs at all occurs within it. dateutil checks UNTIL only on the
+#: occurrences it finds: unbounded, a rule that stops matching is searched to 9999.
+HORIZON_YEARS = _CYCLE_YEARS
 MAX_RULE_LENGTH = 500
 #: The most occurrences ``GET /api/tasks/<id>/occurrences`` lists.
 MAX_PREVIEW = 50
@@ -119,10 +128,22 @@ def due_moment(due_date: date, due_time: time | None) -> datetime:
     return datetime.combine(due_date, due_time or time(0))
 
 
+#: The due dates a task may have: two days inside the calendar's ends, so that its
+#: instant, and that instant's wall time in any zone (UTC-12 to UTC+14), are datetimes
+#: too: a task due 9999-12-31 23:59 UTC read in Berlin would be in the year 10000.
+FIRST_DAY = date(1, 1, 3)
+LAST_DAY = date(9999, 12, 29)
+
+
+def in_calendar(day: date) -> bool:
+    """Whether a task may be due on ``day`` (``FIRST_DAY`` to ``LAST_DAY``)."""
+    return FIRST_DAY <= day <= LAST_DAY
+
+
 def occurrence_key(local: datetime, timed: bool) -> str:
     """How an occurrence is named (``complete``/``skip``, fire records): its local date,
     and time when the task has one, e.g. ``2026-03-30`` or ``2026-03-30T09:00``."""
-    return local.strftime("%Y-%m-%dT%H:%M") if timed else local.date().isoformat()
+    return at_text(local) if timed else local.date().isoformat()
 
 
 @dataclass(frozen=True)
@@ -160,8 +181,7 @@ def parse_rule(text: str, anchor: datetime | None = None, tz: ZoneInfo | None = 
         syntax = _SYNTAX.get(name)
         if syntax is not None and not syntax.fullmatch(value):
             raise InvalidRule(f"{name}={value} is not in RFC 5545's form")
-    if "COUNT" in parts and "UNTIL" in parts:
-        raise InvalidRule("Give COUNT or UNTIL, not both")
+    _check_bounds(parts)
     if "UNTIL" in parts:
         _until(parts["UNTIL"], ZoneInfo(DEFAULT_ZONE))  # its form
     _check_satisfiable(parts)
@@ -197,6 +217,15 @@ def _parts(body: str) -> dict[str, str]:
             raise InvalidRule(f"{name} is given twice")
         parts[name] = value
     return parts
+
+
+def _check_bounds(parts: dict[str, str]) -> None:
+    """Refuse an INTERVAL or COUNT over its bound, and COUNT with UNTIL."""
+    for name, most in (("INTERVAL", MAX_INTERVAL), ("COUNT", MAX_COUNT)):
+        if int(parts.get(name, 1)) > most:
+            raise InvalidRule(f"{name} is at most {most}")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise InvalidRule("Give COUNT or UNTIL, not both")
 
 
 def _check_satisfiable(parts: dict[str, str]) -> None:
@@ -247,33 +276,78 @@ def _until(value: str, tz: ZoneInfo) -> datetime:
 
 def series(rule: str, anchor: datetime, tz: ZoneInfo) -> rrule:
     """The rule's occurrences from ``anchor`` (naive local wall time), as dateutil
-    expands them: naive local wall times."""
+    expands them: naive local wall times, up to ``HORIZON_YEARS`` after the anchor."""
+    return _expansion(rule, anchor, _end(rule, anchor, tz))
+
+
+def _end(rule: str, anchor: datetime, tz: ZoneInfo) -> datetime | None:
+    """Where the series ends: its UNTIL, or the horizon if that comes first (``None``:
+    the calendar's end does)."""
+    until = _parts(rule).get("UNTIL")
+    horizon = _later(anchor, HORIZON_YEARS)
+    ends = [end for end in (horizon, None if until is None else _until(until, tz)) if end]
+    return min(ends, default=None)
+
+
+def _later(moment: datetime | None, years: int) -> datetime | None:
+    """``moment`` that many years on (29 February: 1 March); ``None`` past the year 9999."""
+    if moment is None or moment.year + years > datetime.max.year:
+        return None
+    day = moment.replace(day=28) if (moment.month, moment.day) == (2, 29) else moment
+    return day.replace(year=moment.year + years) + (moment - day)
+
+
+def _expansion(rule: str, anchor: datetime, until: datetime | None) -> rrule:
     parts = _parts(rule)
-    until = parts.pop("UNTIL", None)
+    parts.pop("UNTIL", None)
     expanded = rrulestr(";".join(f"{k}={v}" for k, v in parts.items()), dtstart=anchor)
     assert isinstance(expanded, rrule)
-    return expanded if until is None else expanded.replace(until=_until(until, tz))
+    if until is None:
+        return expanded
+    with warnings.catch_warnings():  # COUNT with UNTIL: RFC 5545 has no such rule, we do
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return expanded.replace(until=until)
+
+
+def _moved(rule: str, anchor: datetime, tz: ZoneInfo) -> tuple[rrule, int]:
+    """The series moved on by whole 400-year cycles (the same weekdays and leap years) to
+    where the year 9999 is at most a cycle past its horizon, and the years it moved.
+
+    dateutil checks UNTIL only on the occurrences it finds: a rule that stops matching
+    is searched to the year 9999 (half a second for a daily one). Moved, the search ends
+    at most ``HORIZON_YEARS`` + 400 years on, whatever the rule."""
+    cycles = max(0, (datetime.max.year - HORIZON_YEARS - anchor.year) // _CYCLE_YEARS)
+    years = cycles * _CYCLE_YEARS
+    until = _end(rule, anchor, tz)
+    moved = _expansion(rule, _by(anchor, years), until and _by(until, years))
+    return moved, years
+
+
+def _by(moment: datetime, years: int) -> datetime:
+    return moment.replace(year=moment.year + years)
 
 
 def first(rule: str, anchor: datetime, tz: ZoneInfo) -> datetime | None:
     """The series' first occurrence (the anchor itself when the rule matches it)."""
-    return series(rule, anchor, tz).after(anchor, inc=True)
+    return after(rule, anchor, tz, anchor - timedelta(microseconds=1))
 
 
 def after(rule: str, anchor: datetime, tz: ZoneInfo, moment: datetime) -> datetime | None:
     """The first occurrence of the series from ``anchor`` strictly after ``moment``
     (naive local); ``None`` when the series has ended."""
-    return series(rule, anchor, tz).after(moment)
+    found = upcoming(rule, anchor, tz, moment + timedelta(microseconds=1), 1)
+    return found[0] if found else None
 
 
 def upcoming(
     rule: str, anchor: datetime, tz: ZoneInfo, start: datetime, limit: int
 ) -> list[datetime]:
     """Up to ``limit`` occurrences at or after ``start`` (naive local), in order."""
-    found: list[datetime] = []
-    for occurrence in series(rule, anchor, tz).xafter(start, count=limit, inc=True):
-        found.append(occurrence)
-    return found
+    moved, years = _moved(rule, anchor, tz)
+    if start.year + years > datetime.max.year:
+        return []  # past the series' horizon
+    found = moved.xafter(_by(max(start, anchor), years), count=limit, inc=True)
+    return [_by(occurrence, -years) for occurrence in found]
 
 
 def next_due(
@@ -297,11 +371,10 @@ def next_due(
     if recurrence.mode == "after_completion":
         restart = datetime.combine(completed_on, current.time())
         return after(recurrence.rule, restart, tz, datetime.combine(completed_on, time.max))
-    rule = series(recurrence.rule, anchor, tz)
-    found = rule.after(current)
+    found = after(recurrence.rule, anchor, tz, current)
     threshold = not_before or datetime.combine(completed_on, time(0))
     if found is not None and found < threshold:
-        found = rule.after(threshold, inc=True)
+        found = after(recurrence.rule, anchor, tz, threshold - timedelta(microseconds=1))
     return found
 
 
@@ -350,6 +423,12 @@ def duration_text(length: timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
     return "P" + (f"{days}D" if days else "") + (f"T{clock}" if clock else "")
+
+
+def at_text(local: datetime) -> str:
+    """A local wall time to the minute, as ``at`` and occurrence keys write it:
+    ``2026-03-30T08:00``, the year in four digits (``strftime`` writes 999 as ``999``)."""
+    return local.isoformat(timespec="minutes")
 
 
 def local_moment(text: str) -> datetime:

@@ -40,6 +40,7 @@ from doable.auth.models import User
 from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
 from doable.changes.log import fields_changed, record_task
+from doable.changes.models import Change
 from doable.db import Paged, UTCDateTime, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType
 from doable.extensions import db
@@ -395,7 +396,7 @@ def _move_on(
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     if skip and before.recurrence_rule is None:
         raise _not_recurring(task_id)
-    if timing.already_done(before, occurrence):
+    if _done_already(before, occurrence):
         raise NothingToChange(task_id)
     _check_precondition(before, if_match)
     _on_write_conflict(task_id, if_match)
@@ -405,6 +406,28 @@ def _move_on(
         rolled = timing.roll(before, before.owner_timezone, skip=skip, now=utcnow())
         fields = rolled.fields
     return _written(user, before, _write_fields(before, fields), rolled, skipped=skip)
+
+
+def _done_already(task: Row[Any], occurrence: str | None) -> bool:
+    """``timing.already_done``; and for ``after_completion``, the occurrence last
+    completed or skipped too: completing one early can move the task to a day before it
+    (due Friday, done Monday: due Tuesday), and a retry naming it is no future one."""
+    early = occurrence is not None and task.recurrence_mode == "after_completion"
+    return (early and occurrence == _last_done(task.id)) or timing.already_done(task, occurrence)
+
+
+def _last_done(task_id: int) -> str | None:
+    """The key of the task's occurrence last completed or skipped (its change log)."""
+    changes = db.session.scalar(
+        select(Change.changes)
+        .where(
+            Change.task_id == task_id,
+            Change.action.in_(("occurrence_completed", "occurrence_skipped")),
+        )
+        .order_by(Change.id.desc())
+        .limit(1)
+    )
+    return None if changes is None else str(changes["occurrence"][0])
 
 
 def _not_recurring(task_id: int) -> Conflict:

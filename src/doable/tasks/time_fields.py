@@ -136,7 +136,7 @@ class Reminder(fields.Field[dict[str, str]]):
         try:
             if kind == "before_due":
                 return {kind: recurrence.duration_text(recurrence.duration(text))}
-            return {kind: recurrence.local_moment(text).strftime(recurrence.AT_FORMAT)}
+            return {kind: recurrence.at_text(recurrence.local_moment(text))}
         except ValueError as invalid:
             raise ValidationError(str(invalid)) from None
 

@@ -98,8 +98,9 @@ def _check_needs_due_date(task: Any, fields: dict[str, Any]) -> None:
 
 def _due_at(task: Any, tz: ZoneInfo) -> datetime:
     due_at = recurrence.instant_or_none(recurrence.due_moment(task.due_date, task.due_time), tz)
-    if due_at is None:
-        raise ValidationFailed({"due_date": ["Too near the edge of the calendar in its zone"]})
+    if due_at is None or not recurrence.in_calendar(task.due_date):
+        first, last = recurrence.FIRST_DAY.isoformat(), recurrence.LAST_DAY.isoformat()
+        raise ValidationFailed({"due_date": [f"Must be between {first} and {last}"]})
     return due_at
 
 
@@ -157,6 +158,8 @@ def roll(task: Any, owner_zone: str, *, skip: bool, now: datetime) -> Rolled:
     current = recurrence.due_moment(task.due_date, task.due_time)
     timed = task.due_time is not None
     found = _next(task, tz, current, recurrence.local_time(now, tz), skip=skip)
+    if found is not None and not recurrence.in_calendar(found.date()):
+        found = None  # past the last day a task may be due: the series has ended
     due_at = None if found is None else recurrence.instant_or_none(found, tz)
     done = recurrence.occurrence_key(current, timed)
     if found is None or due_at is None:
@@ -232,7 +235,7 @@ def upcoming(task: Any, owner_zone: str, limit: int) -> list[Occurrence]:
     try:
         for local in islice(occurrences(task, tz, current), limit):
             utc = recurrence.instant_or_none(local, tz)
-            if utc is None:
+            if utc is None or not recurrence.in_calendar(local.date()):
                 break
             found.append(Occurrence(recurrence.occurrence_key(local, timed), local, utc))
     except (ValueError, OverflowError):  # past the year 9999
