@@ -271,7 +271,8 @@ def create_task(*, user: User, categories: list[str] | None = None, **fields: An
         if name in LOGGED_FIELDS or value not in (None, [])
     }
     _record(user, written, "created", created)  # its viewers: its owner alone
-    schedule.reschedule_task(written.id)
+    if written.reminders:  # none: no schedule to write (two statements a create saved)
+        schedule.reschedule_task(written.id)
     return written
 
 
@@ -351,7 +352,8 @@ def _written(
         action = "occurrence_skipped" if skipped else "occurrence_completed"
         changed = {"occurrence": [rolled.done, rolled.next], **changed}
     _record(user, after, action, changed)
-    if rolled is not None or not _RESCHEDULED.isdisjoint(written):
+    reminded = bool(before.reminders or after.reminders)  # else it has no schedule rows
+    if reminded and (rolled is not None or not _RESCHEDULED.isdisjoint(written)):
         schedule.reschedule_task(after.id)
     return after
 
