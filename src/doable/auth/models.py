@@ -3,7 +3,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime, time
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, true
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from doable.db import TimestampMixin, UTCDateTime, utcnow
@@ -13,6 +13,8 @@ from doable.reminders.models import Digest  # mapped before User's relationship 
 #: Longest ``email_key``: folding can lengthen an address ("ß" -> "ss"), and the key
 #: must stay small enough for a unique index on every backend.
 MAX_EMAIL_KEY = 320
+#: The colour themes a user can choose (``User.theme``).
+THEMES = ("system", "light", "dark")
 
 
 def fold(text: str) -> str:
@@ -52,6 +54,16 @@ class User(TimestampMixin, db.Model):  # type: ignore[name-defined]
     )
     remind_by_email: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=True, server_default=true()
+    )
+    #: The pages' colour theme: ``system`` (the browser's colour scheme), ``light`` or
+    #: ``dark`` (``THEMES``).
+    theme: Mapped[str] = mapped_column(
+        String(6), nullable=False, default="system", server_default="system"
+    )
+    #: Whether the user chose ``timezone`` (at sign-up from their browser, on the account
+    #: page, or through the API); until they do, a web login adopts the browser's zone.
+    zone_chosen: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
     )
     #: Their daily digest, written by ``reminders.schedule.set_digest``; none: off.
     digest: Mapped[Digest | None] = relationship(viewonly=True, lazy="select")
