@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from doable.auth.models import THEMES
 from doable.errors import error_page
 from doable.web.forms import label
 from doable.web.session import signed_in_user
@@ -53,7 +54,7 @@ def _layout_context() -> dict[str, Any]:
     """What base.html needs on every page, error pages included: the error page that
     says the database is down must not need the database."""
     try:
-        return {"me": signed_in_user()}
+        return {"me": signed_in_user(), "themes": THEMES}
     except SQLAlchemyError:
         log.warning("page rendered without its user: the database did not answer")
         return {"me": None}
