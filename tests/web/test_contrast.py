@@ -62,7 +62,8 @@ def _colours(block: str) -> dict[str, str]:
     return dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})\s*;", block))
 
 
-def _themes() -> dict[str, dict[str, str]]:
+def themes() -> dict[str, dict[str, str]]:
+    """Each theme's colours by variable name (``bg``: ``#f5f6fa``), read from style.css."""
     css = re.sub(r"/\*.*?\*/", "", STYLESHEET.read_text(), flags=re.S)
     return {
         "light": _colours(_block(css, ":root {")),
@@ -99,15 +100,15 @@ def test_contrast_formula_matches_wcag_reference_values() -> None:
 
 
 def test_dark_theme_is_the_same_chosen_or_from_the_system() -> None:
-    themes = _themes()
+    found = themes()
 
-    assert themes["dark"] == themes["system dark"]
-    assert themes["dark"] != themes["light"]
+    assert found["dark"] == found["system dark"]
+    assert found["dark"] != found["light"]
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_every_pair_names_colours_the_theme_defines(theme: str) -> None:
-    colours = _themes()[theme]
+    colours = themes()[theme]
 
     named = {name for foreground, background, _ in PAIRS for name in (foreground, background)}
     assert named <= colours.keys()
@@ -118,7 +119,7 @@ def test_every_pair_names_colours_the_theme_defines(theme: str) -> None:
 def test_colour_pair_meets_wcag_aa(
     theme: str, foreground: str, background: str, minimum: float
 ) -> None:
-    colours = _themes()[theme]
+    colours = themes()[theme]
 
     ratio = contrast(colours[foreground], colours[background])
 
