@@ -186,10 +186,9 @@ def detail_page(
 
 @dataclass(frozen=True)
 class HistoryLine:
-    """One sentence of a task's history, and when (``at``: as the API writes it)."""
+    """One sentence of a task's history, and when."""
 
     text: str
-    at: str
     moment: datetime
 
 
@@ -208,7 +207,7 @@ def _history(user: User, task: Task) -> History:
         user=user, task_id=task.id, task=task, page=page, per_page=HISTORY_PER_PAGE
     )
     lines = [
-        HistoryLine(text, entry["at"], _moment(entry["at"]))
+        HistoryLine(text, _moment(entry["at"]))
         for entry in found.changes
         for text in describe(entry)
     ]
