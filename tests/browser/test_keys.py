@@ -126,3 +126,73 @@ def test_new_task_and_done_from_the_keyboard(visitors: Any) -> None:
         lambda request: request.method == "POST" and request.url.endswith(f"/tasks/{task_id}/done")
     ):
         page.keyboard.press("d")  # the row's done button, pressed: its form or script acts
+
+
+_FOCUSED = """() => {
+  const seen = (window.focusSeen ??= new WeakSet());
+  const element = document.activeElement;
+  if (!element || element === document.body || seen.has(element)) {
+    return null;
+  }
+  seen.add(element);
+  const style = getComputedStyle(element);
+  let around = null; // the colour the ring is drawn on: the first painted ancestor's
+  for (let node = element.parentElement; node && !around; node = node.parentElement) {
+    const colour = getComputedStyle(node).backgroundColor;
+    around = colour === "rgba(0, 0, 0, 0)" ? null : colour;
+  }
+  return {
+    what: `${element.tagName} ${element.id || element.className} ${element.textContent.trim()}`,
+    style: style.outlineStyle,
+    width: parseFloat(style.outlineWidth),
+    colour: style.outlineColor,
+    around: around ?? getComputedStyle(document.documentElement).backgroundColor,
+  };
+}"""
+
+
+def _luminance(colour: str) -> float:
+    red, green, blue = (int(part) for part in re.findall(r"\d+", colour)[:3])
+
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+
+def _contrast(one: str, other: str) -> float:
+    light, dark = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def _rings(page: Any) -> list[dict[str, Any]]:
+    """What each control shows when Tab reaches it, in the page's order, once round."""
+    page.evaluate("() => { window.focusSeen = new WeakSet(); document.activeElement?.blur(); }")
+    found = []
+    for _ in range(200):  # a bound: the pages hold far fewer controls
+        page.keyboard.press("Tab")
+        ring = page.evaluate(_FOCUSED)
+        if ring is None:
+            break
+        found.append(ring)
+    return found
+
+
+def test_every_control_the_keyboard_reaches_shows_a_clear_focus_ring(visitors: Any) -> None:
+    person = visitors()
+    _create_tasks(person.base, person.register(), ["Ringed"])
+    page = person.page
+    page.goto(f"{person.base}/tasks")
+    task_id = page.locator(".task-row").first.get_attribute("data-task-id")
+
+    for scheme in ["light", "dark"]:
+        page.emulate_media(color_scheme=scheme)
+        for path in ["/tasks?status=pending", f"/tasks/{task_id}", "/account"]:
+            page.goto(f"{person.base}{path}")
+            rings = _rings(page)
+            assert len(rings) > 10, path
+            for ring in rings:
+                assert ring["style"] != "none", (scheme, path, ring)
+                assert ring["width"] >= 2, (scheme, path, ring)
+                assert _contrast(ring["colour"], ring["around"]) >= 3, (scheme, path, ring)
