@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 CURRENT = re.compile(r"\bis-current\b")
 
 
-def _create_tasks(base: str, username: str, titles: list[str]) -> None:
+def _create_tasks(base: str, username: str, titles: list[str]) -> dict[str, str]:
+    """Creates the tasks through the API; returns its authorization, for more."""
     login = requests.post(
         f"{base}/api/login", json={"username": username, "password": PASSWORD}, timeout=10
     )
@@ -26,6 +27,7 @@ def _create_tasks(base: str, username: str, titles: list[str]) -> None:
             f"{base}/api/tasks", json={"title": title}, headers=auth, timeout=10
         )
         assert created.status_code == 201, created.text
+    return auth
 
 
 def _open_list(page: Any, base: str) -> Any:
@@ -101,9 +103,9 @@ def test_the_list_is_driven_from_the_keyboard(visitors: Any) -> None:
     assert person.problems == []
 
 
-def test_new_task_and_done_from_the_keyboard(visitors: Any) -> None:
+def test_new_task_a_live_redraw_and_done_from_the_keyboard(visitors: Any) -> None:
     person = visitors()
-    _create_tasks(person.base, person.register(), ["Only"])
+    auth = _create_tasks(person.base, person.register(), ["Only"])
     page = person.page
     rows = _open_list(page, person.base)
 
@@ -122,6 +124,13 @@ def test_new_task_and_done_from_the_keyboard(visitors: Any) -> None:
 
     page.keyboard.press("j")
     task_id = rows.nth(0).get_attribute("data-task-id")
+    expect(page.locator("html")).to_have_attribute("data-live", "connected", timeout=10_000)
+    renamed = requests.patch(
+        f"{person.base}/api/tasks/{task_id}", json={"title": "Renamed"}, headers=auth, timeout=10
+    )
+    assert renamed.status_code == 200, renamed.text
+    expect(rows.nth(0).locator("a.task-title")).to_have_text("Renamed")  # a new row
+    _expect_current(page, rows.nth(0))  # still the current one, the focus given back
     with page.expect_request(
         lambda request: request.method == "POST" and request.url.endswith(f"/tasks/{task_id}/done")
     ):

@@ -40,7 +40,8 @@ function rows() {
 
 let currentId = null; // the current row's task, kept when a live update redraws the row
 
-/** The row holding the focus, else the one last current (redrawn or not), else null. */
+/** The row holding the focus, else the one last current (marked again when a live update
+ * has redrawn it), else null. */
 function currentRow() {
   const focused = document.activeElement?.closest(".task-list .task-row");
   if (focused) {
@@ -149,37 +150,56 @@ function showList() {
 
 // --- the keys --------------------------------------------------------------------------
 
-const ACTIONS = {
-  n: newTask,
-  j: () => move(1),
-  k: () => move(-1),
-  x: select,
-  d: () => press(".done-toggle"),
-  e: () => press("a.task-title"),
-  "/": search,
-  "?": showList,
-  Escape: leave,
-};
+const ACTIONS = new Map([
+  ["n", newTask],
+  ["j", () => move(1)],
+  ["k", () => move(-1)],
+  ["x", select],
+  ["d", () => press(".done-toggle")],
+  ["e", () => press("a.task-title")],
+  ["/", search],
+  ["?", showList],
+  ["Escape", leave],
+]);
 const REPEATABLE = new Set(["j", "k"]); // held down, they keep moving
 
-function onKey(event) {
-  const action = ACTIONS[event.key];
-  if (
-    !action ||
+/** A key someone is typing, or one for the browser or an open modal (this list, or
+ * another: Esc closes it, the browser's own), is not a shortcut. */
+function notForUs(event) {
+  return (
     event.defaultPrevented ||
     event.isComposing ||
     event.ctrlKey ||
     event.metaKey ||
     event.altKey ||
     (event.repeat && !REPEATABLE.has(event.key)) ||
-    dialog.open || // the list is modal: Esc closes it (the browser's), nothing else acts
+    document.querySelector("dialog:modal") !== null ||
     typing(event.target)
-  ) {
-    return;
-  }
-  if (action()) {
+  );
+}
+
+function onKey(event) {
+  const action = ACTIONS.get(event.key);
+  if (action && !notForUs(event) && action()) {
     event.preventDefault(); // e.g. the "n" is not typed into the field it focused
   }
+}
+
+// --- rows redrawn by live updates -------------------------------------------------------
+
+let dropped = null; // the control in a row that last lost the focus to nowhere
+
+/** A live update replaced the current row: mark the new one, and if the focus was in the
+ * old one (removed with it), give it to the same control in the new one. */
+function redrawn() {
+  const row = currentRow();
+  if (!row || !dropped || dropped.isConnected || document.activeElement !== document.body) {
+    return;
+  }
+  const name = dropped.classList[0];
+  const same = name ? row.querySelector("." + CSS.escape(name)) : null;
+  dropped = null;
+  (same ?? row.querySelector("a.task-title"))?.focus({ preventScroll: true });
 }
 
 if (script && dialog) {
@@ -187,11 +207,29 @@ if (script && dialog) {
   document.addEventListener("focusin", (event) => {
     // Tabbing or clicking into a row makes it the current one; leaving it for elsewhere
     // keeps it, so j and k go on from there (Esc leaves it).
+    dropped = null;
     const row = event.target.closest?.(".task-list .task-row");
     if (row) {
       mark(row);
     }
   });
+  document.addEventListener("focusout", (event) => {
+    // Removing the focused element moves the focus to nowhere, as a click on the page
+    // does. Which of the two it was, redrawn() sees from the row, gone or not: it runs
+    // (a microtask) before this task ends, and after it the loss is forgotten.
+    const lost = event.target;
+    if (event.relatedTarget === null && lost.closest?.(".task-row")) {
+      dropped = lost;
+      window.setTimeout(() => {
+        if (dropped === lost) {
+          dropped = null;
+        }
+      });
+    }
+  });
+  for (const list of document.querySelectorAll(".task-list")) {
+    new MutationObserver(redrawn).observe(list, { childList: true });
+  }
   opener.addEventListener("click", showList);
   opener.closest(".shortcuts-hint").hidden = false;
 }
