@@ -2,11 +2,11 @@
  * them): n new task, j/k next/previous task, x select it, d done, e open, / search,
  * ? the list, Esc close the list or leave the task.
  *
- * The "current task" is the row holding the focus: j and k move the focus to a row's
- * title link (so Enter opens it, and Tab goes on from there), and the row is marked
- * `.is-current` while it has it. Rows are `.task-row`s of every `.task-list` on the page,
- * in document order (the Today and Upcoming pages group them by day), read at each key
- * so rows that live updates add or remove are counted as they are.
+ * The "current task" is the row holding the focus, else the one that last did: j and k
+ * move the focus to a row's title link (so Enter opens it, and Tab goes on from there),
+ * and the row stays marked `.is-current` until Esc, even redrawn by a live update. Rows
+ * are the `.task-row`s of every `.task-list` on the page, in document order (the Today
+ * and Upcoming pages group them by day), read at each key, as live updates left them.
  *
  * Keys are never taken from someone typing: not in a text field, a select or editable
  * text, and not with Ctrl, Alt or Meta held (those belong to the browser). Each action
