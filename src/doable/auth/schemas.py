@@ -92,7 +92,7 @@ def _current_password(*, required: bool = True) -> fields.String:
 
 #: What ``PATCH /api/me`` changes with the current password (and, so, limited like a login).
 PASSWORD_CHECKED = frozenset({"email", "password", "current_password"})
-#: What it changes without: the account's time and reminder preferences.
+#: What it changes without: the account's time, reminder and theme preferences.
 PREFERENCES = ("timezone", "remind_in_app", "remind_by_email", "digest_at", "theme")
 
 
