@@ -25,14 +25,16 @@ def _auth(base: str, username: str) -> dict[str, str]:
 def test_one_click_with_javascript_ticks_in_place_and_undo_works(
     visitors: Any, server: str
 ) -> None:
-    alice = visitors()
-    alice.register()
-    task_id = alice.create_task("Buy milk")
+    alice = visitors(timezone_id="UTC")  # her account takes the browser's zone
+    name = alice.register()
+    today = recurrence.today_in(recurrence.zone("UTC"), datetime.now(UTC))
+    task_id = alice.create_task("Buy milk", due_date=today.isoformat())
     page = alice.page
     page.goto(f"{server}/tasks")
     expect(page.locator("html")).to_have_attribute("data-live", "connected", timeout=10_000)
     page.evaluate("() => (window.__marker = 'same page')")
     row = page.locator(f'#task-list > .task-row[data-task-id="{task_id}"]')
+    expect(page.locator("[data-count=today]")).to_have_text("1")
 
     row.locator(".done-toggle").click()
 
@@ -46,6 +48,14 @@ def test_one_click_with_javascript_ticks_in_place_and_undo_works(
 
     expect(row.locator(".done-toggle")).to_have_attribute("aria-pressed", "false")
     expect(page.locator("#announcer")).to_have_text("“Buy milk” is back as it was.")
+    expect(page.locator("[data-count=today]")).to_have_text("1")
+    requests.patch(  # elsewhere: said on the page
+        f"{server}/api/tasks/{task_id}",
+        json={"title": "Milk and eggs"},
+        headers=_auth(server, name),
+        timeout=10,
+    ).raise_for_status()
+    expect(page.locator("#announcer")).to_have_text("“Milk and eggs” was updated.")
     assert page.evaluate("() => window.__marker") == "same page"  # never reloaded
 
 

@@ -41,9 +41,10 @@ async function refresh(taskId, kind) {
   const selector = kind === "row" ? ".task-row" : ".task-detail";
   const current = document.querySelector(selector + '[data-task-id="' + Number(taskId) + '"]');
   if (fresh && current) {
+    const focused = current.contains(document.activeElement);
     current.replaceWith(fresh);
     const toggle = fresh.querySelector(".done-toggle");
-    if (toggle && kind === "row") {
+    if (toggle && focused) {
       toggle.focus(); // keep the keyboard where it was
     }
   }
@@ -71,6 +72,13 @@ function confirm(text, onUndo) {
     });
     toast.appendChild(button);
   }
+  const dismiss = document.createElement("button");
+  dismiss.type = "button";
+  dismiss.className = "button-link toast-dismiss";
+  dismiss.setAttribute("aria-label", "Dismiss");
+  dismiss.textContent = "×";
+  dismiss.addEventListener("click", () => { toast.hidden = true; });
+  toast.appendChild(dismiss);
   toast.hidden = false;
   announce(onUndo ? text + " Undo is available." : text);
 }
@@ -84,7 +92,8 @@ async function change(taskId, kind, url, body) {
       stamp = { updated_at: data.updated_at, version: data.version };
     }
     if (data.updated_at) {
-      await refresh(taskId, kind);
+      // Done is done: a fragment that fails to come leaves the page to the live updates.
+      await refresh(taskId, kind).catch(() => undefined);
     }
     return data;
   } finally {
