@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.factories import Account, ApiClient
-from tests.support.pages import Browser
+from tests.support.pages import Browser, steady
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -31,12 +31,6 @@ def _within(html: str, start: str, end: str) -> str:
     return found.group(0)
 
 
-def _steady(html: str) -> str:
-    """``html`` with its CSRF tokens (their signature holds the second they were made)
-    as one placeholder, so two renderings of the same markup compare equal."""
-    return re.sub(r'name="csrf_token" value="[^"]+"', 'name="csrf_token" value="…"', html)
-
-
 def test_row_is_the_task_row_of_the_list_page(
     api: ApiClient, browse: Callable[..., Browser], alice: Account
 ) -> None:
@@ -52,7 +46,7 @@ def test_row_is_the_task_row_of_the_list_page(
     row = response.get_data(as_text=True)
     assert row.startswith(f'<li class="task-row is-overdue" data-task-id="{task_id}">')
     assert row.endswith("</li>")
-    assert _steady(row) in _steady(listed)  # the list's own markup, byte for byte
+    assert steady(row) in steady(listed)  # the list's own markup, byte for byte
     assert "Pay &lt;rent&gt; &amp; bills" in row
 
 
@@ -70,7 +64,7 @@ def test_summary_is_the_summary_of_the_task_page(
     assert response.headers["Cache-Control"] == "no-store"
     summary = response.get_data(as_text=True)
     shown = _within(page, '<article class="card task-detail"', "</article>")
-    assert _steady(summary) == _steady(shown)
+    assert steady(summary) == steady(shown)
     assert 'data-access="owner"' in summary
 
 
