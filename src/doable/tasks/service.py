@@ -42,7 +42,7 @@ from doable.categories.service import resolve_categories
 from doable.changes.log import fields_changed, record_task
 from doable.changes.models import Change
 from doable.db import Paged, UTCDateTime, utcnow
-from doable.errors import Conflict, PreconditionFailed, ProblemType
+from doable.errors import Conflict, PreconditionFailed, ProblemType, ValidationFailed
 from doable.extensions import db
 from doable.reminders import schedule
 from doable.tasks import recurrence, search, timing
@@ -402,12 +402,79 @@ def _move_on(
         raise NothingToChange(task_id)
     _check_precondition(before, if_match)
     _on_write_conflict(task_id, if_match)
+    return _moved_on(user, before, skip=skip)
+
+
+def _moved_on(user: User, before: Row[Any], *, skip: bool) -> WrittenTask:
+    """The task read as ``before`` (locked) completed, or moved on to its next occurrence."""
     rolled = None
     fields: dict[str, Any] = {"status": Status.COMPLETED.value}
     if before.recurrence_rule is not None:
         rolled = timing.roll(before, before.owner_timezone, skip=skip, now=utcnow())
         fields = rolled.fields
     return _written(user, before, _write_fields(before, fields), rolled, skipped=skip)
+
+
+class Previous(NamedTuple):
+    """What ``set_done`` changed, as it was: what ``restore`` puts back."""
+
+    status: str
+    due_date: date | None = None
+    due_time: time | None = None
+
+
+class Toggled(NamedTuple):
+    """A task ticked done or not done (``set_done``), and what it was before."""
+
+    task: WrittenTask
+    previous: Previous
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def set_done(*, user: User, task_id: int, done: bool) -> Toggled:
+    """Tick the task done, as ``complete_occurrence`` completes its current occurrence
+    (a recurring task moves on to its next one and is pending again); or not done
+    (``done`` false): a completed task is pending again. ``NothingToChange`` when it is
+    so already. The last writer wins, as a click means "now"."""
+    before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    previous = Previous(before.status, before.due_date, before.due_time)
+    if (before.status == Status.COMPLETED) == done:
+        raise NothingToChange(task_id)
+    _on_write_conflict(task_id, None)
+    if done:
+        return Toggled(_moved_on(user, before, skip=False), previous)
+    written = _write_fields(before, {"status": Status.PENDING.value})
+    return Toggled(_written(user, before, written), previous)
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) -> WrittenTask:
+    """Undo ``set_done``: the status ``previous`` holds again, and a recurring task's due
+    date and time (its series is as it was: a roll never moves its anchor). Only while
+    the task is as ``set_done`` left it (``if_match``: its ETag then), else
+    ``PreconditionFailed``: an edit made since is never overwritten."""
+    before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    _check_precondition(before, if_match)
+    _on_write_conflict(task_id, if_match)
+    fields: dict[str, Any] = {"status": previous.status}
+    if before.recurrence_rule is not None and previous.due_date is not None:
+        fields.update(_due_again(before, previous))
+    fields = {name: value for name, value in fields.items() if getattr(before, name) != value}
+    if not fields:
+        raise NothingToChange(task_id)
+    return _written(user, before, _write_fields(before, fields))
+
+
+def _due_again(task: Row[Any], previous: Previous) -> dict[str, Any]:
+    """The due columns of ``previous``'s occurrence of recurring ``task`` (its zone's)."""
+    if previous.due_date is None or (previous.due_time is None) != (task.due_time is None):
+        raise ValidationFailed({"due_time": ["Not the task's kind of occurrence"]})
+    tz = timing.effective_zone(task, task.owner_timezone)
+    moment = recurrence.due_moment(previous.due_date, previous.due_time)
+    due_at = recurrence.instant_or_none(moment, tz)
+    if due_at is None or not recurrence.in_calendar(previous.due_date):
+        raise ValidationFailed({"due_date": ["Outside the calendar"]})
+    return {"due_date": previous.due_date, "due_time": previous.due_time, "due_at": due_at}
 
 
 def _done_already(task: Row[Any], occurrence: str | None) -> bool:
@@ -690,6 +757,17 @@ def _filtered(
         now = utcnow()
         params.update(filter_today=recurrence.today_in(tz, now), filter_now=now)
     return _Shape(scope, tuple(given), overdue), params
+
+
+def due_between(
+    user: User, *, due_before: date, due_after: date | None = None
+) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+    """The list's ``due_before`` / ``due_after`` filters (due on or between those days
+    of ``user``'s), as conditions on ``task`` and the values they bind: for a reader
+    that chooses tasks by their due day with the list's rule (``tasks.agenda``)."""
+    zone_name = functools.partial(_zone_of, user)
+    shape, params = _filtered("all", zone_name, due_before=due_before, due_after=due_after)
+    return _filter_conditions(shape), params
 
 
 #: The viewer's zone, for a list filtered by date (``_zone_of``); built once.

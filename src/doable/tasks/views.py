@@ -31,7 +31,7 @@ from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
 from doable.settings import settings
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
-from doable.tasks import service, time_form
+from doable.tasks import done_views, service, time_form
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.forms import FilterForm, TaskForm
 from doable.tasks.models import Priority, Task, category_names
@@ -302,7 +302,7 @@ def task_url_template(endpoint: str) -> str:
 @login_required
 def done(user: User, task_id: int) -> Page:
     """Done, or not done again: the form of a row's and a task page's checkbox."""
-    raise NotImplementedError  # the done work fills this in
+    return done_views.tick(user, task_id)
 
 
 # --- bulk actions (tasks/_bulk.html) ------------------------------------------------------
