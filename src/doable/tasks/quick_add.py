@@ -123,10 +123,9 @@ def parse(text: str, *, today: date) -> QuickTask:
             if hit is None:
                 continue
             taken, value = hit
-            if kind == "category":
-                if str(value).casefold() in {c.casefold() for c in categories}:
-                    break  # already there: the repeat is dropped, not kept in the title
-                categories.append(str(value))
+            if kind == "category":  # a repeat (ignoring case) is read, and dropped
+                if str(value).casefold() not in {c.casefold() for c in categories}:
+                    categories.append(str(value))
             else:
                 found[kind] = value
             first, last = words[at], words[at + taken - 1]
