@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from doable.tasks.models import Priority
 from doable.tasks.quick_add import Part, parse
@@ -189,3 +191,48 @@ def test_parse_reports_nothing_for_a_plain_title() -> None:
 
 def test_parse_table_has_at_least_sixty_phrases() -> None:
     assert len(TABLE) >= 60
+
+
+WORDS = st.sampled_from(
+    [
+        "next",
+        "friday",
+        "in",
+        "3",
+        "days",
+        "at",
+        "9",
+        "pm",
+        "on",
+        "12",
+        "march",
+        "2027,",
+        "#home",
+        '#"a b"',
+        "!high",
+        "!!",
+        "tonight",
+        "end",
+        "of",
+        "month",
+        "feb",
+        "29",
+        "x",
+    ]
+)
+
+
+@given(
+    words=st.lists(st.one_of(WORDS, st.text(min_size=1, max_size=8)), max_size=12),
+    today=st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 12, 31)),
+)
+def test_parse_accounts_for_every_word(words: list[str], today: date) -> None:
+    """Whatever the line, each word ends up in a part or in the title, and each part's
+    offsets point at its text."""
+    text = " ".join(words)
+
+    found = parse(text, today=today)
+
+    assert all(text[part.start : part.end] == part.text for part in found.parts)
+    read = " ".join(part.text for part in found.parts).split()
+    assert sorted(read + found.title.split()) == sorted(text.split())

@@ -316,7 +316,7 @@ def quick(user: User) -> Page:
 @login_required
 def quick_preview(user: User) -> Page:
     """The quick add's preview of ``?text=``, as the list page shows it after "Preview"."""
-    form = QuickAddForm(request.args, meta={"csrf": False})
+    form = QuickAddForm(request.args)
     data = form.load(QuickAddText(), {"text": request.args.get("text", "")})
     found = None if data is None else service.parse_quick_add(user=user, text=data["text"])
     macro = get_template_attribute("tasks/_quick_preview.html", "quick_preview")
