@@ -4,6 +4,7 @@ the user's zone and on their today, and nothing written."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -141,3 +142,11 @@ def test_parse_needs_a_token(api: ApiClient) -> None:
     response = api.client.post("/api/tasks/parse", json={"text": "Buy milk"})
 
     assert_problem(response, 401)
+
+
+def test_parse_documents_priority_as_sometimes_there(spec: dict[str, Any]) -> None:
+    shape = spec["components"]["schemas"]["QuickTaskRead"]
+
+    assert shape["required"] == ["title", "due_date", "due_time", "categories", "parts"]
+    operation = spec["paths"]["/api/tasks/parse"]["post"]
+    assert operation["x-required-scope"] == "tasks:read"

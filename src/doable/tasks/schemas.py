@@ -193,6 +193,7 @@ class QuickPartRead(Schema):
 class QuickTaskRead(Schema):
     """A ``TaskCreate`` body (``priority`` only when one was recognised) and its parts."""
 
+    sometimes = ("priority",)  # members only some answers have (doable.openapi)
     title = fields.String(metadata={"description": "What was not recognised; may be empty"})
     due_date = fields.Date(allow_none=True)
     due_time = LocalTime(allow_none=True)
