@@ -58,6 +58,8 @@ DECIDED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/tasks/<int:task_id>/complete"): WRITE,
     ("POST", "/api/tasks/<int:task_id>/skip"): WRITE,
     ("GET", "/api/tasks/<int:task_id>/occurrences"): READ,
+    # Reading a line as a task writes nothing: a reader may offer quick add's preview.
+    ("POST", "/api/tasks/parse"): READ,
 }
 #: Routes that need no token at all.
 PUBLIC = {

@@ -16,6 +16,8 @@ from doable.tasks.schemas import (
     OccurrenceChoice,
     OccurrencePage,
     OccurrenceQuery,
+    QuickAddText,
+    QuickTaskRead,
     TaskCreate,
     TaskListQuery,
     TaskPage,
@@ -23,6 +25,7 @@ from doable.tasks.schemas import (
     TaskUpdate,
     body_etag,
     page_body,
+    quick_task_data,
     series_data,
     task_row_body,
 )
@@ -74,6 +77,15 @@ def create_task(data: dict[str, Any]) -> Response:
     """Create a task"""
     task = service.create_task(user=current_user, **data)
     return _task_response(task_row_body(task), 201, Location=url_for(".get_task", task_id=task.id))
+
+
+@bp.post("/parse")
+@auth_required(scope="tasks:read")
+@bp.arguments(QuickAddText)
+@bp.response(200, QuickTaskRead)
+def parse_task(data: dict[str, str]) -> dict[str, Any]:
+    """Read a line such as `Pay rent tomorrow 9am #home !high` as a task; creates nothing"""
+    return quick_task_data(service.parse_quick_add(user=current_user, text=data["text"]))
 
 
 @bp.get("/<int:task_id>")

@@ -23,7 +23,7 @@ from doable.schemas import (
     not_blank,
     timestamp,
 )
-from doable.tasks import recurrence
+from doable.tasks import quick_add, recurrence
 from doable.tasks.models import Priority, Status, category_names
 from doable.tasks.time_fields import (
     CLOCK_PATTERN,
@@ -170,6 +170,50 @@ class TaskListQuery(PageQuery):
 
 class TaskPage(PageOf):
     tasks = fields.List(fields.Nested(TaskRead))
+
+
+class QuickAddText(Schema):
+    text = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=quick_add.MAX_TEXT), not_blank],
+        metadata={"example": "Pay rent tomorrow 9am #home !high"},
+    )
+
+
+class QuickPartRead(Schema):
+    kind = fields.String(metadata={"enum": ["date", "time", "category", "priority"]})
+    text = fields.String(metadata={"description": "The words recognised, as written"})
+    start = fields.Integer(metadata={"description": "Where they start in `text` (0-based)"})
+    end = fields.Integer(metadata={"description": "Where they end (exclusive)"})
+    value = fields.String(
+        metadata={"description": "What they mean: `2026-03-12`, `09:00`, a name, a priority"}
+    )
+
+
+class QuickTaskRead(Schema):
+    """A ``TaskCreate`` body (``priority`` only when one was recognised) and its parts."""
+
+    sometimes = ("priority",)  # members only some answers have (doable.openapi)
+    title = fields.String(metadata={"description": "What was not recognised; may be empty"})
+    due_date = fields.Date(allow_none=True)
+    due_time = LocalTime(allow_none=True)
+    categories = fields.List(fields.String())
+    priority = PriorityField()
+    parts = fields.List(fields.Nested(QuickPartRead))
+
+
+def quick_task_data(found: quick_add.QuickTask) -> dict[str, Any]:
+    """``QuickTaskRead`` of ``found``: the task ``POST /api/tasks`` would create."""
+    data: dict[str, Any] = {
+        "title": found.title,
+        "due_date": found.due_date,
+        "due_time": found.due_time,
+        "categories": found.categories,
+        "parts": [vars(part) for part in found.parts],
+    }
+    if found.priority is not None:
+        data["priority"] = found.priority
+    return data
 
 
 OCCURRENCE_KEY = rf"^{DAY_PATTERN}(T{CLOCK_PATTERN})?$"

@@ -45,7 +45,7 @@ from doable.db import Paged, UTCDateTime, utcnow
 from doable.errors import Conflict, PreconditionFailed, ProblemType, ValidationFailed
 from doable.extensions import db
 from doable.reminders import schedule
-from doable.tasks import recurrence, search, timing
+from doable.tasks import quick_add, recurrence, search, timing
 from doable.tasks.access import (
     READ_TASK,
     TASK_ROWS,
@@ -772,6 +772,12 @@ def due_between(
 
 #: The viewer's zone, for a list filtered by date (``_zone_of``); built once.
 _ZONE_OF = select(User.timezone).where(User.id == VIEWER)
+
+
+def parse_quick_add(*, user: User, text: str) -> quick_add.QuickTask:
+    """``text`` read as a task (``quick_add.parse``) on ``user``'s today, in their zone.
+    Nothing is written."""
+    return quick_add.parse(text, today=recurrence.today_in(recurrence.zone(_zone_of(user))))
 
 
 def _zone_of(user: User) -> str:

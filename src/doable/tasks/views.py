@@ -31,11 +31,17 @@ from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
 from doable.settings import settings
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
-from doable.tasks import done_views, service, time_form
+from doable.tasks import done_views, quick_add, service, time_form
 from doable.tasks.access import Access, get_task_for
-from doable.tasks.forms import FilterForm, TaskForm
+from doable.tasks.forms import FilterForm, QuickAddForm, TaskForm
 from doable.tasks.models import Priority, Task, category_names
-from doable.tasks.schemas import TaskCreate, TaskListQuery, TaskUpdate, task_etag
+from doable.tasks.schemas import (
+    QuickAddText,
+    TaskCreate,
+    TaskListQuery,
+    TaskUpdate,
+    task_etag,
+)
 from doable.tasks.time_views import upcoming
 from doable.web import Page
 from doable.web.forms import ConfirmForm
@@ -55,6 +61,16 @@ CHANGED_MEANWHILE = (
 @bp.get("/tasks")
 @login_required
 def index(user: User) -> Page:
+    return _list_page(user)
+
+
+def _list_page(
+    user: User,
+    quick: QuickAddForm | None = None,
+    found: quick_add.QuickTask | None = None,
+    status: int = 200,
+) -> Page:
+    """The list, with the quick add's form as sent (``quick``) and its preview (``found``)."""
     remember_feed_position(user)  # first: the live updates go on from there
     form = FilterForm(request.args)
     query = form.load(TaskListQuery(), form.query(request.args.get("page")))
@@ -65,9 +81,15 @@ def index(user: User) -> Page:
         "next": _page_url(form, page.page + 1) if page and page.page < page.pages else None,
     }
     html = render_template(
-        "tasks/list.html", form=form, page=page, links=links, category_names=names
+        "tasks/list.html",
+        form=form,
+        page=page,
+        links=links,
+        category_names=names,
+        quick=quick or QuickAddForm(formdata=None),
+        quick_found=found,
     )
-    return html if page is not None else (html, 400)
+    return (html, status) if page is not None else (html, 400)
 
 
 @bp.route("/tasks/new", methods=["GET", "POST"])
@@ -261,6 +283,43 @@ def _priority(value: int) -> str:
 
 bp.add_app_template_filter(_priority, "priority")
 bp.add_app_template_filter(category_names, "categories")
+
+
+# --- quick add (tasks/_quick_add.html, static/tasks/quick_add.js) ------------------------
+
+
+@bp.post("/tasks/quick")
+@login_required
+def quick(user: User) -> Page:
+    """The quick add's line, previewed ("Preview") or added as a task ("Add")."""
+    form = QuickAddForm()
+    data = form.validate_with(QuickAddText(), {"text": form.text.data or ""})
+    if data is None:
+        return _list_page(user, form, status=400)
+    found = service.parse_quick_add(user=user, text=data["text"])
+    if request.form.get("action") == "preview":
+        return _list_page(user, form, found)
+    fields = form.task_fields(found)
+    if fields is None:
+        return _list_page(user, form, found, status=400)
+    try:
+        task = service.create_task(user=user, **fields)
+    except CategoryLimitReached as exc:
+        form.text.errors = [exc.detail or "Too many categories."]
+        return _list_page(user, form, found, status=409)
+    flash(f"Task “{task.title}” added.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.get("/tasks/quick/preview")
+@login_required
+def quick_preview(user: User) -> Page:
+    """The quick add's preview of ``?text=``, as the list page shows it after "Preview"."""
+    form = QuickAddForm(request.args)
+    data = form.load(QuickAddText(), {"text": request.args.get("text", "")})
+    found = None if data is None else service.parse_quick_add(user=user, text=data["text"])
+    macro = get_template_attribute("tasks/_quick_preview.html", "quick_preview")
+    return str(macro(found, form.text.errors)), 200 if data is not None else 400
 
 
 # --- fragments: the open pages fetch these when an event says a task changed ------------
