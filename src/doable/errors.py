@@ -255,6 +255,18 @@ def problem(
 ) -> Response:
     """Build a Problem Details response; the only place error bodies are made. Its
     ``type`` is ``problem_type``'s URI, else the general one for ``status``."""
+    body = problem_data(status, detail, problem_type=problem_type, **extra)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def problem_data(
+    status: int, detail: str | None = None, *, problem_type: ProblemType | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The Problem Details document ``problem`` answers with, as data (also one item's
+    problem in a bulk action's results)."""
     kind = problem_type or ProblemType.for_status(status)
     body: dict[str, Any] = {
         "type": kind.uri if kind else "about:blank",
@@ -265,10 +277,12 @@ def problem(
         body["detail"] = detail
     body.update(extra)
     body["request_id"] = g.get("request_id")
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return body
+
+
+def error_data(error: DoableError) -> dict[str, Any]:
+    """``problem_data`` of a domain error, as ``render_domain_error`` answers it."""
+    return problem_data(error.status, error.detail, problem_type=error.problem_type, **error.extra)
 
 
 def is_browser_route() -> bool:
