@@ -64,11 +64,15 @@ def test_complete_mixed_batch_answers_each_task_and_commits_only_the_allowed(
     assert statuses(body) == list(zip(ids, [200, 200, 403, 404, 404], strict=True))
     assert (body["succeeded"], body["failed"]) == (2, 3)
     own, edit, view, other, missing = body["results"]
-    assert own["task"]["status"] == "completed" and own["changed"] is True
-    assert own["problem"] is None and edit["task"]["access"] == "edit"
-    assert view["task"] is None and view["changed"] is False
+    assert own["task"]["status"] == "completed"
+    assert own["changed"] is True
+    assert own["problem"] is None
+    assert edit["task"]["access"] == "edit"
+    assert view["task"] is None
+    assert view["changed"] is False
     assert view["problem"]["type"].endswith("/insufficient-access")
-    assert view["problem"]["status"] == 403 and view["problem"]["request_id"]
+    assert view["problem"]["status"] == 403
+    assert view["problem"]["request_id"]
     assert other["problem"]["type"].endswith("/task-not-found")
     assert missing["problem"]["detail"] == "Task 9999 not found"
     stored = {name: stored_task(app, task_id) for name, task_id in mixed.items()}
@@ -135,7 +139,8 @@ def test_delete_refused_per_item_to_non_owner(
     body = bulk(api, alice, action="delete", task_ids=ids)
 
     assert statuses(body) == list(zip(ids, [204, 403, 403, 404], strict=True))
-    assert body["results"][0]["task"] is None and body["results"][0]["changed"] is True
+    assert body["results"][0]["task"] is None
+    assert body["results"][0]["changed"] is True
     assert stored_task(app, mixed["own"]) is None
     assert all(stored_task(app, mixed[name]) for name in ("edit", "view", "other"))
 

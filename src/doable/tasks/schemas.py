@@ -11,6 +11,7 @@ from marshmallow import (
     fields,
     post_load,
     validate,
+    validates,
     validates_schema,
 )
 
@@ -25,6 +26,7 @@ from doable.schemas import (
     not_blank,
     timestamp,
 )
+from doable.settings import settings
 from doable.tasks import recurrence
 from doable.tasks.models import Priority, Status, category_names
 from doable.tasks.time_fields import (
@@ -194,12 +196,27 @@ class TaskBulk(Schema):
             "maxItems": 100,
         },
     )
+
+    @validates("task_ids")
+    def _bounded(self, task_ids: list[int], **kwargs: Any) -> None:
+        limit = settings().max_bulk_tasks
+        if len(set(task_ids)) > limit:
+            raise ValidationError(f"At most {limit} tasks at once; select fewer.")
+
     category = CategoryName(
         metadata={
             "description": "The category to add or remove: required by add_category "
             "and remove_category, refused with the other actions"
         }
     )
+
+    @validates_schema
+    def _category_for_category_actions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        naming = data.get("action") in ("add_category", "remove_category")
+        if naming and "category" not in data:
+            raise ValidationError("Name the category to add or remove.", "category")
+        if not naming and "category" in data:
+            raise ValidationError("Only add_category and remove_category take one.", "category")
 
 
 class BulkItem(Schema):
