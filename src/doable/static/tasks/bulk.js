@@ -94,7 +94,7 @@ if (form && list && all && count) {
       selected.add(idOf(box)); // ticked before the script ran, or kept by the browser
     }
   }
-  all.closest("label").hidden = false;
+  all.closest(".bulk-all").hidden = false;
   list.addEventListener("click", onClick);
   // keyboard toggles (space) arrive as clicks too; "change" catches anything else
   list.addEventListener("change", (event) => {
