@@ -348,6 +348,12 @@ def render_domain_error(error: DoableError) -> Response:
     )
 
 
+def rolled_back_by_database(error: DBAPIError) -> bool:
+    """Whether the database ended the transaction (a deadlock, a serialisation failure):
+    nothing was written, and the same request would succeed if sent again."""
+    return str(getattr(error.orig, "sqlstate", "")).startswith(_ROLLED_BACK_SQLSTATE)
+
+
 def database_unavailable(error: DBAPIError) -> bool:
     """Whether ``error`` says the database is away (down, restarting, unreachable, full
     of connections, or SQLite locked past its timeout) rather than that the query is
@@ -394,7 +400,7 @@ def register_error_handlers(app: Flask) -> None:
         return render_domain_error(error)
 
     def database_error(error: DBAPIError) -> Response:
-        if str(getattr(error.orig, "sqlstate", "")).startswith(_ROLLED_BACK_SQLSTATE):
+        if rolled_back_by_database(error):
             rollback_quietly()
             log.warning(
                 "transaction rolled back by the database (%s): %s", loggable_path(), error.orig

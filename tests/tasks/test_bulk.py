@@ -281,3 +281,48 @@ def test_idempotency_key_replays_the_first_answer(api: ApiClient, alice: Account
     assert first.get_json()["results"][0]["status"] == 204
     assert second.headers["Idempotent-Replayed"] == "true"
     assert second.get_json()["results"][0]["status"] == 204
+
+
+FAIL_ONE_UPDATE = """
+CREATE FUNCTION bulk_test_refuse() RETURNS trigger AS $$
+BEGIN
+  IF NEW.id = {task_id} THEN
+    RAISE EXCEPTION 'refused for the test' USING ERRCODE = '40001';
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER bulk_test_refuse BEFORE UPDATE ON task
+  FOR EACH ROW EXECUTE FUNCTION bulk_test_refuse();
+"""
+DROP_FAIL = """
+DROP TRIGGER IF EXISTS bulk_test_refuse ON task;
+DROP FUNCTION IF EXISTS bulk_test_refuse();
+"""
+
+
+def test_database_ending_one_items_transaction_on_postgresql_keeps_the_others(
+    api: ApiClient, app: Flask, alice: Account, database_url: str, recorder: SignalRecorder
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a trigger ending the transaction mid-write: PostgreSQL")
+    first, middle, last = (create(api, alice, title=t)["id"] for t in ("a", "b", "c"))
+    recorder.events.clear()
+    with app.app_context():
+        engine = sa.create_engine(database_url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(FAIL_ONE_UPDATE.format(task_id=int(middle)))
+    try:
+        body = bulk(api, alice, action="complete", task_ids=[first, middle, last])
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(DROP_FAIL)
+        engine.dispose()
+
+    assert statuses(body) == [(first, 200), (middle, 409), (last, 200)]
+    assert body["results"][1]["problem"]["type"].endswith("/concurrent-update")
+    stored = [stored_task(app, i)["status"] for i in (first, middle, last)]  # type: ignore[index]
+    assert stored == ["completed", "pending", "completed"]
+    assert [(e.task_id, e.committed) for e in recorder.events] == [
+        (first, "completed"),
+        (last, "completed"),
+    ]

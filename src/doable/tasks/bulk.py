@@ -5,8 +5,10 @@ nothing of it and takes nothing from the others.
 Each item commits (and announces: change feed, socket events, webhooks) on its own, as
 the single writes do; a refused item's unit of work rolls back what it did and drops
 what it published before its error is caught here. Only the errors a single write
-answers with a problem are caught: anything else (the database away, a bug) stops the
-batch as it would stop that write, the items before it committed.
+answers with a problem are caught (and the database ending one item's transaction, a
+deadlock or serialisation failure, which its route answers 409): anything else (the
+database away, a bug) stops the batch as it would stop that write, the items before it
+committed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from doable.auth.models import User
 from doable.errors import (
     Conflict,
@@ -23,7 +27,9 @@ from doable.errors import (
     Forbidden,
     NotFound,
     PreconditionFailed,
+    ProblemType,
     ValidationFailed,
+    rolled_back_by_database,
 )
 from doable.settings import settings
 from doable.tasks import service
@@ -98,9 +104,22 @@ def _item(write: Write, user: User, task_id: int, category: str | None) -> ItemR
         )
     except ITEM_ERRORS as error:
         return ItemResult(task_id, Outcome.FAILED, error=error)
+    except DBAPIError as error:  # rolled back by its unit of work, as any error is
+        if not rolled_back_by_database(error):
+            raise
+        return ItemResult(task_id, Outcome.FAILED, error=_rolled_back(task_id))
     if task is None:
         return ItemResult(task_id, Outcome.DELETED)
     return ItemResult(task_id, Outcome.CHANGED, task)
+
+
+def _rolled_back(task_id: int) -> Conflict:
+    """What the single routes answer when the database ends their transaction."""
+    return Conflict(
+        f"Task {task_id} was being changed by another request at the same time; "
+        "nothing was changed, retry",
+        problem_type=ProblemType.CONCURRENT_UPDATE,
+    )
 
 
 def _complete(user: User, task_id: int, _: str | None) -> Any:
