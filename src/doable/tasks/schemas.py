@@ -11,18 +11,22 @@ from marshmallow import (
     fields,
     post_load,
     validate,
+    validates,
     validates_schema,
 )
 
+from doable.errors import error_data
 from doable.schemas import (
     CategoryName,
     PageOf,
     PageQuery,
+    ProblemSchema,
     Query,
     Timestamp,
     not_blank,
     timestamp,
 )
+from doable.settings import settings
 from doable.tasks import quick_add, recurrence
 from doable.tasks.models import Priority, Status, category_names
 from doable.tasks.time_fields import (
@@ -38,6 +42,8 @@ from doable.tasks.time_fields import (
 
 STATUSES = [s.value for s in Status]
 PRIORITIES = [p.label for p in Priority]
+#: What a bulk action can do to each of its tasks (``tasks.bulk``).
+BULK_ACTIONS = ["complete", "reopen", "delete", "add_category", "remove_category"]
 SORT_KEYS = ["created_at", "updated_at", "due_date", "priority", "title"]
 MAX_CATEGORIES = 20
 
@@ -216,6 +222,69 @@ def quick_task_data(found: quick_add.QuickTask) -> dict[str, Any]:
     return data
 
 
+class TaskBulk(Schema):
+    """One action on several tasks (docs/api.md, Bulk actions)."""
+
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(BULK_ACTIONS),
+        metadata={"description": "What to do to each task"},
+    )
+    task_ids = fields.List(
+        fields.Integer(strict=True),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={
+            "description": "The tasks, at most DOABLE_MAX_BULK_TASKS (100) once duplicates "
+            "are dropped; each is answered in this order",
+            "maxItems": 100,
+        },
+    )
+
+    @validates("task_ids")
+    def _bounded(self, task_ids: list[int], **kwargs: Any) -> None:
+        limit = settings().max_bulk_tasks
+        if len(set(task_ids)) > limit:
+            raise ValidationError(f"At most {limit} tasks at once; select fewer.")
+
+    category = CategoryName(
+        metadata={
+            "description": "The category to add or remove: required by add_category "
+            "and remove_category, refused with the other actions"
+        }
+    )
+
+    @validates_schema
+    def _category_for_category_actions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        naming = data.get("action") in ("add_category", "remove_category")
+        if naming and "category" not in data:
+            raise ValidationError("Name the category to add or remove.", "category")
+        if not naming and "category" in data:
+            raise ValidationError("Only add_category and remove_category take one.", "category")
+
+
+class BulkItem(Schema):
+    id = fields.Integer(required=True, metadata={"description": "The task id, as sent"})
+    status = fields.Integer(
+        required=True,
+        metadata={
+            "description": "What the task's own route would answer: 200, 204 "
+            "(deleted), or the problem's status (400, 403, 404, 409, 412)"
+        },
+    )
+    changed = fields.Boolean(
+        required=True, metadata={"description": "false: already so (or refused): nothing written"}
+    )
+    task = fields.Nested(TaskRead, required=True, allow_none=True)
+    problem = fields.Nested(ProblemSchema, required=True, allow_none=True)
+
+
+class BulkResults(Schema):
+    results = fields.List(fields.Nested(BulkItem), required=True)
+    succeeded = fields.Integer(required=True, metadata={"description": "Items answered 2xx"})
+    failed = fields.Integer(required=True, metadata={"description": "Items refused"})
+
+
 OCCURRENCE_KEY = rf"^{DAY_PATTERN}(T{CLOCK_PATTERN})?$"
 
 
@@ -343,3 +412,23 @@ def body_etag(body: bytes) -> str:
 def task_etag(task: Any) -> str:
     """A strong ETag of the representation the caller sees: any change changes it."""
     return body_etag(task_body(task))
+
+
+def bulk_data(results: list[Any]) -> dict[str, Any]:
+    """``BulkResults`` of ``tasks.bulk.apply``'s results: each item as its own route
+    would answer it (a problem's status, 204 for a deletion, else 200 and the task)."""
+    items = [_bulk_item(result) for result in results]
+    failed = sum(1 for item in items if item["problem"] is not None)
+    return {"results": items, "succeeded": len(items) - failed, "failed": failed}
+
+
+def _bulk_item(result: Any) -> dict[str, Any]:
+    error = result.error
+    deleted = result.outcome.value == "deleted"
+    return {
+        "id": result.task_id,
+        "status": error.status if error is not None else 204 if deleted else 200,
+        "changed": result.outcome.value in ("changed", "deleted"),
+        "task": None if result.task is None else task_row_data(result.task),
+        "problem": None if error is None else error_data(error),
+    }

@@ -67,7 +67,14 @@ from doable.tasks.models import (
     TaskCount,
     category_names,
 )
-from doable.tasks.schemas import body_etag, task_body, task_data, task_row_body, task_row_data
+from doable.tasks.schemas import (
+    MAX_CATEGORIES,
+    body_etag,
+    task_body,
+    task_data,
+    task_row_body,
+    task_row_data,
+)
 from doable.tasks.timing import Occurrence
 from doable.unit_of_work import on_conflict, publish, use_case
 
@@ -301,6 +308,33 @@ def update_task(
 
     The task is read as a row and written with Core statements: ``before`` and
     ``written`` hold each changed field's old and new value, side by side."""
+    return _update(user, task_id, changes, if_match)
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def retag_task(
+    *, user: User, task_id: int, add: str | None = None, remove: str | None = None
+) -> WrittenTask:
+    """Give the task the category ``add`` (its owner's, created if missing, as
+    ``update_task`` does) or take ``remove`` from it (names ignoring case), in one
+    transaction with the read that chose its names. ``NothingToChange`` when it has
+    ``add`` already, or lacks ``remove``; ``ValidationFailed`` past ``MAX_CATEGORIES``."""
+    task = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    names = category_names(task)
+    if remove is not None:
+        names = [name for name in names if name.lower() != remove.lower()]
+    if add is not None and add.lower() not in {name.lower() for name in names}:
+        names.append(add)
+    if len(names) > MAX_CATEGORIES:
+        raise ValidationFailed(
+            {"category": [f"Task {task_id} has {MAX_CATEGORIES} categories, the most it may have."]}
+        )
+    return _update(user, task_id, {"categories": names}, None)
+
+
+def _update(
+    user: User, task_id: int, changes: dict[str, Any], if_match: ETags | None
+) -> WrittenTask:
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     fields = _differences(before, timing.columns(dict(changes)))
     if not fields:

@@ -31,7 +31,8 @@ from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
 from doable.settings import settings
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
-from doable.tasks import done_views, quick_add, service, time_form
+from doable.tasks import bulk as tasks_bulk
+from doable.tasks import bulk_form, done_views, quick_add, service, time_form
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.forms import FilterForm, QuickAddForm, TaskForm
 from doable.tasks.models import Priority, Task, category_names
@@ -370,5 +371,17 @@ def done(user: User, task_id: int) -> Page:
 @bp.post("/tasks/bulk")
 @login_required
 def bulk(user: User) -> Page:
-    """One action on the selected tasks."""
-    raise NotImplementedError  # the bulk work fills this in
+    """One action on the selected tasks (tasks/_bulk.html), then back to the list as it
+    was; a deletion asks first, and only the confirmed form deletes."""
+    chosen = bulk_form.Chosen.read(request.form)
+    back = chosen.next or url_for(".index")
+    if chosen.problem:
+        flash(chosen.problem, "error")
+        return redirect(back)
+    if chosen.action == "delete" and not chosen.confirmed:
+        return bulk_form.confirm_delete(user, chosen, back)
+    results = tasks_bulk.apply(
+        user=user, action=chosen.action, task_ids=chosen.task_ids, category=chosen.category
+    )
+    flash(*bulk_form.summary(user, chosen, results))
+    return redirect(back)
