@@ -13,6 +13,8 @@ from werkzeug.wrappers import Response
 from doable.auth.models import User
 from doable.changes.views import remember_feed_position
 from doable.tasks import agenda, recurrence
+from doable.tasks.forms import QuickAddForm
+from doable.tasks.quick_add import QuickTask
 from doable.web import Page
 from doable.web.session import login_required, signed_in_user
 
@@ -22,22 +24,41 @@ bp = Blueprint("agenda", __name__)
 @bp.get("/tasks/today")
 @login_required
 def today(user: User) -> Page:
-    remember_feed_position(user)  # first: the live updates go on from there
-    view = agenda.list_today(user=user)
-    return render_template("tasks/view.html", name="today", view=view, days=None, **_shared())
+    return view_page(user, "today")
 
 
 @bp.get("/tasks/upcoming")
 @login_required
 def upcoming(user: User) -> Page:
+    return view_page(user, "upcoming")
+
+
+def view_page(
+    user: User,
+    name: str,
+    *,
+    quick: QuickAddForm | None = None,
+    found: QuickTask | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The view ``name`` ("today" or "upcoming"), with the quick add's form as sent
+    (``quick``) and its preview (``found``) when the line was typed here."""
     remember_feed_position(user)  # first: the live updates go on from there
-    view = agenda.list_upcoming(user=user)
-    days = view.days(recurrence.zone(user.timezone))
-    return render_template("tasks/view.html", name="upcoming", view=view, days=days, **_shared())
-
-
-def _shared() -> dict[str, int]:
-    return {"upcoming_days": agenda.UPCOMING_DAYS}
+    if name == "today":
+        view, days = agenda.list_today(user=user), None
+    else:
+        view = agenda.list_upcoming(user=user)
+        days = view.days(recurrence.zone(user.timezone))
+    html = render_template(
+        "tasks/view.html",
+        name=name,
+        view=view,
+        days=days,
+        upcoming_days=agenda.UPCOMING_DAYS,
+        quick=quick or QuickAddForm(formdata=None),
+        quick_found=found,
+    )
+    return html, status
 
 
 @bp.get("/tasks/counts")

@@ -31,8 +31,8 @@ from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
 from doable.settings import settings
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
+from doable.tasks import agenda_views, bulk_form, done_views, quick_add, service, time_form
 from doable.tasks import bulk as tasks_bulk
-from doable.tasks import bulk_form, done_views, quick_add, service, time_form
 from doable.tasks.access import Access, get_task_for
 from doable.tasks.forms import FilterForm, QuickAddForm, TaskForm
 from doable.tasks.models import Priority, Task, category_names
@@ -46,7 +46,7 @@ from doable.tasks.schemas import (
 from doable.tasks.time_views import upcoming
 from doable.web import Page
 from doable.web.forms import ConfirmForm
-from doable.web.session import login_required
+from doable.web.session import login_required, safe_next
 
 bp = Blueprint("tasks", __name__)
 #: Category names the filter suggests: the most used ones; any other can still be typed.
@@ -296,20 +296,32 @@ def quick(user: User) -> Page:
     form = QuickAddForm()
     data = form.validate_with(QuickAddText(), {"text": form.text.data or ""})
     if data is None:
-        return _list_page(user, form, status=400)
+        return _quick_again(user, form, None, 400)
     found = service.parse_quick_add(user=user, text=data["text"])
     if request.form.get("action") == "preview":
-        return _list_page(user, form, found)
+        return _quick_again(user, form, found, 200)
     fields = form.task_fields(found)
     if fields is None:
-        return _list_page(user, form, found, status=400)
+        return _quick_again(user, form, found, 400)
     try:
         task = service.create_task(user=user, **fields)
     except CategoryLimitReached as exc:
         form.text.errors = [exc.detail or "Too many categories."]
-        return _list_page(user, form, found, status=409)
+        return _quick_again(user, form, found, 409)
     flash(f"Task “{task.title}” added.", "success")
-    return redirect(url_for(".index"))
+    return redirect(safe_next(request.form.get("next")) or url_for(".index"))
+
+
+def _quick_again(
+    user: User, form: QuickAddForm, found: quick_add.QuickTask | None, status: int
+) -> Page:
+    """The page the quick add was sent from (its ``next``: a view, else the list), with
+    the line as typed and its preview or errors."""
+    came_from = safe_next(request.form.get("next"))
+    for name in ("today", "upcoming"):
+        if came_from == url_for(f"web.agenda.{name}"):
+            return agenda_views.view_page(user, name, quick=form, found=found, status=status)
+    return _list_page(user, form, found, status=status)
 
 
 @bp.get("/tasks/quick/preview")
