@@ -225,7 +225,8 @@ class History:
 def _history(user: User, task: Task) -> History:
     """A page of the task's changes (``?history=<page>``), told in words."""
     number = request.args.get("history", "1")
-    page = min(int(number), MAX_PAGE) if number.isdigit() and int(number) > 0 else 1
+    digits = number.isascii() and number.isdigit() and len(number) < 7  # not "²"
+    page = min(int(number), MAX_PAGE) if digits and int(number) > 0 else 1
     found = changes_service.task_history(
         user=user, task_id=task.id, task=task, page=page, per_page=HISTORY_PER_PAGE
     )
