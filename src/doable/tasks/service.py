@@ -809,9 +809,10 @@ _ZONE_OF = select(User.timezone).where(User.id == VIEWER)
 
 
 def parse_quick_add(*, user: User, text: str) -> quick_add.QuickTask:
-    """``text`` read as a task (``quick_add.parse``) on ``user``'s today, in their zone.
-    Nothing is written."""
-    return quick_add.parse(text, today=recurrence.today_in(recurrence.zone(_zone_of(user))))
+    """``text`` read as a task (``quick_add.parse``) on ``user``'s today, in their zone,
+    by ``utcnow()``: the clock of Today, Upcoming and the list. Nothing is written."""
+    today = recurrence.today_in(recurrence.zone(_zone_of(user)), utcnow())
+    return quick_add.parse(text, today=today)
 
 
 def _zone_of(user: User) -> str:
