@@ -9,9 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
-from doable.tasks.bulk_form import CATEGORY_MISSING, CATEGORY_TYPED, NOTHING_CHOSEN
+from doable.extensions import db
+from doable.tasks.bulk_form import CATEGORY_TYPED, NOT_TASKS, NOTHING_CHOSEN
 from tests.support.factories import Account, ApiClient, share, stored_task
 from tests.support.pages import Browser
 from tests.support.tasks import create
@@ -140,8 +142,12 @@ def test_add_and_remove_category(
     [
         ("complete", [], {}, NOTHING_CHOSEN),
         ("complete", ["1x"], {}, "The selection names something that is not a task."),
+        ("complete", ["²"], {}, NOT_TASKS),
+        ("complete", ["٣"], {}, NOT_TASKS),
+        ("complete", ["1", " 2"], {}, NOT_TASKS),
+        ("complete", ["1" * 11], {}, NOT_TASKS),
         ("complete", [1], {"category": "home"}, CATEGORY_TYPED),
-        ("add_category", [1], {"category": ""}, CATEGORY_MISSING),
+        ("add_category", [1], {"category": ""}, "Category: Name the category to add or remove."),
         ("add_category", [1], {"category": "a" * 51}, "Category: Length must be between 1 and 50."),
         ("explode", [1], {}, "Choose one of the actions."),
         ("complete", list(range(1, 102)), {}, "At most 100 tasks at once; select fewer."),
@@ -149,6 +155,10 @@ def test_add_and_remove_category(
     ids=[
         "nothing",
         "not-an-id",
+        "superscript-digit",
+        "arabic-indic-digit",
+        "spaced",
+        "eleven-digits",
         "category-typed",
         "category-empty",
         "category-long",
@@ -173,6 +183,45 @@ def test_refused_form_changes_nothing_and_says_why(
 
     assert shown == [f"error: {message}"]
     assert stored_task(app, task)["status"] == "pending"  # type: ignore[index]
+
+
+def test_delete_confirmation_reads_the_tasks_in_one_statement_however_many(
+    api: ApiClient, app: Flask, browse: Callable[..., Browser], alice: Account, carol: Account
+) -> None:
+    """The page names each task, through the access rule (Carol's and a missing id are
+    "not one you can see"), with as many statements for 12 ids as for 2. (Counted by
+    hand: the ``statements`` fixture's app context would be every request's, and their
+    CSRF tokens one.)"""
+    mine = [create(api, alice, title=f"note {n}")["id"] for n in range(10)]
+    theirs = create(api, carol, title="Carol's secret")["id"]
+    browser = browse(alice)
+    token = browser.token()
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args[2])
+
+    counts, page = [], ""
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        for ids in ([mine[0], theirs], [*mine, theirs, 999_999]):
+            seen.clear()
+            data = {"csrf_token": token, "action": "delete", "task_ids": ids, "next": LIST}
+            answer = browser.client.post("/tasks/bulk", data=data)
+            page = answer.get_data(as_text=True)
+            assert answer.status_code == 200, page
+            counts.append(len(seen))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    assert counts[0] == counts[1] > 0
+    assert "Delete 12 tasks?" in page
+    assert all(f"“note {n}”" in page for n in range(10))
+    assert "Carol" not in page
+    assert f"Task {theirs}: not one you can see" in page
+    assert "Task 999999: not one you can see" in page
 
 
 def test_next_elsewhere_goes_back_to_the_list(

@@ -18,6 +18,7 @@ SUN = date(2026, 3, 15)
 NEW_YEARS_EVE_EVE = date(2026, 12, 30)
 JAN_31 = date(2026, 1, 31)
 LEAP_FEB = date(2028, 2, 27)
+LATE = date(9999, 12, 28)  # the day before recurrence.LAST_DAY
 HIGH, MEDIUM, LOW = Priority.HIGH, Priority.MEDIUM, Priority.LOW
 
 Row = tuple[str, date, str, date | None, time | None, list[str], Priority | None]
@@ -100,10 +101,28 @@ TABLE: list[Row] = [
     ("Deploy midnight friday", WED, "Deploy", FRI, time(0), [], None),
     ("Wake 12am", WED, "Wake", WED, time(0), [], None),
     ("Eat 12pm", WED, "Eat", WED, time(12), [], None),
+    ("Dinner 7:30 pm", WED, "Dinner", WED, time(19, 30), [], None),
+    ("x 9:30 pm", WED, "x", WED, time(21, 30), [], None),
+    ("Call 9:30 AM friday", WED, "Call", FRI, time(9, 30), [], None),
+    ("Sleep 12 am", WED, "Sleep", WED, time(0), [], None),
+    ("Lunch 12 pm", WED, "Lunch", WED, time(12), [], None),
+    ("Meet at 7:30 pm", WED, "Meet", WED, time(19, 30), [], None),
+    ("Bake 13:30 pm", WED, "Bake pm", WED, time(13, 30), [], None),
     ("Bake 13pm", WED, "Bake 13pm", None, None, [], None),
     ("Bake 25:00", WED, "Bake 25:00", None, None, [], None),
     ("Meet at the office", WED, "Meet at the office", None, None, [], None),
     ("Work on report", WED, "Work on report", None, None, [], None),
+    # only days a task may be due on (recurrence.LAST_DAY is 9999-12-29): others stay
+    ("End dec 31 9999", WED, "End dec 31 9999", None, None, [], None),
+    ("End 9999-12-30", WED, "End 9999-12-30", None, None, [], None),
+    ("End 9999-12-29", WED, "End", date(9999, 12, 29), None, [], None),
+    ("End on dec 30", LATE, "End on dec 30", None, None, [], None),
+    ("End in 3 days", LATE, "End in 3 days", None, None, [], None),
+    ("End in 1 day", LATE, "End", date(9999, 12, 29), None, [], None),
+    ("End in 999999 days", WED, "End in 999999 days", None, None, [], None),
+    ("End next week", LATE, "End next week", None, None, [], None),
+    ("End end of month", LATE, "End end of month", None, None, [], None),
+    ("End 1st jan 0001", WED, "End 1st jan 0001", None, None, [], None),
     # the first of each kind wins; the rest stays in the title
     ("meet 9am 10am", WED, "meet 10am", WED, time(9), [], None),
     ("tomorrow friday", WED, "friday", date(2026, 3, 12), None, [], None),
@@ -127,6 +146,12 @@ TABLE: list[Row] = [
     ("Tidy #café", WED, "Tidy", None, None, ["café"], None),
     ("Fix #42", WED, "Fix #42", None, None, [], None),
     ("Fix issue#3", WED, "Fix issue#3", None, None, [], None),
+    ("Buy milk #home, #work.", WED, "Buy milk", None, None, ["home", "work"], None),
+    ("Tidy #home! now", WED, "Tidy now", None, None, ["home"], None),
+    ('Tidy #"spare room";', WED, "Tidy", None, None, ["spare room"], None),
+    ("Tidy #e-mail?!", WED, "Tidy", None, None, ["e-mail"], None),
+    ("Tidy #a.b", WED, "Tidy", None, None, ["a.b"], None),
+    ("Tidy #,", WED, "Tidy #,", None, None, [], None),
     ("Tidy # now", WED, "Tidy # now", None, None, [], None),
     ('Tidy #""', WED, 'Tidy #""', None, None, [], None),
     ("Tidy #" + "x" * 51, WED, "Tidy #" + "x" * 51, None, None, [], None),

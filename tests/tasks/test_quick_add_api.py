@@ -150,3 +150,31 @@ def test_parse_documents_priority_as_sometimes_there(spec: dict[str, Any]) -> No
     assert shape["required"] == ["title", "due_date", "due_time", "categories", "parts"]
     operation = spec["paths"]["/api/tasks/parse"]["post"]
     assert operation["x-required-scope"] == "tasks:read"
+
+
+def test_parse_takes_today_from_the_clock_today_and_upcoming_use(
+    api: ApiClient, app: Flask, alice: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``doable.db.utcnow`` is the one clock of "today" (agenda.py reads it too): set it
+    to 23:30 UTC on 15 June 2030, and Berlin's today is the 16th, whatever the machine
+    says."""
+    set_zone(app, alice, "Europe/Berlin")
+    monkeypatch.setattr(
+        "doable.tasks.service.utcnow", lambda: datetime(2030, 6, 15, 23, 30, tzinfo=UTC)
+    )
+
+    body = api.post("/api/tasks/parse", alice.token, json={"text": "Pay today"}).get_json()
+
+    assert body["due_date"] == "2030-06-16"
+
+
+def test_parse_leaves_a_date_task_creation_refuses_in_the_title(
+    api: ApiClient, alice: Account
+) -> None:
+    response = api.post("/api/tasks/parse", alice.token, json={"text": "End dec 31 9999"})
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["title"], body["due_date"], body["parts"]) == ("End dec 31 9999", None, [])
+    del body["parts"]
+    assert create(api, alice, **body)["title"] == "End dec 31 9999"

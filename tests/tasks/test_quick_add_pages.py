@@ -194,3 +194,34 @@ def test_add_keeps_the_other_tasks_listed(
     html = browser.get("/tasks").get_data(as_text=True)
     assert "Older one" in html
     assert "Newer one" in html
+
+
+def test_quick_add_from_today_previews_refuses_and_adds_back_on_today(
+    browse: Callable[..., Browser], app: Flask, alice: Account
+) -> None:
+    """Today's form sends its own path as ``next``: the preview and a refusal are shown
+    on Today (not the list), and an added task sends the browser back there."""
+    browser = browse(alice)
+    today_page = browser.get("/tasks/today").get_data(as_text=True)
+    assert '<input type="hidden" name="next" value="/tasks/today">' in today_page
+    sent = {"text": "Call Sam today 9am", "next": "/tasks/today"}
+
+    preview = browser.post("/tasks/quick", {**sent, "action": "preview"})
+    refused = browser.post("/tasks/quick", {**sent, "text": "today", "action": "add"})
+    added = browser.post("/tasks/quick", {**sent, "action": "add"})
+
+    assert preview.status_code == 200
+    assert "<h1>Today</h1>" in preview.get_data(as_text=True)
+    assert input_value(preview, "quick-add") == "Call Sam today 9am"
+    assert '<dd data-part="title">Call Sam</dd>' in preview.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "<h1>Today</h1>" in refused.get_data(as_text=True)
+    assert field_errors(refused, "quick-add") == [
+        "Add a title: only a date, a time, categories or a priority were recognised."
+    ]
+    assert added.status_code == 302
+    assert added.headers["Location"] == "/tasks/today"
+    back = browser.get("/tasks/today").get_data(as_text=True)
+    assert "Task “Call Sam” added." in back
+    assert re.search(r'class="task-title"[^>]*>Call Sam</a>', back)
+    assert task_count(app) == 1

@@ -31,15 +31,12 @@ from doable.errors import (
     ValidationFailed,
     rolled_back_by_database,
 )
-from doable.settings import settings
 from doable.tasks import service
 from doable.tasks.models import Status
-from doable.tasks.schemas import BULK_ACTIONS
+from doable.tasks.schemas import BULK_CATEGORY_ACTIONS
 
-#: What a batch can do to each of its tasks.
-ACTIONS = tuple(BULK_ACTIONS)
 #: The actions that name a category (``category``), and only they.
-CATEGORY_ACTIONS = frozenset({"add_category", "remove_category"})
+CATEGORY_ACTIONS = BULK_CATEGORY_ACTIONS
 #: The errors a single write answers with a problem, caught per item.
 ITEM_ERRORS = (NotFound, Forbidden, Conflict, ValidationFailed, PreconditionFailed)
 
@@ -68,28 +65,11 @@ def apply(
     """Do ``action`` to each task of ``task_ids`` (duplicates dropped, in order), each
     checked and committed on its own; one ``ItemResult`` per task, in that order.
 
-    ``ValidationFailed`` before anything is written when the batch itself is wrong: an
-    unknown action, no ids or more than ``DOABLE_MAX_BULK_TASKS``, a category missing
-    for a category action or given for another."""
-    ids = list(dict.fromkeys(task_ids))
-    _check(action, ids, category)
+    The batch is what ``schemas.TaskBulk`` loaded (the API's body, the bulk form's
+    fields): that schema is the one place the batch's rules live (a known action, 1 to
+    ``DOABLE_MAX_BULK_TASKS`` ids, a category with a category action only)."""
     write = _WRITES[action]
-    return [_item(write, user, task_id, category) for task_id in ids]
-
-
-def _check(action: str, ids: list[int], category: str | None) -> None:
-    errors: dict[str, list[str]] = {}
-    limit = settings().max_bulk_tasks
-    if action not in ACTIONS:
-        errors["action"] = [f"Must be one of: {', '.join(ACTIONS)}."]
-    if not ids or len(ids) > limit:
-        errors["task_ids"] = [f"Give 1 to {limit} task ids."]
-    if action in CATEGORY_ACTIONS and not category:
-        errors["category"] = ["Name the category to add or remove."]
-    elif action not in CATEGORY_ACTIONS and category is not None:
-        errors["category"] = ["Only add_category and remove_category take a category."]
-    if errors:
-        raise ValidationFailed(errors)
+    return [_item(write, user, task_id, category) for task_id in dict.fromkeys(task_ids)]
 
 
 Write = Callable[[User, int, str | None], Any]

@@ -3,6 +3,7 @@ delete confirmation it asks for, and the sentence that says what happened."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,12 @@ CATEGORY_TYPED = (
     "A category is typed: press “Add category” or “Remove category”, "
     "or clear the category field first."
 )
-CATEGORY_MISSING = "Type the category to add or remove first."
 NOT_TASKS = "The selection names something that is not a task."
 #: Failures a summary names one by one; the rest are counted.
 NAMED_FAILURES = 3
+#: A task id as a box sends it: ASCII digits only (``str.isdigit`` takes "²", which
+#: ``int`` refuses), and no more than an id can have.
+_ID = re.compile(r"[0-9]{1,10}")
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,8 @@ class Chosen:
         back = safe_next(form.get("next"))
         if not values:
             return cls(action, next=back, problem=NOTHING_CHOSEN)
-        if not all(value.isdigit() and len(value) < 20 for value in values):
+        if not all(_ID.fullmatch(value) for value in values):
             return cls(action, next=back, problem=NOT_TASKS)
-        if action in CATEGORY_ACTIONS and not typed:
-            return cls(action, next=back, problem=CATEGORY_MISSING)
         given: dict[str, Any] = {"action": action, "task_ids": [int(v) for v in values]}
         if typed:
             given["category"] = typed
@@ -83,8 +84,10 @@ def _texts(value: Any) -> list[str]:
 
 
 def confirm_delete(user: User, chosen: Chosen, back: str) -> str:
-    """The page that asks before a deletion, naming the tasks, the form carrying them."""
-    shown = [_described(user, task_id) for task_id in chosen.task_ids]
+    """The page that asks before a deletion, naming the tasks (read in one statement),
+    the form carrying them."""
+    visible = service.visible_task_rows(user=user, task_ids=chosen.task_ids)
+    shown = [_described(task_id, visible.get(task_id)) for task_id in chosen.task_ids]
     count = len(shown)
     return render_template(
         "tasks/bulk_confirm.html",
@@ -98,10 +101,8 @@ def confirm_delete(user: User, chosen: Chosen, back: str) -> str:
     )
 
 
-def _described(user: User, task_id: int) -> str:
-    try:
-        task = service.get_task_row(user=user, task_id=task_id)
-    except NotFound:
+def _described(task_id: int, task: Any) -> str:
+    if task is None:
         return f"Task {task_id}: not one you can see (it will not be deleted)"
     if task.access != "owner":
         return f"“{task.title}”: shared with you, only its owner can delete it"

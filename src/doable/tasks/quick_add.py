@@ -23,6 +23,7 @@ from datetime import date, time, timedelta
 from marshmallow import ValidationError
 
 from doable.schemas import CATEGORY_NAME
+from doable.tasks import recurrence
 from doable.tasks.models import Priority
 
 #: The longest line read (the API refuses longer ones).
@@ -58,14 +59,15 @@ PRIORITIES = {
 }
 UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7, "month": 0, "months": 0}
 
-_WORD = re.compile(r'#"[^"]*"|\S+')
+_WORD = re.compile(r'#"[^"]*"[,.;:!?]*|\S+')
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _DAY = re.compile(r"(\d{1,2})(?:st|nd|rd|th)?")
 _YEAR = re.compile(r"\d{4}")
 _CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 _TWELVE = re.compile(r"(1[0-2]|0?[1-9])(?::([0-5]\d))?(am|pm)")
 _HOUR = re.compile(r"[01]?\d|2[0-3]")
-_CATEGORY = re.compile(r'#(?:"([^"]*)"|([^\W\d]\S*))')
+#: A category word; punctuation ending it (``#home,``) ends the sentence, not the name.
+_CATEGORY = re.compile(r'#(?:"([^"]*)"|([^\W\d]\S*?))[,.;:!?]*')
 
 
 @dataclass(frozen=True)
@@ -183,11 +185,21 @@ def _shown(value: object) -> str:
 
 
 def _date(words: Sequence[_Word], today: date) -> _Found:
-    """A date, with an optional ``on`` before it (``on friday``, ``on 12 March``)."""
-    if words and words[0].lower == "on":
-        hit = _bare_date(words[1:], today)
-        return None if hit is None else (hit[0] + 1, hit[1])
-    return _bare_date(words, today)
+    """A date, with an optional ``on`` before it (``on friday``, ``on 12 March``), within
+    the days a task may be due on (``recurrence.in_calendar``): a date past them stays
+    in the title, as task creation would refuse it."""
+    try:
+        if words and words[0].lower == "on":
+            hit = _bare_date(words[1:], today)
+            hit = None if hit is None else (hit[0] + 1, hit[1])
+        else:
+            hit = _bare_date(words, today)
+    except OverflowError:  # past the year 9999 ("next week" in its last days)
+        return None
+    if hit is None:
+        return None
+    day = hit[1].day if isinstance(hit[1], _Tonight) else hit[1]
+    return hit if isinstance(day, date) and recurrence.in_calendar(day) else None
 
 
 def _bare_date(words: Sequence[_Word], today: date) -> _Found:
@@ -334,13 +346,15 @@ def _bare_time(words: Sequence[_Word]) -> _Found:
     named = {"noon": time(12), "midday": time(12), "midnight": time(0)}
     if first in named:
         return 1, named[first]
-    clock = _CLOCK.fullmatch(first)
-    if clock:
-        return 1, time(int(clock.group(1)), int(clock.group(2)))
-    taken = 1
-    twelve = _TWELVE.fullmatch(first)
-    if twelve is None and len(words) > 1 and words[1].lower in ("am", "pm"):
+    # "7:30 pm" is a 12-hour time before "7:30" is a 24-hour one
+    twelve, taken = None, 1
+    if len(words) > 1 and words[1].lower in ("am", "pm"):
         twelve, taken = _TWELVE.fullmatch(first + words[1].lower), 2
+    if twelve is None:
+        clock = _CLOCK.fullmatch(first)
+        if clock:
+            return 1, time(int(clock.group(1)), int(clock.group(2)))
+        twelve, taken = _TWELVE.fullmatch(first), 1
     if twelve is None:
         return None
     hour = int(twelve.group(1)) % 12 + (12 if twelve.group(3) == "pm" else 0)
@@ -354,7 +368,9 @@ def _priority(words: Sequence[_Word], today: date) -> _Found:
 
 def _category(words: Sequence[_Word], today: date) -> _Found:
     """``#home``, ``#"two words"``: a name by the category rules, not starting with a
-    digit (``#42`` stays in the title: an issue number more likely than a category)."""
+    digit (``#42`` stays in the title: an issue number more likely than a category).
+    Trailing ``,.;:!?`` are the sentence's (``#home, #work.``): read with the word, not
+    part of the name, and not left in the title."""
     match = _CATEGORY.fullmatch(words[0].text) if words else None
     if match is None:
         return None

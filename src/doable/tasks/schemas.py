@@ -44,6 +44,8 @@ STATUSES = [s.value for s in Status]
 PRIORITIES = [p.label for p in Priority]
 #: What a bulk action can do to each of its tasks (``tasks.bulk``).
 BULK_ACTIONS = ["complete", "reopen", "delete", "add_category", "remove_category"]
+#: The bulk actions that name a category, and only they.
+BULK_CATEGORY_ACTIONS = frozenset({"add_category", "remove_category"})
 SORT_KEYS = ["created_at", "updated_at", "due_date", "priority", "title"]
 MAX_CATEGORIES = 20
 
@@ -223,7 +225,9 @@ def quick_task_data(found: quick_add.QuickTask) -> dict[str, Any]:
 
 
 class TaskBulk(Schema):
-    """One action on several tasks (docs/api.md, Bulk actions)."""
+    """One action on several tasks (docs/api.md, Bulk actions): the one place its rules
+    and their messages live, for the API and the list's bulk form alike
+    (``tasks.bulk.apply`` takes what this loaded)."""
 
     action = fields.String(
         required=True,
@@ -233,18 +237,22 @@ class TaskBulk(Schema):
     task_ids = fields.List(
         fields.Integer(strict=True),
         required=True,
-        validate=validate.Length(min=1),
         metadata={
-            "description": "The tasks, at most DOABLE_MAX_BULK_TASKS (100) once duplicates "
-            "are dropped; each is answered in this order",
-            "maxItems": 100,
+            "description": "The tasks: 1 to DOABLE_MAX_BULK_TASKS ids (a server setting, "
+            "100 by default), repeats counted; a repeat is dropped (the first kept) and "
+            "each task is answered in this order",
+            "minItems": 1,
         },
     )
 
     @validates("task_ids")
     def _bounded(self, task_ids: list[int], **kwargs: Any) -> None:
+        """The list as sent, repeats counted: a client cannot make the server read more
+        than the limit of ids, whatever they are."""
         limit = settings().max_bulk_tasks
-        if len(set(task_ids)) > limit:
+        if not task_ids:
+            raise ValidationError("Give at least one task id.")
+        if len(task_ids) > limit:
             raise ValidationError(f"At most {limit} tasks at once; select fewer.")
 
     category = CategoryName(
@@ -256,7 +264,7 @@ class TaskBulk(Schema):
 
     @validates_schema
     def _category_for_category_actions(self, data: dict[str, Any], **kwargs: Any) -> None:
-        naming = data.get("action") in ("add_category", "remove_category")
+        naming = data.get("action") in BULK_CATEGORY_ACTIONS
         if naming and "category" not in data:
             raise ValidationError("Name the category to add or remove.", "category")
         if not naming and "category" in data:

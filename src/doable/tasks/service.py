@@ -41,7 +41,7 @@ from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
 from doable.changes.log import fields_changed, record_task
 from doable.changes.models import Change
-from doable.db import Paged, UTCDateTime, utcnow
+from doable.db import Paged, UTCDateTime, utcnow, valid_id
 from doable.errors import Conflict, PreconditionFailed, ProblemType, ValidationFailed
 from doable.extensions import db
 from doable.reminders import schedule
@@ -224,6 +224,21 @@ def get_task(*, user: User, task_id: int) -> Task:
 def get_task_row(*, user: User, task_id: int) -> Row[Any]:
     """``get_task`` as one row, for a reader that only shows it (``task_row_body``)."""
     return get_task_row_for(user=user, task_id=task_id, need=Access.VIEW)
+
+
+_TASK_ROWS_IN = TASK_ROWS.where(Task.id.in_(bindparam("task_ids", expanding=True)))
+
+
+def visible_task_rows(*, user: User, task_ids: Iterable[int]) -> dict[int, Row[Any]]:
+    """The tasks of ``task_ids`` that ``user`` can see, by id, as ``get_task_row`` reads
+    them, in one statement whatever their number; the others (``get_task_row`` answers
+    NotFound for them) are left out."""
+    ids = [task_id for task_id in dict.fromkeys(task_ids) if valid_id(task_id)]
+    if not ids:
+        return {}
+    params = {"task_ids": ids, **viewer(user)}
+    rows = db.session.connection().execute(_TASK_ROWS_IN, params)
+    return {row.id: row for row in rows if row.access is not None}
 
 
 class WrittenTask(NamedTuple):
@@ -809,9 +824,10 @@ _ZONE_OF = select(User.timezone).where(User.id == VIEWER)
 
 
 def parse_quick_add(*, user: User, text: str) -> quick_add.QuickTask:
-    """``text`` read as a task (``quick_add.parse``) on ``user``'s today, in their zone.
-    Nothing is written."""
-    return quick_add.parse(text, today=recurrence.today_in(recurrence.zone(_zone_of(user))))
+    """``text`` read as a task (``quick_add.parse``) on ``user``'s today, in their zone,
+    by ``utcnow()``: the clock of Today, Upcoming and the list. Nothing is written."""
+    today = recurrence.today_in(recurrence.zone(_zone_of(user)), utcnow())
+    return quick_add.parse(text, today=today)
 
 
 def _zone_of(user: User) -> str:
