@@ -262,3 +262,28 @@ def test_task_page_has_the_toggle_and_so_has_its_live_fragment(
         page = browser.get(path).get_data(as_text=True)
         assert f'action="/tasks/{task["id"]}/done"' in page
         assert f'name="next" value="/tasks/{task["id"]}"' in page
+
+
+@pytest.mark.parametrize("mode", ["after_completion", "schedule"])
+def test_after_undo_the_reopened_occurrence_can_be_completed_by_its_key(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account, mode: str
+) -> None:
+    recurrence = {"rule": "FREQ=DAILY", "mode": mode}
+    task = create(api, alice, title="Water", due_date="2026-11-30", recurrence=recurrence)
+    browser = browse(alice)
+    browser.post(f"/tasks/{task['id']}/done", {"done": "true"})
+    action, undo = _undo_form(browser.get("/tasks").get_data(as_text=True))
+    browser.post(action, undo)
+    assert _task(api, alice, task["id"])["due_date"] == "2026-11-30"
+
+    done = api.post(
+        f"/api/tasks/{task['id']}/complete", alice.token, json={"occurrence": "2026-11-30"}
+    )
+
+    assert done.status_code == 200
+    assert _task(api, alice, task["id"])["due_date"] != "2026-11-30"
+    again = api.post(
+        f"/api/tasks/{task['id']}/complete", alice.token, json={"occurrence": "2026-11-30"}
+    )
+    assert again.status_code == 200  # a retry of that key is still "done already"
+    assert _task(api, alice, task["id"])["due_date"] == done.get_json()["due_date"]

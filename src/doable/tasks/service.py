@@ -376,6 +376,7 @@ def _written(
     rolled: timing.Rolled | None = None,
     *,
     skipped: bool = False,
+    reopened: list[str | None] | None = None,
 ) -> WrittenTask:
     """The task as ``written`` left ``before``: its change logged (an occurrence completed
     or skipped when ``rolled`` moved it on) and its reminders rescheduled."""
@@ -385,6 +386,8 @@ def _written(
     if rolled is not None and (rolled.next is not None or skipped):
         action = "occurrence_skipped" if skipped else "occurrence_completed"
         changed = {"occurrence": [rolled.done, rolled.next], **changed}
+    elif reopened is not None:  # an Undo moved it back: [current, reopened]
+        changed = {"occurrence": reopened, **changed}
     _record(user, after, action, changed)
     reminded = bool(before.reminders or after.reminders)  # else it has no schedule rows
     if reminded and (rolled is not None or not _RESCHEDULED.isdisjoint(written)):
@@ -483,10 +486,12 @@ def set_done(*, user: User, task_id: int, done: bool) -> Toggled:
 
 @use_case(retry=WRITE_ATTEMPTS)
 def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) -> WrittenTask:
-    """Undo ``set_done``: the status ``previous`` holds again, and a recurring task's due
-    date and time (its series is as it was: a roll never moves its anchor). Only while
-    the task is as ``set_done`` left it (``if_match``: its ETag then), else
-    ``PreconditionFailed``: an edit made since is never overwritten."""
+    """Undo ``set_done``: the status ``previous`` holds again, and a recurring task's
+    due date and time (its series is as it was: a roll never moves its anchor), the
+    occurrence it completed reopened (logged as ``updated`` with ``occurrence``
+    ``[next, reopened]``, which ``_last_done`` reads). Only while the task is as
+    ``set_done`` left it (``if_match``: its ETag then), else ``PreconditionFailed``: an
+    edit made since is never overwritten."""
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     _check_precondition(before, if_match)
     _on_write_conflict(task_id, if_match)
@@ -496,7 +501,11 @@ def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) ->
     fields = {name: value for name, value in fields.items() if getattr(before, name) != value}
     if not fields:
         raise NothingToChange(task_id)
-    return _written(user, before, _write_fields(before, fields))
+    written = _write_fields(before, fields)
+    reopened = timing.current_key(previous)
+    if "due_at" not in fields or reopened is None:
+        return _written(user, before, written)
+    return _written(user, before, written, reopened=[timing.current_key(before), reopened])
 
 
 def _due_again(task: Row[Any], previous: Previous) -> dict[str, Any]:
@@ -520,17 +529,29 @@ def _done_already(task: Row[Any], occurrence: str | None) -> bool:
 
 
 def _last_done(task_id: int) -> str | None:
-    """The key of the task's occurrence last completed or skipped (its change log)."""
-    changes = db.session.scalar(
-        select(Change.changes)
+    """The key of the task's occurrence last completed or skipped (its change log),
+    unless the Undo of that tick (``restore``: the task's next ``updated`` change, as
+    its ETag guard allows no other in between) reopened it."""
+    last = db.session.execute(
+        select(Change.id, Change.changes)
         .where(
             Change.task_id == task_id,
             Change.action.in_(("occurrence_completed", "occurrence_skipped")),
         )
         .order_by(Change.id.desc())
         .limit(1)
+    ).first()
+    if last is None:
+        return None
+    done = str(last.changes["occurrence"][0])
+    then = db.session.scalar(
+        select(Change.changes)
+        .where(Change.task_id == task_id, Change.id > last.id, Change.action == "updated")
+        .order_by(Change.id)
+        .limit(1)
     )
-    return None if changes is None else str(changes["occurrence"][0])
+    moved = (then or {}).get("occurrence")
+    return None if moved is not None and moved[1] == done else done
 
 
 def _not_recurring(task_id: int) -> Conflict:
