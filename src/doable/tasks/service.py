@@ -486,12 +486,14 @@ def set_done(*, user: User, task_id: int, done: bool) -> Toggled:
 
 @use_case(retry=WRITE_ATTEMPTS)
 def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) -> WrittenTask:
-    """Undo ``set_done``: the status ``previous`` holds again, and a recurring task's
-    due date and time (its series is as it was: a roll never moves its anchor), the
-    occurrence it completed reopened (logged as ``updated`` with ``occurrence``
-    ``[next, reopened]``, which ``_last_done`` reads). Only while the task is as
-    ``set_done`` left it (``if_match``: its ETag then), else ``PreconditionFailed``: an
-    edit made since is never overwritten."""
+    """Undo ``set_done`` (``previous``: what it returned, which the caller vouches for):
+    the status ``previous`` holds again, and a recurring task's due date and time (its
+    series is as it was: a roll never moves its anchor), the occurrence it completed
+    reopened (logged as ``updated`` with ``occurrence`` ``[next, reopened]``, which
+    ``_last_done`` reads). Only while the task is as ``set_done`` left it (``if_match``:
+    its ETag then), else ``PreconditionFailed``: an edit made since is never overwritten.
+    Only the inverse of a tick: a task is completed again only where it stands (a tick
+    that rolled a recurring task forward left it pending), else ``ValidationFailed``."""
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     _check_precondition(before, if_match)
     _on_write_conflict(task_id, if_match)
@@ -501,6 +503,8 @@ def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) ->
     fields = {name: value for name, value in fields.items() if getattr(before, name) != value}
     if not fields:
         raise NothingToChange(task_id)
+    if previous.status == Status.COMPLETED and {"due_date", "due_time"} & fields.keys():
+        raise ValidationFailed({"status": ["A tick never completed a task and moved it"]})
     written = _write_fields(before, fields)
     reopened = timing.current_key(previous)
     if "due_at" not in fields or reopened is None:
