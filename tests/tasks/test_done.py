@@ -312,3 +312,23 @@ def test_after_undo_the_reopened_occurrence_can_be_completed_by_its_key(
     )
     assert again.status_code == 200  # a retry of that key is still "done already"
     assert _task(api, alice, task["id"])["due_date"] == done.get_json()["due_date"]
+
+
+def test_a_second_tick_of_the_same_occurrence_is_done_already_not_the_next_one(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account
+) -> None:
+    recurrence = {"rule": "FREQ=DAILY"}
+    task = create(api, alice, title="Stretch", due_date="2030-12-01", recurrence=recurrence)
+    browser = browse(alice)
+    row = browser.get("/tasks").get_data(as_text=True)
+    assert '<input type="hidden" name="occurrence" value="2030-12-01">' in row
+    form = {"done": "true", "occurrence": "2030-12-01"}  # as the row shows it, twice
+
+    browser.post(f"/tasks/{task['id']}/done", form)
+    again = browser.post(f"/tasks/{task['id']}/done", form, follow_redirects=True)
+
+    assert "“Stretch” was done already." in again.get_data(as_text=True)
+    assert _task(api, alice, task["id"])["due_date"] == "2030-12-02"
+    scripted = browser.post(f"/tasks/{task['id']}/done", form, headers=JSON)
+    assert scripted.get_json()["message"] == "“Stretch” was done already."
+    assert _task(api, alice, task["id"])["due_date"] == "2030-12-02"

@@ -5,7 +5,9 @@ back where it was clicked (``next``, a path on this site) with a confirmation wh
 Undo is a form too (``POST /tasks/<id>/undo``): it carries what the tick changed, as it
 was, and the task's ETag after the tick, so an edit made in between is never undone,
 signed (``_UNDO``: the app's secret) for this user and task, as the previous state it
-puts back is not for a form to choose.
+puts back is not for a form to choose. A tick of a task with a due date names the
+occurrence it was shown for (``occurrence``), so a second submit does not complete the
+next one too.
 static/tasks/done.js sends the same forms asking for JSON (``Accept: application/json``)
 and updates the page in place.
 """
@@ -22,9 +24,9 @@ from werkzeug.datastructures import ETags
 from werkzeug.wrappers import Response
 
 from doable.auth.models import User
-from doable.errors import PreconditionFailed, ValidationFailed, error_page
+from doable.errors import Conflict, PreconditionFailed, ValidationFailed, error_page
 from doable.schemas import timestamp
-from doable.tasks import service
+from doable.tasks import service, timing
 from doable.tasks.models import Status
 from doable.tasks.schemas import body_etag, task_row_body
 from doable.web import Page
@@ -41,11 +43,17 @@ def tick(user: User, task_id: int) -> Page:
     wanted = request.form.get("done")
     if wanted not in ("true", "false"):
         return error_page(400, "Say done=true or done=false.")
+    occurrence = request.form.get("occurrence") or None
     try:  # the service runs the guard (404 / 403)
-        toggled = service.set_done(user=user, task_id=task_id, done=wanted == "true")
+        toggled = service.set_done(
+            user=user, task_id=task_id, done=wanted == "true", occurrence=occurrence
+        )
     except service.NothingToChange:
         title = service.get_task(user=user, task_id=task_id).title
         return _answer(title, "info", _already(title, wanted == "true"), task_id)
+    except (Conflict, ValidationFailed):  # an occurrence still to come, or no key
+        title = service.get_task(user=user, task_id=task_id).title
+        return _answer(title, "error", f"“{title}” was not shown as it is: reload.", task_id, 409)
     task, previous = toggled
     said = f"“{task.title}” done." if wanted == "true" else f"“{task.title}” is not done."
     undo = {"undo": _sign(user, task_id, body_etag(task_row_body(task)), previous)}
@@ -160,6 +168,14 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
         "application/json"
     )
+
+
+@bp.app_template_global()
+def done_occurrence(task: Any) -> str:
+    """The key of the occurrence a tick of recurring ``task`` completes ("" if none)."""
+    if not task.recurrence_rule:
+        return ""
+    return timing.current_key(task) or ""
 
 
 @bp.app_template_global()

@@ -468,14 +468,18 @@ class Toggled(NamedTuple):
 
 
 @use_case(retry=WRITE_ATTEMPTS)
-def set_done(*, user: User, task_id: int, done: bool) -> Toggled:
+def set_done(*, user: User, task_id: int, done: bool, occurrence: str | None = None) -> Toggled:
     """Tick the task done, as ``complete_occurrence`` completes its current occurrence
-    (a recurring task moves on to its next one and is pending again); or not done
-    (``done`` false): a completed task is pending again. ``NothingToChange`` when it is
-    so already. The last writer wins, as a click means "now"."""
+    (``occurrence``: the key of the one the tick was shown for, so a second submit of it
+    is ``NothingToChange``, not the next one completed too; a recurring task moves on to
+    its next one and is pending again); or not done (``done`` false): a completed task is
+    pending again. ``NothingToChange`` when it is so already. The last writer wins, as a
+    click means "now"."""
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     previous = Previous(before.status, before.due_date, before.due_time)
     if (before.status == Status.COMPLETED) == done:
+        raise NothingToChange(task_id)
+    if done and occurrence is not None and _done_already(before, occurrence):
         raise NothingToChange(task_id)
     _on_write_conflict(task_id, None)
     if done:
