@@ -54,7 +54,7 @@ def test_tick_from_the_list_completes_the_task_and_comes_back_with_an_undo(
     assert "“Buy &lt;milk&gt;” done." in page  # escaped, as all text
     action, fields = _undo_form(page)
     assert action == f"/tasks/{task['id']}/undo"
-    assert fields["status"] == "in_progress"
+    assert set(fields) == {"undo", "next"}  # the previous state is signed, not spelled out
     assert fields["next"] == "/tasks?sort=title"
 
     undone = browser.post(action, fields)
@@ -166,9 +166,12 @@ def test_tick_or_undo_someone_elses_task_is_not_found(
     browser = browse(bob)
 
     assert browser.post(f"/tasks/{task['id']}/done", {"done": "true"}).status_code == 404
-    undo = {"status": "pending", "etag": "x" * 32, "due_date": "", "due_time": ""}
-    assert browser.post(f"/tasks/{task['id']}/undo", undo).status_code == 404
     assert _task(api, alice, task["id"])["status"] == "pending"
+    owner = browse(alice)
+    owner.post(f"/tasks/{task['id']}/done", {"done": "true"})
+    _, undo = _undo_form(owner.get("/tasks").get_data(as_text=True))
+    assert browser.post(f"/tasks/{task['id']}/undo", undo).status_code == 400  # hers, not his
+    assert _task(api, alice, task["id"])["status"] == "completed"
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil", ""])
@@ -202,9 +205,10 @@ def test_tick_without_a_done_value_is_a_bad_request(
     "form",
     [
         {"status": "done", "etag": "abc"},
-        {"status": "pending", "etag": ""},
         {"status": "pending", "etag": "abc", "due_date": "2030-02-30"},
-        {"status": "pending", "etag": "a" * 65},
+        {"undo": ""},
+        {"undo": "WyJwZW5kaW5nIl0.forged"},
+        {"undo": "a" * 513},
     ],
 )
 def test_undo_a_form_the_site_did_not_make_is_a_bad_request(
@@ -241,9 +245,7 @@ def test_the_script_gets_json_and_its_undo_works_the_same_way(
     now = _task(api, alice, task["id"])
     assert body["message"] == "“Scripted” done."
     assert (body["done"], body["updated_at"]) == (True, now["updated_at"])
-    assert body["undo"]["etag"] == api.get(f"/api/tasks/{task['id']}", alice.token).headers[
-        "ETag"
-    ].strip('"')
+    assert set(body["undo"]) == {"undo"}
     undone = browser.post(f"/tasks/{task['id']}/undo", body["undo"], headers=JSON)
     assert undone.status_code == 200
     assert undone.get_json()["done"] is False
@@ -262,3 +264,71 @@ def test_task_page_has_the_toggle_and_so_has_its_live_fragment(
         page = browser.get(path).get_data(as_text=True)
         assert f'action="/tasks/{task["id"]}/done"' in page
         assert f'name="next" value="/tasks/{task["id"]}"' in page
+
+
+def test_a_forged_undo_cannot_put_a_task_where_the_api_would_not(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account
+) -> None:
+    """The Undo's previous state is the site's, signed: not the form's to choose."""
+    weekly = {"due_date": "2026-12-07", "recurrence": {"rule": "FREQ=WEEKLY"}}
+    task = create(api, alice, title="Bins", **weekly)
+    other = create(api, alice, title="Other")
+    browser = browse(alice)
+    browser.post(f"/tasks/{task['id']}/done", {"done": "true"})
+    action, undo = _undo_form(browser.get("/tasks").get_data(as_text=True))
+    etag = api.get(f"/api/tasks/{task['id']}", alice.token).headers["ETag"].strip('"')
+    forged = {"status": "completed", "due_date": "2026-12-09", "due_time": "", "etag": etag}
+
+    for form in (forged, {**undo, **forged}):
+        browser.post(action, form)
+    assert browser.post(f"/tasks/{other['id']}/undo", undo).status_code == 400  # not its
+    assert browser.post(action, forged, headers=JSON).status_code == 400
+
+    back = _task(api, alice, task["id"])
+    assert (back["status"], back["due_date"]) == ("pending", "2026-12-07")  # the real Undo
+    assert _task(api, alice, other["id"])["status"] == "pending"
+
+
+@pytest.mark.parametrize("mode", ["after_completion", "schedule"])
+def test_after_undo_the_reopened_occurrence_can_be_completed_by_its_key(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account, mode: str
+) -> None:
+    recurrence = {"rule": "FREQ=DAILY", "mode": mode}
+    task = create(api, alice, title="Water", due_date="2026-11-30", recurrence=recurrence)
+    browser = browse(alice)
+    browser.post(f"/tasks/{task['id']}/done", {"done": "true"})
+    action, undo = _undo_form(browser.get("/tasks").get_data(as_text=True))
+    browser.post(action, undo)
+    assert _task(api, alice, task["id"])["due_date"] == "2026-11-30"
+
+    done = api.post(
+        f"/api/tasks/{task['id']}/complete", alice.token, json={"occurrence": "2026-11-30"}
+    )
+
+    assert done.status_code == 200
+    assert _task(api, alice, task["id"])["due_date"] != "2026-11-30"
+    again = api.post(
+        f"/api/tasks/{task['id']}/complete", alice.token, json={"occurrence": "2026-11-30"}
+    )
+    assert again.status_code == 200  # a retry of that key is still "done already"
+    assert _task(api, alice, task["id"])["due_date"] == done.get_json()["due_date"]
+
+
+def test_a_second_tick_of_the_same_occurrence_is_done_already_not_the_next_one(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account
+) -> None:
+    recurrence = {"rule": "FREQ=DAILY"}
+    task = create(api, alice, title="Stretch", due_date="2030-12-01", recurrence=recurrence)
+    browser = browse(alice)
+    row = browser.get("/tasks").get_data(as_text=True)
+    assert '<input type="hidden" name="occurrence" value="2030-12-01">' in row
+    form = {"done": "true", "occurrence": "2030-12-01"}  # as the row shows it, twice
+
+    browser.post(f"/tasks/{task['id']}/done", form)
+    again = browser.post(f"/tasks/{task['id']}/done", form, follow_redirects=True)
+
+    assert "“Stretch” was done already." in again.get_data(as_text=True)
+    assert _task(api, alice, task["id"])["due_date"] == "2030-12-02"
+    scripted = browser.post(f"/tasks/{task['id']}/done", form, headers=JSON)
+    assert scripted.get_json()["message"] == "“Stretch” was done already."
+    assert _task(api, alice, task["id"])["due_date"] == "2030-12-02"

@@ -3,7 +3,11 @@
 The tick is a form (``POST /tasks/<id>/done``, route ``web.tasks.done``) that redirects
 back where it was clicked (``next``, a path on this site) with a confirmation whose
 Undo is a form too (``POST /tasks/<id>/undo``): it carries what the tick changed, as it
-was, and the task's ETag after the tick, so an edit made in between is never undone.
+was, and the task's ETag after the tick, so an edit made in between is never undone,
+signed (``_UNDO``: the app's secret) for this user and task, as the previous state it
+puts back is not for a form to choose. A tick of a task with a due date names the
+occurrence it was shown for (``occurrence``), so a second submit does not complete the
+next one too.
 static/tasks/done.js sends the same forms asking for JSON (``Accept: application/json``)
 and updates the page in place.
 """
@@ -14,22 +18,23 @@ from datetime import date, time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import ETags
 from werkzeug.wrappers import Response
 
 from doable.auth.models import User
-from doable.errors import PreconditionFailed, ValidationFailed, error_page
+from doable.errors import Conflict, PreconditionFailed, ValidationFailed, error_page
 from doable.schemas import timestamp
-from doable.tasks import service
+from doable.tasks import service, timing
 from doable.tasks.models import Status
 from doable.tasks.schemas import body_etag, task_row_body
 from doable.web import Page
 from doable.web.session import login_required, safe_next
 
 bp = Blueprint("done", __name__)
-#: The longest ETag an Undo form may carry (ours are 32 characters).
-MAX_ETAG = 64
+#: The longest Undo token a form may carry (ours are under 200 characters).
+MAX_UNDO = 512
 STALE_UNDO = "“{title}” was changed after it was ticked, so Undo left it as it is."
 
 
@@ -38,19 +43,20 @@ def tick(user: User, task_id: int) -> Page:
     wanted = request.form.get("done")
     if wanted not in ("true", "false"):
         return error_page(400, "Say done=true or done=false.")
+    occurrence = request.form.get("occurrence") or None
     try:  # the service runs the guard (404 / 403)
-        toggled = service.set_done(user=user, task_id=task_id, done=wanted == "true")
+        toggled = service.set_done(
+            user=user, task_id=task_id, done=wanted == "true", occurrence=occurrence
+        )
     except service.NothingToChange:
         title = service.get_task(user=user, task_id=task_id).title
         return _answer(title, "info", _already(title, wanted == "true"), task_id)
+    except (Conflict, ValidationFailed):  # an occurrence still to come, or no key
+        title = service.get_task(user=user, task_id=task_id).title
+        return _answer(title, "error", f"“{title}” was not shown as it is: reload.", task_id, 409)
     task, previous = toggled
     said = f"“{task.title}” done." if wanted == "true" else f"“{task.title}” is not done."
-    undo = {
-        "etag": body_etag(task_row_body(task)),
-        "status": previous.status,
-        "due_date": "" if previous.due_date is None else previous.due_date.isoformat(),
-        "due_time": "" if previous.due_time is None else previous.due_time.isoformat(),
-    }
+    undo = {"undo": _sign(user, task_id, body_etag(task_row_body(task)), previous)}
     return _answer(task.title, "success", said, task_id, written=task, undo=undo)
 
 
@@ -58,9 +64,9 @@ def tick(user: User, task_id: int) -> Page:
 @login_required
 def undo(user: User, task_id: int) -> Page:
     """Put back what a tick changed, unless the task was changed since."""
-    previous, etag = _previous(request.form)
+    previous, etag = _previous(user, task_id, request.form.get("undo", ""))
     if previous is None:
-        return error_page(400, "This Undo form is not one the site made.")
+        return _refused()
     try:  # the service runs the guard (404 / 403)
         written = service.restore(
             user=user, task_id=task_id, previous=previous, if_match=ETags([etag])
@@ -75,17 +81,51 @@ def undo(user: User, task_id: int) -> Page:
     return _answer(written.title, "success", said, task_id, written=written)
 
 
-def _previous(form: Any) -> tuple[service.Previous | None, str]:
-    """What an Undo form says the tick changed, if it is one the site made."""
-    status, etag = form.get("status", ""), form.get("etag", "")
-    if status not in tuple(Status) or not etag or len(etag) > MAX_ETAG:
-        return None, etag
+def _undo_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="undo")  # type: ignore[arg-type]
+
+
+def _sign(user: User, task_id: int, etag: str, previous: service.Previous) -> str:
+    """The Undo token of a tick: who, which task, its ETag after, and what it was."""
+    due_date, due_time = previous.due_date, previous.due_time
+    return str(
+        _undo_serializer().dumps(
+            [
+                user.id,
+                task_id,
+                etag,
+                previous.status,
+                None if due_date is None else due_date.isoformat(),
+                None if due_time is None else due_time.isoformat(),
+            ]
+        )
+    )
+
+
+def _previous(user: User, task_id: int, token: str) -> tuple[service.Previous | None, str]:
+    """What an Undo token says the tick changed, if the site signed it for ``user`` and
+    this task; and the task's ETag after the tick."""
+    if not token or len(token) > MAX_UNDO:
+        return None, ""
     try:
-        due_date = date.fromisoformat(form["due_date"]) if form.get("due_date") else None
-        due_time = time.fromisoformat(form["due_time"]) if form.get("due_time") else None
-    except ValueError:
-        return None, etag
-    return service.Previous(status, due_date, due_time), etag
+        signed = _undo_serializer().loads(token)
+        signer, signed_task, etag, status, due_date, due_time = signed
+    except (BadSignature, TypeError, ValueError):
+        return None, ""
+    if (signer, signed_task) != (user.id, task_id) or status not in tuple(Status):
+        return None, ""
+    due = date.fromisoformat(due_date) if due_date else None
+    at = time.fromisoformat(due_time) if due_time else None
+    return service.Previous(status, due, at), str(etag)
+
+
+def _refused() -> Page:
+    said = "This Undo form is not one the site made."
+    if _wants_json():
+        response: Response = jsonify({"message": said})
+        response.status_code = 400
+        return response
+    return error_page(400, said)
 
 
 def _already(title: str, done: bool) -> str:
@@ -128,6 +168,14 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
         "application/json"
     )
+
+
+@bp.app_template_global()
+def done_occurrence(task: Any) -> str:
+    """The key of the occurrence a tick of recurring ``task`` completes ("" if none)."""
+    if not task.recurrence_rule:
+        return ""
+    return timing.current_key(task) or ""
 
 
 @bp.app_template_global()

@@ -391,6 +391,7 @@ def _written(
     rolled: timing.Rolled | None = None,
     *,
     skipped: bool = False,
+    reopened: list[str | None] | None = None,
 ) -> WrittenTask:
     """The task as ``written`` left ``before``: its change logged (an occurrence completed
     or skipped when ``rolled`` moved it on) and its reminders rescheduled."""
@@ -400,6 +401,8 @@ def _written(
     if rolled is not None and (rolled.next is not None or skipped):
         action = "occurrence_skipped" if skipped else "occurrence_completed"
         changed = {"occurrence": [rolled.done, rolled.next], **changed}
+    elif reopened is not None:  # an Undo moved it back: [current, reopened]
+        changed = {"occurrence": reopened, **changed}
     _record(user, after, action, changed)
     reminded = bool(before.reminders or after.reminders)  # else it has no schedule rows
     if reminded and (rolled is not None or not _RESCHEDULED.isdisjoint(written)):
@@ -480,14 +483,18 @@ class Toggled(NamedTuple):
 
 
 @use_case(retry=WRITE_ATTEMPTS)
-def set_done(*, user: User, task_id: int, done: bool) -> Toggled:
+def set_done(*, user: User, task_id: int, done: bool, occurrence: str | None = None) -> Toggled:
     """Tick the task done, as ``complete_occurrence`` completes its current occurrence
-    (a recurring task moves on to its next one and is pending again); or not done
-    (``done`` false): a completed task is pending again. ``NothingToChange`` when it is
-    so already. The last writer wins, as a click means "now"."""
+    (``occurrence``: the key of the one the tick was shown for, so a second submit of it
+    is ``NothingToChange``, not the next one completed too; a recurring task moves on to
+    its next one and is pending again); or not done (``done`` false): a completed task is
+    pending again. ``NothingToChange`` when it is so already. The last writer wins, as a
+    click means "now"."""
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     previous = Previous(before.status, before.due_date, before.due_time)
     if (before.status == Status.COMPLETED) == done:
+        raise NothingToChange(task_id)
+    if done and occurrence is not None and _done_already(before, occurrence):
         raise NothingToChange(task_id)
     _on_write_conflict(task_id, None)
     if done:
@@ -498,10 +505,14 @@ def set_done(*, user: User, task_id: int, done: bool) -> Toggled:
 
 @use_case(retry=WRITE_ATTEMPTS)
 def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) -> WrittenTask:
-    """Undo ``set_done``: the status ``previous`` holds again, and a recurring task's due
-    date and time (its series is as it was: a roll never moves its anchor). Only while
-    the task is as ``set_done`` left it (``if_match``: its ETag then), else
-    ``PreconditionFailed``: an edit made since is never overwritten."""
+    """Undo ``set_done`` (``previous``: what it returned, which the caller vouches for):
+    the status ``previous`` holds again, and a recurring task's due date and time (its
+    series is as it was: a roll never moves its anchor), the occurrence it completed
+    reopened (logged as ``updated`` with ``occurrence`` ``[next, reopened]``, which
+    ``_last_done`` reads). Only while the task is as ``set_done`` left it (``if_match``:
+    its ETag then), else ``PreconditionFailed``: an edit made since is never overwritten.
+    Only the inverse of a tick: a task is completed again only where it stands (a tick
+    that rolled a recurring task forward left it pending), else ``ValidationFailed``."""
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     _check_precondition(before, if_match)
     _on_write_conflict(task_id, if_match)
@@ -511,7 +522,13 @@ def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) ->
     fields = {name: value for name, value in fields.items() if getattr(before, name) != value}
     if not fields:
         raise NothingToChange(task_id)
-    return _written(user, before, _write_fields(before, fields))
+    if previous.status == Status.COMPLETED and {"due_date", "due_time"} & fields.keys():
+        raise ValidationFailed({"status": ["A tick never completed a task and moved it"]})
+    written = _write_fields(before, fields)
+    reopened = timing.current_key(previous)
+    if "due_at" not in fields or reopened is None:
+        return _written(user, before, written)
+    return _written(user, before, written, reopened=[timing.current_key(before), reopened])
 
 
 def _due_again(task: Row[Any], previous: Previous) -> dict[str, Any]:
@@ -535,17 +552,29 @@ def _done_already(task: Row[Any], occurrence: str | None) -> bool:
 
 
 def _last_done(task_id: int) -> str | None:
-    """The key of the task's occurrence last completed or skipped (its change log)."""
-    changes = db.session.scalar(
-        select(Change.changes)
+    """The key of the task's occurrence last completed or skipped (its change log),
+    unless the Undo of that tick (``restore``: the task's next ``updated`` change, as
+    its ETag guard allows no other in between) reopened it."""
+    last = db.session.execute(
+        select(Change.id, Change.changes)
         .where(
             Change.task_id == task_id,
             Change.action.in_(("occurrence_completed", "occurrence_skipped")),
         )
         .order_by(Change.id.desc())
         .limit(1)
+    ).first()
+    if last is None:
+        return None
+    done = str(last.changes["occurrence"][0])
+    then = db.session.scalar(
+        select(Change.changes)
+        .where(Change.task_id == task_id, Change.id > last.id, Change.action == "updated")
+        .order_by(Change.id)
+        .limit(1)
     )
-    return None if changes is None else str(changes["occurrence"][0])
+    moved = (then or {}).get("occurrence")
+    return None if moved is not None and moved[1] == done else done
 
 
 def _not_recurring(task_id: int) -> Conflict:
