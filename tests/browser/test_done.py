@@ -114,6 +114,7 @@ def test_one_click_without_javascript_posts_the_form_and_offers_undo(
 
 def test_today_and_upcoming_follow_each_persons_zone(visitors: Any, server: str) -> None:
     for zone_name in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        ids: dict[str, int] = {}
         person = visitors(timezone_id=zone_name)
         name = person.register()
         auth = _auth(server, name)
@@ -131,6 +132,7 @@ def test_today_and_upcoming_follow_each_persons_zone(visitors: Any, server: str)
                 f"{server}/api/tasks", json={"title": title, **due}, headers=auth, timeout=10
             )
             created.raise_for_status()
+            ids[title] = created.json()["id"]
         page = person.page
 
         page.goto(f"{server}/tasks/today")
@@ -143,3 +145,13 @@ def test_today_and_upcoming_follow_each_persons_zone(visitors: Any, server: str)
         expect(page.locator(".day-heading h2")).to_have_text(["Tomorrow"])
         expect(page.locator("[data-count=today]")).to_have_text("1")
         expect(page.locator("[data-count=upcoming]")).to_have_text("1")
+
+    # Upcoming's last task of a day deleted elsewhere: its row and its day's heading go,
+    # and the page says nothing is left.
+    expect(page.locator("html")).to_have_attribute("data-live", "connected", timeout=LIVE)
+    requests.delete(
+        f"{server}/api/tasks/{ids['first thing']}", headers=auth, timeout=10
+    ).raise_for_status()
+    expect(page.locator("#task-list .task-row")).to_have_count(0, timeout=LIVE)
+    expect(page.locator(".day-heading")).to_have_count(0)
+    expect(page.locator("#live-notice")).to_contain_text("This page has no tasks left.")
