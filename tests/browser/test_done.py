@@ -47,10 +47,15 @@ def test_one_click_with_javascript_ticks_in_place_and_undo_works(
     expect(page.locator("[data-count=today]")).to_have_text("0", timeout=LIVE)  # the echo
     expect(page.locator("#announcer")).to_have_text("“Buy milk” done. Undo is available.")
 
-    page.locator("#done-toast").get_by_role("button", name="Undo").click()
+    undo = page.locator("#done-toast").get_by_role("button", name="Undo")
+    page.keyboard.press("Tab")  # from the box just ticked to its confirmation
+    expect(undo).to_be_focused()
+    page.keyboard.press("Enter")
 
     expect(row.locator(".done-toggle")).to_have_attribute("aria-pressed", "false")
     expect(row.locator(".done-toggle")).to_be_focused()  # not lost with the Undo button
+    page.locator("#quick-add").focus()  # elsewhere: the confirmation no longer covers it
+    expect(page.locator("#done-toast")).to_be_hidden()
     expect(page.locator("#announcer")).to_have_text("“Buy milk” is back as it was.")
     expect(page.locator("[data-count=today]")).to_have_text("1", timeout=LIVE)
     requests.patch(  # elsewhere: said on the page
@@ -79,6 +84,17 @@ def test_one_click_with_javascript_ticks_in_place_and_undo_works(
     page.locator("#edit").get_by_role("button", name="Save changes").click()
     expect(page.locator(".task-detail h1")).to_have_text("Milk, eggs and bread")
     expect(page.get_by_text("Someone changed this task")).to_have_count(0)
+    # A live update replaces the summary: the focus in it is given back, not dropped.
+    expect(page.locator("html")).to_have_attribute("data-live", "connected", timeout=LIVE)
+    page.locator(".task-detail .done-toggle").focus()
+    requests.patch(
+        f"{server}/api/tasks/{task_id}",
+        json={"title": "Bread"},
+        headers=_auth(server, name),
+        timeout=10,
+    ).raise_for_status()
+    expect(page.locator(".task-detail h1")).to_have_text("Bread", timeout=LIVE)
+    expect(page.locator(".task-detail .done-toggle")).to_be_focused()
 
 
 _RECORD_ANNOUNCEMENTS = """() => {
