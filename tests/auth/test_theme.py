@@ -89,6 +89,29 @@ def test_account_theme_form_saves_it_and_every_page_renders_it(
     assert '<option value="dark" selected>Dark</option>' in page  # the header's switch
 
 
+def test_the_switchs_script_asking_for_json_is_answered_204_once_saved(
+    app: Flask, browse: Callable[..., Browser], alice: Account
+) -> None:
+    response = browse(alice).post(
+        "/account/theme", {"theme": "dark"}, headers={"Accept": "application/json"}
+    )
+
+    assert response.status_code == 204
+    assert _theme(app, alice.id) == "dark"
+
+
+def test_the_switchs_script_signed_out_is_sent_to_log_in_not_told_saved(
+    app: Flask, browse: Callable[..., Browser], alice: Account
+) -> None:
+    response = browse().post(
+        "/account/theme", {"theme": "dark"}, headers={"Accept": "application/json"}
+    )
+
+    assert response.status_code == 302
+    assert response.location.startswith("/login")
+    assert _theme(app, alice.id) == "system"
+
+
 @pytest.mark.parametrize("value", ["blue", "", "DARK"])
 def test_account_theme_form_with_a_bad_value_is_a_400_page_naming_the_field(
     app: Flask, browse: Callable[..., Browser], alice: Account, value: str

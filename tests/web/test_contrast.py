@@ -30,7 +30,7 @@ PAIRS = [
     ("accent-strong", "surface", TEXT),  # link hover, quiet buttons
     ("accent-strong", "accent-soft", TEXT),  # nav current, tags, notices, info flash
     ("accent-strong", "accent-soft-hover", TEXT),  # a tag under the pointer
-    ("on-accent", "accent", TEXT),  # buttons, brand mark, "Today"
+    ("on-accent", "accent", TEXT),  # buttons, brand mark, "Today", a done toggle's tick
     ("on-accent", "accent-strong", TEXT),  # a button under the pointer
     ("on-accent", "danger", TEXT),  # danger button, "Overdue"
     ("on-accent", "danger-strong", TEXT),  # a danger button under the pointer

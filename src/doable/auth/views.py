@@ -152,12 +152,18 @@ def account_time(user: User) -> Page:
 @login_required
 def account_theme(user: User) -> Page:
     """The pages' theme, from the account page or the header's switch (back to the page
-    it was on: ``next``); the page itself shows the change, so nothing is flashed."""
+    it was on: ``next``); the page itself shows the change, so nothing is flashed. The
+    switch's script asks for JSON and is answered 204 once saved: a redirect it sees is
+    the login page's (static/theme.js)."""
     form = ThemeForm()
     data = form.validate_with(UserUpdate(), form.preferences())
     if data is None:
         return _account_page(user, theme_form=form), 400
     service.update_preferences(user=user, **data)
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    ):
+        return "", 204
     return redirect(safe_next(form.next.data) or url_for(".account", _anchor="appearance"))
 
 

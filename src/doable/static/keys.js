@@ -13,8 +13,6 @@
  * goes through the page's own controls (a click on the row's box, button or link), so
  * the scripts that enhance them, or the forms without them, do the rest.
  */
-import { announce } from "./announce.js";
-
 const script = document.getElementById("keys-script");
 const dialog = document.getElementById("shortcuts");
 const opener = document.getElementById("shortcuts-open");
@@ -98,17 +96,6 @@ function press(selector) {
   return true;
 }
 
-function select() {
-  const row = currentRow();
-  if (!press(".select-box")) {
-    return false;
-  }
-  const box = row.querySelector(".select-box");
-  const title = row.querySelector("a.task-title")?.textContent.trim() ?? "task";
-  announce(`${box.checked ? "Selected" : "Not selected"}: ${title}`);
-  return true;
-}
-
 // --- the page's fields -----------------------------------------------------------------
 
 /** The quick add field; without one, the new task page (or its first field, there). */
@@ -154,7 +141,7 @@ const ACTIONS = new Map([
   ["n", newTask],
   ["j", () => move(1)],
   ["k", () => move(-1)],
-  ["x", select],
+  ["x", () => press(".select-box")], // the bulk script says what is selected
   ["d", () => press(".done-toggle")],
   ["e", () => press("a.task-title")],
   ["/", search],
@@ -192,14 +179,19 @@ let dropped = null; // the control in a row that last lost the focus to nowhere
 /** A live update replaced the current row: mark the new one, and if the focus was in the
  * old one (removed with it), give it to the same control in the new one. */
 function redrawn() {
-  const row = currentRow();
-  if (!row || !dropped || dropped.isConnected || document.activeElement !== document.body) {
+  restore(currentRow());
+}
+
+/** If the focus was lost with a control of a row or summary now replaced by `holder`,
+ * give it to the same control there (else its title, or done button). */
+function restore(holder) {
+  if (!holder || !dropped || dropped.isConnected || document.activeElement !== document.body) {
     return;
   }
   const name = dropped.classList[0];
-  const same = name ? row.querySelector("." + CSS.escape(name)) : null;
+  const same = name ? holder.querySelector("." + CSS.escape(name)) : null;
   dropped = null;
-  (same ?? row.querySelector("a.task-title"))?.focus({ preventScroll: true });
+  (same ?? holder.querySelector("a.task-title, .done-toggle"))?.focus({ preventScroll: true });
 }
 
 if (script && dialog) {
@@ -218,7 +210,7 @@ if (script && dialog) {
     // does. Which of the two it was, redrawn() sees from the row, gone or not: it runs
     // (a microtask) before this task ends, and after it the loss is forgotten.
     const lost = event.target;
-    if (event.relatedTarget === null && lost.closest?.(".task-row")) {
+    if (event.relatedTarget === null && lost.closest?.(".task-row, .task-detail")) {
       dropped = lost;
       window.setTimeout(() => {
         if (dropped === lost) {
@@ -229,6 +221,11 @@ if (script && dialog) {
   });
   for (const list of document.querySelectorAll(".task-list")) {
     new MutationObserver(redrawn).observe(list, { childList: true });
+  }
+  const detail = document.querySelector(".task-detail[data-task-id]");
+  if (detail) { // a task's page: its summary, replaced by a live update
+    new MutationObserver(() => restore(document.querySelector(".task-detail[data-task-id]")))
+      .observe(detail.parentElement, { childList: true });
   }
   opener.addEventListener("click", showList);
   opener.closest(".shortcuts-hint").hidden = false;

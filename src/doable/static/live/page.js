@@ -140,8 +140,9 @@ async function listAdded(data) {
   list.insertBefore(fresh, list.firstChild);
   say("“" + titleOf(fresh) + "” was added.");
   const perPage = Number(list.getAttribute("data-per-page"));
-  while (list.children.length > perPage) {
-    list.removeChild(list.lastChild); // it moved to the next page
+  const rows = list.querySelectorAll(":scope > .task-row");
+  for (const extra of [...rows].slice(perPage)) {
+    list.removeChild(extra); // it moved to the next page
   }
   setTotal(1);
 }
@@ -160,13 +161,20 @@ async function listUpdated(data) {
   }
 }
 
+/** Removes a row; in a list grouped by day (Upcoming), a day's heading goes with its
+ * last row. */
 function listRemoved(data) {
   const current = row(data.id);
   if (current) {
     say("“" + titleOf(current) + "” was removed.");
+    const before = current.previousElementSibling;
+    const after = current.nextElementSibling;
     list.removeChild(current);
+    if (before?.classList.contains("day-heading") && (!after || after.classList.contains("day-heading"))) {
+      list.removeChild(before);
+    }
     setTotal(-1);
-    if (!list.children.length) {
+    if (!list.querySelector(".task-row")) {
       tell("This page has no tasks left.");
     }
   }
