@@ -6,8 +6,11 @@ Run by hand from the repository root, with Debian's Chromium at /usr/bin/chromiu
     .venv/bin/python scripts/screenshots.py [FOLDER]
 
 It starts a throwaway ``doable serve`` on a temporary SQLite file, seeds Maya's tasks
-through the API and photographs each page at desktop width and one at 375 px. It is not
-a test: it asserts nothing (the pages' behaviour is tested in tests/browser/).
+through the API and photographs each page at desktop width and the list at 375 px, in the
+light and the dark colour scheme (emulated; the pages follow it while the user's theme is
+"system"); pages not on this build yet (Today, Upcoming, the shortcuts dialog) are
+skipped, saying so. It is not a test: it asserts nothing (the pages' behaviour is tested
+in tests/browser/).
 """
 
 from __future__ import annotations
@@ -99,27 +102,69 @@ def _seed(base: str) -> int:
     return int(shown["id"])
 
 
-def take_screenshots(browser: Any, server: str, folder: Path) -> None:
+#: (file name, path): the desktop shots, in each theme. ``{shown}`` is the task shown.
+PAGES = [
+    ("tasks", "/tasks"),
+    ("today", "/tasks/today"),  # taken once the page exists (answers 200)
+    ("upcoming", "/tasks/upcoming"),
+    ("task", "/tasks/{shown}"),
+    ("categories", "/categories"),
+    ("account", "/account"),
+    ("not-found", "/tasks/999999"),
+]
+#: The shots at a phone's width.
+PHONE_PAGES = [("tasks", "/tasks"), ("today", "/tasks/today")]
+THEMES = ("light", "dark")
+
+
+def _name(name: str, theme: str, suffix: str = "") -> str:
+    """``tasks.png``, ``tasks-dark.png``, ``tasks-375px.png``, ``tasks-375px-dark.png``."""
+    return f"{name}{suffix}{'' if theme == 'light' else '-' + theme}.png"
+
+
+def take_screenshots(browser: Any, server: str, folder: Path) -> list[str]:
+    """Every shot, in both colour schemes; returns the files written."""
     folder.mkdir(parents=True, exist_ok=True)
     shown = _seed(server)
-    visitor = Visitor(browser.new_context(viewport=DESKTOP), server)
-    page = visitor.page
+    written: list[str] = []
 
-    def shot(name: str, path: str) -> None:
-        page.goto(f"{server}{path}")
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    def shot(page: Any, file: str, path: str, status: int = 200) -> None:
+        answer = page.goto(f"{server}{path.format(shown=shown)}")
+        if answer.status != status:
+            print(f"skipped {file}: {path} answers {answer.status}")
+            return
+        page.screenshot(path=str(folder / file), full_page=True)
+        written.append(file)
 
-    shot("login", "/login")
-    visitor.login("maya")
-    shot("tasks", "/tasks")
-    shot("task", f"/tasks/{shown}")
-    shot("categories", "/categories")
-    shot("account", "/account")
-    shot("not-found", "/tasks/999999")
-    phone = Visitor(browser.new_context(viewport=PHONE), server)
-    phone.login("maya")
-    phone.page.goto(f"{server}/tasks")
-    phone.page.screenshot(path=str(folder / "tasks-375px.png"), full_page=True)
+    for theme in THEMES:
+        visitor = Visitor(browser.new_context(viewport=DESKTOP, color_scheme=theme), server)
+        shot(visitor.page, _name("login", theme), "/login")
+        visitor.login("maya")
+        for name, path in PAGES:
+            shot(visitor.page, _name(name, theme), path, 404 if name == "not-found" else 200)
+        _shortcuts(visitor.page, server, folder / _name("shortcuts", theme), written)
+        phone = Visitor(browser.new_context(viewport=PHONE, color_scheme=theme), server)
+        phone.login("maya")
+        for name, path in PHONE_PAGES:
+            shot(phone.page, _name(name, theme, "-375px"), path)
+        visitor.context.close()
+        phone.context.close()
+    return written
+
+
+def _shortcuts(page: Any, server: str, file: Path, written: list[str]) -> None:
+    """The keyboard shortcuts dialog (``?`` on the list), once it exists."""
+    from playwright.sync_api import TimeoutError as Timeout
+
+    page.goto(f"{server}/tasks")
+    page.keyboard.press("?")
+    try:
+        page.locator("dialog[open], [role=dialog]:visible").first.wait_for(timeout=2000)
+    except Timeout:  # no dialog on this build: nothing to take
+        print(f"skipped {file.name}: no dialog opens on ?")
+        return
+    page.screenshot(path=str(file))
+    written.append(file.name)
 
 
 def main(argv: list[str]) -> None:
@@ -133,9 +178,9 @@ def main(argv: list[str]) -> None:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS
             )
-            take_screenshots(browser, server, folder)
+            written = take_screenshots(browser, server, folder)
             browser.close()
-    print(f"screenshots written to {folder}")
+    print(f"{len(written)} screenshots written to {folder}: {', '.join(written)}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ from doable.security import add_security_headers, check_url_length
 from doable.settings import settings
 from doable.sharing import api as sharing_api
 from doable.sharing import views as sharing_views
+from doable.tasks import agenda_views as task_agenda_views
 from doable.tasks import api as tasks_api
+from doable.tasks import done_views as task_done_views
 from doable.tasks import time_views as task_time_views
 from doable.tasks import views as tasks_views
 from doable.wakeups import init_wakeups
@@ -187,6 +189,8 @@ def register_pages(app: Flask) -> None:
         auth_views,
         tasks_views,
         task_time_views,
+        task_done_views,
+        task_agenda_views,
         sharing_views,
         attachments_views,
         categories_views,

@@ -255,6 +255,18 @@ def problem(
 ) -> Response:
     """Build a Problem Details response; the only place error bodies are made. Its
     ``type`` is ``problem_type``'s URI, else the general one for ``status``."""
+    body = problem_data(status, detail, problem_type=problem_type, **extra)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def problem_data(
+    status: int, detail: str | None = None, *, problem_type: ProblemType | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The Problem Details document ``problem`` answers with, as data (also one item's
+    problem in a bulk action's results)."""
     kind = problem_type or ProblemType.for_status(status)
     body: dict[str, Any] = {
         "type": kind.uri if kind else "about:blank",
@@ -265,10 +277,12 @@ def problem(
         body["detail"] = detail
     body.update(extra)
     body["request_id"] = g.get("request_id")
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return body
+
+
+def error_data(error: DoableError) -> dict[str, Any]:
+    """``problem_data`` of a domain error, as ``render_domain_error`` answers it."""
+    return problem_data(error.status, error.detail, problem_type=error.problem_type, **error.extra)
 
 
 def is_browser_route() -> bool:
@@ -334,6 +348,12 @@ def render_domain_error(error: DoableError) -> Response:
     )
 
 
+def rolled_back_by_database(error: DBAPIError) -> bool:
+    """Whether the database ended the transaction (a deadlock, a serialisation failure):
+    nothing was written, and the same request would succeed if sent again."""
+    return str(getattr(error.orig, "sqlstate", "")).startswith(_ROLLED_BACK_SQLSTATE)
+
+
 def database_unavailable(error: DBAPIError) -> bool:
     """Whether ``error`` says the database is away (down, restarting, unreachable, full
     of connections, or SQLite locked past its timeout) rather than that the query is
@@ -380,7 +400,7 @@ def register_error_handlers(app: Flask) -> None:
         return render_domain_error(error)
 
     def database_error(error: DBAPIError) -> Response:
-        if str(getattr(error.orig, "sqlstate", "")).startswith(_ROLLED_BACK_SQLSTATE):
+        if rolled_back_by_database(error):
             rollback_quietly()
             log.warning(
                 "transaction rolled back by the database (%s): %s", loggable_path(), error.orig

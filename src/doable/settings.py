@@ -268,6 +268,8 @@ class Settings:
     change_retention_days: PositiveInt = 30
     # Hours the response to a write sent with an Idempotency-Key is kept for its retries
     idempotency_key_ttl_hours: PositiveInt = 24
+    # Tasks one bulk action may name (POST /api/tasks/bulk, the list's bulk form)
+    max_bulk_tasks: PositiveInt = 100
     # Personal API tokens one user may hold, and webhooks one user may have
     max_api_tokens_per_user: PositiveInt = 50
     max_webhooks_per_user: PositiveInt = 20

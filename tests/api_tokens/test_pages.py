@@ -82,6 +82,16 @@ def test_create_with_bad_input_shows_errors_by_the_fields_and_keeps_nothing(
     assert stored_tokens(app) == []
 
 
+def test_a_lifetime_of_digits_that_are_not_ascii_is_refused_by_the_field(
+    app: Flask, browse: Callable[..., Browser], alice: Account
+) -> None:
+    response = _create(browse(alice), lifetime="²")  # str.isdigit() says yes, int() no
+
+    assert response.status_code == 400
+    assert field_errors(response, "lifetime")
+    assert stored_tokens(app) == []
+
+
 def test_create_beyond_the_limit_says_so(
     make_app: Callable[..., Flask], browse: Callable[..., Browser]
 ) -> None:

@@ -58,6 +58,10 @@ DECIDED: dict[tuple[str, str], str | None] = {
     ("POST", "/api/tasks/<int:task_id>/complete"): WRITE,
     ("POST", "/api/tasks/<int:task_id>/skip"): WRITE,
     ("GET", "/api/tasks/<int:task_id>/occurrences"): READ,
+    # Reading a line as a task writes nothing: a reader may offer quick add's preview.
+    ("POST", "/api/tasks/parse"): READ,
+    # One action on many tasks: each item a write, as its single route is.
+    ("POST", "/api/tasks/bulk"): WRITE,
 }
 #: Routes that need no token at all.
 PUBLIC = {

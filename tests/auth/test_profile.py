@@ -20,6 +20,7 @@ PROFILE_FIELDS = {
     "remind_in_app",
     "remind_by_email",
     "digest_at",
+    "theme",
     "created_at",
     "updated_at",
 }

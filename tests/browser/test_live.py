@@ -18,6 +18,7 @@ from tests.faults.conftest import RedisServer
 from tests.support.factories import PASSWORD
 from tests.support.servers import running_server, server_env
 
+LIVE = 10_000  # ms: what the socket brings, as long as the data-live waits
 pytestmark = pytest.mark.slow
 
 
@@ -50,7 +51,7 @@ def test_list_page_shows_tasks_created_changed_and_deleted_through_the_api(
         timeout=10,
     ).json()
     row = page.locator(f'[data-task-id="{created["id"]}"]')
-    expect(row.locator(".task-title")).to_have_text("Made elsewhere")
+    expect(row.locator(".task-title")).to_have_text("Made elsewhere", timeout=LIVE)
     expect(row.locator("[data-field=priority]")).to_have_text("High priority")
     expect(page.locator("#task-summary")).to_have_text("1 task")
 
@@ -60,17 +61,17 @@ def test_list_page_shows_tasks_created_changed_and_deleted_through_the_api(
         headers=auth,
         timeout=10,
     ).raise_for_status()
-    expect(row.locator(".task-title")).to_have_text("Changed elsewhere")
+    expect(row.locator(".task-title")).to_have_text("Changed elsewhere", timeout=LIVE)
     expect(row.locator("[data-field=status]")).to_have_text("Completed")
     expect(row).to_have_class("task-row is-done")
     requests.patch(
         f"{server}/api/tasks/{created['id']}", json={"status": "pending"}, headers=auth, timeout=10
     ).raise_for_status()
-    expect(row).to_have_class("task-row is-overdue")
+    expect(row).to_have_class("task-row is-overdue", timeout=LIVE)
     expect(row.locator(".overdue-flag")).to_have_text("Overdue")
 
     requests.delete(f"{server}/api/tasks/{created['id']}", headers=auth, timeout=10)
-    expect(row).to_have_count(0)
+    expect(row).to_have_count(0, timeout=LIVE)
     assert page.evaluate("() => window.__marker") == marker  # never reloaded
 
 
@@ -90,7 +91,7 @@ def test_task_page_follows_changes_and_says_when_it_is_unshared(visitors: Any, s
         headers=auth,
         timeout=10,
     ).raise_for_status()
-    expect(guest.page.locator("#live-notice")).to_be_visible()
+    expect(guest.page.locator("#live-notice")).to_be_visible(timeout=LIVE)
     expect(guest.page.locator("#live-notice")).to_contain_text("New tasks are available.")
 
     guest.page.goto(f"{server}/tasks/{task['id']}")
@@ -101,7 +102,7 @@ def test_task_page_follows_changes_and_says_when_it_is_unshared(visitors: Any, s
         headers=auth,
         timeout=10,
     ).raise_for_status()
-    expect(guest.page.get_by_role("heading", level=1)).to_have_text("Shared plan, v2")
+    expect(guest.page.get_by_role("heading", level=1)).to_have_text("Shared plan, v2", timeout=LIVE)
     expect(guest.page.locator("[data-field=description]")).to_have_text("Now with details")
 
     requests.delete(
@@ -109,7 +110,9 @@ def test_task_page_follows_changes_and_says_when_it_is_unshared(visitors: Any, s
         headers=auth,
         timeout=10,
     ).raise_for_status()
-    expect(guest.page.locator("#live-notice")).to_contain_text("no longer shared with you")
+    expect(guest.page.locator("#live-notice")).to_contain_text(
+        "no longer shared with you", timeout=LIVE
+    )
 
 
 def _user_id(base: str, username: str) -> int:

@@ -158,6 +158,13 @@ def test_the_api_pages_and_uploads_work_through_the_documented_nginx(through_ngi
     assert "Secure" in cookie  # Doable saw https through X-Forwarded-Proto
     assert "HttpOnly" in cookie
 
+    # compressed, as the page weight budget assumes (README, Web UI: Looks)
+    zipped = {"Accept-Encoding": "gzip", **page_host}
+    for path in ("/login", "/static/style.css", "/static/live/page.js"):
+        answer = http.get(f"{base}{path}", headers=zipped, timeout=10, stream=True)
+        assert answer.headers.get("Content-Encoding") == "gzip", path
+        answer.close()
+
     # HSTS on every HTTPS answer, errors included; private answers are never stored
     missing = http.get(f"{base}/api/tasks/999", headers=auth, timeout=10)
     assert missing.status_code == 404

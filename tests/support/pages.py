@@ -21,6 +21,15 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def steady(html: str) -> str:
+    """``html`` with its CSRF tokens (their signature holds the second they were made)
+    as one placeholder, so two renderings of the same markup compare equal."""
+    return _CSRF_VALUE.sub('name="csrf_token" value="…"', html)
+
+
+_CSRF_VALUE = re.compile(r'name="csrf_token" value="[^"]+"')
+
+
 def field_errors(response: TestResponse, field_id: str) -> list[str]:
     """The messages shown under the field with this id."""
     html = response.get_data(as_text=True)

@@ -27,7 +27,11 @@ def sent(app: Flask) -> None:
 
 
 def new_user(base: str, prefix: str = "rt") -> Account:
-    name = f"{prefix}{next(_names)}_{uuid.uuid4().hex[:6]}"
+    return register(base, f"{prefix}{next(_names)}_{uuid.uuid4().hex[:6]}")
+
+
+def register(base: str, name: str) -> Account:
+    """Register ``name`` (password ``PASSWORD``) on the server at ``base``, logged in."""
     body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
     registered = requests.post(f"{base}/api/register", json=body, timeout=WAIT)
     assert registered.status_code == 201, registered.text

@@ -73,6 +73,20 @@ def test_older_changes_are_a_link_away(
     assert "Older changes" not in second
 
 
+@pytest.mark.parametrize("number", ["²", "0", "-1", "x", "9" * 40])
+def test_a_history_page_that_is_no_number_shows_the_first(
+    api: ApiClient, browse: Callable[..., Browser], alice: Account, number: str
+) -> None:
+    task = create(api, alice, title="t0")
+
+    page = browse(alice).get(f"/tasks/{task['id']}", query_string={"history": number})
+
+    assert page.status_code == 200
+    assert [text for text, _, _ in history_lines(page.get_data(as_text=True))] == [
+        "alice created the task"
+    ]
+
+
 def test_a_sharee_does_not_see_changes_to_others_shares(
     api: ApiClient, browse: Callable[..., Browser], alice: Account, bob: Account, carol: Account
 ) -> None:

@@ -47,7 +47,7 @@ class TokenForm(SchemaForm):
     def token_fields(self) -> dict[str, Any]:
         days = self.lifetime.data or ""
         expires_at = None
-        if days.isdigit() and len(days) < 5:
+        if days.isascii() and days.isdigit() and len(days) < 5:  # not "²": int() refuses it
             expires_at = timestamp(utcnow() + timedelta(days=int(days)))
         elif days:
             expires_at = days  # not one offered: the schema refuses it

@@ -1,14 +1,15 @@
 """The account pages' forms: register, log in, change email or password, time and
-reminders, delete."""
+reminders, theme, delete."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo
 
-from doable.auth.models import User
+from doable.auth.models import THEMES, User
 from doable.tasks.recurrence import ZONES
 from doable.web.forms import SchemaForm, user_reference, zone_choices
 
@@ -49,11 +50,17 @@ class LoginForm(SchemaForm):
     password = PasswordField(
         "Password", render_kw={"autocomplete": "current-password", "required": True}
     )
+    #: The browser's zone, filled in by static/timezone.js: an account that has not
+    #: chosen one adopts it (``auth.service.open_session``).
+    timezone = HiddenField(render_kw={"data-browser-timezone": True})
     field_names = {"email": "login", "username": "login"}
 
     def credentials(self) -> dict[str, str]:
         """Usernames cannot contain ``@``, so an ``@`` means an email address."""
         return {**user_reference(self.login.data), "password": self.password.data or ""}
+
+    def browser_zone(self) -> str | None:
+        return self.timezone.data or None
 
 
 class AccountForm(SchemaForm):
@@ -116,6 +123,21 @@ class TimeForm(SchemaForm):
             "remind_by_email": bool(self.remind_by_email.data),
             "digest_at": (self.digest_at.data or "").strip() or None,
         }
+
+
+class ThemeForm(SchemaForm):
+    """The pages' colour theme (``UserUpdate.theme``), from the account page's radio
+    buttons or the header's drop-down; ``next``: the page to go back to."""
+
+    theme = RadioField(
+        "Theme",
+        choices=[SelectChoice(name, name.capitalize()) for name in THEMES],
+        validate_choice=False,
+    )
+    next = HiddenField()
+
+    def preferences(self) -> dict[str, Any]:
+        return {"theme": self.theme.data or ""}
 
 
 class DeleteAccountForm(SchemaForm):

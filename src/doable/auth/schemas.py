@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from doable.auth.models import MAX_EMAIL_KEY, fold
+from doable.auth.models import MAX_EMAIL_KEY, THEMES, fold
 from doable.schemas import FullMatch, Timestamp, UserReference
 from doable.tasks.time_fields import LocalTime, ZoneName
 
@@ -40,7 +40,7 @@ class UserCreate(Schema):
     username = fields.String(required=True, validate=USERNAME)
     email = fields.Email(required=True, validate=EMAIL_LENGTH)
     password = fields.String(required=True, load_only=True, validate=PASSWORD)
-    timezone = _timezone(load_default="UTC")
+    timezone = _timezone()
 
 
 class RegistrationRead(Schema):
@@ -65,6 +65,9 @@ class TokenRead(Schema):
     refresh_token = fields.String()
 
 
+_THEME = "The web pages' colours: system (the browser's light or dark), light or dark"
+
+
 class UserRead(Schema):
     id = fields.Integer()
     username = fields.String()
@@ -73,6 +76,7 @@ class UserRead(Schema):
     remind_in_app = fields.Boolean()
     remind_by_email = fields.Boolean()
     digest_at = LocalTime(allow_none=True)
+    theme = fields.String(metadata={"description": _THEME})
     created_at = Timestamp()
     updated_at = Timestamp()
 
@@ -88,8 +92,8 @@ def _current_password(*, required: bool = True) -> fields.String:
 
 #: What ``PATCH /api/me`` changes with the current password (and, so, limited like a login).
 PASSWORD_CHECKED = frozenset({"email", "password", "current_password"})
-#: What it changes without: the account's time and reminder preferences.
-PREFERENCES = ("timezone", "remind_in_app", "remind_by_email", "digest_at")
+#: What it changes without: the account's time, reminder and theme preferences.
+PREFERENCES = ("timezone", "remind_in_app", "remind_by_email", "digest_at", "theme")
 
 
 def _flag(description: str) -> fields.Boolean:
@@ -118,6 +122,10 @@ class UserUpdate(Schema):
             "description": "The local time of a daily digest (overdue, due today); null: no digest"
         },
     )
+    theme = fields.String(
+        validate=validate.OneOf(THEMES, error="Must be one of: system, light, dark."),
+        metadata={"description": _THEME},
+    )
 
     #: Something to change besides these two (said without ``anyOf`` at the top: client
     #: generators read a body with one as an untyped union); the current password with a
@@ -137,7 +145,7 @@ class UserUpdate(Schema):
         if not data.keys() - {"current_password", "revoke_api_tokens"}:
             errors["body"] = [
                 "Send something to change: email, password, timezone, "
-                "remind_in_app, remind_by_email or digest_at."
+                "remind_in_app, remind_by_email, digest_at or theme."
             ]
         elif data.keys() & {"email", "password"} and "current_password" not in data:
             errors["current_password"] = ["Required to change the email or password."]

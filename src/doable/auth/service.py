@@ -24,6 +24,7 @@ from doable.settings import settings
 from doable.sharing.models import Share
 from doable.tasks.access import READ_TASK, sharees_of_tasks_owned_by, viewer
 from doable.tasks.models import Task
+from doable.tasks.recurrence import ZONES
 from doable.tasks.service import owner_zone_changed, record_deleted
 from doable.unit_of_work import on_conflict, publish, use_case
 
@@ -32,19 +33,27 @@ _REGISTERED = "Username or email is already registered"
 
 
 class Preferences(TypedDict, total=False):
-    """An account's time and reminder settings, each one optional (``update_preferences``)."""
+    """An account's time, reminder and appearance settings, each one optional
+    (``update_preferences``)."""
 
     timezone: str
     remind_in_app: bool
     remind_by_email: bool
     digest_at: time | None
+    theme: str
 
 
 @use_case
-def register_user(*, username: str, email: str, password: str, timezone: str = "UTC") -> User:
+def register_user(*, username: str, email: str, password: str, timezone: str | None = None) -> User:
+    """A new account, in ``timezone`` if one is given (then it counts as chosen), else on
+    UTC until a web login brings the browser's (``open_session``)."""
     _ensure_available(username=username, email=email)
     user = User(
-        username=username, email=email, password_hash=hash_password(password), timezone=timezone
+        username=username,
+        email=email,
+        password_hash=hash_password(password),
+        timezone=timezone or "UTC",
+        zone_chosen=timezone is not None,
     )
     db.session.add(user)
     on_conflict(Conflict(_REGISTERED))
@@ -59,10 +68,17 @@ def login(*, password: str, email: str | None = None, username: str | None = Non
 
 @use_case
 def open_session(
-    *, password: str, email: str | None = None, username: str | None = None
+    *,
+    password: str,
+    email: str | None = None,
+    username: str | None = None,
+    browser_zone: str | None = None,
 ) -> AuthSession:
     """Check the credentials and record a new login session (API tokens and web cookies
-    both hang off one): revoking it ends that login everywhere."""
+    both hang off one): revoking it ends that login everywhere.
+
+    An account that never chose its zone adopts ``browser_zone`` (the zone a web login
+    reports) if Doable knows it, as a preference change would set it."""
     user = find_user(email=email, username=username)
     if user is not None:
         claim_login_attempt(user)  # an account that failed too often must wait first
@@ -70,6 +86,8 @@ def open_session(
         raise Unauthorized(INVALID_CREDENTIALS, problem_type=ProblemType.INVALID_CREDENTIALS)
     if needs_rehash(user.password_hash):  # first: no write may hold SQLite's lock meanwhile
         user.password_hash = hash_password(password)
+    if not user.zone_chosen and browser_zone in ZONES:
+        _set_preferences(user, {"timezone": browser_zone})
     forget_login_failures(user)
     return _new_session(user)
 
@@ -156,9 +174,9 @@ def update_account(
 
 @use_case
 def update_preferences(*, user: User, **preferences: Unpack[Preferences]) -> User:
-    """Change the account's zone, reminder channels or digest time: no password needed,
-    nothing here gives the account away. A new zone moves the ``due_at`` of the tasks
-    that follow it, their reminders and the digest."""
+    """Change the account's zone, reminder channels, digest time or theme: no password
+    needed, nothing here gives the account away. A new zone moves the ``due_at`` of the
+    tasks that follow it, their reminders and the digest."""
     _set_preferences(user, preferences)
     return user
 
@@ -166,6 +184,8 @@ def update_preferences(*, user: User, **preferences: Unpack[Preferences]) -> Use
 def _set_preferences(user: User, preferences: Preferences) -> None:
     zone_changed = preferences.get("timezone", user.timezone) != user.timezone
     user.timezone = preferences.get("timezone", user.timezone)
+    user.zone_chosen = user.zone_chosen or "timezone" in preferences
+    user.theme = preferences.get("theme", user.theme)
     user.remind_in_app = preferences.get("remind_in_app", user.remind_in_app)
     user.remind_by_email = preferences.get("remind_by_email", user.remind_by_email)
     digest_at = preferences.get("digest_at", user.digest_at)

@@ -15,7 +15,14 @@ from flask import (
 
 from doable.auth import service
 from doable.auth.api import auth_rate_limit
-from doable.auth.forms import AccountForm, DeleteAccountForm, LoginForm, RegisterForm, TimeForm
+from doable.auth.forms import (
+    AccountForm,
+    DeleteAccountForm,
+    LoginForm,
+    RegisterForm,
+    ThemeForm,
+    TimeForm,
+)
 from doable.auth.models import User
 from doable.auth.schemas import LoginCreate, UserCreate, UserDelete, UserUpdate
 from doable.errors import Conflict, TooManyRequests, Unauthorized, ValidationFailed
@@ -68,7 +75,7 @@ def login() -> Page:
     credentials = form.validate_with(LoginCreate(), form.credentials())
     if credentials is not None:
         try:
-            auth_session = service.open_session(**credentials)
+            auth_session = service.open_session(**credentials, browser_zone=form.browser_zone())
         except Unauthorized as exc:
             form.form_errors.append(f"{exc.detail}: check your email or username and password.")
         except TooManyRequests as exc:
@@ -109,7 +116,7 @@ def logout() -> Page:
 def account(user: User) -> Page:
     form = AccountForm(data={"email": user.email})
     if not form.is_submitted():
-        return render_template("auth/account.html", form=form, time_form=TimeForm.of(user))
+        return _account_page(user, form=form)
     changes = form.changes(user.email)
     if set(changes) == {"current_password"}:
         flash("Nothing to change.", "info")
@@ -125,7 +132,7 @@ def account(user: User) -> Page:
                 sign_in(service.open_session_for(user=user))
             flash("Your account is updated.", "success")
             return redirect(url_for(".account"))
-    return render_template("auth/account.html", form=form, time_form=TimeForm.of(user)), 400
+    return _account_page(user, form=form), 400
 
 
 @bp.post("/account/time")
@@ -135,13 +142,45 @@ def account_time(user: User) -> Page:
     form = TimeForm()
     data = form.validate_with(UserUpdate(), form.preferences())
     if data is None:
-        page = render_template(
-            "auth/account.html", form=AccountForm(data={"email": user.email}), time_form=form
-        )
-        return page, 400
+        return _account_page(user, time_form=form), 400
     service.update_preferences(user=user, **data)
     flash("Your time and reminder settings are saved.", "success")
     return redirect(url_for(".account"))
+
+
+@bp.post("/account/theme")
+@login_required
+def account_theme(user: User) -> Page:
+    """The pages' theme, from the account page or the header's switch (back to the page
+    it was on: ``next``); the page itself shows the change, so nothing is flashed. The
+    switch's script asks for JSON and is answered 204 once saved: a redirect it sees is
+    the login page's (static/theme.js)."""
+    form = ThemeForm()
+    data = form.validate_with(UserUpdate(), form.preferences())
+    if data is None:
+        return _account_page(user, theme_form=form), 400
+    service.update_preferences(user=user, **data)
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    ):
+        return "", 204
+    return redirect(safe_next(form.next.data) or url_for(".account", _anchor="appearance"))
+
+
+def _account_page(
+    user: User,
+    *,
+    form: AccountForm | None = None,
+    time_form: TimeForm | None = None,
+    theme_form: ThemeForm | None = None,
+) -> str:
+    """The account page with its forms, any one of them as it was sent (with errors)."""
+    return render_template(
+        "auth/account.html",
+        form=form or AccountForm(data={"email": user.email}),
+        time_form=time_form or TimeForm.of(user),
+        theme_form=theme_form or ThemeForm(data={"theme": user.theme}),
+    )
 
 
 @bp.route("/account/delete", methods=["GET", "POST"])

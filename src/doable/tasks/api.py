@@ -5,24 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, request, url_for
+from flask import Response, current_app, jsonify, request, url_for
 from werkzeug.datastructures import ETags
 from werkzeug.http import is_resource_modified
 
 from doable.api import IF_MATCH, IF_NONE_MATCH, Blueprint
 from doable.api.auth import auth_required, current_user
-from doable.tasks import service
+from doable.tasks import bulk, service
 from doable.tasks.schemas import (
+    BulkResults,
     OccurrenceChoice,
     OccurrencePage,
     OccurrenceQuery,
+    QuickAddText,
+    QuickTaskRead,
+    TaskBulk,
     TaskCreate,
     TaskListQuery,
     TaskPage,
     TaskRead,
     TaskUpdate,
     body_etag,
+    bulk_data,
     page_body,
+    quick_task_data,
     series_data,
     task_row_body,
 )
@@ -74,6 +80,25 @@ def create_task(data: dict[str, Any]) -> Response:
     """Create a task"""
     task = service.create_task(user=current_user, **data)
     return _task_response(task_row_body(task), 201, Location=url_for(".get_task", task_id=task.id))
+
+
+@bp.post("/parse")
+@auth_required(scope="tasks:read")
+@bp.arguments(QuickAddText)
+@bp.response(200, QuickTaskRead)
+def parse_task(data: dict[str, str]) -> dict[str, Any]:
+    """Read a line such as `Pay rent tomorrow 9am #home !high` as a task; creates nothing"""
+    return quick_task_data(service.parse_quick_add(user=current_user, text=data["text"]))
+
+
+@bp.post("/bulk")
+@auth_required(scope="tasks:write")
+@bp.arguments(TaskBulk)
+@bp.response(200, BulkResults)
+def bulk_action(body: dict[str, Any]) -> Response:
+    """Do one action to several tasks: each is checked and committed on its own, and
+    answered as its own route would answer (docs/api.md, Bulk actions)"""
+    return jsonify(bulk_data(bulk.apply(user=current_user, **body)))
 
 
 @bp.get("/<int:task_id>")

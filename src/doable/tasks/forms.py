@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from marshmallow import ValidationError
 from wtforms import FieldList, FormField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
-from doable.tasks import time_form
-from doable.tasks.schemas import PRIORITIES, SORT_KEYS, STATUSES
+from doable.tasks import quick_add, time_form
+from doable.tasks.schemas import (
+    PRIORITIES,
+    SORT_KEYS,
+    STATUSES,
+    QuickTaskRead,
+    TaskCreate,
+    quick_task_data,
+)
 from doable.web.forms import Form, SchemaForm, label, select_field, zone_choices
 
 ANY = ("", "Any")
@@ -146,3 +154,43 @@ class FilterForm(SchemaForm):
         if page:
             given["page"] = page
         return given
+
+
+class QuickAddForm(SchemaForm):
+    """One line read as a task (``tasks.quick_add``): previewed, or added."""
+
+    text = StringField(
+        "Quick add",
+        id="quick-add",
+        description="For example: Pay rent tomorrow 9am #home !high",
+        render_kw={"autocomplete": "off", "maxlength": quick_add.MAX_TEXT, "required": True},
+    )
+
+    def task_fields(self, found: quick_add.QuickTask) -> dict[str, Any] | None:
+        """``found`` as ``TaskCreate`` loads it, or None with why next to the field: the
+        API's own rules (a title of 200 characters at most, 20 categories...)."""
+        if not found.title:
+            self.text.errors = [*self.text.errors, NO_TITLE]
+            return None
+        body = QuickTaskRead().dump(quick_task_data(found))
+        del body["parts"]
+        try:
+            loaded: dict[str, Any] = TaskCreate().load(body)
+        except ValidationError as exc:
+            self.text.errors = [*self.text.errors, *_explained(exc.messages)]
+            return None
+        return loaded
+
+
+NO_TITLE = "Add a title: only a date, a time, categories or a priority were recognised."
+
+
+def _explained(messages: Any, name: str = "") -> list[str]:
+    """A schema's errors (nested by field, and by index for lists) as sentences."""
+    if isinstance(messages, dict):
+        return [
+            text for key, value in messages.items() for text in _explained(value, name or str(key))
+        ]
+    if isinstance(messages, list):
+        return [text for value in messages for text in _explained(value, name)]
+    return [f"{label(name)}: {messages}" if name else str(messages)]

@@ -11,19 +11,23 @@ from marshmallow import (
     fields,
     post_load,
     validate,
+    validates,
     validates_schema,
 )
 
+from doable.errors import error_data
 from doable.schemas import (
     CategoryName,
     PageOf,
     PageQuery,
+    ProblemSchema,
     Query,
     Timestamp,
     not_blank,
     timestamp,
 )
-from doable.tasks import recurrence
+from doable.settings import settings
+from doable.tasks import quick_add, recurrence
 from doable.tasks.models import Priority, Status, category_names
 from doable.tasks.time_fields import (
     CLOCK_PATTERN,
@@ -38,6 +42,10 @@ from doable.tasks.time_fields import (
 
 STATUSES = [s.value for s in Status]
 PRIORITIES = [p.label for p in Priority]
+#: What a bulk action can do to each of its tasks (``tasks.bulk``).
+BULK_ACTIONS = ["complete", "reopen", "delete", "add_category", "remove_category"]
+#: The bulk actions that name a category, and only they.
+BULK_CATEGORY_ACTIONS = frozenset({"add_category", "remove_category"})
 SORT_KEYS = ["created_at", "updated_at", "due_date", "priority", "title"]
 MAX_CATEGORIES = 20
 
@@ -172,6 +180,119 @@ class TaskPage(PageOf):
     tasks = fields.List(fields.Nested(TaskRead))
 
 
+class QuickAddText(Schema):
+    text = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=quick_add.MAX_TEXT), not_blank],
+        metadata={"example": "Pay rent tomorrow 9am #home !high"},
+    )
+
+
+class QuickPartRead(Schema):
+    kind = fields.String(metadata={"enum": ["date", "time", "category", "priority"]})
+    text = fields.String(metadata={"description": "The words recognised, as written"})
+    start = fields.Integer(metadata={"description": "Where they start in `text` (0-based)"})
+    end = fields.Integer(metadata={"description": "Where they end (exclusive)"})
+    value = fields.String(
+        metadata={"description": "What they mean: `2026-03-12`, `09:00`, a name, a priority"}
+    )
+
+
+class QuickTaskRead(Schema):
+    """A ``TaskCreate`` body (``priority`` only when one was recognised) and its parts."""
+
+    sometimes = ("priority",)  # members only some answers have (doable.openapi)
+    title = fields.String(metadata={"description": "What was not recognised; may be empty"})
+    due_date = fields.Date(allow_none=True)
+    due_time = LocalTime(allow_none=True)
+    categories = fields.List(fields.String())
+    priority = PriorityField()
+    parts = fields.List(fields.Nested(QuickPartRead))
+
+
+def quick_task_data(found: quick_add.QuickTask) -> dict[str, Any]:
+    """``QuickTaskRead`` of ``found``: the task ``POST /api/tasks`` would create."""
+    data: dict[str, Any] = {
+        "title": found.title,
+        "due_date": found.due_date,
+        "due_time": found.due_time,
+        "categories": found.categories,
+        "parts": [vars(part) for part in found.parts],
+    }
+    if found.priority is not None:
+        data["priority"] = found.priority
+    return data
+
+
+class TaskBulk(Schema):
+    """One action on several tasks (docs/api.md, Bulk actions): the one place its rules
+    and their messages live, for the API and the list's bulk form alike
+    (``tasks.bulk.apply`` takes what this loaded)."""
+
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(BULK_ACTIONS),
+        metadata={"description": "What to do to each task"},
+    )
+    task_ids = fields.List(
+        fields.Integer(strict=True),
+        required=True,
+        metadata={
+            "description": "The tasks: 1 to DOABLE_MAX_BULK_TASKS ids (a server setting, "
+            "100 by default), repeats counted; a repeat is dropped (the first kept) and "
+            "each task is answered in this order",
+            "minItems": 1,
+        },
+    )
+
+    @validates("task_ids")
+    def _bounded(self, task_ids: list[int], **kwargs: Any) -> None:
+        """The list as sent, repeats counted: a client cannot make the server read more
+        than the limit of ids, whatever they are."""
+        limit = settings().max_bulk_tasks
+        if not task_ids:
+            raise ValidationError("Give at least one task id.")
+        if len(task_ids) > limit:
+            raise ValidationError(f"At most {limit} tasks at once; select fewer.")
+
+    category = CategoryName(
+        metadata={
+            "description": "The category to add or remove: required by add_category "
+            "and remove_category, refused with the other actions"
+        }
+    )
+
+    @validates_schema
+    def _category_for_category_actions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        naming = data.get("action") in BULK_CATEGORY_ACTIONS
+        if naming and "category" not in data:
+            raise ValidationError("Name the category to add or remove.", "category")
+        if not naming and "category" in data:
+            raise ValidationError("Only add_category and remove_category take one.", "category")
+
+
+class BulkItem(Schema):
+    id = fields.Integer(required=True, metadata={"description": "The task id, as sent"})
+    status = fields.Integer(
+        required=True,
+        metadata={
+            "description": "What the task's own route would answer: 200, 204 "
+            "(deleted), or the problem's status (400, 403, 404, 409, 412)"
+        },
+    )
+    changed = fields.Boolean(
+        required=True, metadata={"description": "false: already so (or refused): nothing written"}
+    )
+    task = fields.Nested(TaskRead, required=True, allow_none=True)
+    problem = fields.Nested(ProblemSchema, required=True, allow_none=True)
+
+
+class BulkResults(Schema):
+    results = fields.List(fields.Nested(BulkItem), required=True)
+    succeeded = fields.Integer(required=True, metadata={"description": "Items answered 2xx"})
+    failed = fields.Integer(required=True, metadata={"description": "Items refused"})
+
+
 OCCURRENCE_KEY = rf"^{DAY_PATTERN}(T{CLOCK_PATTERN})?$"
 
 
@@ -299,3 +420,23 @@ def body_etag(body: bytes) -> str:
 def task_etag(task: Any) -> str:
     """A strong ETag of the representation the caller sees: any change changes it."""
     return body_etag(task_body(task))
+
+
+def bulk_data(results: list[Any]) -> dict[str, Any]:
+    """``BulkResults`` of ``tasks.bulk.apply``'s results: each item as its own route
+    would answer it (a problem's status, 204 for a deletion, else 200 and the task)."""
+    items = [_bulk_item(result) for result in results]
+    failed = sum(1 for item in items if item["problem"] is not None)
+    return {"results": items, "succeeded": len(items) - failed, "failed": failed}
+
+
+def _bulk_item(result: Any) -> dict[str, Any]:
+    error = result.error
+    deleted = result.outcome.value == "deleted"
+    return {
+        "id": result.task_id,
+        "status": error.status if error is not None else 204 if deleted else 200,
+        "changed": result.outcome.value in ("changed", "deleted"),
+        "task": None if result.task is None else task_row_data(result.task),
+        "problem": None if error is None else error_data(error),
+    }

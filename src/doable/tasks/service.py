@@ -41,11 +41,11 @@ from doable.categories.models import Category, task_category
 from doable.categories.service import resolve_categories
 from doable.changes.log import fields_changed, record_task
 from doable.changes.models import Change
-from doable.db import Paged, UTCDateTime, utcnow
-from doable.errors import Conflict, PreconditionFailed, ProblemType
+from doable.db import Paged, UTCDateTime, utcnow, valid_id
+from doable.errors import Conflict, PreconditionFailed, ProblemType, ValidationFailed
 from doable.extensions import db
 from doable.reminders import schedule
-from doable.tasks import recurrence, search, timing
+from doable.tasks import quick_add, recurrence, search, timing
 from doable.tasks.access import (
     READ_TASK,
     TASK_ROWS,
@@ -67,7 +67,14 @@ from doable.tasks.models import (
     TaskCount,
     category_names,
 )
-from doable.tasks.schemas import body_etag, task_body, task_data, task_row_body, task_row_data
+from doable.tasks.schemas import (
+    MAX_CATEGORIES,
+    body_etag,
+    task_body,
+    task_data,
+    task_row_body,
+    task_row_data,
+)
 from doable.tasks.timing import Occurrence
 from doable.unit_of_work import on_conflict, publish, use_case
 
@@ -219,6 +226,21 @@ def get_task_row(*, user: User, task_id: int) -> Row[Any]:
     return get_task_row_for(user=user, task_id=task_id, need=Access.VIEW)
 
 
+_TASK_ROWS_IN = TASK_ROWS.where(Task.id.in_(bindparam("task_ids", expanding=True)))
+
+
+def visible_task_rows(*, user: User, task_ids: Iterable[int]) -> dict[int, Row[Any]]:
+    """The tasks of ``task_ids`` that ``user`` can see, by id, as ``get_task_row`` reads
+    them, in one statement whatever their number; the others (``get_task_row`` answers
+    NotFound for them) are left out."""
+    ids = [task_id for task_id in dict.fromkeys(task_ids) if valid_id(task_id)]
+    if not ids:
+        return {}
+    params = {"task_ids": ids, **viewer(user)}
+    rows = db.session.connection().execute(_TASK_ROWS_IN, params)
+    return {row.id: row for row in rows if row.access is not None}
+
+
 class WrittenTask(NamedTuple):
     """A task as a write left it, as its writer sees it: the names of the row
     ``get_task_row_for`` reads, so ``task_row_body`` writes it with the bytes (and
@@ -301,6 +323,33 @@ def update_task(
 
     The task is read as a row and written with Core statements: ``before`` and
     ``written`` hold each changed field's old and new value, side by side."""
+    return _update(user, task_id, changes, if_match)
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def retag_task(
+    *, user: User, task_id: int, add: str | None = None, remove: str | None = None
+) -> WrittenTask:
+    """Give the task the category ``add`` (its owner's, created if missing, as
+    ``update_task`` does) or take ``remove`` from it (names ignoring case), in one
+    transaction with the read that chose its names. ``NothingToChange`` when it has
+    ``add`` already, or lacks ``remove``; ``ValidationFailed`` past ``MAX_CATEGORIES``."""
+    task = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    names = category_names(task)
+    if remove is not None:
+        names = [name for name in names if name.lower() != remove.lower()]
+    if add is not None and add.lower() not in {name.lower() for name in names}:
+        names.append(add)
+    if len(names) > MAX_CATEGORIES:
+        raise ValidationFailed(
+            {"category": [f"Task {task_id} has {MAX_CATEGORIES} categories, the most it may have."]}
+        )
+    return _update(user, task_id, {"categories": names}, None)
+
+
+def _update(
+    user: User, task_id: int, changes: dict[str, Any], if_match: ETags | None
+) -> WrittenTask:
     before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
     fields = _differences(before, timing.columns(dict(changes)))
     if not fields:
@@ -342,6 +391,7 @@ def _written(
     rolled: timing.Rolled | None = None,
     *,
     skipped: bool = False,
+    reopened: list[str | None] | None = None,
 ) -> WrittenTask:
     """The task as ``written`` left ``before``: its change logged (an occurrence completed
     or skipped when ``rolled`` moved it on) and its reminders rescheduled."""
@@ -351,6 +401,8 @@ def _written(
     if rolled is not None and (rolled.next is not None or skipped):
         action = "occurrence_skipped" if skipped else "occurrence_completed"
         changed = {"occurrence": [rolled.done, rolled.next], **changed}
+    elif reopened is not None:  # an Undo moved it back: [current, reopened]
+        changed = {"occurrence": reopened, **changed}
     _record(user, after, action, changed)
     reminded = bool(before.reminders or after.reminders)  # else it has no schedule rows
     if reminded and (rolled is not None or not _RESCHEDULED.isdisjoint(written)):
@@ -402,12 +454,93 @@ def _move_on(
         raise NothingToChange(task_id)
     _check_precondition(before, if_match)
     _on_write_conflict(task_id, if_match)
+    return _moved_on(user, before, skip=skip)
+
+
+def _moved_on(user: User, before: Row[Any], *, skip: bool) -> WrittenTask:
+    """The task read as ``before`` (locked) completed, or moved on to its next occurrence."""
     rolled = None
     fields: dict[str, Any] = {"status": Status.COMPLETED.value}
     if before.recurrence_rule is not None:
         rolled = timing.roll(before, before.owner_timezone, skip=skip, now=utcnow())
         fields = rolled.fields
     return _written(user, before, _write_fields(before, fields), rolled, skipped=skip)
+
+
+class Previous(NamedTuple):
+    """What ``set_done`` changed, as it was: what ``restore`` puts back."""
+
+    status: str
+    due_date: date | None = None
+    due_time: time | None = None
+
+
+class Toggled(NamedTuple):
+    """A task ticked done or not done (``set_done``), and what it was before."""
+
+    task: WrittenTask
+    previous: Previous
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def set_done(*, user: User, task_id: int, done: bool, occurrence: str | None = None) -> Toggled:
+    """Tick the task done, as ``complete_occurrence`` completes its current occurrence
+    (``occurrence``: the key of the one the tick was shown for, so a second submit of it
+    is ``NothingToChange``, not the next one completed too; a recurring task moves on to
+    its next one and is pending again); or not done (``done`` false): a completed task is
+    pending again. ``NothingToChange`` when it is so already. The last writer wins, as a
+    click means "now"."""
+    before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    previous = Previous(before.status, before.due_date, before.due_time)
+    if (before.status == Status.COMPLETED) == done:
+        raise NothingToChange(task_id)
+    if done and occurrence is not None and _done_already(before, occurrence):
+        raise NothingToChange(task_id)
+    _on_write_conflict(task_id, None)
+    if done:
+        return Toggled(_moved_on(user, before, skip=False), previous)
+    written = _write_fields(before, {"status": Status.PENDING.value})
+    return Toggled(_written(user, before, written), previous)
+
+
+@use_case(retry=WRITE_ATTEMPTS)
+def restore(*, user: User, task_id: int, previous: Previous, if_match: ETags) -> WrittenTask:
+    """Undo ``set_done`` (``previous``: what it returned, which the caller vouches for):
+    the status ``previous`` holds again, and a recurring task's due date and time (its
+    series is as it was: a roll never moves its anchor), the occurrence it completed
+    reopened (logged as ``updated`` with ``occurrence`` ``[next, reopened]``, which
+    ``_last_done`` reads). Only while the task is as ``set_done`` left it (``if_match``:
+    its ETag then), else ``PreconditionFailed``: an edit made since is never overwritten.
+    Only the inverse of a tick: a task is completed again only where it stands (a tick
+    that rolled a recurring task forward left it pending), else ``ValidationFailed``."""
+    before = get_task_row_for(user=user, task_id=task_id, need=Access.EDIT, for_update=True)
+    _check_precondition(before, if_match)
+    _on_write_conflict(task_id, if_match)
+    fields: dict[str, Any] = {"status": previous.status}
+    if before.recurrence_rule is not None and previous.due_date is not None:
+        fields.update(_due_again(before, previous))
+    fields = {name: value for name, value in fields.items() if getattr(before, name) != value}
+    if not fields:
+        raise NothingToChange(task_id)
+    if previous.status == Status.COMPLETED and {"due_date", "due_time"} & fields.keys():
+        raise ValidationFailed({"status": ["A tick never completed a task and moved it"]})
+    written = _write_fields(before, fields)
+    reopened = timing.current_key(previous)
+    if "due_at" not in fields or reopened is None:
+        return _written(user, before, written)
+    return _written(user, before, written, reopened=[timing.current_key(before), reopened])
+
+
+def _due_again(task: Row[Any], previous: Previous) -> dict[str, Any]:
+    """The due columns of ``previous``'s occurrence of recurring ``task`` (its zone's)."""
+    if previous.due_date is None or (previous.due_time is None) != (task.due_time is None):
+        raise ValidationFailed({"due_time": ["Not the task's kind of occurrence"]})
+    tz = timing.effective_zone(task, task.owner_timezone)
+    moment = recurrence.due_moment(previous.due_date, previous.due_time)
+    due_at = recurrence.instant_or_none(moment, tz)
+    if due_at is None or not recurrence.in_calendar(previous.due_date):
+        raise ValidationFailed({"due_date": ["Outside the calendar"]})
+    return {"due_date": previous.due_date, "due_time": previous.due_time, "due_at": due_at}
 
 
 def _done_already(task: Row[Any], occurrence: str | None) -> bool:
@@ -419,17 +552,29 @@ def _done_already(task: Row[Any], occurrence: str | None) -> bool:
 
 
 def _last_done(task_id: int) -> str | None:
-    """The key of the task's occurrence last completed or skipped (its change log)."""
-    changes = db.session.scalar(
-        select(Change.changes)
+    """The key of the task's occurrence last completed or skipped (its change log),
+    unless the Undo of that tick (``restore``: the task's next ``updated`` change, as
+    its ETag guard allows no other in between) reopened it."""
+    last = db.session.execute(
+        select(Change.id, Change.changes)
         .where(
             Change.task_id == task_id,
             Change.action.in_(("occurrence_completed", "occurrence_skipped")),
         )
         .order_by(Change.id.desc())
         .limit(1)
+    ).first()
+    if last is None:
+        return None
+    done = str(last.changes["occurrence"][0])
+    then = db.session.scalar(
+        select(Change.changes)
+        .where(Change.task_id == task_id, Change.id > last.id, Change.action == "updated")
+        .order_by(Change.id)
+        .limit(1)
     )
-    return None if changes is None else str(changes["occurrence"][0])
+    moved = (then or {}).get("occurrence")
+    return None if moved is not None and moved[1] == done else done
 
 
 def _not_recurring(task_id: int) -> Conflict:
@@ -692,8 +837,26 @@ def _filtered(
     return _Shape(scope, tuple(given), overdue), params
 
 
+def due_between(
+    user: User, *, due_before: date, due_after: date | None = None
+) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+    """The list's ``due_before`` / ``due_after`` filters (due on or between those days
+    of ``user``'s), as conditions on ``task`` and the values they bind: for a reader
+    that chooses tasks by their due day with the list's rule (``tasks.agenda``)."""
+    zone_name = functools.partial(_zone_of, user)
+    shape, params = _filtered("all", zone_name, due_before=due_before, due_after=due_after)
+    return _filter_conditions(shape), params
+
+
 #: The viewer's zone, for a list filtered by date (``_zone_of``); built once.
 _ZONE_OF = select(User.timezone).where(User.id == VIEWER)
+
+
+def parse_quick_add(*, user: User, text: str) -> quick_add.QuickTask:
+    """``text`` read as a task (``quick_add.parse``) on ``user``'s today, in their zone,
+    by ``utcnow()``: the clock of Today, Upcoming and the list. Nothing is written."""
+    today = recurrence.today_in(recurrence.zone(_zone_of(user)), utcnow())
+    return quick_add.parse(text, today=today)
 
 
 def _zone_of(user: User) -> str:

@@ -31,15 +31,22 @@ from doable.schemas import MAX_PAGE, TIMESTAMP_FORMAT
 from doable.settings import settings
 from doable.sharing import service as sharing_service
 from doable.sharing.forms import ShareForm
-from doable.tasks import service, time_form
+from doable.tasks import agenda_views, bulk_form, done_views, quick_add, service, time_form
+from doable.tasks import bulk as tasks_bulk
 from doable.tasks.access import Access, get_task_for
-from doable.tasks.forms import FilterForm, TaskForm
+from doable.tasks.forms import FilterForm, QuickAddForm, TaskForm
 from doable.tasks.models import Priority, Task, category_names
-from doable.tasks.schemas import TaskCreate, TaskListQuery, TaskUpdate, task_etag
+from doable.tasks.schemas import (
+    QuickAddText,
+    TaskCreate,
+    TaskListQuery,
+    TaskUpdate,
+    task_etag,
+)
 from doable.tasks.time_views import upcoming
 from doable.web import Page
 from doable.web.forms import ConfirmForm
-from doable.web.session import login_required
+from doable.web.session import login_required, safe_next
 
 bp = Blueprint("tasks", __name__)
 #: Category names the filter suggests: the most used ones; any other can still be typed.
@@ -55,6 +62,16 @@ CHANGED_MEANWHILE = (
 @bp.get("/tasks")
 @login_required
 def index(user: User) -> Page:
+    return _list_page(user)
+
+
+def _list_page(
+    user: User,
+    quick: QuickAddForm | None = None,
+    found: quick_add.QuickTask | None = None,
+    status: int = 200,
+) -> Page:
+    """The list, with the quick add's form as sent (``quick``) and its preview (``found``)."""
     remember_feed_position(user)  # first: the live updates go on from there
     form = FilterForm(request.args)
     query = form.load(TaskListQuery(), form.query(request.args.get("page")))
@@ -65,9 +82,15 @@ def index(user: User) -> Page:
         "next": _page_url(form, page.page + 1) if page and page.page < page.pages else None,
     }
     html = render_template(
-        "tasks/list.html", form=form, page=page, links=links, category_names=names
+        "tasks/list.html",
+        form=form,
+        page=page,
+        links=links,
+        category_names=names,
+        quick=quick or QuickAddForm(formdata=None),
+        quick_found=found,
     )
-    return html if page is not None else (html, 400)
+    return (html, status) if page is not None else (html, 400)
 
 
 @bp.route("/tasks/new", methods=["GET", "POST"])
@@ -186,10 +209,9 @@ def detail_page(
 
 @dataclass(frozen=True)
 class HistoryLine:
-    """One sentence of a task's history, and when (``at``: as the API writes it)."""
+    """One sentence of a task's history, and when."""
 
     text: str
-    at: str
     moment: datetime
 
 
@@ -203,12 +225,13 @@ class History:
 def _history(user: User, task: Task) -> History:
     """A page of the task's changes (``?history=<page>``), told in words."""
     number = request.args.get("history", "1")
-    page = min(int(number), MAX_PAGE) if number.isdigit() and int(number) > 0 else 1
+    digits = number.isascii() and number.isdigit() and len(number) < 7  # not "²"
+    page = min(int(number), MAX_PAGE) if digits and int(number) > 0 else 1
     found = changes_service.task_history(
         user=user, task_id=task.id, task=task, page=page, per_page=HISTORY_PER_PAGE
     )
     lines = [
-        HistoryLine(text, entry["at"], _moment(entry["at"]))
+        HistoryLine(text, _moment(entry["at"]))
         for entry in found.changes
         for text in describe(entry)
     ]
@@ -264,6 +287,55 @@ bp.add_app_template_filter(_priority, "priority")
 bp.add_app_template_filter(category_names, "categories")
 
 
+# --- quick add (tasks/_quick_add.html, static/tasks/quick_add.js) ------------------------
+
+
+@bp.post("/tasks/quick")
+@login_required
+def quick(user: User) -> Page:
+    """The quick add's line, previewed ("Preview") or added as a task ("Add")."""
+    form = QuickAddForm()
+    data = form.validate_with(QuickAddText(), {"text": form.text.data or ""})
+    if data is None:
+        return _quick_again(user, form, None, 400)
+    found = service.parse_quick_add(user=user, text=data["text"])
+    if request.form.get("action") == "preview":
+        return _quick_again(user, form, found, 200)
+    fields = form.task_fields(found)
+    if fields is None:
+        return _quick_again(user, form, found, 400)
+    try:
+        task = service.create_task(user=user, **fields)
+    except CategoryLimitReached as exc:
+        form.text.errors = [exc.detail or "Too many categories."]
+        return _quick_again(user, form, found, 409)
+    flash(f"Task “{task.title}” added.", "success")
+    return redirect(safe_next(request.form.get("next")) or url_for(".index"))
+
+
+def _quick_again(
+    user: User, form: QuickAddForm, found: quick_add.QuickTask | None, status: int
+) -> Page:
+    """The page the quick add was sent from (its ``next``: a view, else the list), with
+    the line as typed and its preview or errors."""
+    came_from = safe_next(request.form.get("next"))
+    for name in ("today", "upcoming"):
+        if came_from == url_for(f"web.agenda.{name}"):
+            return agenda_views.view_page(user, name, quick=form, found=found, status=status)
+    return _list_page(user, form, found, status=status)
+
+
+@bp.get("/tasks/quick/preview")
+@login_required
+def quick_preview(user: User) -> Page:
+    """The quick add's preview of ``?text=``, as the list page shows it after "Preview"."""
+    form = QuickAddForm(request.args)
+    data = form.load(QuickAddText(), {"text": request.args.get("text", "")})
+    found = None if data is None else service.parse_quick_add(user=user, text=data["text"])
+    macro = get_template_attribute("tasks/_quick_preview.html", "quick_preview")
+    return str(macro(found, form.text.errors)), 200 if data is not None else 400
+
+
 # --- fragments: the open pages fetch these when an event says a task changed ------------
 
 
@@ -303,7 +375,7 @@ def task_url_template(endpoint: str) -> str:
 @login_required
 def done(user: User, task_id: int) -> Page:
     """Done, or not done again: the form of a row's and a task page's checkbox."""
-    raise NotImplementedError  # the done work fills this in
+    return done_views.tick(user, task_id)
 
 
 # --- bulk actions (tasks/_bulk.html) ------------------------------------------------------
@@ -312,5 +384,17 @@ def done(user: User, task_id: int) -> Page:
 @bp.post("/tasks/bulk")
 @login_required
 def bulk(user: User) -> Page:
-    """One action on the selected tasks."""
-    raise NotImplementedError  # the bulk work fills this in
+    """One action on the selected tasks (tasks/_bulk.html), then back to the list as it
+    was; a deletion asks first, and only the confirmed form deletes."""
+    chosen = bulk_form.Chosen.read(request.form)
+    back = chosen.next or url_for(".index")
+    if chosen.problem:
+        flash(chosen.problem, "error")
+        return redirect(back)
+    if chosen.action == "delete" and not chosen.confirmed:
+        return bulk_form.confirm_delete(user, chosen, back)
+    results = tasks_bulk.apply(
+        user=user, action=chosen.action, task_ids=chosen.task_ids, category=chosen.category
+    )
+    flash(*bulk_form.summary(user, chosen, results))
+    return redirect(back)

@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from doable.auth.models import THEMES
 from doable.errors import error_page
+from doable.schemas import timestamp
+from doable.tasks import recurrence
 from doable.web.forms import label
 from doable.web.session import signed_in_user
 
@@ -53,7 +58,7 @@ def _layout_context() -> dict[str, Any]:
     """What base.html needs on every page, error pages included: the error page that
     says the database is down must not need the database."""
     try:
-        return {"me": signed_in_user()}
+        return {"me": signed_in_user(), "themes": THEMES}
     except SQLAlchemyError:
         log.warning("page rendered without its user: the database did not answer")
         return {"me": None}
@@ -63,13 +68,31 @@ def _csrf_refused(error: CSRFError) -> Response:
     return error_page(400, CSRF_REFUSED)
 
 
+def viewer_zone() -> ZoneInfo:
+    """The zone the pages show times in: the signed-in user's (UTC for anyone else)."""
+    user = signed_in_user()
+    return recurrence.zone(user.timezone if user else "UTC")
+
+
 def day(value: date) -> str:
-    """``2026-01-05`` -> ``5 Jan 2026``."""
+    """``2026-01-05`` -> ``5 Jan 2026``; an instant (an aware datetime) on its day in
+    the viewer's zone."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(viewer_zone())
     return f"{value.day} {value:%b %Y}"
 
 
-def _moment(value: datetime) -> str:
-    return f"{day(value)}, {value:%H:%M} UTC"
+def moment(value: datetime) -> Markup:
+    """An instant (stored in UTC) in the viewer's zone, named, in a ``<time>`` that
+    carries it as the API writes it: ``5 Jan 2026, 16:00 IST`` for Asia/Kolkata."""
+    instant = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    local = instant.astimezone(viewer_zone())
+    name = local.tzname() or ""
+    if name and name[0] in "+-":  # a zone with no abbreviation of its own: "+04" -> "UTC+04"
+        name = f"UTC{name}"
+    return Markup('<time datetime="{}">{}, {:%H:%M} {}</time>').format(
+        timestamp(instant), day(local), local, name
+    )
 
 
 def _size(value: int) -> str:
@@ -83,6 +106,6 @@ def _size(value: int) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "label": label,
     "day": day,
-    "moment": _moment,
+    "moment": moment,
     "size": _size,
 }

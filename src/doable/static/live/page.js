@@ -13,7 +13,9 @@
  *
  * The event data itself is only read (ids, access), never put in the page.
  */
+import { announce } from "../announce.js";
 import { connect, websocketUrl } from "./socket.js";
+import { isOwn } from "./own.js";
 
 const script = document.getElementById("live-script");
 const list = document.getElementById("task-list");
@@ -51,6 +53,51 @@ function tell(text) {
   }
   notice.querySelector(".notice-text").textContent = text;
   notice.hidden = false;
+}
+
+// --- what is said to screen readers, and the views' counts ----------------------------
+
+const SAY_AFTER = 400; // changes arriving within this many ms are said together
+let said = [];
+let saying = null;
+
+/** Say that a task changed (another person or tab did it): bursts are coalesced. */
+function say(text) {
+  said.push(text);
+  if (saying === null) {
+    saying = setTimeout(() => {
+      announce(said.length <= 3 ? said.join(" ") : said.length + " tasks changed.");
+      said = [];
+      saying = null;
+    }, SAY_AFTER);
+  }
+}
+
+function titleOf(node) {
+  const title = node && node.querySelector('[data-field="title"]');
+  return title ? title.textContent : "A task";
+}
+
+const nav = document.getElementById("views-nav");
+let counting = null;
+
+/** Read the views' counts again (GET /tasks/counts), once for a burst of changes. */
+function recount() {
+  if (!nav || counting !== null) {
+    return;
+  }
+  counting = setTimeout(async () => {
+    counting = null;
+    const response = await fetch(nav.dataset.countsUrl, {
+      redirect: "manual", headers: { Accept: "application/json" },
+    });
+    if (response.ok) {
+      const counts = await response.json();
+      for (const shown of nav.querySelectorAll("[data-count]")) {
+        shown.textContent = String(Number(counts[shown.getAttribute("data-count")]));
+      }
+    }
+  }, SAY_AFTER);
 }
 
 // --- the task list ---------------------------------------------------------------------
@@ -91,9 +138,11 @@ async function listAdded(data) {
   }
   fresh.classList.add("is-new");
   list.insertBefore(fresh, list.firstChild);
+  say("“" + titleOf(fresh) + "” was added.");
   const perPage = Number(list.getAttribute("data-per-page"));
-  while (list.children.length > perPage) {
-    list.removeChild(list.lastChild); // it moved to the next page
+  const rows = list.querySelectorAll(":scope > .task-row");
+  for (const extra of [...rows].slice(perPage)) {
+    list.removeChild(extra); // it moved to the next page
   }
   setTotal(1);
 }
@@ -104,6 +153,7 @@ async function listUpdated(data) {
     const current = row(data.id);
     if (fresh && current) {
       list.replaceChild(fresh, current);
+      say("“" + titleOf(fresh) + "” was updated.");
     }
   }
   if (list.getAttribute("data-filtered") === "true") {
@@ -111,12 +161,20 @@ async function listUpdated(data) {
   }
 }
 
+/** Removes a row; in a list grouped by day (Upcoming), a day's heading goes with its
+ * last row. */
 function listRemoved(data) {
   const current = row(data.id);
   if (current) {
+    say("“" + titleOf(current) + "” was removed.");
+    const before = current.previousElementSibling;
+    const after = current.nextElementSibling;
     list.removeChild(current);
+    if (before?.classList.contains("day-heading") && (!after || after.classList.contains("day-heading"))) {
+      list.removeChild(before);
+    }
     setTotal(-1);
-    if (!list.children.length) {
+    if (!list.querySelector(".task-row")) {
       tell("This page has no tasks left.");
     }
   }
@@ -161,6 +219,7 @@ async function detailUpdated(data) {
     document.title = title(fresh) + document.title.slice(title(current).length);
   }
   current.replaceWith(fresh);
+  say("“" + title(fresh) + "” was updated.");
   if (document.getElementById("edit") || fresh.getAttribute("data-access") !== accessShown) {
     tell("This task was just changed elsewhere; reload the page before editing it.");
   }
@@ -189,7 +248,13 @@ function onDetail(name, data) {
 
 // --- events ----------------------------------------------------------------------------
 
-function apply(name, data) {
+async function apply(name, data) {
+  if (name.startsWith("task_")) {
+    recount();
+  }
+  if (name === "task_updated" && (await isOwn(data))) {
+    return undefined; // this tab's own change (../tasks/done.js): shown and said already
+  }
   if (list && Object.prototype.hasOwnProperty.call(onList, name)) {
     return onList[name](data);
   }
@@ -200,7 +265,7 @@ function apply(name, data) {
  * data the handlers read (the id, and what tells owner from sharee). */
 function fromFeed(event) {
   const id = event.task_id === null ? event.entity.id : event.task_id;
-  const data = { id, seq: event.seq };
+  const data = { id, seq: event.seq, version: event.version };
   const me = Number(script.dataset.userId);
   const shared = event.changes.shared_with || [null, null];
   if (event.action === "created") {
