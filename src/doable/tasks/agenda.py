@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Integer, bindparam, func, or_, select
 
 from doable.auth.models import User
-from doable.db import utcnow
 from doable.extensions import db
 from doable.tasks import recurrence, service
 from doable.tasks.access import READ_TASK, viewer, visible_branches
@@ -71,11 +70,6 @@ def due_day(task: Task, tz: ZoneInfo) -> date:
     return task.due_date
 
 
-def today_of(user: User) -> date:
-    """``user``'s date now."""
-    return recurrence.today_in(recurrence.zone(user.timezone), utcnow())
-
-
 def _today_days(today: date) -> dict[str, date]:
     return {"due_before": today}
 
@@ -100,12 +94,12 @@ def list_upcoming(*, user: User) -> View:
 def count_views(*, user: User) -> Counts:
     """How many tasks Today and Upcoming hold: two statements, each counting the
     viewer's own tasks and those shared with them."""
-    today = today_of(user)
+    today = service.today_of(user)
     return Counts(_count(user, _today_days(today)), _count(user, _upcoming_days(today)))
 
 
 def _view(user: User, days: Callable[[date], dict[str, date]]) -> View:
-    today = today_of(user)
+    today = service.today_of(user)
     conditions, params = _conditions(user, days(today))
     params.update(viewer(user), shown=SHOWN)
     tasks = list(db.session.scalars(_LISTING.where(*conditions), params))

@@ -855,8 +855,13 @@ _ZONE_OF = select(User.timezone).where(User.id == VIEWER)
 def parse_quick_add(*, user: User, text: str) -> quick_add.QuickTask:
     """``text`` read as a task (``quick_add.parse``) on ``user``'s today, in their zone,
     by ``utcnow()``: the clock of Today, Upcoming and the list. Nothing is written."""
-    today = recurrence.today_in(recurrence.zone(_zone_of(user)), utcnow())
-    return quick_add.parse(text, today=today)
+    return quick_add.parse(text, today=today_of(user))
+
+
+def today_of(user: User) -> date:
+    """``user``'s date now, in their zone, by ``utcnow()``: the one "today" of quick
+    add, Today, Upcoming and the list."""
+    return recurrence.today_in(recurrence.zone(_zone_of(user)), utcnow())
 
 
 def _zone_of(user: User) -> str:
